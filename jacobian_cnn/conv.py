@@ -1,0 +1,172 @@
+"""2-D convolution (cross-correlation) and its Jacobians wrt input, kernel and bias.
+
+``y[p, q, co, n] = b[co] + sum_{r, s, ci} K[r, s, ci, co] * xpad[p*sh + r*dh, q*sw + s*dw, ci, n]``
+with ``K`` of shape ``(kh, kw, C_in, C_out)`` (seed 004's ``Z_j = sum_i A_i * K_ji + b_j``).
+No kernel flip: this is what every deep-learning library calls convolution.
+Index conventions: :mod:`jacobian_cnn.vec`; window geometry: :mod:`jacobian_cnn.geometry`.
+
+Structure of ``d vec(y) / d vec(x)``: row ``(o, co, n)`` holds, for every input
+channel ``ci`` and every tap ``t`` of window ``o`` that falls inside the input, the
+value ``K[t, ci, co]`` at column ``taps[o, t] + ci*H*W + n*H*W*C_in``. Taps in
+padding store nothing. ``d vec(y) / d vec(K)`` has the same pattern with the input
+values at columns ``t + ci*kh*kw + co*kh*kw*C_in``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import check_size, float_array, padding_pairs, pair
+from ._layer import Layer, as_maps, csr_from_rows, maps_like
+from .geometry import WindowGeometry
+
+__all__ = ["Conv2D"]
+
+
+class Conv2D(Layer):
+    """2-D cross-correlation layer with explicit sparse Jacobians.
+
+    Parameters
+    ----------
+    kernel : array_like
+        ``(kh, kw, C_in, C_out)``; a 2-D ``(kh, kw)`` kernel means one input and one
+        output channel, ``(kh, kw, C_in)`` one output channel.
+    bias : array_like, optional
+        ``(C_out,)``. ``None`` means no bias (and no "bias" parameter).
+    stride, dilation : int or (int, int)
+        Positive.
+    padding : int, (int, int) or ((top, bottom), (left, right))
+        Zero padding, non-negative.
+
+    Examples
+    --------
+    Seed 004 appendix A: a 3x4 input, a 2x2 kernel, padding (1, 1), stride (1, 2).
+    ``z11 = a11 * beta22``, so row 0 of the input Jacobian has ``beta22`` in column 0.
+
+    >>> import numpy as np
+    >>> import jacobian_cnn as jc
+    >>> beta = np.array([[1., 2.], [3., 4.]])
+    >>> conv = jc.Conv2D(beta, stride=(1, 2), padding=1)
+    >>> a = np.arange(1., 13.).reshape(3, 4)
+    >>> conv.forward(a).shape
+    (4, 3)
+    >>> J = conv.jacobian(a)
+    >>> J.shape, J.nnz
+    ((12, 12), 24)
+    >>> J.toarray()[0]
+    array([4., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0.])
+    """
+
+    param_names = ("kernel", "bias")
+
+    def __init__(self, kernel, bias=None, *, stride=1, padding=0, dilation=1):
+        kernel = float_array(kernel, "kernel")
+        if kernel.ndim not in (2, 3, 4):
+            raise ValueError(
+                f"kernel must be (kh, kw, C_in, C_out) (or (kh, kw) / (kh, kw, C_in)); "
+                f"got shape {kernel.shape}"
+            )
+        self.kernel = kernel.reshape(kernel.shape + (1,) * (4 - kernel.ndim))
+        if bias is not None:
+            bias = float_array(bias, "bias")
+            if bias.shape != (self.kernel.shape[3],):
+                raise ValueError(
+                    f"bias must have shape (C_out,) = ({self.kernel.shape[3]},); got {bias.shape}"
+                )
+        self.bias = bias
+        self.stride = pair(stride, "stride", minimum=1)
+        self.padding = padding_pairs(padding)
+        self.dilation = pair(dilation, "dilation", minimum=1)
+
+    def __repr__(self):
+        kh, kw, ci, co = self.kernel.shape
+        return (f"Conv2D({kh}x{kw}, {ci}->{co}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, bias={self.bias is not None})")
+
+    def geometry(self, in_size):
+        """The :class:`WindowGeometry` of this layer on an ``(H, W)`` input."""
+        return WindowGeometry.from_args(in_size, self.kernel.shape[:2], stride=self.stride,
+                                        padding=self.padding, dilation=self.dilation,
+                                        window_name="kernel")
+
+    def _prepare(self, x):
+        x4, ndim = as_maps(x)
+        if x4.shape[2] != self.kernel.shape[2]:
+            raise ValueError(
+                f"x has {x4.shape[2]} channels but kernel expects C_in={self.kernel.shape[2]} "
+                f"(kernel shape {self.kernel.shape}, x shape {np.shape(x)})"
+            )
+        return x4, ndim, self.geometry(x4.shape[:2])
+
+    def _kernel_by_tap(self, dtype):
+        """Kernel as ``(C_out, C_in, n_taps)`` with tap index ``t = r + s*kh``."""
+        kh, kw, ci, co = self.kernel.shape
+        return self.kernel.astype(dtype, copy=False).reshape(kh * kw, ci, co, order="F").transpose(2, 1, 0)
+
+    def forward(self, x):
+        """Cross-correlate ``x`` (``(H, W)``, ``(H, W, C_in)`` or ``(H, W, C_in, N)``) with the kernel."""
+        x4, ndim, geo = self._prepare(x)
+        dtype = x4.dtype  # computed in the input's precision
+        h, w, ci, n = x4.shape
+        planes = np.concatenate(
+            [x4.astype(dtype, copy=False).reshape(h * w, ci, n, order="F"),
+             np.zeros((1, ci, n), dtype)]
+        )
+        patches = planes[geo.taps]  # (n_out, n_taps, C_in, N); index -1 reads the zero row
+        y = np.einsum("otcn,dct->odn", patches, self._kernel_by_tap(dtype), optimize=True)
+        if self.bias is not None:
+            y += self.bias.astype(dtype)[None, :, None]
+        y4 = y.reshape(geo.out_size + (self.kernel.shape[3], n), order="F")
+        return maps_like(y4, ndim)
+
+    def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
+        """``d vec(y) / d vec(x)``, ``/ d vec(kernel)`` or ``/ d bias`` as a ``csr_array``.
+
+        Parameters
+        ----------
+        x : array_like
+            The input at which to differentiate (only its shape matters for
+            ``wrt="input"`` and ``"bias"``).
+        wrt : {"input", "kernel", "bias"}
+        cache : ignored
+            Accepted for the common layer protocol.
+        max_bytes : int, optional
+            Refuse (``JacobianTooLargeError``) a Jacobian estimated larger than this.
+        """
+        self._check_wrt(wrt)
+        x4, _, geo = self._prepare(x)
+        h, w, ci, n = x4.shape
+        co = self.kernel.shape[3]
+        dtype = x4.dtype  # computed in the input's precision
+        n_rows = geo.n_out * co * n
+        if wrt == "bias":
+            check_size(n_rows, n_rows, np.dtype(dtype).itemsize, max_bytes, "Conv2D bias Jacobian")
+            cols = np.broadcast_to(np.arange(co)[None, :, None], (n, co, geo.n_out))
+            return csr_from_rows(np.ones(n_rows, np.int64), cols,
+                                 np.ones(n_rows, dtype), (n_rows, co))
+        # Entries of one (sample, output channel) block, ordered by (o, ci, t): sorted columns.
+        row_len = geo.valid_counts * ci
+        nnz = int(row_len.sum()) * co * n
+        what = f"Conv2D {wrt} Jacobian ({n_rows} x {x4.size if wrt == 'input' else self.kernel.size})"
+        check_size(n_rows, nnz, np.dtype(dtype).itemsize, max_bytes, what)
+        o_idx, c_idx, t_idx = np.nonzero(np.broadcast_to(geo.valid[:, None, :],
+                                                         (geo.n_out, ci, geo.n_taps)))
+        if wrt == "input":
+            base = geo.taps[o_idx, t_idx].astype(np.int64) + c_idx * (h * w)
+            cols = base[None, None, :] + (np.arange(n) * (h * w * ci))[:, None, None]
+            cols = np.broadcast_to(cols, (n, co, base.size))
+            vals = self._kernel_by_tap(dtype)[:, c_idx, t_idx]  # (C_out, block nnz)
+            vals = np.broadcast_to(vals[None], (n, co, base.size))
+            n_cols = x4.size
+        else:  # kernel
+            taps_per_c = geo.n_taps
+            base = t_idx + c_idx * taps_per_c
+            cols = base[None, None, :] + (np.arange(co) * (taps_per_c * ci))[None, :, None]
+            cols = np.broadcast_to(cols, (n, co, base.size))
+            planes = x4.astype(dtype, copy=False).reshape(h * w, ci, n, order="F")
+            vals = planes[geo.taps[o_idx, t_idx], c_idx, :].T  # (N, block nnz)
+            vals = np.broadcast_to(vals[:, None, :], (n, co, base.size))
+            n_cols = self.kernel.size
+        lengths = np.broadcast_to(row_len[None, None, :], (n, co, geo.n_out))
+        return csr_from_rows(lengths, np.ascontiguousarray(cols),
+                             np.ascontiguousarray(vals), (n_rows, n_cols))

@@ -1,0 +1,112 @@
+"""Fully connected layer ``z = W.T @ x + b`` and its Jacobians (seed 004 section 3.1.1).
+
+``W`` has shape ``(n_in, n_out)`` as in the seed derivation, ``x`` is ``(n_in,)`` or a
+batch ``(n_in, N)``. Index conventions: :mod:`jacobian_cnn.vec`. In Kronecker form,
+for one sample:
+
+* ``d z / d x = W.T``
+* ``d z / d vec(W) = I_{n_out} kron x.T`` (``z_j = sum_i W[i, j] x_i``; ``vec(W)[i + j*n_in] = W[i, j]``)
+* ``d z / d b = I_{n_out}``
+
+so ``g @ dz/dvec(W)`` reshaped column-major to ``(n_in, n_out)`` is ``x g`` (the
+seed's ``(dJ/dZ)^T B^T``, transposed into W's own shape). A batch stacks one block
+per sample: block-diagonal for ``x``, stacked rows for ``W`` and ``b``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import check_size, float_array
+from ._layer import Layer, csr_from_rows
+
+__all__ = ["Dense"]
+
+
+class Dense(Layer):
+    """Fully connected layer ``z = W.T @ x + b``.
+
+    Parameters
+    ----------
+    weight : array_like
+        ``(n_in, n_out)``.
+    bias : array_like, optional
+        ``(n_out,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import jacobian_cnn as jc
+    >>> W = np.array([[1., 2.], [3., 4.], [5., 6.]])     # n_in = 3, n_out = 2
+    >>> layer = jc.Dense(W, bias=[0.5, -0.5])
+    >>> layer.forward(np.array([1., 0., 1.]))
+    array([6.5, 7.5])
+    >>> layer.jacobian(np.array([1., 0., 1.]), wrt="weight").toarray()
+    array([[1., 0., 1., 0., 0., 0.],
+           [0., 0., 0., 1., 0., 1.]])
+    """
+
+    param_names = ("weight", "bias")
+
+    def __init__(self, weight, bias=None):
+        weight = float_array(weight, "weight")
+        if weight.ndim != 2:
+            raise ValueError(f"weight must be (n_in, n_out); got shape {weight.shape}")
+        self.weight = weight
+        if bias is not None:
+            bias = float_array(bias, "bias")
+            if bias.shape != (weight.shape[1],):
+                raise ValueError(f"bias must have shape ({weight.shape[1]},); got {bias.shape}")
+        self.bias = bias
+
+    def __repr__(self):
+        n_in, n_out = self.weight.shape
+        return f"Dense({n_in}->{n_out}, bias={self.bias is not None})"
+
+    def _prepare(self, x):
+        x = float_array(x, "x")
+        if x.ndim not in (1, 2) or x.shape[0] != self.weight.shape[0]:
+            raise ValueError(
+                f"x must be (n_in,) or (n_in, N) with n_in={self.weight.shape[0]}; "
+                f"got shape {x.shape}"
+            )
+        return x, x.reshape(x.shape[0], -1)
+
+    def forward(self, x):
+        """``W.T @ x + b``, for a vector or a batch of columns."""
+        x, x2 = self._prepare(x)
+        dtype = x.dtype  # computed in the input's precision
+        z = self.weight.T.astype(dtype) @ x2.astype(dtype)
+        if self.bias is not None:
+            z += self.bias.astype(dtype)[:, None]
+        return z if x.ndim == 2 else z[:, 0]
+
+    def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
+        """``d vec(z) / d vec(x)``, ``/ d vec(weight)`` or ``/ d bias`` as a ``csr_array``."""
+        self._check_wrt(wrt)
+        x, x2 = self._prepare(x)
+        n_in, n_out = self.weight.shape
+        n = x2.shape[1]
+        dtype = x.dtype  # computed in the input's precision
+        n_rows = n_out * n
+        per_row = 1 if wrt == "bias" else n_in
+        check_size(n_rows, n_rows * per_row, np.dtype(dtype).itemsize, max_bytes,
+                   f"Dense {wrt} Jacobian")
+        lengths = np.full(n_rows, per_row)
+        # Rows are ordered (sample, output unit): row j + n_out*s.
+        if wrt == "input":
+            cols = np.arange(n_in)[None, None, :] + (n_in * np.arange(n))[:, None, None]
+            cols = np.broadcast_to(cols, (n, n_out, n_in))
+            vals = np.broadcast_to(self.weight.T.astype(dtype)[None], (n, n_out, n_in))
+            shape = (n_rows, x.size)
+        elif wrt == "weight":
+            cols = np.arange(n_in)[None, :] + (n_in * np.arange(n_out))[:, None]
+            cols = np.broadcast_to(cols[None], (n, n_out, n_in))
+            vals = np.broadcast_to(x2.T.astype(dtype)[:, None, :], (n, n_out, n_in))
+            shape = (n_rows, self.weight.size)
+        else:
+            cols = np.broadcast_to(np.arange(n_out)[None], (n, n_out))
+            vals = np.ones(n_rows, dtype)
+            shape = (n_rows, n_out)
+        return csr_from_rows(lengths, np.ascontiguousarray(cols),
+                             np.ascontiguousarray(vals), shape)

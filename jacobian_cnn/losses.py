@@ -1,0 +1,136 @@
+"""Scalar losses as layers with a ``(1, n)`` Jacobian: the row ``dL / d vec(y)``.
+
+A loss ends a :class:`~jacobian_cnn.Chain`: its output is a 0-d array, its Jacobian
+is the single row that starts the backward pass. Index conventions:
+:mod:`jacobian_cnn.vec`.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._checks import float_array
+from ._layer import Layer
+from .activations import softmax
+from .vec import vec
+
+__all__ = ["MSELoss", "SoftmaxCrossEntropy"]
+
+
+class _Loss(Layer):
+    def gradient(self, y):
+        """The dense row ``dL / d vec(y)``, shape ``(1, y.size)``."""
+        return self.jacobian(y).toarray()
+
+    def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
+        """``dL / d vec(y)`` as a ``(1, y.size)`` ``csr_array`` (dense: every entry counts)."""
+        self._check_wrt(wrt)
+        return sp.csr_array(vec(self._gradient(x))[None, :])
+
+
+class MSELoss(_Loss):
+    """Mean squared error ``L = mean((y - target)**2)`` over every entry.
+
+    ``dL / d vec(y) = 2 vec(y - target)^T / y.size``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import jacobian_cnn as jc
+    >>> loss = jc.MSELoss(np.array([1., 2.]))
+    >>> float(loss.forward(np.array([2., 4.])))
+    2.5
+    >>> loss.gradient(np.array([2., 4.]))
+    array([[1., 2.]])
+    """
+
+    def __init__(self, target):
+        self.target = float_array(target, "target")
+
+    def __repr__(self):
+        return f"MSELoss(target shape {self.target.shape})"
+
+    def _check(self, y):
+        y = float_array(y, "y")
+        if y.shape != self.target.shape:
+            raise ValueError(f"y has shape {y.shape} but target has shape {self.target.shape}")
+        return y
+
+    def forward(self, x):
+        y = self._check(x)
+        return np.asarray(np.mean((y - self.target) ** 2), dtype=y.dtype)
+
+    def _gradient(self, x):
+        y = self._check(x)
+        return (2.0 / y.size) * (y - self.target).astype(y.dtype)
+
+
+class SoftmaxCrossEntropy(_Loss):
+    """Softmax followed by cross-entropy on integer labels, averaged over samples.
+
+    ``L = mean_n -log softmax(z[:, n])[labels[n]]`` for logits ``z`` of shape
+    ``(n_classes,)`` or ``(n_classes, N)``; ``dL / dz = (softmax(z) - onehot) / N``.
+
+    Parameters
+    ----------
+    labels : int or array_like of int
+        One label per sample, each in ``[0, n_classes)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import jacobian_cnn as jc
+    >>> loss = jc.SoftmaxCrossEntropy(1)
+    >>> round(float(loss.forward(np.zeros(4))), 6)      # log(4)
+    1.386294
+    >>> loss.gradient(np.zeros(4))
+    array([[ 0.25, -0.75,  0.25,  0.25]])
+    """
+
+    def __init__(self, labels):
+        labels = np.asarray(labels)
+        if labels.dtype == bool or not np.issubdtype(labels.dtype, np.integer):
+            if not (labels.ndim == 0 and isinstance(labels.item(), numbers.Integral)):
+                raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
+        if labels.ndim > 1:
+            raise ValueError(f"labels must be an int or a 1-D array, got shape {labels.shape}")
+        self.labels = labels.astype(np.int64)
+
+    def __repr__(self):
+        return f"SoftmaxCrossEntropy({self.labels.size} label(s))"
+
+    def _check(self, z):
+        z = float_array(z, "z")
+        if z.ndim not in (1, 2):
+            raise ValueError(f"z must be (n_classes,) or (n_classes, N); got shape {z.shape}")
+        z2 = z.reshape(z.shape[0], -1)
+        if self.labels.size != z2.shape[1] or (z.ndim == 1) != (self.labels.ndim == 0):
+            raise ValueError(
+                f"labels shape {self.labels.shape} does not match z shape {z.shape}: "
+                "give one int for (n_classes,) logits, N labels for (n_classes, N)"
+            )
+        if self.labels.min() < 0 or self.labels.max() >= z.shape[0]:
+            raise ValueError(
+                f"labels must lie in [0, {z.shape[0]}) for {z.shape[0]} classes; "
+                f"got {self.labels.min()}..{self.labels.max()}"
+            )
+        return z, z2
+
+    def _log_probs(self, z2):
+        shifted = z2 - z2.max(axis=0, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+
+    def forward(self, x):
+        z, z2 = self._check(x)
+        logp = self._log_probs(z2)
+        picked = logp[self.labels.ravel(), np.arange(z2.shape[1])]
+        return np.asarray(-picked.mean(), dtype=z.dtype)
+
+    def _gradient(self, x):
+        z, z2 = self._check(x)
+        g = softmax(z2)
+        g[self.labels.ravel(), np.arange(z2.shape[1])] -= 1
+        return (g / z2.shape[1]).astype(z.dtype).reshape(z.shape)

@@ -1,0 +1,252 @@
+"""Average pooling and max pooling with switches, each with its Jacobian.
+
+Both act on every channel and sample independently and share the window geometry
+of :mod:`jacobian_cnn.geometry` with convolution. Index conventions:
+:mod:`jacobian_cnn.vec`.
+
+Average pooling is a convolution with a constant kernel applied per channel: row
+``(o, c, n)`` of ``d vec(y) / d vec(x)`` holds ``1 / divisor[o]`` at every in-input
+tap of window ``o``. Where windows overlap, one input column has entries in several
+rows, and ``g @ J`` adds them (seed 000).
+
+Max pooling keeps, for every output, the *switch*: the vec index into ``x`` of the
+entry that won. Its Jacobian has a single 1 per row, at the switch, and is built
+from the switches recorded by the forward pass, never by recomputing it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import check_size, padding_pairs, pair
+from ._layer import Layer, as_maps, csr_from_rows, maps_like
+from .geometry import WindowGeometry
+
+__all__ = ["AvgPool2D", "MaxPool2D", "switches_jacobian"]
+
+
+class _Pool2D(Layer):
+    """Geometry handling shared by the pooling layers."""
+
+    def __init__(self, window, stride, padding, dilation):
+        self.window = pair(window, "window", minimum=1)
+        self.stride = self.window if stride is None else pair(stride, "stride", minimum=1)
+        self.padding = padding_pairs(padding)
+        self.dilation = pair(dilation, "dilation", minimum=1)
+
+    def geometry(self, in_size):
+        """The :class:`WindowGeometry` of this layer on an ``(H, W)`` input."""
+        return WindowGeometry.from_args(in_size, self.window, stride=self.stride,
+                                        padding=self.padding, dilation=self.dilation)
+
+    def _prepare(self, x):
+        x4, ndim = as_maps(x)
+        return x4, ndim, self.geometry(x4.shape[:2])
+
+    def _geometry_repr(self):
+        text = f"window={self.window}, stride={self.stride}, padding={self.padding}"
+        return text + (f", dilation={self.dilation}" if self.dilation != (1, 1) else "")
+
+
+def _gather(x4, geo, fill):
+    """Window contents ``(n_out, n_taps, C, N)``, with ``fill`` at taps in padding."""
+    h, w, c, n = x4.shape
+    planes = np.concatenate([x4.reshape(h * w, c, n, order="F"),
+                             np.full((1, c, n), fill, dtype=x4.dtype)])
+    return planes[geo.taps]  # index -1 reads the fill row
+
+
+class AvgPool2D(_Pool2D):
+    """Average pooling; overlapping windows are allowed.
+
+    Parameters
+    ----------
+    window : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to the window (non-overlapping pooling).
+    padding : int, (int, int) or ((top, bottom), (left, right))
+        Zero padding.
+    count_include_pad : bool
+        ``True`` (default, PyTorch's default): divide by ``kh*kw`` even where the
+        window hangs into padding. ``False``: divide by the number of taps inside
+        the input.
+
+    Examples
+    --------
+    Seed 000: a 3x3 input, 2x2 windows, stride 1 (eq. 3).
+
+    >>> import numpy as np
+    >>> import jacobian_cnn as jc
+    >>> J = jc.AvgPool2D(2, stride=1).jacobian(np.zeros((3, 3)))
+    >>> print(J.toarray() * 4)
+    [[1. 1. 0. 1. 1. 0. 0. 0. 0.]
+     [0. 1. 1. 0. 1. 1. 0. 0. 0.]
+     [0. 0. 0. 1. 1. 0. 1. 1. 0.]
+     [0. 0. 0. 0. 1. 1. 0. 1. 1.]]
+    """
+
+    def __init__(self, window, *, stride=None, padding=0, count_include_pad=True, dilation=1):
+        super().__init__(window, stride, padding, dilation)
+        if not isinstance(count_include_pad, (bool, np.bool_)):
+            raise TypeError(f"count_include_pad must be a bool, got {count_include_pad!r}")
+        self.count_include_pad = bool(count_include_pad)
+
+    def __repr__(self):
+        return f"AvgPool2D({self._geometry_repr()}, count_include_pad={self.count_include_pad})"
+
+    def divisors(self, geo):
+        """The divisor of every output position, ``(n_out,)``."""
+        if self.count_include_pad:
+            return np.full(geo.n_out, geo.n_taps)
+        counts = geo.valid_counts
+        if np.any(counts == 0):
+            o = int(np.flatnonzero(counts == 0)[0])
+            raise ValueError(
+                f"window at output {np.unravel_index(o, geo.out_size, order='F')} lies entirely "
+                f"in padding {self.padding}; with count_include_pad=False its average is 0/0"
+            )
+        return counts
+
+    def forward(self, x):
+        """Average every window of every channel."""
+        x4, ndim, geo = self._prepare(x)
+        y = _gather(x4, geo, 0).sum(axis=1) / self.divisors(geo)[:, None, None]
+        return maps_like(y.astype(x4.dtype, copy=False).reshape(
+            geo.out_size + x4.shape[2:], order="F"), ndim)
+
+    def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
+        """``d vec(y) / d vec(x)`` as a ``csr_array``; depends on ``x`` only through its shape."""
+        self._check_wrt(wrt)
+        x4, _, geo = self._prepare(x)
+        h, w, c, n = x4.shape
+        n_rows = geo.n_out * c * n
+        nnz = int(geo.valid_counts.sum()) * c * n
+        check_size(n_rows, nnz, x4.dtype.itemsize, max_bytes,
+                   f"AvgPool2D Jacobian ({n_rows} x {x4.size})")
+        o_idx, t_idx = np.nonzero(geo.valid)  # sorted by o, then t: sorted columns
+        offsets = np.arange(c * n) * (h * w)  # channel c of sample n starts at (c + n*C)*H*W
+        cols = geo.taps[o_idx, t_idx][None, :].astype(np.int64) + offsets[:, None]
+        vals = (1.0 / self.divisors(geo)).astype(x4.dtype)[o_idx]
+        vals = np.broadcast_to(vals[None, :], cols.shape)
+        lengths = np.broadcast_to(geo.valid_counts[None, :], (c * n, geo.n_out))
+        return csr_from_rows(lengths, cols, np.ascontiguousarray(vals), (n_rows, x4.size))
+
+
+class MaxPool2D(_Pool2D):
+    """Max pooling that records its switches.
+
+    Parameters
+    ----------
+    window : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to the window.
+    padding : int, (int, int) or ((top, bottom), (left, right))
+    dilation : int or (int, int)
+        Spacing between window taps (PyTorch's ``dilation``).
+    pad_value : float or None
+        ``None`` (default): padding never wins, as in PyTorch, JAX and MatConvNet.
+        A number (seed 004 appendix B uses ``0.0``): padding taps hold that value
+        and can win; the output is then ``pad_value`` and its Jacobian row is empty
+        (switch ``-1``).
+    tie : {"column_major", "row_major"}
+        Which of several equal maxima wins. ``"column_major"`` (default): the first
+        in the window's column-major order, the seed's ``vec(Omega)`` order and
+        MatConvNet's. ``"row_major"``: the first in row-major order, PyTorch's CPU
+        rule. Either way exactly one entry per window wins.
+
+    Notes
+    -----
+    NaN input is rejected with ``ValueError``: a NaN makes "the maximum" and
+    hence the switch undefined (PyTorch would propagate the NaN and route the
+    gradient to it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import jacobian_cnn as jc
+    >>> x = np.array([[1., 5.], [5., 2.]])      # a tie: 5 at (1, 0) and at (0, 1)
+    >>> jc.MaxPool2D(2).switches(x)              # column-major: (1, 0) comes first
+    array([[1]])
+    >>> jc.MaxPool2D(2, tie="row_major").switches(x)
+    array([[2]])
+    """
+
+    def __init__(self, window, *, stride=None, padding=0, dilation=1, pad_value=None,
+                 tie="column_major"):
+        super().__init__(window, stride, padding, dilation)
+        if pad_value is not None and not np.isfinite(pad_value):
+            raise ValueError(f"pad_value must be None or a finite number, got {pad_value!r}")
+        if tie not in ("column_major", "row_major"):
+            raise ValueError(f"tie must be 'column_major' or 'row_major', got {tie!r}")
+        self.pad_value = None if pad_value is None else float(pad_value)
+        self.tie = tie
+
+    def __repr__(self):
+        extra = "" if self.pad_value is None else f", pad_value={self.pad_value}"
+        extra += "" if self.tie == "column_major" else f", tie={self.tie!r}"
+        return f"MaxPool2D({self._geometry_repr()}{extra})"
+
+    def forward_with_cache(self, x):
+        """``(y, switches)``: the pooled maps and the switches (see :meth:`switches`)."""
+        x4, ndim, geo = self._prepare(x)
+        h, w, c, n = x4.shape
+        if self.pad_value is None and np.any(geo.valid_counts == 0):
+            o = int(np.flatnonzero(geo.valid_counts == 0)[0])
+            raise ValueError(
+                f"window at output {np.unravel_index(o, geo.out_size, order='F')} lies entirely "
+                f"in padding {self.padding}; with pad_value=None it has no maximum"
+            )
+        fill = -np.inf if self.pad_value is None else self.pad_value
+        windows = _gather(x4, geo, fill)  # (n_out, n_taps, C, N)
+        order = np.arange(geo.n_taps)
+        if self.tie == "row_major":
+            order = order.reshape(self.window, order="F").ravel(order="C")
+        # argmax returns the first maximum along the visiting order.
+        winner = order[np.argmax(windows[:, order], axis=1)]  # (n_out, C, N) tap index
+        y = np.take_along_axis(windows, winner[:, None], axis=1)[:, 0]
+        tap_pos = geo.taps[np.arange(geo.n_out)[:, None, None], winner]
+        offsets = (np.arange(c)[:, None] + c * np.arange(n)[None, :]) * (h * w)
+        switches = np.where(tap_pos >= 0, tap_pos + offsets[None], -1)
+        shape = geo.out_size + (c, n)
+        y4 = y.astype(x4.dtype, copy=False).reshape(shape, order="F")
+        return maps_like(y4, ndim), maps_like(switches.reshape(shape, order="F"), ndim)
+
+    def forward(self, x):
+        """Take the maximum of every window of every channel."""
+        return self.forward_with_cache(x)[0]
+
+    def switches(self, x):
+        """Int array of ``y``'s shape: vec index into ``x`` of each winner, ``-1`` if padding won."""
+        return self.forward_with_cache(x)[1]
+
+    def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
+        """``d vec(y) / d vec(x)`` from the switches (pass them as ``cache`` to skip the forward)."""
+        self._check_wrt(wrt)
+        x4, _, _ = self._prepare(x)
+        switches = self.switches(x) if cache is None else np.asarray(cache)
+        return switches_jacobian(switches, x4.size, dtype=x4.dtype, max_bytes=max_bytes)
+
+
+def switches_jacobian(switches, n_inputs, *, dtype=np.float64, max_bytes=None):
+    """The 0/1 Jacobian of max pooling from its switches.
+
+    Row ``i`` (output ``vec(y)[i]``) has a 1 in column ``vec(switches)[i]``, or no
+    entry where the switch is ``-1`` (padding won).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jacobian_cnn.pooling import switches_jacobian
+    >>> switches_jacobian(np.array([[3], [-1]]), 4).toarray()
+    array([[0., 0., 0., 1.],
+           [0., 0., 0., 0.]])
+    """
+    s = np.asarray(switches).ravel(order="F")
+    if s.size and (s.min() < -1 or s.max() >= n_inputs):
+        raise ValueError(f"switches must lie in [-1, {n_inputs}); got range [{s.min()}, {s.max()}]")
+    won = s >= 0
+    check_size(s.size, int(won.sum()), np.dtype(dtype).itemsize, max_bytes, "MaxPool2D Jacobian")
+    return csr_from_rows(won.astype(np.int64), s[won], np.ones(int(won.sum()), dtype),
+                         (s.size, int(n_inputs)))
+
+

@@ -1,0 +1,193 @@
+"""Conventions shared by the whole package, stated once.
+
+Every other docstring in :mod:`jacobian_cnn` refers here instead of restating them.
+
+vec
+    ``vec(A)`` stacks the columns of ``A``: ``A.ravel(order="F")``. The first
+    index runs fastest. For a 2-D matrix this is the textbook ``vec``; for a
+    feature map ``(H, W, C)`` it stacks ``vec`` of each channel, and for a batch
+    ``(H, W, C, N)`` it stacks the samples. Trailing singleton axes do not change
+    ``vec``, so a single-channel map may be written ``(H, W)`` or ``(H, W, 1)``.
+    :func:`unvec` is the inverse: ``unvec(vec(A), A.shape) == A``.
+
+Numerator layout
+    The Jacobian of ``y = f(x)`` is ``J = d vec(y) / d vec(x)`` with
+    ``J.shape == (y.size, x.size)`` and ``J[i, j] = d vec(y)[i] / d vec(x)[j]``.
+    Jacobians are returned as scipy sparse *arrays* (``csr_array``). Every layer
+    computes in the precision of its input: float32 input gives float32 outputs
+    and Jacobians (parameters are cast), anything else float64 (integer input is
+    promoted).
+
+Row-vector gradients
+    A gradient travels as a row: ``g_x = g_y @ J`` (the chain rule read left to
+    right). A batch of ``k`` cotangents is a ``(k, y.size)`` array; each row is
+    pushed independently. The gradient of a scalar ``L`` with respect to a
+    parameter ``P`` *in P's own shape* is the transposed Jacobian row reshaped
+    column-major: ``unvec(dL_dvecP, P.shape)`` (:func:`as_parameter_shape`).
+
+Batches
+    A batch has the sample axis last (``(H, W, C, N)`` for maps, ``(n, N)`` for
+    vectors), MatConvNet's layout. Samples do not interact, so a Jacobian with
+    respect to the input is block diagonal with one block per sample, and a
+    Jacobian with respect to a shared parameter stacks one block per sample
+    vertically.
+
+Indices in messages and labels are 0-based NumPy indices of the array in its own
+shape (``d y[2, 1, 0] / d x[3, 1, 0]``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["vec", "unvec", "commutation_matrix", "as_parameter_shape", "vec_index"]
+
+
+def vec(a):
+    """Stack the columns of ``a`` into a 1-D array (column-major ravel).
+
+    Parameters
+    ----------
+    a : array_like
+        Any array.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``np.asarray(a).ravel(order="F")``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jacobian_cnn import vec
+    >>> vec(np.array([[1, 2, 3], [4, 5, 6]]))
+    array([1, 4, 2, 5, 3, 6])
+    """
+    return np.asarray(a).ravel(order="F")
+
+
+def unvec(v, shape):
+    """Inverse of :func:`vec`: fill an array of ``shape`` column by column.
+
+    Parameters
+    ----------
+    v : array_like
+        A vector with ``prod(shape)`` entries (any shape with that many entries).
+    shape : tuple of int
+        Target shape.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Raises
+    ------
+    ValueError
+        If ``v`` does not have exactly ``prod(shape)`` entries.
+
+    Examples
+    --------
+    >>> from jacobian_cnn import unvec
+    >>> unvec([1, 4, 2, 5, 3, 6], (2, 3))
+    array([[1, 2, 3],
+           [4, 5, 6]])
+    """
+    v = np.asarray(v)
+    shape = tuple(int(s) for s in np.atleast_1d(shape))
+    if v.size != int(np.prod(shape)):
+        raise ValueError(
+            f"unvec: v has {v.size} entries but shape {shape} needs {int(np.prod(shape))}"
+        )
+    return v.reshape(-1, order="F").reshape(shape, order="F")
+
+
+def vec_index(index, shape):
+    """Position in ``vec`` of the array entry ``index`` (0-based).
+
+    Examples
+    --------
+    >>> from jacobian_cnn import vec_index
+    >>> vec_index((1, 2), (3, 4))    # a[1, 2] is the 8th entry of vec(a)
+    7
+    """
+    return int(np.ravel_multi_index(tuple(index), tuple(shape), order="F"))
+
+
+def commutation_matrix(m, n):
+    """The commutation matrix ``K(m, n)``: ``K @ vec(A) == vec(A.T)`` for ``A`` of shape (m, n).
+
+    It is the permutation matrix of the row-major/column-major mix-up that hand
+    derivations most often make.
+
+    Parameters
+    ----------
+    m, n : int
+        Shape of ``A``.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(m*n, m*n)``, one 1 per row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jacobian_cnn import commutation_matrix, vec
+    >>> A = np.array([[1, 2, 3], [4, 5, 6]])
+    >>> K = commutation_matrix(2, 3)
+    >>> K @ vec(A)
+    array([1., 2., 3., 4., 5., 6.])
+    >>> bool(np.array_equal(K @ vec(A), vec(A.T)))
+    True
+    """
+    m, n = int(m), int(n)
+    if m < 1 or n < 1:
+        raise ValueError(f"commutation_matrix: m and n must be positive, got m={m}, n={n}")
+    # Row i = a + b*n of K picks vec(A.T)[i] = A.T[a, b] = A[b, a], at vec(A) index b + a*m.
+    i = np.arange(m * n)
+    cols = i // n + (i % n) * m
+    return _permutation_rows(cols, m * n)
+
+
+def as_parameter_shape(rows, shape):
+    """Turn Jacobian/gradient rows over ``vec(P)`` into gradients in ``P``'s shape.
+
+    This is seed 004 section 3.2 ("Jacobian or gradient?"): the gradient is the
+    transposed Jacobian row, reshaped column-major.
+
+    Parameters
+    ----------
+    rows : array_like
+        Shape ``(P.size,)`` or ``(k, P.size)``.
+    shape : tuple of int
+        Shape of the parameter ``P``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``shape`` for a single row, ``(k,) + shape`` for ``k`` rows.
+
+    Examples
+    --------
+    >>> from jacobian_cnn import as_parameter_shape
+    >>> as_parameter_shape([[1., 2., 3., 4.]], (2, 2))
+    array([[[1., 3.],
+            [2., 4.]]])
+    """
+    rows = np.asarray(rows)
+    shape = tuple(shape)
+    if rows.ndim == 1:
+        return unvec(rows, shape)
+    if rows.ndim != 2:
+        raise ValueError(f"rows must be 1-D or 2-D, got shape {rows.shape}")
+    return np.stack([unvec(r, shape) for r in rows])
+
+
+def _permutation_rows(cols, n_cols, dtype=np.float64):
+    """CSR array with a single 1 in each row ``i`` at column ``cols[i]``."""
+    cols = np.asarray(cols, dtype=np.int32)
+    n_rows = cols.size
+    data = np.ones(n_rows, dtype=dtype)
+    indptr = np.arange(n_rows + 1, dtype=np.int32)
+    return sp.csr_array((data, cols, indptr), shape=(n_rows, n_cols))
