@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-
 __all__ = ["Chain", "Gradients", "Step", "Trace"]
 
 
@@ -33,14 +32,14 @@ class Step:
     rows_shape: tuple
 
     def __str__(self):
-        return (f"{self.layer_index:>3}  {self.layer:<48} {self.wrt:<7} "
+        return (f"{self.layer_index:>3}  {self.layer:<36} {self.wrt:<7} "
                 f"{str(self.jacobian_shape):>14} {self.nnz:>9}  {str(self.rows_shape):>12}")
 
 
 class Trace(list):
     """The list of :class:`Step` of a backward pass; ``print`` it for a table."""
 
-    header = (f"{'#':>3}  {'layer':<48} {'wrt':<7} {'J shape':>14} {'nnz':>9}  "
+    header = (f"{'#':>3}  {'layer':<36} {'wrt':<7} {'J shape':>14} {'nnz':>9}  "
               f"{'g @ J shape':>12}")
 
     def __str__(self):

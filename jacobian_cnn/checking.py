@@ -78,7 +78,7 @@ class JacobianReport:
         lines = [
             f"Jacobian {self.shape}: max abs error {self.max_abs_error:.3e}, "
             f"max rel error {self.max_rel_error:.3e}, "
-            f"{self.structural_mismatches} structural-nonzero mismatches: "
+            f"{self.structural_mismatches} structural mismatches: "
             + ("OK" if self.ok else "MISMATCH")
         ]
         lines += [f"  {label}: got {got!r}, expected {want!r}" for label, got, want in self.worst]
@@ -119,7 +119,7 @@ def compare_jacobians(J, J_ref, *, y_shape=None, x_shape=None, names=("y", "x"),
     >>> report.ok
     False
     >>> print(report)
-    Jacobian (2, 2): max abs error 5.000e-01, max rel error 1.000e+00, 0 structural-nonzero mismatches: MISMATCH
+    Jacobian (2, 2): max abs error 5.000e-01, max rel error 1.000e+00, 0 structural mismatches: MISMATCH
       d y[1] / d x[0]: got 0.0, expected 0.5
     """
     got, want = _dense(J), _dense(J_ref)

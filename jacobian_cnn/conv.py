@@ -18,7 +18,7 @@ import numpy as np
 
 from ._checks import check_size, float_array, padding_pairs, pair
 from ._layer import Layer, as_maps, csr_from_rows, maps_like
-from .geometry import WindowGeometry
+from .geometry import WindowGeometry, describe
 
 __all__ = ["Conv2D"]
 
@@ -80,8 +80,9 @@ class Conv2D(Layer):
 
     def __repr__(self):
         kh, kw, ci, co = self.kernel.shape
-        return (f"Conv2D({kh}x{kw}, {ci}->{co}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, bias={self.bias is not None})")
+        geometry = describe(self.stride, self.padding, self.dilation)
+        parts = [f"{kh}x{kw}", f"{ci}->{co}", geometry, "bias" if self.bias is not None else "no bias"]
+        return f"Conv2D({', '.join(p for p in parts if p)})"
 
     def geometry(self, in_size):
         """The :class:`WindowGeometry` of this layer on an ``(H, W)`` input."""

@@ -23,7 +23,7 @@ import numpy as np
 
 from ._checks import padding_pairs, pair
 
-__all__ = ["WindowGeometry"]
+__all__ = ["WindowGeometry", "describe"]
 
 
 @dataclass(frozen=True)
@@ -144,3 +144,28 @@ class WindowGeometry:
             f"WindowGeometry(in={self.in_size}, window={self.window}, stride={self.stride}, "
             f"padding={self.padding}, dilation={self.dilation}, out={self.out_size})"
         )
+
+
+def describe(stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), *, default_stride=(1, 1)):
+    """Short text of the non-default geometry arguments, for layer reprs.
+
+    Examples
+    --------
+    >>> from jacobian_cnn.geometry import describe
+    >>> describe((1, 2), ((1, 1), (1, 1)), (1, 1))
+    'stride=(1, 2), padding=1'
+    """
+    parts = []
+    if stride != default_stride:
+        parts.append(f"stride={stride[0] if stride[0] == stride[1] else stride}")
+    (top, bottom), (left, right) = padding
+    if top == bottom == left == right:
+        if top:
+            parts.append(f"padding={top}")
+    elif top == bottom and left == right:
+        parts.append(f"padding={(top, left)}")
+    else:
+        parts.append(f"padding={padding}")
+    if dilation != (1, 1):
+        parts.append(f"dilation={dilation[0] if dilation[0] == dilation[1] else dilation}")
+    return ", ".join(parts)

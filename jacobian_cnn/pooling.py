@@ -20,7 +20,7 @@ import numpy as np
 
 from ._checks import check_size, padding_pairs, pair
 from ._layer import Layer, as_maps, csr_from_rows, maps_like
-from .geometry import WindowGeometry
+from .geometry import WindowGeometry, describe
 
 __all__ = ["AvgPool2D", "MaxPool2D", "switches_jacobian"]
 
@@ -44,8 +44,9 @@ class _Pool2D(Layer):
         return x4, ndim, self.geometry(x4.shape[:2])
 
     def _geometry_repr(self):
-        text = f"window={self.window}, stride={self.stride}, padding={self.padding}"
-        return text + (f", dilation={self.dilation}" if self.dilation != (1, 1) else "")
+        kh, kw = self.window
+        rest = describe(self.stride, self.padding, self.dilation, default_stride=self.window)
+        return f"{kh}x{kw}" + (f", {rest}" if rest else "")
 
 
 def _gather(x4, geo, fill):
@@ -92,7 +93,8 @@ class AvgPool2D(_Pool2D):
         self.count_include_pad = bool(count_include_pad)
 
     def __repr__(self):
-        return f"AvgPool2D({self._geometry_repr()}, count_include_pad={self.count_include_pad})"
+        extra = "" if self.count_include_pad else ", count_include_pad=False"
+        return f"AvgPool2D({self._geometry_repr()}{extra})"
 
     def divisors(self, geo):
         """The divisor of every output position, ``(n_out,)``."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import reference as ref
 
 import jacobian_cnn as jc
-import reference as ref
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ differences, with the brute-force loop reference of ``reference.py`` and with
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from cases import CASES, OPS
 
 import jacobian_cnn as jc
-from cases import CASES, OPS
 
 CASE_WRTS = [pytest.param(case, wrt, id=f"{case.id}-{wrt}")
              for case in CASES for wrt in OPS[case.op].wrts

@@ -1,0 +1,45 @@
+"""The ``jacobian-cnn`` command line (also ``python -m jacobian_cnn``).
+
+Each verb lives in its own module under :mod:`jacobian_cnn.commands` with two
+functions, ``add_parser(subparsers)`` and ``run(args) -> int``; ``VERBS`` lists them
+explicitly. Without a verb, ``demo`` runs. Errors print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+VERBS = ["demo"]
+"""Verb modules in ``jacobian_cnn.commands``, in the order ``--help`` shows them."""
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="jacobian-cnn",
+        description="Exact sparse Jacobians of CNN layers (numerator layout, column-major vec).",
+    )
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for name in VERBS:
+        importlib.import_module(f"jacobian_cnn.commands.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv = ["demo", *argv]
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (ValueError, TypeError, MemoryError, ImportError, OSError) as exc:
+        print(f"jacobian-cnn {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per ``jacobian-cnn`` verb; see :mod:`jacobian_cnn.cli`."""
