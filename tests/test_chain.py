@@ -1,0 +1,161 @@
+"""The chain composer against finite differences and torch autograd."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import jacobian_cnn as jc
+from jacobian_cnn.examples import seed_cnn, with_loss
+
+
+def _net(seed=0, pool="avg"):
+    return seed_cnn(np.random.default_rng(seed), size=8, pool=pool)
+
+
+def _torch_forward(torch, net, x_ours, params):
+    """The same network written directly in torch; x in our (H, W, C, N) layout."""
+    F = torch.nn.functional
+    t = torch.as_tensor(x_ours).permute(3, 2, 0, 1)  # -> (N, C, H, W)
+    for layer, p in zip(net.layers, params, strict=True):
+        if isinstance(layer, jc.Conv2D):
+            (top, bottom), (left, right) = layer.padding
+            t = F.conv2d(F.pad(t, (left, right, top, bottom)), p["kernel"].permute(3, 2, 0, 1),
+                         p.get("bias"), stride=layer.stride, dilation=layer.dilation)
+        elif isinstance(layer, jc.Sigmoid):
+            t = torch.sigmoid(t)
+        elif isinstance(layer, jc.ReLU):
+            t = torch.relu(t)
+        elif isinstance(layer, jc.AvgPool2D):
+            t = F.avg_pool2d(t, layer.window, layer.stride)
+        elif isinstance(layer, jc.MaxPool2D):
+            t = F.max_pool2d(t, layer.window, layer.stride)
+        elif isinstance(layer, jc.Flatten):
+            t = t.permute(0, 1, 3, 2).reshape(t.shape[0], -1).T  # per-sample column-major vec
+        elif isinstance(layer, jc.Dense):
+            t = p["weight"].T @ t + p["bias"][:, None]
+        elif isinstance(layer, jc.SoftmaxCrossEntropy):
+            t = F.cross_entropy(t.T, torch.as_tensor(layer.labels.reshape(-1)))
+        else:
+            raise AssertionError(f"no torch twin for {layer!r}")
+    return t
+
+
+@pytest.mark.parametrize("n, pool", [(1, "avg"), (3, "avg"), (2, "max")])
+def test_backward_matches_torch(n, pool, torch_ref):
+    import torch
+
+    rng = np.random.default_rng(n)
+    net = with_loss(_net(n, pool), jc.SoftmaxCrossEntropy(rng.integers(0, 4, size=n)))
+    x = rng.normal(size=(8, 8, 1, n))
+    grads = net.backward(x)
+
+    params = [{k: torch.tensor(v, requires_grad=True) for k, v in layer.params.items()}
+              for layer in net.layers]
+    xt = torch.tensor(x, requires_grad=True)
+    loss = _torch_forward(torch, net, xt, params)
+    loss.backward()
+    assert float(grads.output) == pytest.approx(float(loss.detach()), rel=1e-12)
+    np.testing.assert_allclose(grads.input[0], jc.vec(xt.grad.numpy()), rtol=1e-9, atol=1e-12)
+    for ours, theirs, layer in zip(grads.params, params, net.layers, strict=True):
+        assert set(ours) == set(theirs)
+        for name, rows in ours.items():
+            as_shape = jc.as_parameter_shape(rows[0], getattr(layer, name).shape)
+            np.testing.assert_allclose(as_shape, theirs[name].grad.numpy(), rtol=1e-9, atol=1e-12,
+                                       err_msg=f"{layer!r} {name}")
+
+
+def test_end_to_end_jacobian_matches_torch_and_finite_differences(torch_ref):
+    import torch
+    from torch.func import jacrev
+
+    net = _net(5)
+    x = np.random.default_rng(5).normal(size=(8, 8, 1))
+    J = net.jacobian(x)
+    assert isinstance(J, sp.csr_array) and J.shape == (4, 64)
+    params = [{k: torch.tensor(v) for k, v in layer.params.items()} for layer in net.layers]
+    J_torch = jacrev(lambda t: _torch_forward(torch, net, t, params))(torch.tensor(x[..., None]))
+    # Output (4, 1) and input (8, 8, 1, 1) are already in our layout: flatten column-major.
+    J_torch = J_torch.numpy().reshape(4, 1, 8, 8, 1, 1)[:, 0].reshape(4, -1, order="F")
+    jc.assert_jacobian_close(J, J_torch, atol=1e-12, rtol=1e-9, structure=False)
+    jc.assert_jacobian_close(J, jc.numerical_jacobian(net.forward, x), atol=1e-7, rtol=1e-6,
+                             structure=False)
+
+
+def test_jacobian_is_the_left_to_right_product_of_layer_jacobians():
+    net = _net(2)
+    x = np.random.default_rng(2).normal(size=(8, 8, 1))
+    product, h = None, x
+    layer_jacobians = []
+    for layer in net.layers:
+        layer_jacobians.append(layer.jacobian(h))
+        h = layer.forward(h)
+    for J in reversed(layer_jacobians):
+        product = J if product is None else product @ J
+    np.testing.assert_allclose(net.jacobian(x).toarray(), product.toarray(), rtol=1e-12, atol=1e-15)
+
+
+def test_batch_jacobian_is_block_diagonal_with_the_single_sample_blocks():
+    net = _net(3)
+    xs = np.random.default_rng(3).normal(size=(8, 8, 1, 3))
+    J = net.jacobian(xs).toarray()
+    assert J.shape == (12, 192)
+    for i in range(3):
+        for j in range(3):
+            block = J[4 * i:4 * i + 4, 64 * j:64 * j + 64]
+            if i == j:
+                np.testing.assert_allclose(block, net.jacobian(xs[..., i]).toarray(), rtol=1e-12)
+            else:
+                assert not block.any()
+
+
+def test_rows_are_pushed_independently():
+    net = _net(4)
+    x = np.random.default_rng(4).normal(size=(8, 8, 1))
+    g = np.random.default_rng(40).normal(size=(3, 4))
+    grads = net.backward(x, g)
+    assert grads.input.shape == (3, 64)
+    assert grads.params[0]["kernel"].shape == (3, net.layers[0].kernel.size)
+    for r in range(3):
+        single = net.backward(x, g[r])
+        np.testing.assert_allclose(grads.input[r], single.input[0], rtol=1e-12)
+    # Identity rows (g=None, vector output) give the full Jacobian.
+    np.testing.assert_allclose(net.backward(x).input, net.jacobian(x).toarray(), rtol=1e-12)
+
+
+def test_trace_lists_every_product():
+    net = with_loss(_net(1), jc.SoftmaxCrossEntropy(2))
+    grads = net.backward(np.zeros((8, 8, 1)))
+    expected = [(i, w) for i in reversed(range(len(net))) for w in [*net[i].params, "input"]]
+    assert [(s.layer_index, s.wrt) for s in grads.trace] == expected
+    for step in grads.trace:
+        assert step.rows_shape == (1, step.jacobian_shape[1])
+    text = str(grads.trace)
+    assert text.splitlines()[0].split()[:3] == ["#", "layer", "wrt"]
+    assert len(text.splitlines()) == len(expected) + 1
+
+
+def test_float32_stays_float32_through_the_chain():
+    net = _net(6)
+    x = np.random.default_rng(6).normal(size=(8, 8, 1)).astype(np.float32)
+    assert net.forward(x).dtype == np.float32
+    assert net.jacobian(x).dtype == np.float32
+    np.testing.assert_allclose(net.jacobian(x).toarray(), net.jacobian(x.astype(np.float64)).toarray(),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_non_contiguous_input_gives_the_same_jacobians():
+    big = np.random.default_rng(7).normal(size=(12, 10, 4, 2))
+    x = big[::2, ::-1, 1:3, :]  # strided, reversed: neither C- nor F-contiguous
+    assert not x.flags.c_contiguous and not x.flags.f_contiguous
+    conv = jc.Conv2D(np.random.default_rng(8).normal(size=(3, 2, 2, 3)), stride=(2, 1), padding=1)
+    for wrt in ("input", "kernel"):
+        np.testing.assert_array_equal(conv.jacobian(x, wrt=wrt).toarray(),
+                                      conv.jacobian(np.array(x), wrt=wrt).toarray())
+    pool = jc.MaxPool2D(2, stride=1)
+    np.testing.assert_array_equal(pool.switches(x), pool.switches(np.array(x)))
+
+
+def test_integer_input_is_promoted_to_float64():
+    J = jc.AvgPool2D(2).jacobian(np.arange(16).reshape(4, 4))
+    assert J.dtype == np.float64
+    assert jc.Conv2D(np.ones((2, 2))).forward(np.arange(9).reshape(3, 3)).dtype == np.float64
