@@ -1,0 +1,422 @@
+"""The classical backward-pass algorithms, implemented directly, without any Jacobian.
+
+These are the formulas the textbooks and the seed documents teach. Each is an
+identity with the explicit Jacobian product of the package: for a cotangent ``g``
+shaped like the layer output,
+
+* :func:`conv2d_input_gradient` (transposed convolution: zero insertion for the
+  stride, full padding, the flipped kernel, cropping of the forward padding)
+  equals ``unvec(vec(g) @ conv.jacobian(x), x.shape)``;
+* :func:`conv2d_kernel_gradient` (the padded input correlated with ``g`` dilated
+  by the stride) equals ``g @ conv.jacobian(x, wrt="kernel")`` in the kernel's shape;
+* :func:`conv2d_bias_gradient` (a sum of ``g`` over positions and samples) equals
+  ``g @ conv.jacobian(x, wrt="bias")``;
+* :func:`max_unpool` (scatter-*add* of ``g`` at the switches) equals
+  ``g @ pool.jacobian(x)``;
+* :func:`avg_pool_upsample` (each output's share spread over its window, *adding*
+  where windows overlap) equals ``g @ pool.jacobian(x)``;
+* :func:`dense_gradients` (``W g``, ``x g^T``, ``g``) equals the dense Jacobian
+  products.
+
+``tests/test_classical.py`` proves each identity over many random geometries, and
+``derivations/`` states each with a proof sketch. Conventions: :mod:`jacobian_cnn.vec`
+(maps ``(H, W, C, N)``, kernels ``(kh, kw, C_in, C_out)``, cross-correlation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ._checks import float_array, pair
+from ._layer import as_maps
+from .geometry import WindowGeometry
+from .vec import unvec, vec
+
+__all__ = [
+    "zero_insert", "correlate2d", "conv2d_input_gradient", "conv2d_kernel_gradient",
+    "conv2d_bias_gradient", "max_unpool", "avg_pool_upsample", "dense_gradients",
+]
+
+
+def zero_insert(a, stride):
+    """Insert ``stride - 1`` zeros between neighbouring entries along axes 0 and 1.
+
+    An ``(h, w, ...)`` array becomes ``((h-1)*sh + 1, (w-1)*sw + 1, ...)`` with
+    ``a[p, q]`` at ``(p*sh, q*sw)``: the "fractionally strided" input of a transposed
+    convolution (seed 003 section 2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jacobian_cnn.classical import zero_insert
+    >>> zero_insert(np.array([[1., 2.], [3., 4.]]), 2)
+    array([[1., 0., 2.],
+           [0., 0., 0.],
+           [3., 0., 4.]])
+    """
+    a = np.asarray(a)
+    if a.ndim < 2:
+        raise ValueError(f"zero_insert needs at least 2 axes, got shape {a.shape}")
+    sh, sw = pair(stride, "stride", minimum=1)
+    out = np.zeros(((a.shape[0] - 1) * sh + 1, (a.shape[1] - 1) * sw + 1) + a.shape[2:], a.dtype)
+    out[::sh, ::sw] = a
+    return out
+
+
+def correlate2d(x, w, *, stride=1, dilation=1):
+    """Valid cross-correlation of maps ``(H, W, C_in, N)`` with a kernel ``(kh, kw, C_in, C_out)``.
+
+    ``out[p, q, co, n] = sum_{r, s, ci} w[r, s, ci, co] * x[p*sh + r*dh, q*sw + s*dw, ci, n]``,
+    computed for all positions at once from a sliding-window view (no padding;
+    pad the input first). The one primitive every classical formula below reuses.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(Ho, Wo, C_out, N)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jacobian_cnn.classical import correlate2d
+    >>> x = np.arange(9.).reshape(3, 3, 1, 1)
+    >>> correlate2d(x, np.ones((2, 2, 1, 1)))[:, :, 0, 0]
+    array([[ 8., 12.],
+           [20., 24.]])
+    """
+    x, w = np.asarray(x), np.asarray(w)
+    if x.ndim != 4 or w.ndim != 4 or x.shape[2] != w.shape[2]:
+        raise ValueError(
+            f"correlate2d needs x (H, W, C, N) and w (kh, kw, C, C_out) with the same C; "
+            f"got x {x.shape}, w {w.shape}"
+        )
+    geo = WindowGeometry.from_args(x.shape[:2], w.shape[:2], stride=stride, dilation=dilation,
+                                   window_name="kernel")
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    span = (dh * (w.shape[0] - 1) + 1, dw * (w.shape[1] - 1) + 1)
+    windows = sliding_window_view(x, span, axis=(0, 1))  # (H', W', C, N, span_h, span_w)
+    windows = windows[::sh, ::sw, :, :, ::dh, ::dw][: geo.out_size[0], : geo.out_size[1]]
+    return np.einsum("pqcnrs,rscd->pqdn", windows, w, optimize=True)
+
+
+def _kernel4d(kernel):
+    kernel = float_array(kernel, "kernel")
+    if kernel.ndim not in (2, 3, 4):
+        raise ValueError(f"kernel must be (kh, kw[, C_in[, C_out]]); got shape {kernel.shape}")
+    return kernel.reshape(kernel.shape + (1,) * (4 - kernel.ndim))
+
+
+def _in_shape(shape):
+    shape = tuple(int(s) for s in shape)
+    if len(shape) not in (2, 3, 4) or min(shape) < 1:
+        raise ValueError(f"input shape must be (H, W), (H, W, C) or (H, W, C, N); got {shape}")
+    return shape, shape + (1,) * (4 - len(shape))
+
+
+def _cotangent(g, expected4, what):
+    """``g`` as ``(Ho, Wo, C, N)``; any shape equal to ``expected4`` up to trailing 1s."""
+    g = float_array(g, "g")
+    if g.ndim > 4 or g.reshape(g.shape + (1,) * (4 - g.ndim)).shape != tuple(expected4):
+        raise ValueError(
+            f"g must have the shape of the {what} output, {tuple(expected4)} "
+            f"(trailing 1s may be dropped); got {g.shape}"
+        )
+    return g.reshape(expected4)
+
+
+def _conv_geometry(in_size, kernel_size, stride, padding, dilation):
+    return WindowGeometry.from_args(in_size, kernel_size, stride=stride, padding=padding,
+                                    dilation=dilation, window_name="kernel")
+
+
+def conv2d_input_gradient(g, kernel, in_shape, *, stride=1, padding=0, dilation=1):
+    """Gradient wrt the input of :class:`~jacobian_cnn.Conv2D`, as a transposed convolution.
+
+    The algorithm of seed 003 section 2 (and of seed 001, without its second flip):
+
+    1. insert ``stride - 1`` zeros between the entries of ``g`` (:func:`zero_insert`);
+    2. pad it by ``dilation * (k - 1)`` on every side (a "full" correlation);
+    3. correlate with the kernel flipped in both spatial axes, input and output
+       channels swapped, at stride 1 and the forward dilation;
+    4. append zero rows/columns at the bottom/right for padded-input positions that
+       no window reached (``output_padding``), and crop the forward padding.
+
+    Parameters
+    ----------
+    g : array_like
+        ``dL/dy`` in the shape of the convolution's output.
+    kernel : array_like
+        ``(kh, kw, C_in, C_out)`` (or ``(kh, kw)``, ``(kh, kw, C_in)``).
+    in_shape : tuple of int
+        Shape of the input ``x``: ``(H, W)``, ``(H, W, C_in)`` or ``(H, W, C_in, N)``.
+    stride, padding, dilation
+        As for :class:`~jacobian_cnn.Conv2D`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``dL/dx`` of shape ``in_shape``; equals ``unvec(vec(g) @ J, in_shape)``.
+
+    Examples
+    --------
+    Seed 003, eq. (1): a 4x4 input, a 3x3 kernel, stride 1.
+
+    >>> import numpy as np
+    >>> from jacobian_cnn.classical import conv2d_input_gradient
+    >>> k = np.arange(1., 10.).reshape(3, 3)
+    >>> conv2d_input_gradient(np.ones((2, 2)), k, (4, 4))
+    array([[ 1.,  3.,  5.,  3.],
+           [ 5., 12., 16.,  9.],
+           [11., 24., 28., 15.],
+           [ 7., 15., 17.,  9.]])
+    """
+    kernel = _kernel4d(kernel)
+    in_shape, (h, w, ci, n) = _in_shape(in_shape)
+    if ci != kernel.shape[2]:
+        raise ValueError(f"in_shape has {ci} channels but the kernel expects {kernel.shape[2]}")
+    geo = _conv_geometry((h, w), kernel.shape[:2], stride, padding, dilation)
+    g4 = _cotangent(g, geo.out_size + (kernel.shape[3], n), "convolution")
+    (kh, kw), (dh, dw) = geo.window, geo.dilation
+    ((top, bottom), (left, right)) = geo.padding
+    spread = zero_insert(g4, geo.stride)
+    spread = np.pad(spread, ((dh * (kh - 1),) * 2, (dw * (kw - 1),) * 2, (0, 0), (0, 0)))
+    flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2)  # (kh, kw, C_out, C_in)
+    reached = correlate2d(spread, flipped.astype(g4.dtype), dilation=geo.dilation)
+    padded_size = (h + top + bottom, w + left + right)
+    extra = (padded_size[0] - reached.shape[0], padded_size[1] - reached.shape[1])
+    full = np.pad(reached, ((0, extra[0]), (0, extra[1]), (0, 0), (0, 0)))
+    return full[top: top + h, left: left + w].reshape(in_shape)
+
+
+def conv2d_kernel_gradient(x, g, kernel_shape, *, stride=1, padding=0, dilation=1):
+    """Gradient wrt the kernel of :class:`~jacobian_cnn.Conv2D`, as a dilated correlation.
+
+    ``dL/dK[r, s, ci, co] = sum_{p, q, n} xpad[r*dh + p*sh, s*dw + q*sw, ci, n] * g[p, q, co, n]``:
+    the zero-padded input correlated with ``g`` used as a kernel *dilated by the
+    forward stride*, evaluated at output positions spaced by the forward dilation,
+    summed over the batch (seed 003 section 3; seed 001's sum of patches times
+    ``dZ``). Positions of the padded input that no window reached are cropped.
+
+    Parameters
+    ----------
+    x : array_like
+        The forward input ``(H, W)``, ``(H, W, C_in)`` or ``(H, W, C_in, N)``.
+    g : array_like
+        ``dL/dy`` in the shape of the convolution's output.
+    kernel_shape : tuple of int
+        ``(kh, kw)``, ``(kh, kw, C_in)`` or ``(kh, kw, C_in, C_out)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``dL/dK`` of shape ``kernel_shape``.
+
+    Examples
+    --------
+    Seed 003 section 3: ``dF/dk11 = sum g_{i'j'} a_{i'j'}``; with ``g`` all ones every
+    entry is the sum of a 2x2 block of ``a``.
+
+    >>> import numpy as np
+    >>> from jacobian_cnn.classical import conv2d_kernel_gradient
+    >>> a = np.arange(16.).reshape(4, 4)
+    >>> conv2d_kernel_gradient(a, np.ones((2, 2)), (3, 3))
+    array([[10., 14., 18.],
+           [26., 30., 34.],
+           [42., 46., 50.]])
+    """
+    x4, _ = as_maps(x)
+    kernel_shape = tuple(int(s) for s in kernel_shape)
+    if len(kernel_shape) not in (2, 3, 4):
+        raise ValueError(f"kernel_shape must be (kh, kw[, C_in[, C_out]]); got {kernel_shape}")
+    kh, kw, ci, co = kernel_shape + (1,) * (4 - len(kernel_shape))
+    h, w, c, n = x4.shape
+    if c != ci:
+        raise ValueError(f"x has {c} channels but kernel_shape {kernel_shape} expects {ci}")
+    geo = _conv_geometry((h, w), (kh, kw), stride, padding, dilation)
+    g4 = _cotangent(g, geo.out_size + (co, n), "convolution")
+    dtype = np.result_type(x4, g4)
+    xpad = np.pad(x4.astype(dtype, copy=False), geo.padding + ((0, 0), (0, 0)))
+    # The batch axis plays the role of the contracted channel axis, C_in that of the batch.
+    as_kernel = g4.transpose(0, 1, 3, 2).astype(dtype, copy=False)  # (Ho, Wo, N, C_out)
+    dk = correlate2d(xpad.transpose(0, 1, 3, 2), as_kernel, stride=geo.dilation,
+                     dilation=geo.stride)  # (>= kh, >= kw, C_out, C_in)
+    return dk[:kh, :kw].transpose(0, 1, 3, 2).reshape(kernel_shape)
+
+
+def conv2d_bias_gradient(g):
+    """Gradient wrt the bias: ``g`` summed over positions (and samples), one entry per channel.
+
+    Parameters
+    ----------
+    g : array_like
+        ``(Ho, Wo)``, ``(Ho, Wo, C_out)`` or ``(Ho, Wo, C_out, N)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jacobian_cnn.classical import conv2d_bias_gradient
+    >>> conv2d_bias_gradient(np.ones((2, 3, 2)))
+    array([6., 6.])
+    """
+    g4, _ = as_maps(g, "g")
+    return g4.sum(axis=(0, 1, 3))
+
+
+def max_unpool(g, switches, in_shape):
+    """Gradient wrt the input of max pooling: *scatter-add* ``g`` at the switches.
+
+    Parameters
+    ----------
+    g : array_like
+        ``dL/dy``, shaped like the pooled output.
+    switches : array_like of int
+        ``MaxPool2D.switches(x)``: vec index into ``x`` of each window's winner,
+        ``-1`` where padding won (that output depends on no input).
+    in_shape : tuple of int
+        Shape of ``x``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``dL/dx`` of shape ``in_shape``. An input that wins several overlapping
+        windows receives the *sum* of their gradients; writing instead of adding
+        (seed 001's "insert", ``torch.nn.functional.max_unpool2d``) keeps only one.
+
+    Examples
+    --------
+    The 9 at the centre wins all four 3x3 windows (stride 1): it gets 1+2+3+4.
+
+    >>> import numpy as np
+    >>> import jacobian_cnn as jc
+    >>> from jacobian_cnn.classical import max_unpool
+    >>> x = np.zeros((4, 4)); x[1, 1] = 9.
+    >>> pool = jc.MaxPool2D(3, stride=1)
+    >>> max_unpool([[1., 2.], [3., 4.]], pool.switches(x), x.shape)[1, 1]
+    np.float64(10.0)
+    """
+    g = float_array(g, "g")
+    switches = np.asarray(switches)
+    if not np.issubdtype(switches.dtype, np.integer):
+        raise TypeError(f"switches must be integers, got dtype {switches.dtype}")
+    if switches.shape != g.shape:
+        raise ValueError(f"switches shape {switches.shape} differs from g shape {g.shape}")
+    in_shape = tuple(int(s) for s in in_shape)
+    size = int(np.prod(in_shape))
+    s, gv = vec(switches), vec(g)
+    if s.size and (s.min() < -1 or s.max() >= size):
+        raise ValueError(f"switches must lie in [-1, {size}) for input shape {in_shape}; "
+                         f"got range [{s.min()}, {s.max()}]")
+    won = s >= 0
+    return unvec(np.bincount(s[won], weights=gv[won], minlength=size).astype(g.dtype), in_shape)
+
+
+def avg_pool_upsample(g, in_shape, window, *, stride=None, padding=0, dilation=1,
+                      count_include_pad=True):
+    """Gradient wrt the input of :class:`~jacobian_cnn.AvgPool2D`: spread and add.
+
+    Every output's gradient is divided by its window's divisor and added to each
+    in-input tap of its window; where windows overlap the shares *add* (seed 000;
+    seed 001's overlap rule; seed 002's ``+=`` loop). Implemented as one strided,
+    vectorized addition per window tap.
+
+    Parameters
+    ----------
+    g : array_like
+        ``dL/dy``, shaped like the pooled output.
+    in_shape : tuple of int
+        Shape of ``x``.
+    window, stride, padding, dilation, count_include_pad
+        As for :class:`~jacobian_cnn.AvgPool2D` (``stride=None`` means the window).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``dL/dx`` of shape ``in_shape``.
+
+    Examples
+    --------
+    Seed 000: the 2x2/stride-1 pool of a 3x3 map; ``a22`` is in all four windows.
+
+    >>> import numpy as np
+    >>> from jacobian_cnn.classical import avg_pool_upsample
+    >>> avg_pool_upsample([[1., 2.], [3., 4.]], (3, 3), 2, stride=1)
+    array([[0.25, 0.75, 0.5 ],
+           [1.  , 2.5 , 1.5 ],
+           [0.75, 1.75, 1.  ]])
+    """
+    window = pair(window, "window", minimum=1)
+    stride = window if stride is None else stride
+    in_shape, (h, w, c, n) = _in_shape(in_shape)
+    geo = WindowGeometry.from_args((h, w), window, stride=stride, padding=padding,
+                                   dilation=dilation)
+    g4 = _cotangent(g, geo.out_size + (c, n), "pooling")
+    (ho, wo), (kh, kw) = geo.out_size, geo.window
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    ((top, bottom), (left, right)) = geo.padding
+    if count_include_pad:
+        divisor = np.full((ho, wo), kh * kw)
+    else:
+        # Separable count of in-input taps: rows inside times columns inside.
+        rows = np.arange(ho)[:, None] * sh - top + np.arange(kh)[None, :] * dh
+        cols = np.arange(wo)[:, None] * sw - left + np.arange(kw)[None, :] * dw
+        divisor = np.outer(((rows >= 0) & (rows < h)).sum(1), ((cols >= 0) & (cols < w)).sum(1))
+        if np.any(divisor == 0):
+            raise ValueError("a window lies entirely in padding; with count_include_pad=False "
+                             "its average is 0/0")
+    share = g4 / divisor[:, :, None, None]
+    spread = np.zeros((h + top + bottom, w + left + right, c, n), g4.dtype)
+    for r in range(kh):
+        for s in range(kw):
+            spread[r * dh: r * dh + (ho - 1) * sh + 1: sh,
+                   s * dw: s * dw + (wo - 1) * sw + 1: sw] += share
+    return spread[top: top + h, left: left + w].reshape(in_shape)
+
+
+def dense_gradients(x, weight, g):
+    """Gradients of ``z = W.T @ x + b`` wrt ``x``, ``W`` and ``b``: ``W g``, ``x g^T``, ``g``.
+
+    Seed 004 section 3.1.1 writes the Jacobians ``dJ/dB2 = (dJ/dZ3) W3^T`` and
+    ``dJ/dW3 = (dJ/dZ3)^T B2^T`` (shaped like ``W3^T``); these are their transposes,
+    in the shapes of ``x`` and ``W``. A batch ``(n_in, N)`` sums ``W``'s and ``b``'s
+    gradients over samples.
+
+    Parameters
+    ----------
+    x : array_like
+        ``(n_in,)`` or ``(n_in, N)``.
+    weight : array_like
+        ``(n_in, n_out)``.
+    g : array_like
+        ``dL/dz``, ``(n_out,)`` or ``(n_out, N)``.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        ``(dL/dx, dL/dW, dL/db)`` shaped like ``x``, ``weight`` and ``(n_out,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jacobian_cnn.classical import dense_gradients
+    >>> W = np.array([[1., 2.], [3., 4.], [5., 6.]])
+    >>> gx, gW, gb = dense_gradients(np.array([1., 2., 3.]), W, np.array([1., -1.]))
+    >>> gx
+    array([-1., -1., -1.])
+    >>> gW
+    array([[ 1., -1.],
+           [ 2., -2.],
+           [ 3., -3.]])
+    """
+    x, weight, g = float_array(x, "x"), float_array(weight, "weight"), float_array(g, "g")
+    if weight.ndim != 2:
+        raise ValueError(f"weight must be (n_in, n_out); got shape {weight.shape}")
+    n_in, n_out = weight.shape
+    if x.ndim not in (1, 2) or x.shape[0] != n_in:
+        raise ValueError(f"x must be (n_in,) or (n_in, N) with n_in={n_in}; got {x.shape}")
+    expected = (n_out,) + x.shape[1:]
+    if g.shape != expected:
+        raise ValueError(f"g must have the shape of z, {expected}; got {g.shape}")
+    dtype = np.result_type(x, g)  # float32 in, float32 out; the weight is cast
+    x2, g2 = x.reshape(n_in, -1).astype(dtype), g.reshape(n_out, -1).astype(dtype)
+    return (weight.astype(dtype) @ g2).reshape(x.shape), x2 @ g2.T, g2.sum(axis=1)
