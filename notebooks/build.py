@@ -1,0 +1,971 @@
+"""Build the notebooks from the cell sources in this file and execute them to store their outputs.
+
+    python notebooks/build.py               # build and execute every notebook
+    python notebooks/build.py 01 04         # only the notebooks whose name starts with 01 or 04
+    python notebooks/build.py --no-execute  # write the sources without outputs
+
+Edit the cells here, never the .ipynb files: tests/test_notebooks.py checks that the committed
+notebooks hold exactly these sources, and executes every notebook again (kernel "python3",
+this folder as the working directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def md(text):
+    return ("markdown", textwrap.dedent(text).strip())
+
+
+def code(text):
+    return ("code", textwrap.dedent(text).strip())
+
+
+CONVENTIONS = ("Conventions are stated once, in [`jacobian_cnn/vec.py`](../jacobian_cnn/vec.py): "
+               "`vec` is column-major, a Jacobian is `d vec(y) / d vec(x)` of shape "
+               "`(y.size, x.size)`, and a gradient is a row pushed through it from the left, "
+               "`g_x = g_y @ J`.")
+
+
+# ---------------------------------------------------------------------------
+# 1. overlapping average pooling (seed 000)
+# ---------------------------------------------------------------------------
+
+def overlapping_average_pooling():
+    return [
+        md(f"""
+        # 1. Overlapping average pooling: the Jacobian, the gradient row, the reshape
+
+        Seed 000 asks how to send `dJ/dP` back through an average pool whose windows
+        *overlap*: a 3x3 activation `A`, 2x2 windows, stride 1, so `P` is 2x2 and `a22` sits
+        in all four windows. The answer is the chain rule in numerator layout:
+
+        `dJ/dvec(A) = dJ/dvec(P) · dvec(P)/dvec(A)`  (seed 000, eq. 2)
+
+        {CONVENTIONS}
+        """),
+        code("""
+        import numpy as np
+        import matplotlib.pyplot as plt
+
+        import jacobian_cnn as jc
+        from jacobian_cnn import plots
+
+        A = np.arange(1.0, 10.0).reshape(3, 3)
+        pool = jc.AvgPool2D(2, stride=1)      # 2x2 windows, stride 1: neighbouring windows overlap
+        P = pool.forward(A)
+        print("A =\\n", A)
+        print("P =\\n", P)
+        """),
+        md("""
+        ## The Jacobian (seed 000, eq. 3)
+
+        Rows follow `vec(P) = (p11, p21, p12, p22)`, columns `vec(A) = (a11, a21, a31, a12, ...)`.
+        Every row holds `1/4` at the four entries of its window; the matrix does not depend
+        on the values of `A`, only on the geometry.
+        """),
+        code("""
+        J = pool.jacobian(A)
+        print(J.shape, "with", J.nnz, "stored entries; 4 * J =")
+        print(4 * J.toarray())
+
+        a_names = plots.vec_labels(A.shape, "a", seed_style=True)
+        p_names = plots.vec_labels(P.shape, "p", seed_style=True)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(12, 2.6))
+        plots.heatmap(J, ax=left, annotate=True, row_labels=p_names, col_labels=a_names,
+                      colorbar=False, title="d vec(P) / d vec(A)")
+        plots.spy(J, ax=right, row_labels=p_names, col_labels=a_names)
+        plt.show()
+        """),
+        md("""
+        ## The gradient row, and the reshape
+
+        Take `dJ/dp11 = 1, dJ/dp12 = 2, dJ/dp21 = 3, dJ/dp22 = 4`. The row `dJ/dvec(P)` lists
+        them in `vec` order, `(1, 3, 2, 4)`; one product with `J` gives `dJ/dvec(A)`, and
+        `unvec` (column by column) puts it back in `A`'s shape. Where windows overlap the
+        contributions **add**: `dJ/da22 = (1 + 2 + 3 + 4) / 4`.
+        """),
+        code("""
+        G = np.array([[1.0, 2.0], [3.0, 4.0]])     # dJ/dP in P's shape
+        row = jc.vec(G) @ J                         # (4,) @ (4, 9): the row dJ/dvec(A)
+        print("dJ/dvec(P) =", jc.vec(G))
+        print("dJ/dvec(A) =", row)
+        dJ_dA = jc.unvec(row, A.shape)              # the reshape: column-major, like vec
+        print("dJ/dA =\\n", dJ_dA)
+        """),
+        md("""
+        Check it on an actual cost: `J(A) = sum(G * P(A))` has exactly this `dJ/dP`, so its
+        finite-difference gradient must agree. The "up-sample, then **add** where windows
+        overlap" loop below is the same computation written as a loop: it is `J^T` applied to
+        `vec(G)`.
+        """),
+        code("""
+        def cost(a):
+            return np.sum(G * pool.forward(a))
+
+        finite_differences = jc.unvec(jc.numerical_jacobian(cost, A), A.shape)
+        print("max |row - finite differences| =", np.abs(dJ_dA - finite_differences).max())
+        assert np.allclose(dJ_dA, finite_differences, atol=1e-8)
+
+        overlap_add = np.zeros_like(A)
+        for p in range(2):
+            for q in range(2):
+                overlap_add[p:p + 2, q:q + 2] += G[p, q] / 4   # spread dJ/dp_pq over its window, ADD
+        assert np.allclose(overlap_add, dJ_dA)
+        """),
+        md("""
+        ## Why the up-sampling rule that ignores overlap is wrong
+
+        Seed 000 quotes a source (its source 4, eq. 32) whose up-sampled gradient gives every
+        entry of `A` a quarter of *one* window's gradient. Written out for this example it
+        never uses `dJ/dp22`, and gives `a22` only `dJ/dp11 / 4` although `a22` feeds all four
+        outputs. A quick invariant exposes it: each `p_mn` is an average, so the entries of
+        the true `dJ/dA` sum to `sum(dJ/dP) = 10`.
+        """),
+        code("""
+        g11, g12, g21, g22 = G[0, 0], G[0, 1], G[1, 0], G[1, 1]
+        ignores_overlap = np.array([[g11, g11, g12],
+                                    [g11, g11, g12],
+                                    [g21, g21, g12]]) / 4      # the matrix quoted in seed 000
+        print("sum of dJ/dP:", G.sum(), "| sum of the true dJ/dA:", dJ_dA.sum(),
+              "| sum of the overlap-blind rule:", ignores_overlap.sum())
+
+        fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+        for ax, (title, value) in zip(axes, {"dJ/dA = unvec(vec(G) @ J)": dJ_dA,
+                                             "finite differences": finite_differences,
+                                             "rule that ignores overlap": ignores_overlap}.items()):
+            plots.heatmap(value, ax=ax, annotate=True, colorbar=False, title=title, vmax=2.5,
+                          row_labels=["row 1", "row 2", "row 3"], col_labels=["col 1", "col 2", "col 3"])
+            ax.set(xlabel="", ylabel="")
+        plt.show()
+        """),
+        md("""
+        ## Two slips in the seed's own answer
+
+        The seed's derivation is right, but its printed result has two slips that the
+        numbers make visible:
+
+        1. Entries such as `1/4 (dJ/dp11 + 1/4 dJ/dp21)` carry a stray inner `1/4`; the chain
+           rule gives `1/4 (dJ/dp11 + dJ/dp21)` (here `(1 + 3)/4 = 1`, not `1.75/4`).
+        2. Its final 3x3 matrix is filled **row by row** from the column-major vector: its
+           first row reads `a11, a21, a31`. That is the transpose of `dJ/dA`. The reshape that
+           inverts `vec` is `unvec` (Fortran order), not NumPy's default C-order `reshape`.
+        """),
+        code("""
+        print("with the stray 1/4, dJ/da21 would be", (g11 + g21 / 4) / 4, "; the chain rule gives", row[1])
+        row_by_row = row.reshape(3, 3)              # what the seed's last matrix does
+        print(row_by_row)
+        print("row-by-row reshape == dJ/dA transposed:", np.array_equal(row_by_row, dJ_dA.T))
+        assert not np.allclose(row_by_row, finite_differences)
+        """),
+        md("""
+        ## Channels and a batch
+
+        Pooling acts on every channel of every sample separately, so the Jacobian of a batch
+        `(H, W, C, N)` is block diagonal: dotted lines separate channels, solid lines samples.
+        Here 3x3 windows with stride 2 overlap by one row and one column.
+        """),
+        code("""
+        x = np.random.default_rng(0).normal(size=(5, 5, 2, 2))   # 2 channels, 2 samples
+        pool3 = jc.AvgPool2D(3, stride=2)
+        y = pool3.forward(x)
+        fig, ax = plt.subplots(figsize=(10, 2.8))
+        plots.spy(pool3.jacobian(x), row_shape=y.shape, col_shape=x.shape, ax=ax)
+        plt.show()
+        """),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# 2. convolution as a sparse matrix (seeds 003, 004 appendix A)
+# ---------------------------------------------------------------------------
+
+def convolution_as_sparse_matrix():
+    return [
+        md(f"""
+        # 2. Convolution as a sparse matrix
+
+        A convolution is linear in its input and in its kernel, so `vec(Z) = W vec(A)` for a
+        sparse `W` built from the kernel (seed 003), and `vec(Z) = M vec(K)` for a sparse `M`
+        built from the input. These are the two Jacobians `d vec(Z)/d vec(A)` and
+        `d vec(Z)/d vec(K)` (seed 004, appendix A). "Convolution" means cross-correlation, as
+        in every deep-learning library; kernels are `(kh, kw, C_in, C_out)`.
+
+        {CONVENTIONS}
+        """),
+        code("""
+        import numpy as np
+        import matplotlib.pyplot as plt
+
+        import jacobian_cnn as jc
+        from jacobian_cnn import plots
+        """),
+        md("""
+        ## Seed 004, appendix A
+
+        A 3x4 input, a 2x2 kernel `β`, padding (1, 1), stride (1, 2): `Z` is 4x3. The entries
+        are chosen so that they name themselves: `a_rc = 10 r + c` (so `a23 = 23`) and
+        `β_rs = r.s` (so `β21 = 2.1`). Then every entry of `dZ/dA` is a `β` and every entry of
+        `dZ/dβ` is an `a`.
+        """),
+        code("""
+        A = np.array([[10.0 * r + c for c in range(1, 5)] for r in range(1, 4)])
+        beta = np.array([[1.1, 1.2], [2.1, 2.2]])
+        conv = jc.Conv2D(beta, stride=(1, 2), padding=1)
+        Z = conv.forward(A)
+        print("A =\\n", A, "\\nZ =\\n", Z)
+        assert Z[0, 0] == A[0, 0] * beta[1, 1]       # rep.2: z11 = a11 β22
+        """),
+        code("""
+        J_A = conv.jacobian(A)                    # d vec(Z) / d vec(A), 12 x 12
+        J_beta = conv.jacobian(A, wrt="kernel")   # d vec(Z) / d vec(β), 12 x 4
+        z_names = plots.vec_labels(Z.shape, "z", seed_style=True)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"width_ratios": [12, 5]})
+        plots.heatmap(J_A, ax=left, annotate=True, fmt="{:.1f}", colorbar=False, row_labels=z_names,
+                      col_labels=plots.vec_labels(A.shape, "a", seed_style=True),
+                      title="d vec(Z) / d vec(A): the entries are β's (eq. a2-1)")
+        plots.heatmap(J_beta, ax=right, annotate=True, fmt="{:.0f}", colorbar=False, row_labels=z_names,
+                      col_labels=plots.vec_labels(beta.shape, "β", seed_style=True),
+                      title="d vec(Z) / d vec(β): the a's (eq. a1-1)")
+        plt.show()
+        """),
+        md("""
+        The seed's worked entries, and its column-by-column recipe: the column of `β21` is
+        `vec(A * dβ/dβ21)` (eq. a1-3) and the column of `a23` is `vec(dA/da23 * β)` (eq. a2-3),
+        each convolution with the layer's own padding and stride. (The first line of eq. a2-2
+        has a typo, `a23 A12` for `a23 β12`; the result `β12` is right.)
+        """),
+        code("""
+        def unit(shape, index):
+            e = np.zeros(shape)
+            e[index] = 1.0
+            return e
+
+        z32 = jc.vec_index((2, 1), Z.shape)            # 0-based (2, 1) is the seed's z32
+        print("dz32/dβ21 =", J_beta[z32, jc.vec_index((1, 0), beta.shape)], "= a32 =", A[2, 1])
+        print("dz32/da23 =", J_A[z32, jc.vec_index((1, 2), A.shape)], "= β12 =", beta[0, 1])
+
+        column_beta21 = jc.Conv2D(unit((2, 2), (1, 0)), stride=(1, 2), padding=1).forward(A)
+        assert np.array_equal(J_beta.toarray()[:, jc.vec_index((1, 0), beta.shape)], jc.vec(column_beta21))
+        entries = [np.unravel_index(k, A.shape, order="F") for k in range(A.size)]   # a11, a21, a31, a12, ...
+        by_columns = np.column_stack([jc.vec(conv.forward(unit(A.shape, rc))) for rc in entries])
+        assert np.array_equal(by_columns, J_A.toarray())       # eq. a2-3 for every column
+        """),
+        md("""
+        ## Seed 003: a 4x4 input and a 3x3 kernel as a 4x16 matrix
+
+        Seed 003 flattens row by row. Its printed matrix repeats `k11 k12 k13` where the
+        second kernel row `k21 k22 k23` belongs, so it is worth rebuilding. Our `J` is over
+        column-major `vec`; the commutation matrices `K(m, n)` (`K vec(A) = vec(A^T)`) turn it
+        into the row-major matrix the seed meant: `W = K(2,2) J K(4,4)^T`. With `k_rs = 10 r + s`
+        the first row reads `k11 k12 k13 0 k21 k22 k23 0 k31 k32 k33 0 0 0 0 0`.
+        """),
+        code("""
+        k = np.array([[11.0, 12.0, 13.0], [21.0, 22.0, 23.0], [31.0, 32.0, 33.0]])
+        a = np.random.default_rng(0).normal(size=(4, 4))
+        J = jc.Conv2D(k).jacobian(a)
+        print("over column-major vec (rows z11, z21, z12, z22; columns a11, a21, a31, a41, a12, ...):")
+        print(J.toarray().astype(int))
+        W = jc.commutation_matrix(2, 2) @ J @ jc.commutation_matrix(4, 4).T
+        print("the seed's row-major W (columns a11, a12, a13, a14, a21, ...):")
+        print(W.toarray().astype(int))
+        assert np.allclose(J @ jc.vec(a), jc.vec(jc.Conv2D(k).forward(a)))   # the forward pass is a product
+        """),
+        md("""
+        ## The transposed-convolution identity
+
+        The backward pass through the input is the row `vec(G) @ J`, i.e. `W^T` applied to the
+        gradient `G = dF/dZ` (seed 003, eq. 2). As a convolution: pad `G` by `kh - 1` and
+        cross-correlate with the kernel flipped both ways. With stride 2, first insert a zero
+        row and column between the entries of `G` (seed 003, the 5x5 example). The kernel's
+        gradient is the input cross-correlated with `G`, with dilation equal to the stride.
+        """),
+        code("""
+        rng = np.random.default_rng(1)
+        kernel = rng.normal(size=(3, 3))
+        flipped = jc.Conv2D(np.flip(kernel), padding=2)
+
+        a4, G = rng.normal(size=(4, 4)), rng.normal(size=(2, 2))        # stride 1
+        conv1 = jc.Conv2D(kernel)
+        dA = jc.unvec(jc.vec(G) @ conv1.jacobian(a4), a4.shape)
+        assert np.allclose(dA, flipped.forward(G))
+        dK = jc.unvec(jc.vec(G) @ conv1.jacobian(a4, wrt="kernel"), kernel.shape)
+        assert np.allclose(dK, jc.Conv2D(G).forward(a4))
+
+        a5 = rng.normal(size=(5, 5))                                       # stride 2
+        conv2 = jc.Conv2D(kernel, stride=2)
+        dA = jc.unvec(jc.vec(G) @ conv2.jacobian(a5), a5.shape)
+        G_spread = np.zeros((3, 3))
+        G_spread[::2, ::2] = G                                             # zeros between the entries
+        print("G with zeros inserted:\\n", G_spread.round(2))
+        assert np.allclose(dA, flipped.forward(G_spread))
+        dK = jc.unvec(jc.vec(G) @ conv2.jacobian(a5, wrt="kernel"), kernel.shape)
+        assert np.allclose(dK, jc.Conv2D(G, dilation=2).forward(a5))
+        print("input and kernel gradients match the transposed/dilated convolutions, stride 1 and 2")
+        """),
+        md("""
+        ## Padding, stride and dilation, seen in the sparsity pattern
+
+        A 6x6 input and a 3x3 kernel. Top: the pattern of `d vec(Z)/d vec(A)`, one row per
+        output; taps that fall into padding store nothing. Bottom: the stored entries of each
+        column, i.e. how many outputs read each input entry, in the input's shape. These are
+        the terms that *add up* in the backward row `vec(G) @ J`. Without padding a corner is
+        read once and the centre nine times; padding evens this out; stride 2 reads some
+        entries once and others four times; dilation 2 on a 6x6 input reads every entry
+        exactly once.
+        """),
+        code("""
+        x = np.zeros((6, 6))
+        settings = {"no padding": {}, "padding 1": {"padding": 1},
+                    "stride 2, padding 1": {"stride": 2, "padding": 1}, "dilation 2": {"dilation": 2}}
+        fig, axes = plt.subplots(2, 4, figsize=(15, 7))
+        for (top, bottom), (title, options) in zip(axes.T, settings.items()):
+            layer = jc.Conv2D(np.arange(1.0, 10.0).reshape(3, 3), **options)
+            out_shape = layer.forward(x).shape
+            J = layer.jacobian(x)
+            plots.spy(J, ax=top, title=f"{title}: Z is {out_shape[0]}x{out_shape[1]}")
+            reads = jc.unvec(np.diff(J.tocsc().indptr), x.shape)      # stored entries per column
+            bottom.imshow(reads, cmap="Greens", vmin=0, vmax=9)
+            for (r, c), n in np.ndenumerate(reads):
+                bottom.text(c, r, n, ha="center", va="center")
+            bottom.set_title("outputs reading each input entry", fontsize="medium")
+            bottom.set_xticks(range(6))
+            bottom.set_yticks(range(6))
+        plt.tight_layout()
+        plt.show()
+        """),
+        md("""
+        ## Channels and a batch
+
+        With 2 input channels, 3 output channels and 2 samples, `d vec(Z)/d vec(A)` is block
+        diagonal over samples (solid lines), each block a 3x2 grid of per-channel convolution
+        matrices (dotted lines). `d vec(Z)/d vec(K)` stacks one block per sample; its columns
+        are grouped by input channel (dotted) and output channel (solid).
+        """),
+        code("""
+        rng = np.random.default_rng(2)
+        x = rng.normal(size=(5, 5, 2, 2))
+        layer = jc.Conv2D(rng.normal(size=(3, 3, 2, 3)), padding=1)
+        y = layer.forward(x)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [2, 1]})
+        plots.spy(layer.jacobian(x), row_shape=y.shape, col_shape=x.shape, ax=left,
+                  title="d vec(Z) / d vec(A)")
+        plots.spy(layer.jacobian(x, wrt="kernel"), row_shape=y.shape, col_shape=layer.kernel.shape,
+                  ax=right, title="d vec(Z) / d vec(K)")
+        plt.show()
+        """),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# 3. max pooling with switches (seeds 003, 004 appendix B)
+# ---------------------------------------------------------------------------
+
+def max_pooling_switches():
+    return [
+        md(f"""
+        # 3. Max pooling with switches
+
+        Max pooling copies one entry of each window. The forward pass records which one, the
+        *switch* (seed 003): here the `vec` index into the input. The Jacobian is then a 0/1
+        matrix with a single 1 per row, at the switch (seed 004, appendix B), built from the
+        recorded switches rather than by recomputing the maximum.
+
+        {CONVENTIONS}
+        """),
+        code("""
+        import numpy as np
+        import matplotlib.pyplot as plt
+
+        import jacobian_cnn as jc
+        from jacobian_cnn import plots
+        """),
+        md("""
+        ## Seed 003: a 4x4 map, 2x2 windows, stride 2
+
+        The values are chosen so that the winners are the seed's bold entries `a21, a14, a31,
+        a43`.
+        """),
+        code("""
+        a = np.array([[1.0, 2.0, 3.0, 9.0],
+                      [8.0, 4.0, 5.0, 6.0],
+                      [9.0, 2.0, 1.0, 3.0],
+                      [1.0, 5.0, 7.0, 4.0]])
+        pool = jc.MaxPool2D(2)
+        y, switches = pool.forward_with_cache(a)
+        names = plots.vec_labels(a.shape, "a", seed_style=True)
+        print("y =\\n", y)
+        print("switches (vec indices):\\n", switches)
+        print("which are:", [[names[s] for s in row] for row in switches])
+
+        J = pool.jacobian(a, cache=switches)       # built from the switches, no second forward pass
+        fig, ax = plt.subplots(figsize=(12, 2.4))
+        plots.heatmap(J, ax=ax, annotate=True, fmt="{:.0f}", colorbar=False, col_labels=names,
+                      row_labels=plots.vec_labels(y.shape, "y", seed_style=True),
+                      title="d vec(y) / d vec(a): one 1 per row, at the switch")
+        plt.show()
+        """),
+        md("""
+        ## Max unpooling is the row through the 0/1 Jacobian
+
+        The gradient row `vec(G) @ J`, reshaped, puts each `dF/dy` where its maximum came from
+        and zeros everywhere else: seed 003's max unpooling. Unpooling the values themselves
+        puts `9` back at row 1, column 4, i.e. `a14` (the seed's figure prints `a41` there).
+        """),
+        code("""
+        G = np.array([[0.1, 0.2], [0.3, 0.4]])     # dF/dy
+        print("dF/da =\\n", jc.unvec(jc.vec(G) @ J, a.shape))
+        print("unpooled values =\\n", jc.unvec(jc.vec(y) @ J, a.shape))
+        """),
+        md("""
+        ## Seed 004, appendix B: padding, stride, and the switch arithmetic
+
+        A 3x4 input `I`, a 3x2 window, padding (1, 1), stride (1, 2). The seed pads with zeros
+        that take part in the maximum, so padding can *win*; libraries (PyTorch, JAX,
+        MatConvNet) never let padding win. `MaxPool2D(pad_value=0.0)` is the seed's rule, the
+        default `pad_value=None` the libraries'. Where padding wins the output is 0 and its
+        Jacobian row is empty (switch `-1`).
+        """),
+        code("""
+        I = np.array([[-1.0, 4.0, 2.0, -3.0],
+                      [5.0, 1.0, 6.0, -2.0],
+                      [3.0, 7.0, -4.0, -5.0]])
+        window, stride, padding = (3, 2), (1, 2), (1, 1)
+        seed_rule = jc.MaxPool2D(window, stride=stride, padding=padding, pad_value=0.0)
+        library_rule = jc.MaxPool2D(window, stride=stride, padding=padding)
+        A_seed, s_seed = seed_rule.forward_with_cache(I)
+        A_lib, s_lib = library_rule.forward_with_cache(I)
+        print("seed (zero padding can win):\\n", A_seed, "\\nswitches\\n", s_seed)
+        print("libraries (padding never wins):\\n", A_lib, "\\nswitches\\n", s_lib)
+        assert A_seed[1, 0] == I[1, 0]             # the seed's example: A21 = max{0, a11, a21, a31} = a21
+        """),
+        md("""
+        The seed locates the 1 of row `A_pq` from `i_pq`, the position of the maximum in the
+        window's column-major `vec(Ω)` (eq. b-2.1: block row and column; eq. b-2.2: the
+        window's top-left corner in `I`; eq. b-2.3: the position in `I`; then
+        `j = (c_i - 1) h_i + r_i`). Implemented literally, it agrees with the recorded switches
+        wherever an entry of `I` wins. Where padding wins, the arithmetic points outside `I`
+        (row 0 here) and `j` lands on an unrelated entry: that row must stay empty instead.
+        """),
+        code("""
+        def seed_b2(I, window, stride, padding):
+            \"\"\"(r_i, c_i) and j of eqs. b-2.1 to b-2.3, 1-based, for every output A_pq.\"\"\"
+            (hl, wl), (hs, ws), (hp, wp) = window, stride, padding
+            hi, wi = I.shape
+            padded = np.pad(I, ((hp, hp), (wp, wp)))       # the seed's zero padding
+            ha, wa = (hi + 2 * hp - hl) // hs + 1, (wi + 2 * wp - wl) // ws + 1
+            out = {}
+            for p in range(1, ha + 1):
+                for q in range(1, wa + 1):
+                    omega = padded[hs * (p - 1):hs * (p - 1) + hl, ws * (q - 1):ws * (q - 1) + wl]
+                    i_pq = int(np.argmax(jc.vec(omega))) + 1                  # first maximum in vec(Ω)
+                    c_b = -(-i_pq // hl)                                       # eq. b-2.1
+                    r_b = i_pq - (c_b - 1) * hl
+                    r_t, c_t = 1 + hs * (p - 1) - hp, 1 + ws * (q - 1) - wp    # eq. b-2.2
+                    r_i, c_i = r_b + r_t - 1, c_b + c_t - 1                    # eq. b-2.3
+                    out[p, q] = (r_i, c_i), (c_i - 1) * hi + r_i
+            return out
+
+        for (p, q), ((r_i, c_i), j) in seed_b2(I, window, stride, padding).items():
+            inside = 1 <= r_i <= I.shape[0] and 1 <= c_i <= I.shape[1]
+            ours = s_seed[p - 1, q - 1]
+            line = f"A{p}{q}: eq. b-2 gives (r_i, c_i) = ({r_i}, {c_i}), j = {j:>2}"
+            if inside:
+                assert j - 1 == ours                       # j is 1-based, the switch a 0-based vec index
+                print(f"{line}: I{r_i}{c_i}, the recorded switch {ours}")
+            elif 1 <= j <= I.size:
+                print(f"{line}: outside I, and j names I{(j - 1) % 3 + 1}{(j - 1) // 3 + 1}, which is "
+                      f"not even in the window; recorded switch {ours} (padding won)")
+            else:
+                print(f"{line}: outside I, and j is past the end of vec(I); recorded switch {ours} "
+                      "(padding won)")
+        """),
+        md("""
+        ## Ties
+
+        With two equal maxima the maximum is not differentiable: central finite differences
+        give `1/2` to each. Any one-hot choice is a valid subgradient, and implementations
+        differ: the default here takes the first maximum in the window's column-major order
+        (the seed's `vec(Ω)`, MatConvNet); PyTorch's CPU kernel takes the first in row-major
+        order (`tie="row_major"`). In a CNN, ties mostly come from ReLU zeros, and there the
+        choice does not matter: the ReLU's derivative is 0 at every tied entry.
+        """),
+        code("""
+        x = np.array([[1.0, 5.0], [5.0, 2.0]])                 # 5 at (1, 0) and at (0, 1)
+        print("vec(x) =", jc.vec(x))
+        print("column-major rule:", jc.MaxPool2D(2).jacobian(x).toarray())
+        print("row-major rule:   ", jc.MaxPool2D(2, tie="row_major").jacobian(x).toarray())
+        print("finite differences:", jc.numerical_jacobian(jc.MaxPool2D(2).forward, x).round(6))
+        """),
+        md("""
+        ## Channels and a batch
+
+        Every channel of every sample is pooled on its own: block diagonal, one 1 per row.
+        """),
+        code("""
+        x = np.random.default_rng(0).normal(size=(6, 6, 3, 2))
+        pool = jc.MaxPool2D(2)
+        y = pool.forward(x)
+        fig, ax = plt.subplots(figsize=(11, 3.5))
+        plots.spy(pool.jacobian(x), row_shape=y.shape, col_shape=x.shape, ax=ax)
+        plt.show()
+        """),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# 4. the seed's 3-layer CNN, step by step (seed 004 sections 3.1.1 - 3.1.6)
+# ---------------------------------------------------------------------------
+
+def three_layer_cnn():
+    return [
+        md(f"""
+        # 4. The seed's 3-layer CNN, step by step
+
+        Seed 004 derives back-propagation for `conv -> activation -> pool -> conv -> activation
+        -> pool -> flatten -> dense` (figure 1) in numerator layout over column-major `vec`.
+        This notebook computes every equation of its sections 3.1.1 to 3.1.6 for a small
+        network, in the seed's own form (channel-by-channel matrices, convolutions with unit
+        kernels), and matches each against the chain composer: `Chain(layers[k:]).backward`
+        gives `dJ/dvec` of every intermediate, `Chain.backward` the parameter rows. At the end
+        everything is checked against torch autograd.
+
+        {CONVENTIONS}
+        """),
+        code("""
+        import numpy as np
+        import matplotlib.pyplot as plt
+
+        import jacobian_cnn as jc
+        from jacobian_cnn import examples, plots, training
+
+        rng = np.random.default_rng(4)
+        net = examples.seed_cnn(rng, size=8, channels=(1, 2, 3), n_classes=4)
+        x = rng.normal(size=(8, 8, 1))
+        label = 2
+        loss = jc.SoftmaxCrossEntropy(label)
+        full = examples.with_loss(net, loss)
+        print(full)
+        """),
+        md("""
+        The seed's names for the intermediates: `Z` after a convolution or the dense layer,
+        `I` after an activation, `A` after pooling, `B2` the flattened `A2`; `A3 = softmax(Z3)`
+        and `J` the cross-entropy.
+        """),
+        code("""
+        names = ["Z1", "I1", "A1", "Z2", "I2", "A2", "B2", "Z3"]
+        values = {"A0": x}
+        h = x
+        for name, layer in zip(names, net.layers):
+            h = layer.forward(h)
+            values[name] = h
+            print(f"{name} = {layer!r:<36} shape {h.shape}")
+        print("J =", float(loss.forward(h)))
+
+        inputs = ["A0", *names]
+        def composer_row(k):
+            \"\"\"dJ / dvec(input of layer k), from the chain composer on the chain's tail.\"\"\"
+            return jc.Chain(full.layers[k:]).backward(values[inputs[k]]).input[0]
+
+        def channels(row, shape):
+            \"\"\"A row over vec of an (h, w, c) map as the seed's c x (h w) matrix (row j: channel j).\"\"\"
+            h, w, c = shape
+            return jc.unvec(row, (h * w, c)).T
+
+        def unit(shape, index):
+            e = np.zeros(shape)
+            e[index] = 1.0
+            return e
+
+        grads = full.backward(x)         # the whole backward pass at once
+        print(grads.trace)
+        """),
+        md("""
+        ## 3.1.1 `dJ/dW3`, `dJ/db3`, `dJ/dB2`
+
+        `dJ/dZ3 = dJ/dA3 · dA3/dZ3` with the full softmax Jacobian `diag(a) - a a^T`; then,
+        from `Z3 = W3^T B2 + b3`:
+        `dJ/dW3 = (dJ/dZ3)^T (B2)^T`, `dJ/db3 = dJ/dZ3`, `dJ/dB2 = dJ/dZ3 (W3)^T`.
+        `dJ/dW3` has the shape of `W3^T`: a Jacobian; the gradient in `W3`'s shape is its
+        transpose (section 3.2), which is what `as_parameter_shape` returns from the chain's row.
+        """),
+        code("""
+        Z3, B2, fc = values["Z3"], values["B2"], net[7]
+        A3 = jc.Softmax().forward(Z3)
+        dJ_dA3 = np.zeros(4)
+        dJ_dA3[label] = -1 / A3[label]                    # J = -log a3[label]
+        dJ_dZ3 = dJ_dA3 @ jc.Softmax().jacobian(Z3)
+        assert np.allclose(dJ_dZ3, loss.gradient(Z3)[0])  # = softmax(Z3) - onehot(label)
+
+        dJ_dW3 = np.outer(dJ_dZ3, B2)                     # (dJ/dZ3)^T (B2)^T: n3 x n2
+        dJ_db3 = dJ_dZ3
+        dJ_dB2 = dJ_dZ3 @ fc.weight.T                     # dJ/dZ3 (W3)^T
+        print("dJ/dZ3 =", dJ_dZ3.round(4), "\\ndJ/dW3 has shape", dJ_dW3.shape, "; W3 has", fc.weight.shape)
+
+        assert np.allclose(jc.as_parameter_shape(grads.params[7]["weight"][0], fc.weight.shape), dJ_dW3.T)
+        assert np.allclose(grads.params[7]["bias"][0], dJ_db3)
+        assert np.allclose(composer_row(7), dJ_dB2)
+        print("3.1.1 matches the chain composer")
+        """),
+        md("""
+        ## 3.1.2 `dJ/dvA2`
+
+        `B2` stacks `vec(A2_1), vec(A2_2), ...`, which is `vec(A2)` itself: flattening is the
+        identity map on `vec`, with the identity Jacobian. The seed then reshapes the row
+        `dJ/dB2` into a `c2 x (h w)` matrix whose row `j` is `dJ/dvec(A2_j)`.
+        """),
+        code("""
+        A2 = values["A2"]
+        assert np.array_equal(net[6].jacobian(A2).toarray(), np.eye(A2.size))   # flatten: the identity
+        dJ_dvA2 = channels(dJ_dB2, A2.shape)
+        print(dJ_dvA2.round(4))
+        assert np.allclose(dJ_dvA2.ravel(), composer_row(6))
+        """),
+        md("""
+        ## 3.1.3 `dJ/dvI2`: through the pooling layer
+
+        `dJ/dvI2 = dJ/dvA2 · dvA2/dvI2`. The second pooling layer of this network is max
+        pooling: its Jacobian is the 0/1 mask built from the switches (appendix B). For
+        average pooling, section 3.1.3 builds the matrix column by column as
+        `vec(dI/dI_pq * P)`; that case appears in 3.1.6.
+        """),
+        code("""
+        I2, maxpool = values["I2"], net[5]
+        switches = maxpool.switches(I2)
+        dA2_dI2 = maxpool.jacobian(I2, cache=switches)
+        g_I2 = jc.vec(dJ_dvA2.T) @ dA2_dI2                 # rows of dJ/dvA2, back in vec order
+        assert np.allclose(g_I2, composer_row(5))
+        print("switches:", jc.vec(switches), "\\n", channels(g_I2, I2.shape).round(3))
+        """),
+        md("""
+        ## 3.1.4 `dJ/dvZ2`: through the activation
+
+        The activation's Jacobian depends on the values, so the seed computes it channel by
+        channel, `dJ/dvZ2_j = dJ/dvI2_j · dvI2_j/dvZ2_j`, and stacks the rows. The full
+        Jacobian is the block diagonal of these (here ReLU: a 0/1 diagonal).
+        """),
+        code("""
+        Z2 = values["Z2"]
+        g_Z2 = g_I2 @ net[4].jacobian(Z2)
+        G_I2 = channels(g_I2, I2.shape)
+        per_channel = [G_I2[j] @ np.diag((jc.vec(Z2[:, :, j]) > 0).astype(float)) for j in range(Z2.shape[2])]
+        assert np.allclose(np.concatenate(per_channel), g_Z2)
+        assert np.allclose(g_Z2, composer_row(4))
+        G_Z2 = channels(g_Z2, Z2.shape)
+        print("dJ/dvZ2 is", G_Z2.shape)
+        """),
+        md("""
+        ## 3.1.5 `dJ/dvK2`, `dJ/db2`, `dJ/dvA1`
+
+        *Kernel.* For input channel `i`, the matrix `dvZ2_j/dvK2_ji` has the columns
+        `vec(A1_i * dK/dK_pq)` (a convolution with a unit kernel, same padding and stride) and
+        does not depend on `j` (figure 4), so `dJ/dvK2_{:,i} = dJ/dvZ2 · dvZ2_j/dvK2_ji` gives
+        all output channels at once: row `j` is `dJ/dvec(K2_ji)`.
+
+        *Bias.* `dJ/db2 = (dJ/dvZ2 · 1)^T`.
+
+        *Input.* `dJ/dvA1_i = sum_j dJ/dvZ2_j · dvZ2_j/dvA1_i`, whose columns are
+        `vec(dA1_i/dA_pq * K2_ji)`.
+
+        The seed writes `A^{[2]}` in a few places of this section where `A^{[1]}` is meant
+        (`dvZ_j/dvA_i^{[2]}`, its `h_a^{[2]} w_a^{[2]}` columns, "the i-th channel of
+        `A^{[2]}`"), and `c^{[1]}` for the last bias index where it is `c^{[2]}`.
+        """),
+        code("""
+        conv2, A1 = net[3], values["A1"]
+        kh, kw, c1, c2 = conv2.kernel.shape
+        taps = [np.unravel_index(t, (kh, kw), order="F") for t in range(kh * kw)]   # vec order of a kernel
+        dK2 = np.zeros(conv2.kernel.shape)
+        for i in range(c1):
+            M_i = np.column_stack([jc.vec(jc.Conv2D(unit((kh, kw), pq), padding=1).forward(A1[:, :, i]))
+                                   for pq in taps])             # dvZ2_j / dvK2_ji, any j
+            rows = G_Z2 @ M_i                                     # c2 x (kh kw)
+            for j in range(c2):
+                dK2[:, :, i, j] = jc.unvec(rows[j], (kh, kw))
+        db2 = G_Z2 @ np.ones(G_Z2.shape[1])
+
+        ha, wa = A1.shape[:2]
+        cells = [np.unravel_index(t, (ha, wa), order="F") for t in range(ha * wa)]
+        G_A1 = np.zeros((c1, ha * wa))
+        for i in range(c1):
+            for j in range(c2):
+                K2_ji = jc.Conv2D(conv2.kernel[:, :, i, j], padding=1)
+                # dvZ2_j / dvA1_i: column pq is vec(dA1_i/dA_pq * K2_ji)
+                N_ji = np.column_stack([jc.vec(K2_ji.forward(unit((ha, wa), pq))) for pq in cells])
+                G_A1[i] += G_Z2[j] @ N_ji
+
+        assert np.allclose(jc.as_parameter_shape(grads.params[3]["kernel"][0], conv2.kernel.shape), dK2)
+        assert np.allclose(grads.params[3]["bias"][0], db2)
+        assert np.allclose(G_A1.ravel(), composer_row(3))
+        print("3.1.5 matches the chain composer")
+        """),
+        md("""
+        ## 3.1.6 `dJ/dvZ1`, `dJ/dvK1`, `dJ/db1`
+
+        The same steps one layer down: average pooling (a convolution with the constant
+        kernel `1/4`, **the same matrix for every channel**), the sigmoid's diagonal, then the
+        kernel and bias of the first convolution. (The seed's kernel equation here repeats
+        `K^{[2]}` and `Z^{[2]}` where `K^{[1]}` and `Z^{[1]}` are meant.)
+        """),
+        code("""
+        I1, Z1, avgpool, conv1 = values["I1"], values["Z1"], net[2], net[0]
+        dA1_dI1 = avgpool.jacobian(I1)
+        n_out, n_in = ha * wa, I1.shape[0] * I1.shape[1]
+        blocks = [dA1_dI1[j * n_out:(j + 1) * n_out, j * n_in:(j + 1) * n_in].toarray() for j in range(c1)]
+        assert all(np.array_equal(b, blocks[0]) for b in blocks)      # equal for all channels
+        assert dA1_dI1.nnz == sum(np.count_nonzero(b) for b in blocks)  # and nothing between channels
+
+        g_I1 = G_A1.ravel() @ dA1_dI1
+        g_Z1 = g_I1 @ net[1].jacobian(Z1)                # sigmoid: diag(s (1 - s))
+        G_Z1 = channels(g_Z1, Z1.shape)
+        kh, kw, c0, c1 = conv1.kernel.shape
+        dK1 = np.zeros(conv1.kernel.shape)
+        for i in range(c0):
+            M_i = np.column_stack([jc.vec(jc.Conv2D(unit((kh, kw), pq), padding=1).forward(x[:, :, i]))
+                                   for pq in taps])
+            for j, row in enumerate(G_Z1 @ M_i):
+                dK1[:, :, i, j] = jc.unvec(row, (kh, kw))
+        db1 = G_Z1 @ np.ones(G_Z1.shape[1])
+
+        assert np.allclose(g_Z1, composer_row(1))
+        assert np.allclose(jc.as_parameter_shape(grads.params[0]["kernel"][0], conv1.kernel.shape), dK1)
+        assert np.allclose(grads.params[0]["bias"][0], db1)
+        print("3.1.6 matches the chain composer")
+        """),
+        md("""
+        ## 3.2 Gradients, and torch
+
+        The derivatives above are Jacobians; the gradients are their transposes, reshaped to
+        each parameter's shape. The same network run by torch autograd (float64, layouts
+        permuted to NCHW inside `training.torch_gradients`) agrees to rounding error.
+        """),
+        code("""
+        reference = training.torch_gradients(net, x, label)
+        seed_form = {(0, "kernel"): dK1, (0, "bias"): db1, (3, "kernel"): dK2, (3, "bias"): db2,
+                     (7, "weight"): dJ_dW3.T, (7, "bias"): dJ_db3}
+        print(f"{'parameter':<16}{'shape':>14}{'max |chain - seed form|':>26}{'max |chain - torch|':>22}")
+        for (i, name), value in seed_form.items():
+            chain = jc.as_parameter_shape(grads.params[i][name][0], value.shape)
+            print(f"{f'layer {i} {name}':<16}{str(value.shape):>14}{np.abs(chain - value).max():>26.1e}"
+                  f"{np.abs(chain - reference.params[i][name]).max():>22.1e}")
+        print(f"loss: chain {float(grads.output):.15f}, torch {reference.loss:.15f}")
+        assert training.gradient_deviation(grads, reference) < 1e-12
+        """),
+        md("""
+        ## A batch: block-diagonal Jacobians
+
+        The same chain on a batch `(8, 8, 1, 3)`: every layer's Jacobian wrt its input is
+        block diagonal (solid lines between samples, dotted between channels), and the loss
+        averages over the samples. The gradients still match torch.
+        """),
+        code("""
+        xb, labels = rng.normal(size=(8, 8, 1, 3)), np.array([0, 2, 3])
+        grads_b = examples.with_loss(net, jc.SoftmaxCrossEntropy(labels)).backward(xb)
+        deviation = training.gradient_deviation(grads_b, training.torch_gradients(net, xb, labels))
+        print(f"batch of 3: max |chain - torch| = {deviation:.1e}")
+        assert deviation < 1e-12
+
+        fig, axes = plt.subplots(2, 4, figsize=(15, 7.5))
+        h = xb
+        for ax, layer, name, source in zip(axes.ravel(), net.layers, names, inputs):
+            out = layer.forward(h)
+            rows = {"row_shape": out.shape} if out.ndim == 4 else {"row_blocks": out.shape[0]}
+            cols = {"col_shape": h.shape} if h.ndim == 4 else {"col_blocks": h.shape[0]}
+            plots.spy(layer.jacobian(h), ax=ax, title=f"d{name}/d{source}", **rows, **cols)
+            h = out
+        plt.tight_layout()
+        plt.show()
+        """),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# 5. training from explicit Jacobians
+# ---------------------------------------------------------------------------
+
+def training_from_jacobians():
+    return [
+        md(f"""
+        # 5. Training the seed's CNN with gradients from explicit Jacobians
+
+        Mini-batch gradient descent, `P := P - α ∇_P J` (seed 004, section 3), on
+        scikit-learn's bundled 8x8 digits (`load_digits`: nothing is downloaded). Every
+        gradient is the row that `Chain.backward` pushes through each layer's explicit sparse
+        Jacobian, reshaped into the parameter's shape with `as_parameter_shape`. A mini-batch
+        is one `(8, 8, 1, N)` array, so every Jacobian is block diagonal over the batch. At
+        every step the gradients are compared with torch autograd on the same weights.
+
+        The same loop runs from the command line: `jacobian-cnn train`.
+
+        {CONVENTIONS}
+        """),
+        code("""
+        import time
+
+        import numpy as np
+        import matplotlib.pyplot as plt
+        from sklearn.metrics import confusion_matrix
+
+        import jacobian_cnn as jc
+        from jacobian_cnn import plots, training
+
+        data = training.load_digits(test_fraction=0.25, seed=0)
+        print(data)
+        fig, axes = plt.subplots(1, 10, figsize=(10, 1.4))
+        for n, ax in enumerate(axes):
+            ax.imshow(data.x_train[:, :, 0, n], cmap="gray_r")   # (H, W, C, N): sample n, channel 0
+            ax.set_title(int(data.y_train[n]))
+            ax.axis("off")
+        plt.show()
+        """),
+        md("""
+        ## The network
+
+        The seed's architecture (`examples.seed_cnn`), sized for 8x8 inputs and 10 classes,
+        with an initialization plain gradient descent can train (see `training.digits_cnn`).
+        """),
+        code("""
+        net = training.digits_cnn(0, channels=(4, 8))
+        print(net)
+        """),
+        md("""
+        ## One step, looked at closely
+
+        A mini-batch of 4 images. The trace lists every product `g <- g @ J` of the backward
+        pass, with each Jacobian's shape and stored entries. Below: the first convolution's
+        Jacobian wrt its input is block diagonal (one block per sample); the dense layer's
+        Jacobian wrt its weight stacks one block per sample, so `g @ J` sums over the batch.
+        """),
+        code("""
+        xb, yb = data.x_train[..., :4], data.y_train[:4]
+        grads = training.loss_gradients(net, xb, yb)
+        print(f"batch loss {float(grads.output):.4f}")
+        print(grads.trace)
+
+        conv1, fc = net[0], net[7]
+        B2 = jc.Chain(net.layers[:7]).forward(xb)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [1, 1]})
+        plots.spy(conv1.jacobian(xb), row_shape=conv1.forward(xb).shape, col_shape=xb.shape, ax=left,
+                  title="conv 1, wrt its input: block diagonal")
+        plots.spy(fc.jacobian(B2, wrt="weight"), row_blocks=10, ax=right,
+                  title="dense, wrt W3: one block per sample")
+        plt.show()
+        """),
+        md("""
+        The update of the first kernel: its row `dJ/dvec(K1)`, reshaped column-major into
+        `K1`'s shape `(3, 3, 1, 4)` (seed 004, section 3.2), compared with torch.
+        """),
+        code("""
+        row = grads.params[0]["kernel"]                       # (1, 36): a Jacobian row over vec(K1)
+        step = jc.as_parameter_shape(row[0], conv1.kernel.shape)
+        reference = training.torch_gradients(net, xb, yb)
+        deviation = np.abs(step - reference.params[0]["kernel"]).max()
+        print(row.shape, "->", step.shape, "; max |ours - torch| =", deviation)
+        """),
+        md("""
+        ## Training, checked against torch at every step
+
+        5 epochs of mini-batches of 16, learning rate `0.3 / (1 + 0.5 (epoch - 1))`. Before each
+        update, `on_step` runs torch autograd on the same weights and batch and records the
+        largest deviation over all parameters.
+        """),
+        code("""
+        deviations = []
+
+        def check_against_torch(net, batch):
+            reference = training.torch_gradients(net, batch.x, batch.labels)
+            deviations.append(training.gradient_deviation(batch.grads, reference))
+
+        def report(net, r):
+            print(f"epoch {r.epoch}: train loss {r.train_loss:.3f}, accuracy {r.train_accuracy:6.1%} | "
+                  f"test loss {r.test_loss:.3f}, accuracy {r.test_accuracy:6.1%}")
+
+        start = time.perf_counter()
+        history = training.train(net, data, epochs=5, batch_size=16, learning_rate=0.3, decay=0.5, seed=0,
+                                 on_step=check_against_torch, on_epoch=report)
+        print(f"{len(history.step_loss)} steps in {time.perf_counter() - start:.0f} s")
+        print(f"largest |ours - torch| over all {len(deviations)} steps: {max(deviations):.1e}")
+        assert history.final.test_accuracy > 0.6      # chance is 10%
+        assert max(deviations) < 1e-10
+        """),
+        code("""
+        plots.plot_history(history)
+        plt.show()
+
+        fig, ax = plt.subplots(figsize=(10, 2.4))
+        ax.semilogy(np.maximum(deviations, 1e-18), ".", markersize=3)
+        ax.set(xlabel="step", ylabel="max |ours - torch|", ylim=(1e-18, 1e-12),
+               title="gradients from explicit Jacobians vs torch autograd, every step")
+        plt.show()
+        """),
+        md("""
+        ## Where it still errs
+
+        The confusion matrix on the 450 held-out digits (rows: true class, columns: predicted).
+        """),
+        code("""
+        predicted = training.predict(net, data.x_test)
+        print(f"test accuracy {np.mean(predicted == data.y_test):.1%}")
+        print(confusion_matrix(data.y_test, predicted))
+        """),
+    ]
+
+
+NOTEBOOKS = {
+    "01_overlapping_average_pooling.ipynb": overlapping_average_pooling,
+    "02_convolution_as_sparse_matrix.ipynb": convolution_as_sparse_matrix,
+    "03_max_pooling_switches.ipynb": max_pooling_switches,
+    "04_three_layer_cnn_step_by_step.ipynb": three_layer_cnn,
+    "05_training_from_explicit_jacobians.ipynb": training_from_jacobians,
+}
+
+
+def make_notebook(name):
+    """The unexecuted notebook ``name`` (an ``nbformat`` node) with deterministic cell ids."""
+    import nbformat
+
+    cells = []
+    for i, (kind, source) in enumerate(NOTEBOOKS[name]()):
+        make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
+        cells.append(make(source, id=f"cell-{i:02d}"))
+    return nbformat.v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    })
+
+
+def execute(nb, timeout=600):
+    """Run ``nb`` top to bottom in place with the ``python3`` kernel, in this folder."""
+    from nbclient import NotebookClient
+
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(HERE)}}).execute()
+    return nb
+
+
+def main(argv=None):
+    import nbformat
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("prefixes", nargs="*", help="build only notebooks whose name starts so")
+    parser.add_argument("--no-execute", action="store_true", help="write the sources without outputs")
+    args = parser.parse_args(argv)
+    for name in NOTEBOOKS:
+        if args.prefixes and not any(name.startswith(p) for p in args.prefixes):
+            continue
+        nb = make_notebook(name)
+        if not args.no_execute:
+            execute(nb)
+        nbformat.write(nb, HERE / name)
+        print(f"wrote {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
