@@ -3,6 +3,7 @@
 The conventions are stated once, in :mod:`jacobian_cnn.vec`.
 """
 
+from . import autograd, layout
 from ._checks import DEFAULT_MAX_BYTES, JacobianTooLargeError
 from .activations import ReLU, Sigmoid, Softmax, Tanh
 from .chain import Chain, Gradients, Step, Trace
@@ -30,4 +31,5 @@ __all__ = [
     "Conv2D", "Dense", "WindowGeometry", "MSELoss", "SoftmaxCrossEntropy",
     "AvgPool2D", "MaxPool2D", "switches_jacobian", "FLATTEN_ORDERS", "Flatten",
     "as_parameter_shape", "commutation_matrix", "unvec", "vec", "vec_index",
+    "autograd", "layout",
 ]

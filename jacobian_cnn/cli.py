@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-VERBS = ["demo", "show", "check", "train"]
+VERBS = ["demo", "show", "check", "verify", "train"]
 """Verb modules in ``jacobian_cnn.commands``, in the order ``--help`` shows them."""
 
 

@@ -5,20 +5,30 @@ with ``K`` of shape ``(kh, kw, C_in, C_out)`` (seed 004's ``Z_j = sum_i A_i * K_
 No kernel flip: this is what every deep-learning library calls convolution.
 Index conventions: :mod:`jacobian_cnn.vec`; window geometry: :mod:`jacobian_cnn.geometry`.
 
+With ``groups=g`` (PyTorch's ``groups``, JAX's ``feature_group_count``) the channels
+split into ``g`` groups; ``K`` is ``(kh, kw, C_in / g, C_out)`` and output channel
+``co`` reads only input channels ``G*C_in/g ... (G+1)*C_in/g - 1`` of its group
+``G = co // (C_out / g)`` (depthwise: ``g = C_in``).
+
 Structure of ``d vec(y) / d vec(x)``: row ``(o, co, n)`` holds, for every input
-channel ``ci`` and every tap ``t`` of window ``o`` that falls inside the input, the
-value ``K[t, ci, co]`` at column ``taps[o, t] + ci*H*W + n*H*W*C_in``. Taps in
-padding store nothing. ``d vec(y) / d vec(K)`` has the same pattern with the input
-values at columns ``t + ci*kh*kw + co*kh*kw*C_in``.
+channel ``ci`` of ``co``'s group and every tap ``t`` of window ``o`` that reads the
+input, the value ``K[t, ci, co]`` at column ``taps[o, t] + ci*H*W + n*H*W*C_in``.
+Zero padding stores nothing. A copying ``padding_mode`` makes one input entry feed
+several taps; their kernel values are summed into one entry.
+``d vec(y) / d vec(K)`` has the same pattern with the input values at columns
+``t + ci*kh*kw + co*kh*kw*C_in/g``.
 """
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+import scipy.sparse as sp
 
 from ._checks import check_size, float_array, padding_pairs, pair
 from ._layer import Layer, as_maps, csr_from_rows, maps_like
-from .geometry import WindowGeometry, describe
+from .geometry import WindowGeometry, check_padding_mode, describe
 
 __all__ = ["Conv2D"]
 
@@ -29,14 +39,21 @@ class Conv2D(Layer):
     Parameters
     ----------
     kernel : array_like
-        ``(kh, kw, C_in, C_out)``; a 2-D ``(kh, kw)`` kernel means one input and one
-        output channel, ``(kh, kw, C_in)`` one output channel.
+        ``(kh, kw, C_in / groups, C_out)``; a 2-D ``(kh, kw)`` kernel means one input
+        and one output channel, ``(kh, kw, C_in)`` one output channel.
     bias : array_like, optional
         ``(C_out,)``. ``None`` means no bias (and no "bias" parameter).
     stride, dilation : int or (int, int)
         Positive.
-    padding : int, (int, int) or ((top, bottom), (left, right))
-        Zero padding, non-negative.
+    padding : int, (int, int), ((top, bottom), (left, right)), "same" or "valid"
+        Non-negative. ``"valid"`` is 0; ``"same"`` (stride 1 only, as in PyTorch)
+        pads ``dilation * (k - 1)`` in total per axis, the odd one at the bottom/right
+        (PyTorch and JAX).
+    groups : int
+        Channel groups; must divide ``C_out`` (and ``C_in = kernel.shape[2] * groups``).
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+        PyTorch's ``padding_mode``: what the padding holds. The copying modes make
+        an input entry feed several taps; its Jacobian entry is their sum.
 
     Examples
     --------
@@ -55,11 +72,19 @@ class Conv2D(Layer):
     ((12, 12), 24)
     >>> J.toarray()[0]
     array([4., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0.])
+
+    With ``padding_mode="replicate"`` the four taps of ``z11`` all read ``a11``
+    (three of them through the padding), so ``d z11 / d a11`` is the kernel's sum:
+
+    >>> conv = jc.Conv2D(beta, stride=(1, 2), padding=1, padding_mode="replicate")
+    >>> conv.jacobian(a).toarray()[0]
+    array([10.,  0.,  0.,  0.,  0.,  0.,  0.,  0.,  0.,  0.,  0.,  0.])
     """
 
     param_names = ("kernel", "bias")
 
-    def __init__(self, kernel, bias=None, *, stride=1, padding=0, dilation=1):
+    def __init__(self, kernel, bias=None, *, stride=1, padding=0, dilation=1, groups=1,
+                 padding_mode="zeros"):
         kernel = float_array(kernel, "kernel")
         if kernel.ndim not in (2, 3, 4):
             raise ValueError(
@@ -75,32 +100,65 @@ class Conv2D(Layer):
                 )
         self.bias = bias
         self.stride = pair(stride, "stride", minimum=1)
-        self.padding = padding_pairs(padding)
         self.dilation = pair(dilation, "dilation", minimum=1)
+        if not isinstance(groups, (numbers.Integral, np.integer)) or isinstance(groups, bool):
+            raise TypeError(f"groups must be an int, got {groups!r}")
+        if groups < 1 or self.kernel.shape[3] % groups:
+            raise ValueError(
+                f"groups={groups} must be positive and divide C_out={self.kernel.shape[3]} "
+                f"(kernel shape {self.kernel.shape})"
+            )
+        self.groups = int(groups)
+        self.padding_mode = check_padding_mode(padding_mode)
+        self.padding_name = padding if isinstance(padding, str) else None
+        self.padding = self._padding(padding)
+
+    def _padding(self, padding):
+        """Explicit ``((top, bottom), (left, right))`` of an int, pair or "same"/"valid"."""
+        if not isinstance(padding, str):
+            return padding_pairs(padding)
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding != "same":
+            raise ValueError(f"padding must be a number, a pair, 'same' or 'valid'; got {padding!r}")
+        if self.stride != (1, 1):
+            raise ValueError(
+                f"padding='same' needs stride 1, got stride={self.stride} (PyTorch refuses "
+                "it too; give the padding explicitly)"
+            )
+        total = [d * (k - 1) for d, k in zip(self.dilation, self.kernel.shape[:2], strict=True)]
+        return tuple((t // 2, t - t // 2) for t in total)
 
     def __repr__(self):
         kh, kw, ci, co = self.kernel.shape
         geometry = describe(self.stride, self.padding, self.dilation)
-        parts = [f"{kh}x{kw}", f"{ci}->{co}", geometry, "bias" if self.bias is not None else "no bias"]
+        if self.padding_name is not None:
+            rest = describe(self.stride, ((0, 0), (0, 0)), self.dilation)
+            geometry = ", ".join(p for p in (rest, f"padding={self.padding_name!r}") if p)
+        parts = [f"{kh}x{kw}", f"{ci * self.groups}->{co}", geometry,
+                 f"groups={self.groups}" if self.groups > 1 else "",
+                 f"padding_mode={self.padding_mode!r}" if self.padding_mode != "zeros" else "",
+                 "bias" if self.bias is not None else "no bias"]
         return f"Conv2D({', '.join(p for p in parts if p)})"
 
     def geometry(self, in_size):
         """The :class:`WindowGeometry` of this layer on an ``(H, W)`` input."""
         return WindowGeometry.from_args(in_size, self.kernel.shape[:2], stride=self.stride,
                                         padding=self.padding, dilation=self.dilation,
-                                        window_name="kernel")
+                                        padding_mode=self.padding_mode, window_name="kernel")
 
     def _prepare(self, x):
         x4, ndim = as_maps(x)
-        if x4.shape[2] != self.kernel.shape[2]:
+        if x4.shape[2] != self.kernel.shape[2] * self.groups:
             raise ValueError(
-                f"x has {x4.shape[2]} channels but kernel expects C_in={self.kernel.shape[2]} "
+                f"x has {x4.shape[2]} channels but the kernel expects C_in = kernel.shape[2] * "
+                f"groups = {self.kernel.shape[2]} * {self.groups} = {self.kernel.shape[2] * self.groups} "
                 f"(kernel shape {self.kernel.shape}, x shape {np.shape(x)})"
             )
         return x4, ndim, self.geometry(x4.shape[:2])
 
     def _kernel_by_tap(self, dtype):
-        """Kernel as ``(C_out, C_in, n_taps)`` with tap index ``t = r + s*kh``."""
+        """Kernel as ``(C_out, C_in / groups, n_taps)`` with tap index ``t = r + s*kh``."""
         kh, kw, ci, co = self.kernel.shape
         return self.kernel.astype(dtype, copy=False).reshape(kh * kw, ci, co, order="F").transpose(2, 1, 0)
 
@@ -114,7 +172,10 @@ class Conv2D(Layer):
              np.zeros((1, ci, n), dtype)]
         )
         patches = planes[geo.taps]  # (n_out, n_taps, C_in, N); index -1 reads the zero row
-        y = np.einsum("otcn,dct->odn", patches, self._kernel_by_tap(dtype), optimize=True)
+        g, cig, co = self.groups, self.kernel.shape[2], self.kernel.shape[3]
+        patches = patches.reshape(geo.n_out, geo.n_taps, g, cig, n)
+        kernel = self._kernel_by_tap(dtype).reshape(g, co // g, cig, geo.n_taps)
+        y = np.einsum("otgcn,gdct->ogdn", patches, kernel, optimize=True).reshape(geo.n_out, co, n)
         if self.bias is not None:
             y += self.bias.astype(dtype)[None, :, None]
         y4 = y.reshape(geo.out_size + (self.kernel.shape[3], n), order="F")
@@ -136,8 +197,9 @@ class Conv2D(Layer):
         """
         self._check_wrt(wrt)
         x4, _, geo = self._prepare(x)
-        h, w, ci, n = x4.shape
-        co = self.kernel.shape[3]
+        h, w, c_in, n = x4.shape
+        ci, co = self.kernel.shape[2:]  # ci: input channels per group
+        group = np.arange(co) // (co // self.groups)  # the group of each output channel
         dtype = x4.dtype  # computed in the input's precision
         n_rows = geo.n_out * co * n
         if wrt == "bias":
@@ -154,8 +216,8 @@ class Conv2D(Layer):
                                                          (geo.n_out, ci, geo.n_taps)))
         if wrt == "input":
             base = geo.taps[o_idx, t_idx].astype(np.int64) + c_idx * (h * w)
-            cols = base[None, None, :] + (np.arange(n) * (h * w * ci))[:, None, None]
-            cols = np.broadcast_to(cols, (n, co, base.size))
+            cols = (base[None, None, :] + (np.arange(n) * (h * w * c_in))[:, None, None]
+                    + (group * (ci * h * w))[None, :, None])
             vals = self._kernel_by_tap(dtype)[:, c_idx, t_idx]  # (C_out, block nnz)
             vals = np.broadcast_to(vals[None], (n, co, base.size))
             n_cols = x4.size
@@ -164,10 +226,29 @@ class Conv2D(Layer):
             base = t_idx + c_idx * taps_per_c
             cols = base[None, None, :] + (np.arange(co) * (taps_per_c * ci))[None, :, None]
             cols = np.broadcast_to(cols, (n, co, base.size))
-            planes = x4.astype(dtype, copy=False).reshape(h * w, ci, n, order="F")
-            vals = planes[geo.taps[o_idx, t_idx], c_idx, :].T  # (N, block nnz)
-            vals = np.broadcast_to(vals[:, None, :], (n, co, base.size))
+            planes = x4.astype(dtype, copy=False).reshape(h * w, c_in, n, order="F")
+            channels = np.arange(self.groups)[:, None] * ci + c_idx[None, :]
+            vals = planes[geo.taps[o_idx, t_idx][None, :], channels, :]  # (groups, block nnz, N)
+            vals = vals.transpose(2, 0, 1)[:, group, :]  # (N, C_out, block nnz)
             n_cols = self.kernel.size
         lengths = np.broadcast_to(row_len[None, None, :], (n, co, geo.n_out))
-        return csr_from_rows(lengths, np.ascontiguousarray(cols),
-                             np.ascontiguousarray(vals), (n_rows, n_cols))
+        cols = np.ascontiguousarray(cols)
+        vals = np.ascontiguousarray(vals)
+        if wrt == "input" and geo.taps_may_repeat:
+            return _csr_summing_duplicates(lengths, cols, vals, (n_rows, n_cols))
+        return csr_from_rows(lengths, cols, vals, (n_rows, n_cols))
+
+
+def _csr_summing_duplicates(row_lengths, cols, vals, shape):
+    """CSR from per-row entries whose columns may repeat or be unsorted: duplicates are summed.
+
+    The result is canonical (sorted, no repeated column), as from :func:`csr_from_rows`.
+    Only copying padding modes need this slower path.
+    """
+    index_dtype = np.int32 if max(shape[0], shape[1], cols.size) < 2**31 else np.int64
+    indptr = np.zeros(shape[0] + 1, dtype=index_dtype)
+    np.cumsum(np.asarray(row_lengths).ravel(), out=indptr[1:])
+    # Own writable copies: sorting works in place and vals may be a broadcast view.
+    J = sp.csr_array((np.array(vals).ravel(), cols.ravel().astype(index_dtype), indptr), shape=shape)
+    J.sum_duplicates()  # sorts each row's columns, then adds equal neighbours (vectorized)
+    return J

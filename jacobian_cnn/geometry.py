@@ -12,6 +12,14 @@ vec index ``o = p + q * Ho``; window tap ``(r, s)`` has index ``t = r + s * kh``
 index ``i + j * H``. Tap ``(r, s)`` of output ``(p, q)`` reads padded position
 ``(p * sh + r * dh, q * sw + s * dw)``, i.e. input row
 ``i = p * sh - top + r * dh`` and column ``j = q * sw - left + s * dw``.
+
+What a tap outside the input reads depends on the padding mode. ``"zeros"``: nothing
+(index ``-1``), the padding is a constant. The copying modes of PyTorch
+(``"reflect"``, ``"replicate"``, ``"circular"``) read the input entry the padding
+copies, so the tap table holds that entry's index and one input entry can feed
+several taps of one window: Jacobian builders must then *sum* the duplicates
+(:attr:`WindowGeometry.taps_may_repeat`). With ``ceil_mode`` the last window may
+also hang past the padding; such taps read nothing in every mode.
 """
 
 from __future__ import annotations
@@ -23,7 +31,10 @@ import numpy as np
 
 from ._checks import padding_pairs, pair
 
-__all__ = ["WindowGeometry", "describe"]
+__all__ = ["WindowGeometry", "PADDING_MODES", "describe"]
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+"""What padding holds: zeros, or (PyTorch's ``padding_mode``) copies of input entries."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,14 @@ class WindowGeometry:
     padding : ((int, int), (int, int))
         ``((top, bottom), (left, right))``.
     out_size : (int, int)
-        ``(Ho, Wo)``; ``Ho = floor((H + top + bottom - dh*(kh-1) - 1) / sh) + 1``.
+        ``(Ho, Wo)``; ``Ho = floor((H + top + bottom - dh*(kh-1) - 1) / sh) + 1``, or
+        with ``ceil_mode`` the ceiling, minus one if the last window would start in
+        the bottom padding (PyTorch's rule: ``(Ho - 1) * sh >= H + top`` drops it).
+    ceil_mode : bool
+        Whether ``out_size`` rounds up (pooling); the last window may then hang past
+        the padding, and taps there read nothing.
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+        What the padding holds (see the module docstring).
 
     Examples
     --------
@@ -54,6 +72,20 @@ class WindowGeometry:
     (4, 3)
     >>> g.taps[0]          # z11 sees padding, padding, padding, a11 (vec index 0)
     array([-1, -1, -1,  0], dtype=int32)
+
+    With ``padding_mode="replicate"`` the padding copies its nearest input entry, so
+    all four taps of ``z11`` read ``a11``: one input, four taps.
+
+    >>> WindowGeometry.from_args((3, 4), 2, stride=(1, 2), padding=1,
+    ...                          padding_mode="replicate").taps[0]
+    array([0, 0, 0, 0], dtype=int32)
+
+    PyTorch's ``ceil_mode``: a 5-wide input, windows of 2 with stride 2 give 3
+    outputs, the last one hanging past the input.
+
+    >>> g = WindowGeometry.from_args((1, 5), (1, 2), ceil_mode=True, stride=2)
+    >>> g.out_size, g.taps[-1].tolist()
+    ((1, 3), [4, -1])
     """
 
     in_size: tuple
@@ -62,31 +94,54 @@ class WindowGeometry:
     padding: tuple
     dilation: tuple
     out_size: tuple
+    ceil_mode: bool = False
+    padding_mode: str = "zeros"
 
     @classmethod
     def from_args(cls, in_size, window, *, stride=None, padding=0, dilation=1,
-                  window_name="window"):
+                  ceil_mode=False, padding_mode="zeros", window_name="window"):
         """Normalize loose arguments; raise ``ValueError`` on impossible geometry.
 
         ``stride=None`` means stride 1 (convolution); pooling passes its window.
+        ``padding_mode="reflect"`` needs each padding smaller than the input along
+        its axis and ``"circular"`` at most the input (PyTorch's limits).
         """
         in_size = pair(tuple(in_size), "input spatial size", minimum=1)
         window = pair(window, window_name, minimum=1)
         stride = (1, 1) if stride is None else pair(stride, "stride", minimum=1)
         dilation = pair(dilation, "dilation", minimum=1)
         padding = padding_pairs(padding)
+        ceil_mode = check_bool(ceil_mode, "ceil_mode")
+        padding_mode = check_padding_mode(padding_mode)
         out = []
         for axis, name in enumerate(("height", "width")):
+            n, (lo, hi) = in_size[axis], padding[axis]
+            if padding_mode == "reflect" and max(lo, hi) >= n:
+                raise ValueError(
+                    f"padding {padding} with padding_mode='reflect' must be smaller than the "
+                    f"input {name} {n} (input {in_size}): reflection does not repeat the edge"
+                )
+            if padding_mode == "circular" and max(lo, hi) > n:
+                raise ValueError(
+                    f"padding {padding} with padding_mode='circular' must be at most the input "
+                    f"{name} {n} (input {in_size}): it would wrap around more than once"
+                )
             span = dilation[axis] * (window[axis] - 1) + 1
-            padded = in_size[axis] + sum(padding[axis])
+            padded = n + lo + hi
             if span > padded:
                 raise ValueError(
                     f"{window_name} {window} with dilation {dilation} spans {span} in {name} "
                     f"but the padded input has {name} {padded} (input {in_size}, padding "
                     f"{padding}); the output would be empty"
                 )
-            out.append((padded - span) // stride[axis] + 1)
-        return cls(in_size, window, stride, padding, dilation, tuple(out))
+            if ceil_mode:
+                size = -(-(padded - span) // stride[axis]) + 1
+                if (size - 1) * stride[axis] >= n + lo:  # the last window starts in the padding
+                    size -= 1
+            else:
+                size = (padded - span) // stride[axis] + 1
+            out.append(size)
+        return cls(in_size, window, stride, padding, dilation, tuple(out), ceil_mode, padding_mode)
 
     @property
     def n_out(self):
@@ -119,11 +174,37 @@ class WindowGeometry:
         return rows.reshape(shape, order="F"), cols.reshape(shape, order="F")
 
     @cached_property
-    def taps(self):
-        """``(n_out, n_taps)`` int32 table: input vec index of each tap, ``-1`` in padding."""
+    def in_padded(self):
+        """Boolean ``(n_out, n_taps)``: which taps fall inside the padded input.
+
+        All of them unless ``ceil_mode`` lets the last window hang past the padding.
+        """
+        (h, w), ((top, bottom), (left, right)) = self.in_size, self.padding
         rows, cols = self.positions
-        inside = (rows >= 0) & (rows < self.in_size[0]) & (cols >= 0) & (cols < self.in_size[1])
-        table = np.where(inside, rows + cols * self.in_size[0], -1).astype(np.int32)
+        mask = (rows >= -top) & (rows < h + bottom) & (cols >= -left) & (cols < w + right)
+        mask.flags.writeable = False
+        return mask
+
+    @property
+    def taps_may_repeat(self):
+        """Whether one input entry can feed several taps of a window (a copying padding)."""
+        return self.padding_mode != "zeros" and any(map(any, self.padding))
+
+    @cached_property
+    def taps(self):
+        """``(n_out, n_taps)`` int32 table: input vec index each tap reads, ``-1`` if none.
+
+        With ``padding_mode="zeros"`` taps in padding read nothing; with a copying mode
+        they read the input entry the padding copies (see the module docstring).
+        """
+        (h, w) = self.in_size
+        rows, cols = self.positions
+        if self.padding_mode != "zeros":
+            rows, cols = _copied(rows, h, self.padding_mode), _copied(cols, w, self.padding_mode)
+            inside = self.in_padded
+        else:
+            inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+        table = np.where(inside, rows + cols * h, -1).astype(np.int32)
         table.flags.writeable = False
         return table
 
@@ -136,14 +217,51 @@ class WindowGeometry:
 
     @cached_property
     def valid_counts(self):
-        """Number of in-input taps of each output position, ``(n_out,)``."""
+        """Number of taps of each output position that read the input, ``(n_out,)``."""
         return self.valid.sum(axis=1)
 
+    @cached_property
+    def padded_counts(self):
+        """Number of taps of each output position inside the padded input, ``(n_out,)``.
+
+        PyTorch's average-pool divisor with ``count_include_pad=True``: ``kh * kw``
+        except where ``ceil_mode`` lets a window hang past the padding.
+        """
+        if not self.ceil_mode:  # every tap lies in the padded input
+            return np.full(self.n_out, self.n_taps)
+        return self.in_padded.sum(axis=1)
+
     def __repr__(self):
+        extra = ", ceil_mode=True" if self.ceil_mode else ""
+        extra += f", padding_mode={self.padding_mode!r}" if self.padding_mode != "zeros" else ""
         return (
             f"WindowGeometry(in={self.in_size}, window={self.window}, stride={self.stride}, "
-            f"padding={self.padding}, dilation={self.dilation}, out={self.out_size})"
+            f"padding={self.padding}, dilation={self.dilation}, out={self.out_size}{extra})"
         )
+
+
+def _copied(index, n, mode):
+    """Input index that padded position ``index`` (``-pad <= index < n + pad``) copies."""
+    if mode == "reflect":  # ... 2 1 | 0 1 2 ... n-1 | n-2 n-3 ...: the edge is not repeated
+        index = np.abs(index)
+        return np.where(index > n - 1, 2 * (n - 1) - index, index)
+    if mode == "replicate":  # the edge entry repeated
+        return np.clip(index, 0, n - 1)
+    return np.mod(index, n)  # circular: the opposite edge wraps around
+
+
+def check_padding_mode(padding_mode):
+    """Validate ``padding_mode`` (one of :data:`PADDING_MODES`)."""
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+    return padding_mode
+
+
+def check_bool(value, name):
+    """Return ``value`` as a bool; ``TypeError`` naming ``name`` unless it is one."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
 
 
 def describe(stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), *, default_stride=(1, 1)):

@@ -12,15 +12,21 @@ rows, and ``g @ J`` adds them (seed 000).
 Max pooling keeps, for every output, the *switch*: the vec index into ``x`` of the
 entry that won. Its Jacobian has a single 1 per row, at the switch, and is built
 from the switches recorded by the forward pass, never by recomputing it.
+
+``ceil_mode=True`` is PyTorch's: the output size rounds up, so the last window may
+hang past the padding (those taps do not exist: they never win and are never
+counted), except that a last window starting in the bottom/right padding is dropped.
 """
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 
 from ._checks import check_size, padding_pairs, pair
 from ._layer import Layer, as_maps, csr_from_rows, maps_like
-from .geometry import WindowGeometry, describe
+from .geometry import WindowGeometry, check_bool, describe
 
 __all__ = ["AvgPool2D", "MaxPool2D", "switches_jacobian"]
 
@@ -28,16 +34,18 @@ __all__ = ["AvgPool2D", "MaxPool2D", "switches_jacobian"]
 class _Pool2D(Layer):
     """Geometry handling shared by the pooling layers."""
 
-    def __init__(self, window, stride, padding, dilation):
+    def __init__(self, window, stride, padding, dilation, ceil_mode):
         self.window = pair(window, "window", minimum=1)
         self.stride = self.window if stride is None else pair(stride, "stride", minimum=1)
         self.padding = padding_pairs(padding)
         self.dilation = pair(dilation, "dilation", minimum=1)
+        self.ceil_mode = check_bool(ceil_mode, "ceil_mode")
 
     def geometry(self, in_size):
         """The :class:`WindowGeometry` of this layer on an ``(H, W)`` input."""
         return WindowGeometry.from_args(in_size, self.window, stride=self.stride,
-                                        padding=self.padding, dilation=self.dilation)
+                                        padding=self.padding, dilation=self.dilation,
+                                        ceil_mode=self.ceil_mode)
 
     def _prepare(self, x):
         x4, ndim = as_maps(x)
@@ -46,6 +54,8 @@ class _Pool2D(Layer):
     def _geometry_repr(self):
         kh, kw = self.window
         rest = describe(self.stride, self.padding, self.dilation, default_stride=self.window)
+        if self.ceil_mode:
+            rest = ", ".join(p for p in (rest, "ceil_mode=True") if p)
         return f"{kh}x{kw}" + (f", {rest}" if rest else "")
 
 
@@ -68,9 +78,17 @@ class AvgPool2D(_Pool2D):
     padding : int, (int, int) or ((top, bottom), (left, right))
         Zero padding.
     count_include_pad : bool
-        ``True`` (default, PyTorch's default): divide by ``kh*kw`` even where the
-        window hangs into padding. ``False``: divide by the number of taps inside
-        the input.
+        ``True`` (default, PyTorch's default): divide by the number of taps inside
+        the padded input (``kh*kw`` unless ``ceil_mode`` lets the window hang past the
+        padding: the overhang is never counted). ``False``: divide by the number of
+        taps inside the input.
+    ceil_mode : bool
+        PyTorch's ``ceil_mode`` (see the module docstring).
+    divisor_override : int, optional
+        Divide every window's sum by this positive number instead (PyTorch's
+        ``divisor_override``).
+    dilation : int or (int, int)
+        Spacing between taps (not in PyTorch's average pooling).
 
     Examples
     --------
@@ -84,22 +102,44 @@ class AvgPool2D(_Pool2D):
      [0. 1. 1. 0. 1. 1. 0. 0. 0.]
      [0. 0. 0. 1. 1. 0. 1. 1. 0.]
      [0. 0. 0. 0. 1. 1. 0. 1. 1.]]
+
+    With ``ceil_mode`` a 3x3 input pooled 2x2 has a second, overhanging window per
+    axis; PyTorch divides by the taps that exist, here 2 in the border windows and
+    1 in the corner (the overhang is never counted, padding or not):
+
+    >>> pool = jc.AvgPool2D(2, ceil_mode=True)
+    >>> pool.forward(np.ones((3, 3)))
+    array([[1., 1.],
+           [1., 1.]])
+    >>> [int(d) for d in pool.divisors(pool.geometry((3, 3)))]
+    [4, 2, 2, 1]
     """
 
-    def __init__(self, window, *, stride=None, padding=0, count_include_pad=True, dilation=1):
-        super().__init__(window, stride, padding, dilation)
-        if not isinstance(count_include_pad, (bool, np.bool_)):
-            raise TypeError(f"count_include_pad must be a bool, got {count_include_pad!r}")
-        self.count_include_pad = bool(count_include_pad)
+    def __init__(self, window, *, stride=None, padding=0, count_include_pad=True, dilation=1,
+                 ceil_mode=False, divisor_override=None):
+        super().__init__(window, stride, padding, dilation, ceil_mode)
+        self.count_include_pad = check_bool(count_include_pad, "count_include_pad")
+        if divisor_override is not None:
+            if (not isinstance(divisor_override, (numbers.Integral, np.integer))
+                    or isinstance(divisor_override, bool)):
+                raise TypeError(f"divisor_override must be None or an int, got {divisor_override!r}")
+            if divisor_override < 1:
+                raise ValueError(f"divisor_override must be positive, got {divisor_override!r}")
+            divisor_override = int(divisor_override)
+        self.divisor_override = divisor_override
 
     def __repr__(self):
         extra = "" if self.count_include_pad else ", count_include_pad=False"
+        if self.divisor_override is not None:
+            extra += f", divisor_override={self.divisor_override}"
         return f"AvgPool2D({self._geometry_repr()}{extra})"
 
     def divisors(self, geo):
-        """The divisor of every output position, ``(n_out,)``."""
+        """The divisor of every output position, ``(n_out,)``, exactly as PyTorch computes it."""
+        if self.divisor_override is not None:
+            return np.full(geo.n_out, self.divisor_override)
         if self.count_include_pad:
-            return np.full(geo.n_out, geo.n_taps)
+            return geo.padded_counts
         counts = geo.valid_counts
         if np.any(counts == 0):
             o = int(np.flatnonzero(counts == 0)[0])
@@ -149,12 +189,15 @@ class MaxPool2D(_Pool2D):
         ``None`` (default): padding never wins, as in PyTorch, JAX and MatConvNet.
         A number (seed 004 appendix B uses ``0.0``): padding taps hold that value
         and can win; the output is then ``pad_value`` and its Jacobian row is empty
-        (switch ``-1``).
+        (switch ``-1``). Taps past the padding (``ceil_mode``) never win.
     tie : {"column_major", "row_major"}
         Which of several equal maxima wins. ``"column_major"`` (default): the first
         in the window's column-major order, the seed's ``vec(Omega)`` order and
         MatConvNet's. ``"row_major"``: the first in row-major order, PyTorch's CPU
-        rule. Either way exactly one entry per window wins.
+        rule (and JAX's), so that even on ties the Jacobian equals theirs. Either way
+        exactly one entry per window wins.
+    ceil_mode : bool
+        PyTorch's ``ceil_mode`` (see the module docstring).
 
     Notes
     -----
@@ -174,8 +217,8 @@ class MaxPool2D(_Pool2D):
     """
 
     def __init__(self, window, *, stride=None, padding=0, dilation=1, pad_value=None,
-                 tie="column_major"):
-        super().__init__(window, stride, padding, dilation)
+                 tie="column_major", ceil_mode=False):
+        super().__init__(window, stride, padding, dilation, ceil_mode)
         if pad_value is not None and not np.isfinite(pad_value):
             raise ValueError(f"pad_value must be None or a finite number, got {pad_value!r}")
         if tie not in ("column_major", "row_major"):
@@ -198,8 +241,9 @@ class MaxPool2D(_Pool2D):
                 f"window at output {np.unravel_index(o, geo.out_size, order='F')} lies entirely "
                 f"in padding {self.padding}; with pad_value=None it has no maximum"
             )
-        fill = -np.inf if self.pad_value is None else self.pad_value
-        windows = _gather(x4, geo, fill)  # (n_out, n_taps, C, N)
+        windows = _gather(x4, geo, -np.inf)  # (n_out, n_taps, C, N)
+        if self.pad_value is not None:
+            windows[geo.in_padded & ~geo.valid] = self.pad_value  # padding, not the overhang
         order = np.arange(geo.n_taps)
         if self.tie == "row_major":
             order = order.reshape(self.window, order="F").ravel(order="C")

@@ -4,6 +4,12 @@ A :class:`Case` names an operation (a key of ``OPS``), the input shape, the
 layer's options and a seed. ``OPS`` says, for each operation, how to build our
 layer, the brute-force loop reference (``reference.py``) and the torch reference
 (``torch_reference.py``), so adding a configuration is one line in ``CASES``.
+
+``PARITY_CASES`` holds the configurations of the hyperparameters added for parity
+with PyTorch (conv ``groups`` and ``padding_mode``, pooling ``ceil_mode`` and
+``divisor_override``); ``test_parity.py`` runs the same generic checks on them,
+using ``Op.forward`` for the forward pass (``test_layers.py``'s forward check
+calls the loop reference without these options).
 """
 
 from __future__ import annotations
@@ -23,13 +29,15 @@ class Case:
     x_shape: tuple
     options: dict = field(default_factory=dict, hash=False, compare=False)
     seed: int = 0
-    x_kind: str = "normal"  # "normal" | "ties" (small integers) | "negative" | "float32"
+    x_kind: str = "normal"  # "normal" | "ties" (small integers) | "zeros" | "negative" | "float32"
     torch: bool = True      # is there a torch equivalent of this configuration?
 
     def x(self):
         rng = np.random.default_rng(self.seed)
         if self.x_kind == "ties":
             return rng.integers(-2, 3, size=self.x_shape).astype(np.float64)
+        if self.x_kind == "zeros":  # every window is one big tie
+            return np.zeros(self.x_shape)
         x = rng.normal(size=self.x_shape)
         if self.x_kind == "negative":
             return -np.abs(x) - 0.5
@@ -62,11 +70,15 @@ class Case:
     @property
     def fd_ok(self):
         """Finite differences need a differentiable point: no ties, no kinks."""
-        return self.x_kind != "ties"
+        return self.x_kind not in ("ties", "zeros")
+
+
+def _pick(o, keys):
+    return {k: o[k] for k in keys if k in o}
 
 
 def _geometry(o):
-    return {k: o[k] for k in ("stride", "padding", "dilation") if k in o}
+    return _pick(o, ("stride", "padding", "dilation"))
 
 
 @dataclass(frozen=True)
@@ -75,15 +87,20 @@ class Op:
     reference: callable   # (x, params, options) -> {wrt: dense J}
     torch: callable       # (torch_ref, x, params, options) -> {wrt: dense J}
     wrts: tuple = ("input",)
+    forward: callable = None  # (x, params, options) -> y from the loop reference
 
 
 def _conv_make(p, o):
-    return jc.Conv2D(p["kernel"], p.get("bias"), **_geometry(o))
+    return jc.Conv2D(p["kernel"], p.get("bias"), **_geometry(o), **_pick(o, _CONV))
+
+
+def _conv_args(o):
+    g = {"stride": 1, "padding": 0, "dilation": 1, **_geometry(o)}
+    return g["stride"], g["padding"], g["dilation"]
 
 
 def _conv_ref(mod, x, p, o):
-    g = {"stride": 1, "padding": 0, "dilation": 1, **_geometry(o)}
-    J = mod.conv2d_jacobians(x, p["kernel"], p.get("bias"), g["stride"], g["padding"], g["dilation"])
+    J = mod.conv2d_jacobians(x, p["kernel"], p.get("bias"), *_conv_args(o), **_pick(o, _CONV))
     return J if "bias" in p else {k: v for k, v in J.items() if k != "bias"}
 
 
@@ -91,8 +108,16 @@ def _pool_args(o):
     return o["window"], o.get("stride", o["window"]), o.get("padding", 0)
 
 
+def _avg_kwargs(o):
+    return {"count_include_pad": o.get("count_include_pad", True), **_pick(o, _AVG)}
+
+
 def _max_kwargs(o):
-    return {k: o[k] for k in ("dilation", "pad_value") if k in o}
+    return _pick(o, ("dilation", "pad_value", "ceil_mode"))
+
+
+_CONV = ("groups", "padding_mode")       # conv options beyond the geometry
+_AVG = ("ceil_mode", "divisor_override")  # average-pool options beyond count_include_pad
 
 
 OPS = {
@@ -101,21 +126,23 @@ OPS = {
         reference=lambda x, p, o: _conv_ref(ref, x, p, o),
         torch=lambda tr, x, p, o: _conv_ref(tr, x, p, o),
         wrts=("input", "kernel", "bias"),
+        forward=lambda x, p, o: ref.conv2d(x, p["kernel"], p.get("bias"), *_conv_args(o),
+                                           **_pick(o, _CONV)),
     ),
     "avg": Op(
-        make=lambda p, o: jc.AvgPool2D(o["window"], **_geometry(o),
-                                       count_include_pad=o.get("count_include_pad", True)),
-        reference=lambda x, p, o: {"input": ref.avgpool2d_jacobian(
-            x, *_pool_args(o), count_include_pad=o.get("count_include_pad", True))},
-        torch=lambda tr, x, p, o: {"input": tr.avgpool2d_jacobian(
-            x, *_pool_args(o), count_include_pad=o.get("count_include_pad", True))},
+        make=lambda p, o: jc.AvgPool2D(o["window"], **_geometry(o), **_avg_kwargs(o)),
+        reference=lambda x, p, o: {"input": ref.avgpool2d_jacobian(x, *_pool_args(o), **_avg_kwargs(o))},
+        torch=lambda tr, x, p, o: {"input": tr.avgpool2d_jacobian(x, *_pool_args(o), **_avg_kwargs(o))},
+        forward=lambda x, p, o: ref.avgpool2d(x, *_pool_args(o), **_avg_kwargs(o)),
     ),
     "max": Op(
         make=lambda p, o: jc.MaxPool2D(o["window"], **_geometry(o), pad_value=o.get("pad_value"),
-                                       tie=o.get("tie", "column_major")),
+                                       tie=o.get("tie", "column_major"), **_pick(o, ("ceil_mode",))),
         reference=lambda x, p, o: {"input": ref.maxpool2d_jacobian(
             x, *_pool_args(o), **_max_kwargs(o), tie=o.get("tie", "column_major"))},
         torch=lambda tr, x, p, o: {"input": tr.maxpool2d_jacobian(x, *_pool_args(o), **_max_kwargs(o))},
+        forward=lambda x, p, o: ref.maxpool2d(x, *_pool_args(o), **_max_kwargs(o),
+                                              tie=o.get("tie", "column_major"))[0],
     ),
     "flatten": Op(
         make=lambda p, o: jc.Flatten(o.get("order", "F")),
@@ -163,6 +190,10 @@ CASES = [
     Case("conv-window=padded-input", "conv", (2, 3, 1), {**K(4, 5, 1, 2), "padding": 1}, seed=9),
     Case("conv-pad-beyond-window", "conv", (3, 3, 1), {**K(2, 2, 1, 1), "padding": 2}, seed=10),
     Case("conv-float32", "conv", (5, 5, 2), {**K(3, 3, 2, 2), "padding": 1}, seed=11, x_kind="float32"),
+    # padding strings: "same" (stride 1; odd total padding goes bottom/right), "valid"
+    Case("conv-same", "conv", (5, 4, 2), {**K(3, 3, 2, 2), "padding": "same"}, seed=12),
+    Case("conv-same-even-dilated", "conv", (6, 5, 1, 2), {**K(2, 4, 1, 2), "padding": "same", "dilation": (3, 1)}, seed=13),
+    Case("conv-valid", "conv", (5, 6, 2), {**K(2, 3, 2, 1), "padding": "valid", "stride": 2}, seed=14),
     # average pooling: overlap (seed 000), padding both divisor conventions, batch
     Case("avg-seed000", "avg", (3, 3), {"window": 2, "stride": 1}),
     Case("avg-nonoverlap", "avg", (4, 6, 2), {"window": 2}, seed=1),
@@ -187,6 +218,11 @@ CASES = [
     Case("max-window=input", "max", (3, 3, 2), {"window": 3}, seed=9),
     Case("max-1x1-map", "max", (1, 1, 1), {"window": 1}, seed=10),
     Case("max-float32", "max", (4, 4, 2), {"window": 2}, seed=11, x_kind="float32"),
+    # deliberate ties: all zeros, and small integers with dilation; row-major is PyTorch's rule
+    Case("max-zeros-rowmajor", "max", (5, 5, 2), {"window": 3, "stride": 1, "padding": 1, "tie": "row_major"}, x_kind="zeros"),
+    # an all-equal window: both tie rules pick its top-left entry, so even column-major agrees with torch
+    Case("max-zeros-colmajor", "max", (5, 5, 2), {"window": 3, "stride": 1, "padding": 1}, x_kind="zeros"),
+    Case("max-ties-dilation-rowmajor", "max", (7, 6, 1, 2), {"window": (2, 3), "stride": 1, "dilation": 2, "tie": "row_major"}, seed=12, x_kind="ties"),
     # flatten orders
     Case("flatten-F", "flatten", (3, 2, 2), {"order": "F"}),
     Case("flatten-C", "flatten", (3, 2, 2), {"order": "C"}, seed=1),
@@ -206,4 +242,40 @@ CASES = [
     Case("mse", "mse", (3, 2), seed=7),
     Case("xent", "xent", (5,), seed=8),
     Case("xent-batch", "xent", (4, 3), seed=9),
+]
+
+PARITY_CASES = [
+    # groups: C_in = kernel.shape[2] * groups; depthwise is groups = C_in
+    Case("conv-groups2", "conv", (5, 5, 4), {**K(3, 3, 2, 4), "groups": 2}),
+    Case("conv-groups3-stride-pad", "conv", (6, 5, 6, 2), {**K(2, 3, 2, 3), "groups": 3, "stride": 2, "padding": ((1, 0), (0, 2))}, seed=1),
+    Case("conv-depthwise", "conv", (6, 5, 3), {**K(3, 3, 1, 3), "groups": 3, "padding": 1}, seed=2),
+    Case("conv-depthwise-multiplier", "conv", (5, 5, 2, 2), {**K(2, 3, 1, 4), "groups": 2, "stride": 2, "padding": 1}, seed=3),
+    Case("conv-groups-same-dilated", "conv", (5, 6, 4), {**K(3, 2, 2, 2), "groups": 2, "padding": "same", "dilation": 2}, seed=4),
+    Case("conv-groups-float32", "conv", (4, 4, 4), {**K(3, 3, 1, 4), "groups": 4, "padding": 1}, seed=5, x_kind="float32"),
+    # copying padding modes: one input entry feeds several taps, the Jacobian sums them
+    Case("conv-reflect", "conv", (5, 5, 2), {**K(3, 3, 2, 2), "padding": 1, "padding_mode": "reflect"}, seed=6),
+    Case("conv-reflect-asym-dilated", "conv", (6, 5, 1, 2), {**K(2, 3, 1, 2), "padding": ((2, 1), (0, 3)), "dilation": (2, 1), "padding_mode": "reflect"}, seed=7),
+    Case("conv-reflect-same-even", "conv", (5, 5, 1), {**K(4, 4, 1, 1), "padding": "same", "padding_mode": "reflect"}, seed=8),
+    Case("conv-replicate", "conv", (4, 5, 2), {**K(3, 3, 2, 3), "padding": 1, "stride": (1, 2), "padding_mode": "replicate"}, seed=9),
+    Case("conv-replicate-pad-beyond-input", "conv", (3, 3, 1), {**K(3, 3, 1, 1), "padding": 4, "padding_mode": "replicate"}, seed=10),
+    Case("conv-replicate-1x1-input", "conv", (1, 1, 2), {**K(3, 3, 2, 1), "padding": 1, "padding_mode": "replicate"}, seed=11),
+    Case("conv-circular", "conv", (4, 5, 2), {**K(3, 3, 2, 2), "padding": 1, "padding_mode": "circular"}, seed=12),
+    Case("conv-circular-full-wrap", "conv", (3, 4, 1, 2), {**K(3, 2, 1, 2), "padding": ((3, 3), (4, 4)), "dilation": (2, 3), "padding_mode": "circular"}, seed=13),
+    Case("conv-circular-groups-same", "conv", (4, 4, 4, 2), {**K(3, 3, 2, 4), "groups": 2, "padding": "same", "padding_mode": "circular"}, seed=14),
+    # average pooling: ceil_mode, the divisor in every count_include_pad x ceil_mode combination, override
+    Case("avg-ceil", "avg", (5, 5, 2), {"window": 2, "ceil_mode": True}),
+    Case("avg-ceil-pad-include", "avg", (6, 6, 1, 2), {"window": 3, "stride": 2, "padding": 1, "ceil_mode": True}, seed=1),
+    Case("avg-ceil-pad-exclude", "avg", (6, 6, 1, 2), {"window": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False}, seed=2),
+    Case("avg-ceil-nopad-exclude", "avg", (5, 7, 1), {"window": (2, 3), "stride": 2, "ceil_mode": True, "count_include_pad": False}, seed=3),
+    Case("avg-ceil-last-window-dropped", "avg", (4, 4, 1), {"window": 2, "stride": 3, "padding": 1, "ceil_mode": True}, seed=4),
+    Case("avg-pad-exclude-floor", "avg", (6, 6, 2), {"window": 3, "stride": 2, "padding": 1, "count_include_pad": False}, seed=5),
+    Case("avg-divisor-override", "avg", (4, 4, 1), {"window": 2, "divisor_override": 3}, seed=6),
+    Case("avg-ceil-divisor-override", "avg", (5, 5, 2), {"window": 3, "stride": 2, "padding": 1, "ceil_mode": True, "divisor_override": 4}, seed=7),
+    Case("avg-ceil-overlap-batch", "avg", (5, 4, 2, 2), {"window": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False}, seed=8),
+    # max pooling: ceil_mode, with dilation, ties under PyTorch's rule
+    Case("max-ceil", "max", (5, 5, 2), {"window": 2, "ceil_mode": True}),
+    Case("max-ceil-pad-dilation", "max", (7, 6, 1, 2), {"window": 3, "stride": 2, "padding": 1, "dilation": 2, "ceil_mode": True}, seed=1),
+    Case("max-ceil-ties-rowmajor", "max", (6, 6, 2), {"window": 3, "stride": 2, "padding": 1, "ceil_mode": True, "tie": "row_major"}, seed=2, x_kind="ties"),
+    Case("max-ceil-zeros-rowmajor", "max", (5, 6, 1, 2), {"window": 2, "stride": 2, "padding": 1, "ceil_mode": True, "tie": "row_major"}, x_kind="zeros"),
+    Case("max-ceil-pad-value", "max", (5, 5, 1), {"window": 2, "stride": 2, "padding": ((1, 0), (0, 1)), "ceil_mode": True, "pad_value": 0.0}, seed=3, x_kind="negative", torch=False),
 ]

@@ -13,6 +13,10 @@ Conventions
 * Conv kernel K: (kh, kw, C_in, C_out), cross-correlation.
 * Geometry is always normalised to pairs:
   stride=(sh, sw), padding=((top, bottom), (left, right)), dilation=(dh, dw).
+* Options beyond the basic geometry, each written from its definition:
+  conv ``groups`` and ``padding_mode`` (what the padding holds, ``_source``)
+  and ``padding="same"/"valid"``; pooling ``ceil_mode`` (``_out_size``),
+  the average-pool divisor incl. ``divisor_override`` (``_avg_taps``).
 
 Output shapes of the spatial ops: internally everything is 4-D
 (H, W, C, N).  ``conv2d`` returns (Ho, Wo, C_out, N) for 4-D x and
@@ -20,6 +24,8 @@ Output shapes of the spatial ops: internally everything is 4-D
 number of dims as x ((Ho, Wo), (Ho, Wo, C) or (Ho, Wo, C, N)).  vec() of
 the result is the same either way.
 """
+
+import math
 
 import numpy as np
 
@@ -89,12 +95,57 @@ def _kernel4d(K):
     raise ValueError(f"bad kernel shape {K.shape}")
 
 
-def _out_size(n, pad_lo, pad_hi, k, stride, dil):
-    """floor((n + pads - dil*(k-1) - 1) / stride) + 1; ValueError if < 1."""
-    m = (n + pad_lo + pad_hi - dil * (k - 1) - 1) // stride + 1
-    if m < 1:
+def _out_size(n, pad_lo, pad_hi, k, stride, dil, ceil_mode=False):
+    """floor((n + pads - dil*(k-1) - 1) / stride) + 1; ValueError if < 1.
+
+    ceil_mode (PyTorch's pooling rule): round up instead, then drop the last
+    window if it would start in the high-side padding, i.e. if
+    (m - 1) * stride >= n + pad_lo.
+    """
+    span = dil * (k - 1) + 1
+    room = n + pad_lo + pad_hi - span
+    if room < 0:
         raise ValueError("window (with dilation) larger than the padded input")
+    if not ceil_mode:
+        return room // stride + 1
+    m = math.ceil(room / stride) + 1
+    if (m - 1) * stride >= n + pad_lo:
+        m -= 1
     return m
+
+
+def _source(i, n, mode):
+    """Index of the unpadded input that padded coordinate i (-pad <= i < n + pad) reads.
+
+    mode "zeros": None outside [0, n) (the padding is a constant 0).
+    mode "reflect":   ... x2 x1 | x0 x1 ... x(n-1) | x(n-2) ...  (edge not repeated)
+    mode "replicate": ... x0 x0 | x0 x1 ... x(n-1) | x(n-1) ...
+    mode "circular":  ... x(n-1) | x0 x1 ... x(n-1) | x0 ...
+    """
+    if 0 <= i < n:
+        return i
+    if mode == "zeros":
+        return None
+    if mode == "reflect":
+        return -i if i < 0 else 2 * (n - 1) - i
+    if mode == "replicate":
+        return 0 if i < 0 else n - 1
+    if mode == "circular":
+        return i + n if i < 0 else i - n
+    raise ValueError(f"unknown padding mode {mode!r}")
+
+
+def _conv_padding(padding, kh, kw, dilation):
+    """Resolve "same" (total dil*(k-1) per axis, the odd one at the end) and "valid"."""
+    if isinstance(padding, str):
+        dh, dw = _pair(dilation)
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding == "same":
+            th, tw = dh * (kh - 1), dw * (kw - 1)
+            return ((th // 2, th - th // 2), (tw // 2, tw - tw // 2))
+        raise ValueError(f"bad padding {padding!r}")
+    return _padding(padding)
 
 
 def _vi(idx, shape):
@@ -115,77 +166,86 @@ def _restore_ndim(y4, ndim):
 # convolution (cross-correlation)
 # ---------------------------------------------------------------------------
 
-def conv2d(x, K, b=None, stride=(1, 1), padding=((0, 0), (0, 0)),
-           dilation=(1, 1)):
-    """y[p,q,co,n] = b[co] + sum_{r,s,ci} K[r,s,ci,co] xpad[p*sh+r*dh, q*sw+s*dw, ci, n].
+def _conv_terms(x4, K4, stride, padding, dilation, groups, padding_mode):
+    """Yield (p, q, co, n, [(r, s, ci_local, i, j, ci), ...], y_shape).
 
+    One list per output entry: every product K[r, s, ci_local, co] * x[i, j, ci, n]
+    that enters y[p, q, co, n].  Output channel co belongs to group
+    g = co // (C_out / groups) and reads input channels g*C_in/groups + ci_local.
+    A copying padding mode can make the same (i, j) appear for several taps.
+    """
+    H, W, Ci, N = x4.shape
+    kh, kw, Ki, Co = K4.shape
+    if Ki * groups != Ci or Co % groups:
+        raise ValueError(f"kernel {K4.shape} with groups={groups} does not fit C={Ci}")
+    (sh, sw), (dh, dw) = _pair(stride), _pair(dilation)
+    (top, bottom), (left, right) = _conv_padding(padding, kh, kw, dilation)
+    Ho = _out_size(H, top, bottom, kh, sh, dh)
+    Wo = _out_size(W, left, right, kw, sw, dw)
+    for n in range(N):
+        for co in range(Co):
+            g = co // (Co // groups)
+            for p in range(Ho):
+                for q in range(Wo):
+                    terms = []
+                    for r in range(kh):
+                        for s in range(kw):
+                            i = _source(p * sh + r * dh - top, H, padding_mode)
+                            j = _source(q * sw + s * dw - left, W, padding_mode)
+                            if i is None or j is None:
+                                continue                   # zero padding
+                            for c in range(Ki):
+                                terms.append((r, s, c, i, j, g * Ki + c))
+                    yield p, q, co, n, terms, (Ho, Wo, Co, N)
+
+
+def conv2d(x, K, b=None, stride=(1, 1), padding=((0, 0), (0, 0)),
+           dilation=(1, 1), groups=1, padding_mode="zeros"):
+    """y[p,q,co,n] = b[co] + sum_{r,s,c} K[r,s,c,co] xpad[p*sh+r*dh, q*sw+s*dw, g*Ki+c, n].
+
+    K is (kh, kw, C_in/groups, C_out); padding may be "same" / "valid";
+    padding_mode says what xpad holds outside x (see _source).
     Returns (Ho, Wo, C_out, N) for 4-D x, (Ho, Wo, C_out) for 2-D/3-D x.
     """
     x4, ndim = _as4d(x)
     K4 = _kernel4d(K)
-    (sh, sw), ((top, bottom), (left, right)), (dh, dw) = (
-        _pair(stride), _padding(padding), _pair(dilation))
-    H, W, Ci, N = x4.shape
-    kh, kw, Ki, Co = K4.shape
-    if Ki != Ci:
-        raise ValueError(f"kernel C_in={Ki} but input has C={Ci}")
-    Ho = _out_size(H, top, bottom, kh, sh, dh)
-    Wo = _out_size(W, left, right, kw, sw, dw)
-    y = np.zeros((Ho, Wo, Co, N))
-    for n in range(N):
-        for co in range(Co):
-            for p in range(Ho):
-                for q in range(Wo):
-                    acc = 0.0 if b is None else float(np.ravel(b)[co])
-                    for r in range(kh):
-                        for s in range(kw):
-                            i = p * sh + r * dh - top      # row in unpadded x
-                            j = q * sw + s * dw - left     # col in unpadded x
-                            if not (0 <= i < H and 0 <= j < W):
-                                continue                   # zero padding
-                            for ci in range(Ci):
-                                acc += K4[r, s, ci, co] * x4[i, j, ci, n]
-                    y[p, q, co, n] = acc
+    y = None
+    for p, q, co, n, terms, yshape in _conv_terms(x4, K4, stride, padding, dilation,
+                                                  groups, padding_mode):
+        if y is None:
+            y = np.zeros(yshape)
+        acc = 0.0 if b is None else float(np.ravel(b)[co])
+        for (r, s, c, i, j, ci) in terms:
+            acc += K4[r, s, c, co] * x4[i, j, ci, n]
+        y[p, q, co, n] = acc
     return y if ndim == 4 else y[:, :, :, 0]
 
 
 def conv2d_jacobians(x, K, b=None, stride=(1, 1), padding=((0, 0), (0, 0)),
-                     dilation=(1, 1)):
+                     dilation=(1, 1), groups=1, padding_mode="zeros"):
     """Dense Jacobians of conv2d: {"input": (y.size, x.size),
     "kernel": (y.size, K.size) over vec(K), "bias": (y.size, C_out)}.
 
     The bias Jacobian does not depend on b, so it is returned even if b is None.
+    Where one input entry feeds several taps (copying padding modes) its
+    Jacobian entry is the sum of their kernel values (the += below).
     """
     x4, _ = _as4d(x)
     K4 = _kernel4d(K)
-    (sh, sw), ((top, bottom), (left, right)), (dh, dw) = (
-        _pair(stride), _padding(padding), _pair(dilation))
-    H, W, Ci, N = x4.shape
-    kh, kw, _, Co = K4.shape
-    Ho = _out_size(H, top, bottom, kh, sh, dh)
-    Wo = _out_size(W, left, right, kw, sw, dw)
-    yshape = (Ho, Wo, Co, N)
-    ysize = Ho * Wo * Co * N
+    rows = list(_conv_terms(x4, K4, stride, padding, dilation, groups, padding_mode))
+    yshape = rows[0][-1]
+    ysize = int(np.prod(yshape))
+    Co = K4.shape[3]
     Jx = np.zeros((ysize, x4.size))
     JK = np.zeros((ysize, K4.size))
     Jb = np.zeros((ysize, Co))
-    for n in range(N):
-        for co in range(Co):
-            for p in range(Ho):
-                for q in range(Wo):
-                    row = _vi((p, q, co, n), yshape)
-                    Jb[row, co] = 1.0
-                    for r in range(kh):
-                        for s in range(kw):
-                            i = p * sh + r * dh - top
-                            j = q * sw + s * dw - left
-                            if not (0 <= i < H and 0 <= j < W):
-                                continue
-                            for ci in range(Ci):
-                                # dy/dx[i,j,ci,n] = K[r,s,ci,co]
-                                Jx[row, _vi((i, j, ci, n), x4.shape)] += K4[r, s, ci, co]
-                                # dy/dK[r,s,ci,co] = x[i,j,ci,n]
-                                JK[row, _vi((r, s, ci, co), K4.shape)] += x4[i, j, ci, n]
+    for p, q, co, n, terms, _ in rows:
+        row = _vi((p, q, co, n), yshape)
+        Jb[row, co] = 1.0
+        for (r, s, c, i, j, ci) in terms:
+            # dy/dx[i,j,ci,n] += K[r,s,c,co]; dy/dK[r,s,c,co] = x[i,j,ci,n]
+            Jx[row, _vi((i, j, ci, n), x4.shape)] += K4[r, s, c, co]
+            JK[row, _vi((r, s, c, co), K4.shape)] += x4[i, j, ci, n]
     return {"input": Jx, "kernel": JK, "bias": Jb}
 
 
@@ -193,45 +253,59 @@ def conv2d_jacobians(x, K, b=None, stride=(1, 1), padding=((0, 0), (0, 0)),
 # pooling
 # ---------------------------------------------------------------------------
 
-def _pool_geometry(x4, window, stride, padding, dilation=(1, 1)):
+def _pool_geometry(x4, window, stride, padding, dilation=(1, 1), ceil_mode=False):
     (kh, kw), (sh, sw) = _pair(window), _pair(stride)
     ((top, bottom), (left, right)), (dh, dw) = _padding(padding), _pair(dilation)
     H, W, C, N = x4.shape
-    Ho = _out_size(H, top, bottom, kh, sh, dh)
-    Wo = _out_size(W, left, right, kw, sw, dw)
+    Ho = _out_size(H, top, bottom, kh, sh, dh, ceil_mode)
+    Wo = _out_size(W, left, right, kw, sw, dw, ceil_mode)
     return kh, kw, sh, sw, top, left, dh, dw, Ho, Wo
 
 
-def _avg_taps(x4, window, stride, padding, count_include_pad):
-    """Yield (p, q, c, n, divisor, in-bounds taps [(i, j), ...], y_shape) per output."""
+def _avg_taps(x4, window, stride, padding, count_include_pad, ceil_mode=False,
+              divisor_override=None, dilation=(1, 1)):
+    """Yield (p, q, c, n, divisor, in-bounds taps [(i, j), ...], y_shape) per output.
+
+    divisor (PyTorch's rule): divisor_override if given; else, with
+    count_include_pad, the number of taps inside the padded input (a ceil_mode
+    window hanging past the padding does not count the overhang); else the
+    number of taps inside the unpadded input.
+    """
     H, W, C, N = x4.shape
-    kh, kw, sh, sw, top, left, _, _, Ho, Wo = _pool_geometry(
-        x4, window, stride, padding)
+    (top, bottom), (left, right) = _padding(padding)
+    kh, kw, sh, sw, top, left, dh, dw, Ho, Wo = _pool_geometry(
+        x4, window, stride, padding, dilation, ceil_mode)
     for n in range(N):
         for c in range(C):
             for p in range(Ho):
                 for q in range(Wo):
-                    taps = []
+                    taps, in_padded = [], 0
                     for r in range(kh):
                         for s in range(kw):
-                            i, j = p * sh + r - top, q * sw + s - left
+                            i, j = p * sh + r * dh - top, q * sw + s * dw - left
+                            if -top <= i < H + bottom and -left <= j < W + right:
+                                in_padded += 1
                             if 0 <= i < H and 0 <= j < W:
                                 taps.append((i, j))
-                    div = kh * kw if count_include_pad else len(taps)
+                    if divisor_override is not None:
+                        div = divisor_override
+                    else:
+                        div = in_padded if count_include_pad else len(taps)
                     yield p, q, c, n, div, taps, (Ho, Wo, C, N)
 
 
-def avgpool2d(x, window, stride, padding=0, count_include_pad=True):
+def avgpool2d(x, window, stride, padding=0, count_include_pad=True, ceil_mode=False,
+              divisor_override=None, dilation=(1, 1)):
     """Average pooling per channel/sample: y = sum(in-bounds taps) / divisor.
 
-    divisor = kh*kw if count_include_pad else #taps inside the unpadded input
-    (a window with no in-bounds tap gives 0).  Output has x's ndim.
+    divisor: see _avg_taps (a window with no in-bounds tap and divisor 0 gives 0).
+    Output has x's ndim.
     """
     x4, ndim = _as4d(x)
-    _, _, _, _, _, _, _, _, Ho, Wo = _pool_geometry(x4, window, stride, padding)
-    y = np.zeros((Ho, Wo) + x4.shape[2:])
-    for p, q, c, n, div, taps, _ in _avg_taps(
-            x4, window, stride, padding, count_include_pad):
+    rows = list(_avg_taps(x4, window, stride, padding, count_include_pad, ceil_mode,
+                          divisor_override, dilation))
+    y = np.zeros(rows[0][-1])
+    for p, q, c, n, div, taps, _ in rows:
         total = 0.0
         for (i, j) in taps:
             total += x4[i, j, c, n]
@@ -239,15 +313,15 @@ def avgpool2d(x, window, stride, padding=0, count_include_pad=True):
     return _restore_ndim(y, ndim)
 
 
-def avgpool2d_jacobian(x, window, stride, padding=0, count_include_pad=True):
+def avgpool2d_jacobian(x, window, stride, padding=0, count_include_pad=True, ceil_mode=False,
+                       divisor_override=None, dilation=(1, 1)):
     """Dense (y.size, x.size) Jacobian of avgpool2d: 1/divisor at each in-bounds tap."""
     x4, _ = _as4d(x)
-    kh, kw, sh, sw, top, left, _, _, Ho, Wo = _pool_geometry(
-        x4, window, stride, padding)
-    yshape = (Ho, Wo) + x4.shape[2:]
+    rows = list(_avg_taps(x4, window, stride, padding, count_include_pad, ceil_mode,
+                          divisor_override, dilation))
+    yshape = rows[0][-1]
     J = np.zeros((int(np.prod(yshape)), x4.size))
-    for p, q, c, n, div, taps, _ in _avg_taps(
-            x4, window, stride, padding, count_include_pad):
+    for p, q, c, n, div, taps, _ in rows:
         row = _vi((p, q, c, n), yshape)
         for (i, j) in taps:
             J[row, _vi((i, j, c, n), x4.shape)] += 1.0 / div
@@ -264,20 +338,24 @@ def _tap_order(kh, kw, tie):
 
 
 def maxpool2d(x, window, stride, padding=0, dilation=(1, 1), pad_value=None,
-              tie="column_major"):
+              tie="column_major", ceil_mode=False):
     """Max pooling per channel/sample; returns (y, switches).
 
     pad_value=None: padding taps are ignored (never win).
     pad_value=v   : padding taps have value v and may win; then y = v and the
                     switch is -1.
+    ceil_mode     : PyTorch's output size (see _out_size); taps of a window
+                    hanging past the padding do not exist (never win, even
+                    with pad_value).
     Ties: the first maximum in the tap order given by ``tie`` wins (strict >).
     switches[p,q,c,n] = vec index into the whole x of the winner, or -1.
     y and switches have x's ndim.
     """
     x4, ndim = _as4d(x)
     H, W, C, N = x4.shape
+    (_, bottom), (_, right) = _padding(padding)
     kh, kw, sh, sw, top, left, dh, dw, Ho, Wo = _pool_geometry(
-        x4, window, stride, padding, dilation)
+        x4, window, stride, padding, dilation, ceil_mode)
     order = _tap_order(kh, kw, tie)
     y = np.zeros((Ho, Wo, C, N))
     sw_idx = np.full((Ho, Wo, C, N), -1, dtype=np.int64)
@@ -290,10 +368,11 @@ def maxpool2d(x, window, stride, padding=0, dilation=(1, 1), pad_value=None,
                         i, j = p * sh + r * dh - top, q * sw + s * dw - left
                         if 0 <= i < H and 0 <= j < W:
                             val, idx = x4[i, j, c, n], _vi((i, j, c, n), x4.shape)
-                        elif pad_value is not None:
+                        elif (pad_value is not None and -top <= i < H + bottom
+                              and -left <= j < W + right):
                             val, idx = float(pad_value), -1
                         else:
-                            continue           # padding never wins
+                            continue           # padding never wins; overhang never exists
                         if not found or val > best:
                             best, winner, found = val, idx, True
                     if not found:
@@ -305,12 +384,12 @@ def maxpool2d(x, window, stride, padding=0, dilation=(1, 1), pad_value=None,
 
 
 def maxpool2d_jacobian(x, window, stride, padding=0, dilation=(1, 1),
-                       pad_value=None, tie="column_major"):
+                       pad_value=None, tie="column_major", ceil_mode=False):
     """Dense (y.size, x.size) Jacobian of maxpool2d: a single 1 at the winner,
     an all-zero row where a padding tap wins."""
     x4, _ = _as4d(x)
     y, switches = maxpool2d(x4, window, stride, padding, dilation,
-                            pad_value, tie)
+                            pad_value, tie, ceil_mode)
     J = np.zeros((y.size, x4.size))
     Ho, Wo, C, N = y.shape
     for n in range(N):

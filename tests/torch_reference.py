@@ -17,9 +17,15 @@ torch Jacobian reshaped to (out.numel(), in.numel()) is then reordered as
 
 Geometry conventions are the same as in ``reference.py``
 (stride=(sh, sw), padding=((top, bottom), (left, right)), dilation=(dh, dw)).
+Conv ``groups``/``padding_mode`` follow ``nn.Conv2d`` (``F.pad(mode=...)`` then
+``F.conv2d``; ``padding="same"/"valid"`` go to ``F.conv2d`` as strings); pooling
+``ceil_mode``/``divisor_override`` go to torch's own pooling functions, which need
+symmetric padding <= window/2.
 Spatial outputs are returned as 4-D (Ho, Wo, C, N) arrays (vec is unchanged
 by the trailing singleton dims).
 """
+
+import warnings
 
 import numpy as np
 import torch
@@ -114,35 +120,50 @@ def _reorder(J, out_numel, in_numel, row_map, col_map):
 # convolution
 # ---------------------------------------------------------------------------
 
-def _conv_fn(stride, padding, dilation):
+def _conv_fn(stride, padding, dilation, groups=1, padding_mode="zeros"):
+    kw = dict(stride=_pair(stride), dilation=_pair(dilation), groups=groups)
+    if isinstance(padding, str):                      # "same" / "valid": torch's own rule
+        if padding_mode == "zeros":
+            def same(xt, wt, bt):
+                with warnings.catch_warnings():   # torch's performance hint for even kernels
+                    warnings.filterwarnings("ignore", message="Using padding='same'")
+                    return F.conv2d(xt, wt, bt, padding=padding, **kw)
+            return same
+
+        def f(xt, wt, bt):                            # "same" resolved per kernel, as nn.Conv2d
+            (dh, dw), (kh, kw_) = _pair(dilation), wt.shape[2:]
+            th, tw = (dh * (kh - 1), dw * (kw_ - 1)) if padding == "same" else (0, 0)
+            xp = F.pad(xt, (tw // 2, tw - tw // 2, th // 2, th - th // 2), mode=padding_mode)
+            return F.conv2d(xp, wt, bt, padding=0, **kw)
+        return f
     (top, bottom), (left, right) = _padding(padding)
+    mode = "constant" if padding_mode == "zeros" else padding_mode
 
     def f(xt, wt, bt):
-        xp = F.pad(xt, (left, right, top, bottom))   # asymmetric zero padding
-        return F.conv2d(xp, wt, bt, stride=_pair(stride), padding=0,
-                        dilation=_pair(dilation))
+        xp = F.pad(xt, (left, right, top, bottom), mode=mode)   # nn.Conv2d's way
+        return F.conv2d(xp, wt, bt, padding=0, **kw)
     return f
 
 
 def conv2d(x, K, b=None, stride=(1, 1), padding=((0, 0), (0, 0)),
-           dilation=(1, 1)):
+           dilation=(1, 1), groups=1, padding_mode="zeros"):
     """Cross-correlation via F.pad + F.conv2d; returns (Ho, Wo, C_out, N)."""
     x4, K4 = _as4d(x), _kernel4d(K)
     bt = None if b is None else torch.tensor(np.ravel(b), dtype=DTYPE)
-    y = _conv_fn(stride, padding, dilation)(
+    y = _conv_fn(stride, padding, dilation, groups, padding_mode)(
         _to_torch(x4, HWCN_TO_NCHW), _to_torch(K4, HWCN_TO_NCHW), bt)
     return _from_torch(y, HWCN_TO_NCHW)
 
 
 def conv2d_jacobians(x, K, b=None, stride=(1, 1), padding=((0, 0), (0, 0)),
-                     dilation=(1, 1)):
+                     dilation=(1, 1), groups=1, padding_mode="zeros"):
     """{"input", "kernel", "bias"} Jacobians via jacrev, in our vec order."""
     x4, K4 = _as4d(x), _kernel4d(K)
     Co = K4.shape[3]
     xt, wt = _to_torch(x4, HWCN_TO_NCHW), _to_torch(K4, HWCN_TO_NCHW)
     bt = (torch.zeros(Co, dtype=DTYPE) if b is None
           else torch.tensor(np.ravel(b), dtype=DTYPE))
-    f = _conv_fn(stride, padding, dilation)
+    f = _conv_fn(stride, padding, dilation, groups, padding_mode)
     y = f(xt, wt, bt)
     Jx, Jw, Jb = jacrev(f, argnums=(0, 1, 2))(xt, wt, bt)
     y_ours_shape = tuple(y.shape[a] for a in np.argsort(HWCN_TO_NCHW))
@@ -160,40 +181,44 @@ def conv2d_jacobians(x, K, b=None, stride=(1, 1), padding=((0, 0), (0, 0)),
 # pooling
 # ---------------------------------------------------------------------------
 
-def _avg_fn(window, stride, padding, count_include_pad):
+def _avg_fn(window, stride, padding, count_include_pad, ceil_mode=False,
+            divisor_override=None):
     """torch avg-pool closure on (N,C,H,W).
 
-    Symmetric padding <= half the window: native F.avg_pool2d (both
-    count_include_pad values).  Otherwise only count_include_pad=True is
-    supported (F.pad with zeros, then pool with divisor kh*kw); asymmetric /
-    oversized padding with count_include_pad=False raises NotImplementedError.
+    Symmetric padding <= half the window: native F.avg_pool2d (every
+    count_include_pad / ceil_mode / divisor_override combination).  Otherwise
+    only the plain count_include_pad=True case is supported (F.pad with zeros,
+    then pool with divisor kh*kw); anything else raises NotImplementedError.
     """
     k, s = _pair(window), _pair(stride)
     (top, bottom), (left, right) = _padding(padding)
     native = (top == bottom and left == right
               and 2 * top <= k[0] and 2 * left <= k[1])
     if native:
-        return lambda xt: F.avg_pool2d(xt, k, s, (top, left),
-                                       count_include_pad=count_include_pad)
-    if not count_include_pad:
+        return lambda xt: F.avg_pool2d(xt, k, s, (top, left), ceil_mode=ceil_mode,
+                                       count_include_pad=count_include_pad,
+                                       divisor_override=divisor_override)
+    if not count_include_pad or ceil_mode or divisor_override is not None:
         raise NotImplementedError(
             "torch avg_pool2d needs symmetric padding <= window/2 for "
-            "count_include_pad=False")
+            "count_include_pad=False, ceil_mode or divisor_override")
     return lambda xt: F.avg_pool2d(F.pad(xt, (left, right, top, bottom)), k, s, 0)
 
 
-def avgpool2d(x, window, stride, padding=0, count_include_pad=True):
+def avgpool2d(x, window, stride, padding=0, count_include_pad=True, ceil_mode=False,
+              divisor_override=None):
     """Average pooling via torch; returns (Ho, Wo, C, N)."""
-    y = _avg_fn(window, stride, padding, count_include_pad)(
+    y = _avg_fn(window, stride, padding, count_include_pad, ceil_mode, divisor_override)(
         _to_torch(_as4d(x), HWCN_TO_NCHW))
     return _from_torch(y, HWCN_TO_NCHW)
 
 
-def avgpool2d_jacobian(x, window, stride, padding=0, count_include_pad=True):
+def avgpool2d_jacobian(x, window, stride, padding=0, count_include_pad=True, ceil_mode=False,
+                       divisor_override=None):
     """Dense (y.size, x.size) Jacobian of torch avg pooling in our vec order."""
     x4 = _as4d(x)
     xt = _to_torch(x4, HWCN_TO_NCHW)
-    f = _avg_fn(window, stride, padding, count_include_pad)
+    f = _avg_fn(window, stride, padding, count_include_pad, ceil_mode, divisor_override)
     y = f(xt)
     J = jacrev(f)(xt)
     y_ours_shape = tuple(y.shape[a] for a in np.argsort(HWCN_TO_NCHW))
@@ -202,22 +227,27 @@ def avgpool2d_jacobian(x, window, stride, padding=0, count_include_pad=True):
                     _vec_to_torch(x4.shape, HWCN_TO_NCHW))
 
 
-def _max_fn(window, stride, padding, dilation, pad_value):
+def _max_fn(window, stride, padding, dilation, pad_value, ceil_mode=False):
     """torch max-pool closure returning (y, indices, (top, left, Wp)).
 
     pad_value=None with symmetric padding <= window/2: native F.max_pool2d
-    (padding never wins).  Otherwise the input is F.pad-ed with pad_value
-    (-inf when None) and pooled without padding; indices then refer to the
-    padded plane of width Wp.  Ties follow torch CPU (row-major first max).
+    (padding never wins; ceil_mode passed on).  Otherwise the input is
+    F.pad-ed with pad_value (-inf when None) and pooled without padding;
+    indices then refer to the padded plane of width Wp (ceil_mode is then
+    NotImplementedError: torch's rule is stated relative to its own padding).
+    Ties follow torch CPU (row-major first max).
     """
     k, s, d = _pair(window), _pair(stride), _pair(dilation)
     (top, bottom), (left, right) = _padding(padding)
     native = (pad_value is None and top == bottom and left == right
               and 2 * top <= k[0] and 2 * left <= k[1])
+    if ceil_mode and not native:
+        raise NotImplementedError("ceil_mode needs torch's own padding (symmetric, <= window/2)")
 
     def f(xt):
         if native:
-            y, idx = F.max_pool2d(xt, k, s, (top, left), d, return_indices=True)
+            y, idx = F.max_pool2d(xt, k, s, (top, left), d, ceil_mode=ceil_mode,
+                                  return_indices=True)
             return y, idx, (0, 0, xt.shape[3])
         fill = float("-inf") if pad_value is None else float(pad_value)
         xp = F.pad(xt, (left, right, top, bottom), value=fill)
@@ -226,15 +256,16 @@ def _max_fn(window, stride, padding, dilation, pad_value):
     return f
 
 
-def maxpool2d(x, window, stride, padding=0, dilation=(1, 1), pad_value=None):
+def maxpool2d(x, window, stride, padding=0, dilation=(1, 1), pad_value=None,
+              ceil_mode=False):
     """Max pooling via torch; returns (y, switches), both (Ho, Wo, C, N)."""
-    return (_from_torch(_max_fn(window, stride, padding, dilation, pad_value)(
+    return (_from_torch(_max_fn(window, stride, padding, dilation, pad_value, ceil_mode)(
         _to_torch(_as4d(x), HWCN_TO_NCHW))[0], HWCN_TO_NCHW),
-        maxpool2d_switches(x, window, stride, padding, dilation, pad_value))
+        maxpool2d_switches(x, window, stride, padding, dilation, pad_value, ceil_mode))
 
 
 def maxpool2d_switches(x, window, stride, padding=0, dilation=(1, 1),
-                       pad_value=None):
+                       pad_value=None, ceil_mode=False):
     """Winner vec index into the whole x (our layout), -1 where padding wins.
 
     torch's return_indices gives h*W + w inside each (n, c) plane; convert to
@@ -243,7 +274,7 @@ def maxpool2d_switches(x, window, stride, padding=0, dilation=(1, 1),
     x4 = _as4d(x)
     H, W, C, N = x4.shape
     _, idx, (top, left, Wp) = _max_fn(window, stride, padding, dilation,
-                                      pad_value)(_to_torch(x4, HWCN_TO_NCHW))
+                                      pad_value, ceil_mode)(_to_torch(x4, HWCN_TO_NCHW))
     idx = _from_torch(idx, HWCN_TO_NCHW).astype(np.int64)   # (Ho, Wo, C, N)
     h, w = idx // Wp - top, idx % Wp - left
     c = np.arange(C)[None, None, :, None] + np.zeros_like(idx)
@@ -256,7 +287,7 @@ def maxpool2d_switches(x, window, stride, padding=0, dilation=(1, 1),
 
 
 def maxpool2d_jacobian(x, window, stride, padding=0, dilation=(1, 1),
-                       pad_value=None):
+                       pad_value=None, ceil_mode=False):
     """Dense (y.size, x.size) Jacobian of torch max pooling in our vec order.
 
     Where a padding tap wins (only possible with pad_value set) the gradient
@@ -264,7 +295,7 @@ def maxpool2d_jacobian(x, window, stride, padding=0, dilation=(1, 1),
     """
     x4 = _as4d(x)
     xt = _to_torch(x4, HWCN_TO_NCHW)
-    g = _max_fn(window, stride, padding, dilation, pad_value)
+    g = _max_fn(window, stride, padding, dilation, pad_value, ceil_mode)
     f = lambda t: g(t)[0]
     y = f(xt)
     J = jacrev(f)(xt)
