@@ -15,12 +15,19 @@ VERBS = ["demo", "show", "check", "verify", "train"]
 """Verb modules in ``jacobian_cnn.commands``, in the order ``--help`` shows them."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line (and exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="jacobian-cnn",
         description="Exact sparse Jacobians of CNN layers (numerator layout, column-major vec).",
     )
-    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     for name in VERBS:
         importlib.import_module(f"jacobian_cnn.commands.{name}").add_parser(sub)
     return parser
@@ -34,7 +41,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (ValueError, TypeError, MemoryError, ImportError, OSError) as exc:
+    except (ValueError, TypeError, MemoryError, ImportError, OSError, NotImplementedError,
+            RuntimeError) as exc:
         print(f"jacobian-cnn {args.verb}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

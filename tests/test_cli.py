@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from jacobian_cnn.cli import main
 
 
@@ -33,3 +35,11 @@ def test_python_dash_m_runs():
     done = subprocess.run([sys.executable, "-m", "jacobian_cnn", "--help"], capture_output=True,
                           text=True, check=True)
     assert "demo" in done.stdout
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--size", "eight"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "invalid int value" in err and "--help" in err
