@@ -73,12 +73,12 @@ class Case:
         return self.x_kind not in ("ties", "zeros")
 
 
-def _pick(o, keys):
+def pick(o, keys):
     return {k: o[k] for k in keys if k in o}
 
 
 def _geometry(o):
-    return _pick(o, ("stride", "padding", "dilation"))
+    return pick(o, ("stride", "padding", "dilation"))
 
 
 @dataclass(frozen=True)
@@ -86,12 +86,12 @@ class Op:
     make: callable        # (params, options) -> our layer
     reference: callable   # (x, params, options) -> {wrt: dense J}
     torch: callable       # (torch_ref, x, params, options) -> {wrt: dense J}
+    forward: callable     # (x, params, options) -> y from the loop reference
     wrts: tuple = ("input",)
-    forward: callable = None  # (x, params, options) -> y from the loop reference
 
 
 def _conv_make(p, o):
-    return jc.Conv2D(p["kernel"], p.get("bias"), **_geometry(o), **_pick(o, _CONV))
+    return jc.Conv2D(p["kernel"], p.get("bias"), **_geometry(o), **pick(o, _CONV))
 
 
 def _conv_args(o):
@@ -100,7 +100,7 @@ def _conv_args(o):
 
 
 def _conv_ref(mod, x, p, o):
-    J = mod.conv2d_jacobians(x, p["kernel"], p.get("bias"), *_conv_args(o), **_pick(o, _CONV))
+    J = mod.conv2d_jacobians(x, p["kernel"], p.get("bias"), *_conv_args(o), **pick(o, _CONV))
     return J if "bias" in p else {k: v for k, v in J.items() if k != "bias"}
 
 
@@ -109,11 +109,11 @@ def _pool_args(o):
 
 
 def _avg_kwargs(o):
-    return {"count_include_pad": o.get("count_include_pad", True), **_pick(o, _AVG)}
+    return {"count_include_pad": o.get("count_include_pad", True), **pick(o, _AVG)}
 
 
 def _max_kwargs(o):
-    return _pick(o, ("dilation", "pad_value", "ceil_mode"))
+    return pick(o, ("dilation", "pad_value", "ceil_mode"))
 
 
 _CONV = ("groups", "padding_mode")       # conv options beyond the geometry
@@ -127,7 +127,7 @@ OPS = {
         torch=lambda tr, x, p, o: _conv_ref(tr, x, p, o),
         wrts=("input", "kernel", "bias"),
         forward=lambda x, p, o: ref.conv2d(x, p["kernel"], p.get("bias"), *_conv_args(o),
-                                           **_pick(o, _CONV)),
+                                           **pick(o, _CONV)),
     ),
     "avg": Op(
         make=lambda p, o: jc.AvgPool2D(o["window"], **_geometry(o), **_avg_kwargs(o)),
@@ -137,7 +137,7 @@ OPS = {
     ),
     "max": Op(
         make=lambda p, o: jc.MaxPool2D(o["window"], **_geometry(o), pad_value=o.get("pad_value"),
-                                       tie=o.get("tie", "column_major"), **_pick(o, ("ceil_mode",))),
+                                       tie=o.get("tie", "column_major"), **pick(o, ("ceil_mode",))),
         reference=lambda x, p, o: {"input": ref.maxpool2d_jacobian(
             x, *_pool_args(o), **_max_kwargs(o), tie=o.get("tie", "column_major"))},
         torch=lambda tr, x, p, o: {"input": tr.maxpool2d_jacobian(x, *_pool_args(o), **_max_kwargs(o))},
@@ -148,6 +148,7 @@ OPS = {
         make=lambda p, o: jc.Flatten(o.get("order", "F")),
         reference=lambda x, p, o: {"input": ref.flatten_jacobian(x, o.get("order", "F"))},
         torch=lambda tr, x, p, o: {"input": tr.flatten_jacobian(x, o.get("order", "F"))},
+        forward=lambda x, p, o: ref.flatten(x, o.get("order", "F")),
     ),
     "dense": Op(
         make=lambda p, o: jc.Dense(p["weight"], p.get("bias")),
@@ -156,21 +157,28 @@ OPS = {
         torch=lambda tr, x, p, o: {k: v for k, v in tr.dense_jacobians(
             x, p["weight"], p.get("bias")).items() if k != "bias" or "bias" in p},
         wrts=("input", "weight", "bias"),
+        forward=lambda x, p, o: ref.dense(x, p["weight"], p.get("bias")),
     ),
     "relu": Op(lambda p, o: jc.ReLU(), lambda x, p, o: {"input": ref.relu_jacobian(x)},
-               lambda tr, x, p, o: {"input": tr.relu_jacobian(x)}),
+               lambda tr, x, p, o: {"input": tr.relu_jacobian(x)},
+               forward=lambda x, p, o: ref.relu(x)),
     "sigmoid": Op(lambda p, o: jc.Sigmoid(), lambda x, p, o: {"input": ref.sigmoid_jacobian(x)},
-                  lambda tr, x, p, o: {"input": tr.sigmoid_jacobian(x)}),
+                  lambda tr, x, p, o: {"input": tr.sigmoid_jacobian(x)},
+                  forward=lambda x, p, o: ref.sigmoid(x)),
     "tanh": Op(lambda p, o: jc.Tanh(), lambda x, p, o: {"input": ref.tanh_jacobian(x)},
-               lambda tr, x, p, o: {"input": tr.tanh_jacobian(x)}),
+               lambda tr, x, p, o: {"input": tr.tanh_jacobian(x)},
+               forward=lambda x, p, o: ref.tanh(x)),
     "softmax": Op(lambda p, o: jc.Softmax(), lambda x, p, o: {"input": ref.softmax_jacobian(x)},
-                  lambda tr, x, p, o: {"input": tr.softmax_jacobian(x)}),
+                  lambda tr, x, p, o: {"input": tr.softmax_jacobian(x)},
+                  forward=lambda x, p, o: ref.softmax(x)),
     "mse": Op(lambda p, o: jc.MSELoss(p["target"]),
               lambda x, p, o: {"input": ref.mse_gradient(x, p["target"])},
-              lambda tr, x, p, o: {"input": tr.mse_gradient(x, p["target"])}),
+              lambda tr, x, p, o: {"input": tr.mse_gradient(x, p["target"])},
+              forward=lambda x, p, o: ref.mse(x, p["target"])),
     "xent": Op(lambda p, o: jc.SoftmaxCrossEntropy(p["labels"]),
                lambda x, p, o: {"input": ref.softmax_cross_entropy_gradient(x, p["labels"])},
-               lambda tr, x, p, o: {"input": tr.softmax_cross_entropy_gradient(x, p["labels"])}),
+               lambda tr, x, p, o: {"input": tr.softmax_cross_entropy_gradient(x, p["labels"])},
+               forward=lambda x, p, o: ref.softmax_cross_entropy(x, p["labels"])),
 }
 
 K = lambda kh, kw, ci, co: {"kernel": (kh, kw, ci, co)}  # noqa: E731

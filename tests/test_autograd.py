@@ -4,7 +4,6 @@ Locally a missing torch or JAX skips these tests; in CI (env var CI set) it fail
 """
 
 import importlib
-import os
 import subprocess
 import sys
 
@@ -14,14 +13,6 @@ from cases import CASES, OPS, PARITY_CASES
 
 import jacobian_cnn as jc
 from jacobian_cnn import autograd, examples
-
-
-@pytest.fixture(scope="module")
-def jax_module():
-    """JAX; a hard failure in CI if it is missing."""
-    if os.environ.get("CI"):
-        return importlib.import_module("jax")
-    return pytest.importorskip("jax", reason="jax not installed (pip install jax)")
 
 
 def _differs_by_tie_rule(case):

@@ -5,23 +5,12 @@ the ``torch_ref`` / ``jax_module`` fixtures (skipped locally without them, a fai
 in CI).
 """
 
-import importlib
-import os
 
 import numpy as np
 import pytest
 
 import jacobian_cnn as jc
 from jacobian_cnn import layout
-
-
-@pytest.fixture(scope="module")
-def jax_module():
-    """JAX with float64; a hard failure in CI if JAX is missing."""
-    if os.environ.get("CI"):
-        return importlib.import_module("jax")
-    return pytest.importorskip("jax", reason="jax not installed (pip install jax)")
-
 
 SHAPES = {"NCHW": (3, 4, 2, 2), "NHWC": (3, 4, 2, 2), "OIHW": (2, 3, 2, 4), "HWIO": (2, 3, 2, 4),
           "NC": (5, 3), "IO": (5, 3), "C": (4,)}

@@ -13,22 +13,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from optional import require
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 NEEDED = ("nbformat", "nbclient", "ipykernel", "matplotlib", "sklearn", "torch")
 
 
-def _require(module):
-    if os.environ.get("CI"):
-        return importlib.import_module(module)  # ImportError fails the test in CI
-    return pytest.importorskip(module, reason=f"{module} not installed")
-
 
 @pytest.fixture(scope="module")
 def build():
     """notebooks/build.py, the one place the cells are written."""
-    _require("nbformat")
+    require("nbformat")
     spec = importlib.util.spec_from_file_location("notebook_build", NOTEBOOK_DIR / "build.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -38,7 +34,7 @@ def build():
 @pytest.fixture(scope="module")
 def kernel():
     for module in NEEDED:
-        _require(module)
+        require(module)
     from nbclient import NotebookClient
 
     def run(nb, timeout=300):

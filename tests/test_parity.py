@@ -1,13 +1,12 @@
 """Hyperparameter parity with PyTorch and JAX, and the rows of docs/conventions.md.
 
-The first tests run the generic checks of ``test_layers.py`` on ``cases.PARITY_CASES``
-(conv ``groups`` / ``padding_mode`` / ``padding="same"``, pooling ``ceil_mode`` /
-``divisor_override``): the loop reference, finite differences, torch, JAX and the
-forward pass. The named tests after them each back one row of the conventions table.
+``test_layers.py`` runs the generic checks (loop reference, finite differences, torch,
+forward pass) on ``cases.PARITY_CASES`` (conv ``groups`` / ``padding_mode`` /
+``padding="same"``, pooling ``ceil_mode`` / ``divisor_override``); here they are also
+compared with JAX, and the named tests after that each back one row of the conventions
+table.
 """
 
-import importlib
-import os
 
 import numpy as np
 import pytest
@@ -17,15 +16,6 @@ from cases import OPS, PARITY_CASES
 import jacobian_cnn as jc
 from jacobian_cnn import autograd, layout
 from jacobian_cnn.geometry import WindowGeometry
-
-
-@pytest.fixture(scope="module")
-def jax_module():
-    """JAX; a hard failure in CI if it is missing."""
-    if os.environ.get("CI"):
-        return importlib.import_module("jax")
-    return pytest.importorskip("jax", reason="jax not installed (pip install jax)")
-
 
 CASE_WRTS = [pytest.param(case, wrt, id=f"{case.id}-{wrt}")
              for case in PARITY_CASES for wrt in OPS[case.op].wrts
@@ -40,74 +30,14 @@ def _layer(case):
     return OPS[case.op].make(case.params(), case.options)
 
 
-# --- the generic checks on the parity configurations ------------------------------
-
-@pytest.mark.parametrize("case, wrt", CASE_WRTS)
-def test_matches_bruteforce_reference_exactly_in_structure(case, wrt):
-    x, params = case.x(), case.params()
-    J = _layer(case).jacobian(x, wrt=wrt)
-    expected = OPS[case.op].reference(np.asarray(x, np.float64), params, case.options)[wrt]
-    assert isinstance(J, sp.csr_array) and J.has_canonical_format
-    report = jc.compare_jacobians(J, expected, **_tolerance(case))
-    assert report.ok, str(report)
-
-
-@pytest.mark.parametrize("case, wrt", [c for c in CASE_WRTS if c.values[0].fd_ok])
-def test_matches_finite_differences(case, wrt):
-    op, params, x = OPS[case.op], case.params(), np.asarray(case.x(), np.float64)
-    if wrt == "input":
-        f, at = op.make(params, case.options).forward, x
-    else:
-        def f(value):
-            return op.make({**params, wrt: value}, case.options).forward(x)
-        at = params[wrt]
-    J = op.make(params, case.options).jacobian(x, wrt=wrt)
-    report = jc.compare_jacobians(J, jc.numerical_jacobian(f, at), atol=1e-6, rtol=1e-6,
-                                  structure=False)
-    assert report.ok, str(report)
-
-
-@pytest.mark.parametrize("case, wrt", [c for c in CASE_WRTS if c.values[0].torch])
-def test_matches_torch_autograd(case, wrt, torch_ref):
-    x = case.x()
-    J = _layer(case).jacobian(x, wrt=wrt)
-    expected = OPS[case.op].torch(torch_ref, np.asarray(x, np.float64), case.params(), case.options)[wrt]
-    report = jc.compare_jacobians(J, np.asarray(expected), **_tolerance(case))
-    assert report.ok, str(report)
-
+# --- the parity configurations against JAX (test_layers.py checks them against the
+# --- loop reference, finite differences, torch and the forward pass) ---------------
 
 @pytest.mark.parametrize("case, wrt", [  # JAX has no derivative of dilated max pooling
     c for c in CASE_WRTS if not (c.values[0].op == "max" and "dilation" in c.values[0].options)])
 def test_matches_jax_autograd(case, wrt, jax_module):
     result = autograd.compare(_layer(case), case.x(), wrt, backend="jax")
     assert result.ok, str(result)
-
-
-@pytest.mark.parametrize("case", PARITY_CASES, ids=lambda c: c.id)
-def test_forward_matches_reference(case):
-    x = case.x()
-    y = _layer(case).forward(x)
-    expected = OPS[case.op].forward(np.asarray(x, np.float64), case.params(), case.options)
-    tol = 1e-5 if case.x_kind == "float32" else 1e-12
-    np.testing.assert_allclose(jc.vec(y), jc.vec(expected), rtol=tol, atol=tol)
-    if case.x_kind == "float32":
-        assert y.dtype == np.float32 and _layer(case).jacobian(x).dtype == np.float32
-
-
-@pytest.mark.parametrize("case", [c for c in PARITY_CASES if c.op == "max"], ids=lambda c: c.id)
-def test_max_pool_switches_match_reference_and_torch(case, torch_ref):
-    import reference as ref
-
-    o, x = case.options, case.x()
-    args = (o["window"], o.get("stride", o["window"]), o.get("padding", 0))
-    kwargs = {k: o[k] for k in ("dilation", "pad_value", "ceil_mode") if k in o}
-    switches = _layer(case).switches(x)
-    _, expected = ref.maxpool2d(np.asarray(x, np.float64), *args, **kwargs,
-                                tie=o.get("tie", "column_major"))
-    np.testing.assert_array_equal(jc.vec(switches), jc.vec(expected))
-    if case.torch:
-        torch_switches = torch_ref.maxpool2d_switches(np.asarray(x, np.float64), *args, **kwargs)
-        np.testing.assert_array_equal(jc.vec(switches), jc.vec(torch_switches))
 
 
 # --- convolution: cross-correlation, "same", groups, copying padding modes ---------

@@ -8,16 +8,11 @@ divisor options, batch) and compares the input, kernel and bias Jacobians with
 torch or JAX skips; in CI (env var CI set) it fails.
 """
 
-import importlib
-import os
 
 import numpy as np
-import pytest
+from optional import require
 
-if os.environ.get("CI"):
-    hypothesis = importlib.import_module("hypothesis")   # ImportError fails the run in CI
-else:
-    hypothesis = pytest.importorskip("hypothesis", reason="hypothesis not installed")
+hypothesis = require("hypothesis")
 
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -31,13 +26,6 @@ EXAMPLES = {"conv": 1500, "avg": 1000, "max": 1000, "jax": 12}
 
 SETTINGS = dict(deadline=None, derandomize=True, database=None, print_blob=True)
 
-
-@pytest.fixture(scope="module")
-def jax_module():
-    """JAX; a hard failure in CI if it is missing."""
-    if os.environ.get("CI"):
-        return importlib.import_module("jax")
-    return pytest.importorskip("jax", reason="jax not installed (pip install jax)")
 
 
 def _pair(draw, low, high):

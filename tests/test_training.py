@@ -4,28 +4,21 @@ rows, the loop (better than chance), torch autograd on the same weights at every
 scikit-learn and torch are required in CI (CI set) and skipped locally without them.
 """
 
-import importlib
 import io
-import os
 import sys
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from optional import require
 
 import jacobian_cnn as jc
 from jacobian_cnn import cli, training
 
 
-def _require(module):
-    if os.environ.get("CI"):
-        return importlib.import_module(module)  # ImportError fails the test in CI
-    return pytest.importorskip(module, reason=f"{module} not installed")
-
-
 @pytest.fixture(scope="module")
 def digits():
-    _require("sklearn")
+    require("sklearn")
     return training.load_digits()
 
 
@@ -270,7 +263,7 @@ def test_train_help_lists_the_options_and_exit_codes(capsys):
 
 
 def test_train_prints_epochs_and_a_summary(capsys):
-    _require("sklearn")
+    require("sklearn")
     assert cli.main([*FAST, "--min-accuracy", "0.12"]) == 0
     out = capsys.readouterr().out
     assert "before training" in out and "epoch 1/1 |########################| 57/57" in out
@@ -280,7 +273,7 @@ def test_train_prints_epochs_and_a_summary(capsys):
 
 
 def test_train_exits_1_below_min_accuracy(capsys):
-    _require("sklearn")
+    require("sklearn")
     assert cli.main([*FAST, "--min-accuracy", "0.99"]) == 1
     assert "FAILED: test accuracy" in capsys.readouterr().out
 
@@ -296,7 +289,7 @@ def test_train_exits_1_below_min_accuracy(capsys):
 ])
 def test_train_errors_are_one_line_with_exit_code_2(capsys, argv, message):
     if "--test-fraction" in argv:
-        _require("sklearn")
+        require("sklearn")
     assert cli.main(["train", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"jacobian-cnn train: error: {message}") and err.count("\n") == 1
@@ -319,7 +312,7 @@ def test_train_check_torch_without_torch_fails_before_training(capsys, monkeypat
 
 
 def test_train_check_torch_reports_the_largest_deviation(capsys, torch_ref):
-    _require("sklearn")
+    require("sklearn")
     assert cli.main([*FAST, "--check-torch"]) == 0
     out = capsys.readouterr().out
     assert "torch autograd on the same weights, all 57 steps: largest |ours - torch| =" in out
@@ -327,8 +320,8 @@ def test_train_check_torch_reports_the_largest_deviation(capsys, torch_ref):
 
 
 def test_train_saves_the_curves(tmp_path, capsys):
-    _require("sklearn")
-    _require("matplotlib")
+    require("sklearn")
+    require("matplotlib")
     path = tmp_path / "curves.png"
     assert cli.main([*FAST, "--plot", str(path)]) == 0
     assert path.stat().st_size > 1000
@@ -341,7 +334,7 @@ class _Terminal(io.StringIO):
 
 
 def test_on_a_terminal_the_bar_is_redrawn_with_carriage_returns():
-    _require("sklearn")
+    require("sklearn")
     args = cli.build_parser().parse_args(FAST)
     stream = _Terminal()
     assert args.run(args, stream=stream) == 0
