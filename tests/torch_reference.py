@@ -30,6 +30,8 @@ import warnings
 import numpy as np
 import torch
 import torch.nn.functional as F
+from reference import _as4d as _reference_as4d  # argument normalization only
+from reference import _kernel4d, _padding, _pair
 from torch.func import jacrev
 
 __all__ = [
@@ -51,43 +53,8 @@ COLS_TO_ROWS = (1, 0)         # ours (n, N) -> torch (N, n); ours W (n_in,n_out)
 # helpers
 # ---------------------------------------------------------------------------
 
-def _pair(v):
-    if np.isscalar(v):
-        return (int(v), int(v))
-    v = tuple(int(u) for u in v)
-    if len(v) != 2:
-        raise ValueError(f"expected an int or a pair, got {v!r}")
-    return v
-
-
-def _padding(p):
-    """int / (ph, pw) / ((top, bottom), (left, right)) -> pair of pairs."""
-    if np.isscalar(p):
-        return ((int(p), int(p)), (int(p), int(p)))
-    p = tuple(p)
-    if len(p) != 2:
-        raise ValueError(f"bad padding {p!r}")
-    return tuple(_pair(q) for q in p)
-
-
 def _as4d(x):
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 2:
-        return x[:, :, None, None]
-    if x.ndim == 3:
-        return x[:, :, :, None]
-    if x.ndim == 4:
-        return x
-    raise ValueError(f"expected 2-D/3-D/4-D input, got {x.shape}")
-
-
-def _kernel4d(K):
-    K = np.asarray(K, dtype=np.float64)
-    if K.ndim == 2:
-        return K[:, :, None, None]
-    if K.ndim == 3:
-        return K[:, :, :, None]
-    return K
+    return _reference_as4d(x)[0]
 
 
 def _as_cols(x):
