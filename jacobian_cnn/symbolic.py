@@ -608,6 +608,28 @@ class SymbolicJacobian:
                + self.to_text()
 
 
+def _shaped_matrix(array, channel=None):
+    """An entry array in a variable's shape (or one channel of it) as a SymPy matrix."""
+    array = np.asarray(array, dtype=object)
+    if channel is not None:
+        array = array[:, :, channel]
+    return _as_2d(array)
+
+
+def _shaped_latex(array, env):
+    """One ``env`` matrix per channel, side by side, separated by ``\\quad``."""
+    return " \\quad\n".join(matrix_to_latex(_as_2d(a), env=env) for a in _channels(array))
+
+
+def _shaped_text(array):
+    """Plain-text grid, one per channel."""
+    parts = _channels(array)
+    if len(parts) == 1:
+        return matrix_to_text(_as_2d(parts[0]))
+    return "\n\n".join(f"channel {c + 1}:\n" + matrix_to_text(_as_2d(a))
+                       for c, a in enumerate(parts))
+
+
 @dataclass(frozen=True)
 class SymbolicArray:
     """A forward result with named entries (seed 004's rep.2).
@@ -627,22 +649,15 @@ class SymbolicArray:
 
     def matrix(self, channel=None):
         """The output (or one channel of it) as a SymPy matrix; a vector is a column."""
-        array = np.asarray(self.array, dtype=object)
-        if channel is not None:
-            array = array[:, :, channel]
-        return _as_2d(array)
+        return _shaped_matrix(self.array, channel)
 
     def to_latex(self, *, env="bmatrix"):
         """One ``bmatrix`` (a vector is a column); channels side by side, separated by ``\\quad``."""
-        return " \\quad\n".join(matrix_to_latex(_as_2d(a), env=env) for a in _channels(self.array))
+        return _shaped_latex(self.array, env)
 
     def to_text(self):
         """Plain-text grid (one per channel)."""
-        parts = _channels(self.array)
-        if len(parts) == 1:
-            return matrix_to_text(_as_2d(parts[0]))
-        return "\n\n".join(f"channel {c + 1}:\n" + matrix_to_text(_as_2d(a))
-                           for c, a in enumerate(parts))
+        return _shaped_text(self.array)
 
     def __str__(self):
         return f"{self.description}\n{self.to_text()}"
@@ -670,10 +685,7 @@ class SymbolicGradient:
 
     def matrix(self, channel=None):
         """The gradient in the variable's shape as a SymPy matrix (a vector is a column)."""
-        array = np.asarray(self.array, dtype=object)
-        if channel is not None:
-            array = array[:, :, channel]
-        return _as_2d(array)
+        return _shaped_matrix(self.array, channel)
 
     def to_latex(self, *, form="shaped", env="bmatrix"):
         """``form="shaped"``: in the variable's shape; ``"row"``: the ``vec``-order row."""
@@ -681,7 +693,7 @@ class SymbolicGradient:
             return matrix_to_latex(self.row, env=env)
         if form != "shaped":
             raise ValueError(f"form must be 'shaped' or 'row', got {form!r}")
-        return " \\quad\n".join(matrix_to_latex(_as_2d(a), env=env) for a in _channels(self.array))
+        return _shaped_latex(self.array, env)
 
     def to_text(self, *, form="shaped"):
         """Plain text; ``form="row"`` lists ``∂J/∂a_{ij} = ...`` in vec order."""
@@ -690,11 +702,7 @@ class SymbolicGradient:
                 self.wrt_symbols, list(self.row), strict=True))
         if form != "shaped":
             raise ValueError(f"form must be 'shaped' or 'row', got {form!r}")
-        parts = _channels(self.array)
-        if len(parts) == 1:
-            return matrix_to_text(_as_2d(parts[0]))
-        return "\n\n".join(f"channel {c + 1}:\n" + matrix_to_text(_as_2d(a))
-                           for c, a in enumerate(parts))
+        return _shaped_text(self.array)
 
     def __str__(self):
         return f"{self.description}\n{self.to_text()}"
