@@ -66,16 +66,18 @@ def csr_from_rows(row_lengths, cols, vals, shape):
     """Assemble a CSR array from per-row entry counts and row-ordered ``cols``/``vals``.
 
     ``cols`` must already be sorted within each row, without duplicates; nothing is
-    summed or sorted here, which is what keeps assembly fast. Callers check the size
-    with :func:`jacobian_cnn._checks.check_size` *before* materializing ``cols``/``vals``.
+    summed or sorted here, which is what keeps assembly fast. ``cols`` and ``vals`` may
+    be broadcast views: each is written once, straight into the final array (32-bit
+    indices whenever they fit). Callers check the size with
+    :func:`jacobian_cnn._checks.check_size` *before* materializing ``cols``/``vals``.
     """
-    row_lengths = np.asarray(row_lengths).ravel()
     index_dtype = np.int32 if max(shape[0], shape[1], cols.size) < 2**31 else np.int64
-    indptr = np.zeros(shape[0] + 1, dtype=index_dtype)
+    indptr = np.empty(shape[0] + 1, dtype=index_dtype)
+    indptr[0] = 0
     np.cumsum(row_lengths, out=indptr[1:])
-    J = sp.csr_array(
-        (vals.ravel(), cols.ravel().astype(index_dtype, copy=False), indptr), shape=shape
-    )
+    indices = np.empty(cols.size, index_dtype)
+    indices.reshape(cols.shape)[...] = cols
+    J = sp.csr_array((vals.ravel(), indices, indptr), shape=shape)
     J.has_sorted_indices = True
     return J
 
@@ -96,6 +98,13 @@ def diagonal(values, *, keep=None, max_bytes, what):
     """
     values = np.asarray(values).ravel(order="F")
     n = values.size
-    keep = np.ones(n, dtype=bool) if keep is None else np.asarray(keep).ravel(order="F")
+    if keep is None:
+        check_size(n, n, values.dtype.itemsize, max_bytes, what)
+        index_dtype = np.int32 if n < 2**31 else np.int64
+        J = sp.csr_array((values.copy(), np.arange(n, dtype=index_dtype),
+                          np.arange(n + 1, dtype=index_dtype)), shape=(n, n))
+        J.has_sorted_indices = True
+        return J
+    keep = np.asarray(keep).ravel(order="F")
     check_size(n, int(keep.sum()), values.dtype.itemsize, max_bytes, what)
-    return csr_from_rows(keep.astype(np.int64), np.flatnonzero(keep), values[keep], (n, n))
+    return csr_from_rows(keep, np.flatnonzero(keep), values[keep], (n, n))

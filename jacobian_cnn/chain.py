@@ -150,21 +150,27 @@ class Chain:
             layer, (x_in, cache) = self.layers[i], records[i]
             for name in layer.params:
                 J = layer.jacobian(x_in, wrt=name, cache=cache, max_bytes=max_bytes)
-                params[i][name] = rows @ J
+                params[i][name] = _times(rows, J)
                 trace.append(Step(i, repr(layer), name, J.shape, J.nnz, params[i][name].shape))
             J = layer.jacobian(x_in, wrt="input", cache=cache, max_bytes=max_bytes)
-            rows = rows @ J
+            rows = _times(rows, J)
             trace.append(Step(i, repr(layer), "input", J.shape, J.nnz, rows.shape))
         return Gradients(input=np.asarray(rows), params=params, output=y, trace=trace)
 
     def jacobian(self, x, *, max_bytes=None):
-        """End-to-end ``d vec(y) / d vec(x)``, composed left to right from the output's identity rows."""
+        """End-to-end ``d vec(y) / d vec(x)``, composed left to right from the output's rows.
+
+        The running product ``d vec(y) / d vec(h_l)`` has one row per output, usually
+        few: it is kept as a dense block while that is smaller than its CSR form (a
+        dense-times-sparse product is then one pass over each layer's nonzeros) and
+        as CSR otherwise. It is never multiplied right to left.
+        """
         records, y = self._forward_all(x)
-        rows = sp.eye_array(y.size, format="csr", dtype=y.dtype)
+        rows = None  # the identity rows of the output
         for i in reversed(range(len(self.layers))):
             x_in, cache = records[i]
-            rows = rows @ self.layers[i].jacobian(x_in, wrt="input", cache=cache,
-                                                  max_bytes=max_bytes)
+            J = self.layers[i].jacobian(x_in, wrt="input", cache=cache, max_bytes=max_bytes)
+            rows = _smaller_form(J if rows is None else _times(rows, J))
         return sp.csr_array(rows)
 
     def trace(self, x, g=None, *, max_bytes=None):
@@ -184,3 +190,40 @@ class Chain:
             raise ValueError("g contains NaN or inf")
         return g
 
+
+def _times(rows, J):
+    """``rows @ J``: rows (dense or CSR) times a layer's explicit CSR Jacobian.
+
+    The product kernel follows the storage that is smaller, as :func:`_smaller_form`
+    does for the rows: a ``J`` whose dense form takes no more bytes than its CSR form
+    (a dense layer's ``W.T``) multiplies dense rows as a dense block (BLAS); a full
+    diagonal ``J`` (an elementwise layer, a column-major flatten) scales their columns
+    by its stored values; anything else is scipy's sparse product.
+    """
+    if isinstance(rows, np.ndarray) and J.format == "csr":
+        m, n = J.shape
+        value = J.data.itemsize
+        if m * n * value <= J.nnz * (value + J.indices.itemsize):
+            return rows @ J.toarray()
+        if (m == n == J.nnz and np.array_equal(J.indices, np.arange(n))
+                and np.array_equal(J.indptr, np.arange(n + 1))):
+            return rows * J.data
+    return rows @ J
+
+
+def _smaller_form(rows):
+    """``rows`` as a dense block or as CSR, whichever takes fewer bytes.
+
+    CSR stores ``nnz * (value + index)`` bytes, a dense block ``k * n * value`` bytes;
+    a dense block is turned back into CSR only once it is under half its dense
+    size, so the form does not flip back and forth.
+    """
+    k, n = rows.shape
+    value = rows.dtype.itemsize
+    if sp.issparse(rows):
+        if k * n * value <= rows.nnz * (value + 4):
+            return rows.toarray()
+        return rows
+    if 2 * np.count_nonzero(rows) * (value + 4) < k * n * value:
+        return sp.csr_array(rows)
+    return rows

@@ -26,6 +26,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
+from ._assembly import conv_input_jacobian, conv_kernel_jacobian
 from ._checks import check_size, float_array, padding_pairs, pair
 from ._layer import Layer, as_maps, csr_from_rows, maps_like
 from .geometry import WindowGeometry, check_padding_mode, describe
@@ -173,9 +174,13 @@ class Conv2D(Layer):
         )
         patches = planes[geo.taps]  # (n_out, n_taps, C_in, N); index -1 reads the zero row
         g, cig, co = self.groups, self.kernel.shape[2], self.kernel.shape[3]
-        patches = patches.reshape(geo.n_out, geo.n_taps, g, cig, n)
+        # One matrix product per group: (N*n_out, n_taps*C_in/g) @ (n_taps*C_in/g, C_out/g).
+        patches = patches.reshape(geo.n_out, geo.n_taps, g, cig, n).transpose(2, 4, 0, 1, 3)
+        patches = patches.reshape(g, n * geo.n_out, geo.n_taps * cig)
         kernel = self._kernel_by_tap(dtype).reshape(g, co // g, cig, geo.n_taps)
-        y = np.einsum("otgcn,gdct->ogdn", patches, kernel, optimize=True).reshape(geo.n_out, co, n)
+        kernel = kernel.transpose(0, 3, 2, 1).reshape(g, geo.n_taps * cig, co // g)
+        y = (patches @ kernel).reshape(g, n, geo.n_out, co // g)
+        y = y.transpose(2, 0, 3, 1).reshape(geo.n_out, co, n)
         if self.bias is not None:
             y += self.bias.astype(dtype)[None, :, None]
         y4 = y.reshape(geo.out_size + (self.kernel.shape[3], n), order="F")
@@ -197,9 +202,8 @@ class Conv2D(Layer):
         """
         self._check_wrt(wrt)
         x4, _, geo = self._prepare(x)
-        h, w, c_in, n = x4.shape
         ci, co = self.kernel.shape[2:]  # ci: input channels per group
-        group = np.arange(co) // (co // self.groups)  # the group of each output channel
+        n = x4.shape[3]
         dtype = x4.dtype  # computed in the input's precision
         n_rows = geo.n_out * co * n
         if wrt == "bias":
@@ -207,11 +211,30 @@ class Conv2D(Layer):
             cols = np.broadcast_to(np.arange(co)[None, :, None], (n, co, geo.n_out))
             return csr_from_rows(np.ones(n_rows, np.int64), cols,
                                  np.ones(n_rows, dtype), (n_rows, co))
-        # Entries of one (sample, output channel) block, ordered by (o, ci, t): sorted columns.
-        row_len = geo.valid_counts * ci
-        nnz = int(row_len.sum()) * co * n
+        nnz = int(geo.valid_counts.sum()) * ci * co * n
         what = f"Conv2D {wrt} Jacobian ({n_rows} x {x4.size if wrt == 'input' else self.kernel.size})"
         check_size(n_rows, nnz, np.dtype(dtype).itemsize, max_bytes, what)
+        if geo.taps_may_repeat:
+            return self._jacobian_by_index(x4, geo, wrt)
+        # Zero padding: the same matrix as _jacobian_by_index, written tile by tile.
+        if wrt == "input":
+            return conv_input_jacobian(geo, self.kernel.astype(dtype, copy=False), n, self.groups)
+        return conv_kernel_jacobian(geo, x4, co, self.groups)
+
+    def _jacobian_by_index(self, x4, geo, wrt):
+        """The input or kernel Jacobian from plain index arithmetic over every nonzero.
+
+        The reference for the tiled builders of :mod:`jacobian_cnn._assembly` (which
+        must match it bit for bit) and the builder for copying padding modes, whose
+        repeated taps are summed. The caller has checked the size.
+        """
+        h, w, c_in, n = x4.shape
+        ci, co = self.kernel.shape[2:]  # ci: input channels per group
+        group = np.arange(co) // (co // self.groups)  # the group of each output channel
+        dtype = x4.dtype
+        n_rows = geo.n_out * co * n
+        # Entries of one (sample, output channel) block, ordered by (o, ci, t): sorted columns.
+        row_len = geo.valid_counts * ci
         o_idx, c_idx, t_idx = np.nonzero(np.broadcast_to(geo.valid[:, None, :],
                                                          (geo.n_out, ci, geo.n_taps)))
         if wrt == "input":

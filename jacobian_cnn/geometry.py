@@ -25,7 +25,7 @@ also hang past the padding; such taps read nothing in every mode.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -105,7 +105,18 @@ class WindowGeometry:
         ``stride=None`` means stride 1 (convolution); pooling passes its window.
         ``padding_mode="reflect"`` needs each padding smaller than the input along
         its axis and ``"circular"`` at most the input (PyTorch's limits).
+
+        Equal arguments return the same instance (a small cache of recent
+        geometries): a geometry is immutable, so its index tables are computed once
+        and every forward pass and Jacobian of a layer on one input size shares them.
         """
+        if (_is_pair(in_size, 1) and _is_pair(window, 1) and (stride is None or _is_pair(stride, 1))
+                and _is_pair(dilation, 1) and type(padding) is tuple and len(padding) == 2
+                and _is_pair(padding[0], 0) and _is_pair(padding[1], 0)
+                and type(ceil_mode) is bool and padding_mode in PADDING_MODES):
+            # Already normalized (a layer's own attributes): skip straight to the cache.
+            return _from_normalized(cls, in_size, window, stride or (1, 1), padding, dilation,
+                                    ceil_mode, padding_mode, window_name)
         in_size = pair(tuple(in_size), "input spatial size", minimum=1)
         window = pair(window, window_name, minimum=1)
         stride = (1, 1) if stride is None else pair(stride, "stride", minimum=1)
@@ -113,35 +124,8 @@ class WindowGeometry:
         padding = padding_pairs(padding)
         ceil_mode = check_bool(ceil_mode, "ceil_mode")
         padding_mode = check_padding_mode(padding_mode)
-        out = []
-        for axis, name in enumerate(("height", "width")):
-            n, (lo, hi) = in_size[axis], padding[axis]
-            if padding_mode == "reflect" and max(lo, hi) >= n:
-                raise ValueError(
-                    f"padding {padding} with padding_mode='reflect' must be smaller than the "
-                    f"input {name} {n} (input {in_size}): reflection does not repeat the edge"
-                )
-            if padding_mode == "circular" and max(lo, hi) > n:
-                raise ValueError(
-                    f"padding {padding} with padding_mode='circular' must be at most the input "
-                    f"{name} {n} (input {in_size}): it would wrap around more than once"
-                )
-            span = dilation[axis] * (window[axis] - 1) + 1
-            padded = n + lo + hi
-            if span > padded:
-                raise ValueError(
-                    f"{window_name} {window} with dilation {dilation} spans {span} in {name} "
-                    f"but the padded input has {name} {padded} (input {in_size}, padding "
-                    f"{padding}); the output would be empty"
-                )
-            if ceil_mode:
-                size = -(-(padded - span) // stride[axis]) + 1
-                if (size - 1) * stride[axis] >= n + lo:  # the last window starts in the padding
-                    size -= 1
-            else:
-                size = (padded - span) // stride[axis] + 1
-            out.append(size)
-        return cls(in_size, window, stride, padding, dilation, tuple(out), ceil_mode, padding_mode)
+        return _from_normalized(cls, in_size, window, stride, padding, dilation, ceil_mode,
+                                padding_mode, window_name)
 
     @property
     def n_out(self):
@@ -171,7 +155,7 @@ class WindowGeometry:
         rows, cols = np.broadcast_arrays(rows, cols)
         # (p, q, r, s) -> (o, t) with o = p + q*Ho and t = r + s*kh: a column-major reshape.
         shape = (self.n_out, self.n_taps)
-        return rows.reshape(shape, order="F"), cols.reshape(shape, order="F")
+        return _frozen(rows.reshape(shape, order="F")), _frozen(cols.reshape(shape, order="F"))
 
     @cached_property
     def in_padded(self):
@@ -218,7 +202,7 @@ class WindowGeometry:
     @cached_property
     def valid_counts(self):
         """Number of taps of each output position that read the input, ``(n_out,)``."""
-        return self.valid.sum(axis=1)
+        return _frozen(self.valid.sum(axis=1))
 
     @cached_property
     def padded_counts(self):
@@ -228,8 +212,8 @@ class WindowGeometry:
         except where ``ceil_mode`` lets a window hang past the padding.
         """
         if not self.ceil_mode:  # every tap lies in the padded input
-            return np.full(self.n_out, self.n_taps)
-        return self.in_padded.sum(axis=1)
+            return _frozen(np.full(self.n_out, self.n_taps))
+        return _frozen(self.in_padded.sum(axis=1))
 
     def __repr__(self):
         extra = ", ceil_mode=True" if self.ceil_mode else ""
@@ -238,6 +222,53 @@ class WindowGeometry:
             f"WindowGeometry(in={self.in_size}, window={self.window}, stride={self.stride}, "
             f"padding={self.padding}, dilation={self.dilation}, out={self.out_size}{extra})"
         )
+
+
+@lru_cache(maxsize=64)
+def _from_normalized(cls, in_size, window, stride, padding, dilation, ceil_mode, padding_mode,
+                     window_name):
+    """:meth:`WindowGeometry.from_args` after normalization: validate, size the output."""
+    out = []
+    for axis, name in enumerate(("height", "width")):
+        n, (lo, hi) = in_size[axis], padding[axis]
+        if padding_mode == "reflect" and max(lo, hi) >= n:
+            raise ValueError(
+                f"padding {padding} with padding_mode='reflect' must be smaller than the "
+                f"input {name} {n} (input {in_size}): reflection does not repeat the edge"
+            )
+        if padding_mode == "circular" and max(lo, hi) > n:
+            raise ValueError(
+                f"padding {padding} with padding_mode='circular' must be at most the input "
+                f"{name} {n} (input {in_size}): it would wrap around more than once"
+            )
+        span = dilation[axis] * (window[axis] - 1) + 1
+        padded = n + lo + hi
+        if span > padded:
+            raise ValueError(
+                f"{window_name} {window} with dilation {dilation} spans {span} in {name} "
+                f"but the padded input has {name} {padded} (input {in_size}, padding "
+                f"{padding}); the output would be empty"
+            )
+        if ceil_mode:
+            size = -(-(padded - span) // stride[axis]) + 1
+            if (size - 1) * stride[axis] >= n + lo:  # the last window starts in the padding
+                size -= 1
+        else:
+            size = (padded - span) // stride[axis] + 1
+        out.append(size)
+    return cls(in_size, window, stride, padding, dilation, tuple(out), ceil_mode, padding_mode)
+
+
+def _is_pair(value, minimum):
+    """Whether ``value`` is already a normalized pair: a tuple of two ints ``>= minimum``."""
+    return (type(value) is tuple and len(value) == 2 and type(value[0]) is int
+            and type(value[1]) is int and value[0] >= minimum and value[1] >= minimum)
+
+
+def _frozen(a):
+    """``a`` made read-only: geometries are shared, so are their tables."""
+    a.flags.writeable = False
+    return a
 
 
 def _copied(index, n, mode):

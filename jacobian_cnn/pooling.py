@@ -23,7 +23,9 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 
+from ._assembly import avgpool_jacobian, index_dtype
 from ._checks import check_size, padding_pairs, pair
 from ._layer import Layer, as_maps, csr_from_rows, maps_like
 from .geometry import WindowGeometry, check_bool, describe
@@ -165,6 +167,17 @@ class AvgPool2D(_Pool2D):
         nnz = int(geo.valid_counts.sum()) * c * n
         check_size(n_rows, nnz, x4.dtype.itemsize, max_bytes,
                    f"AvgPool2D Jacobian ({n_rows} x {x4.size})")
+        # The same matrix as _jacobian_by_index, written tile by tile.
+        return avgpool_jacobian(geo, x4.shape, x4.dtype, self.divisors(geo))
+
+    def _jacobian_by_index(self, x4, geo):
+        """The Jacobian from plain index arithmetic over every nonzero.
+
+        The reference the tiled builder of :mod:`jacobian_cnn._assembly` must match
+        bit for bit. The caller has checked the size.
+        """
+        h, w, c, n = x4.shape
+        n_rows = geo.n_out * c * n
         o_idx, t_idx = np.nonzero(geo.valid)  # sorted by o, then t: sorted columns
         offsets = np.arange(c * n) * (h * w)  # channel c of sample n starts at (c + n*C)*H*W
         cols = geo.taps[o_idx, t_idx][None, :].astype(np.int64) + offsets[:, None]
@@ -241,21 +254,30 @@ class MaxPool2D(_Pool2D):
                 f"window at output {np.unravel_index(o, geo.out_size, order='F')} lies entirely "
                 f"in padding {self.padding}; with pad_value=None it has no maximum"
             )
-        windows = _gather(x4, geo, -np.inf)  # (n_out, n_taps, C, N)
+        # Tap by tap over every window of every (channel, sample) plane at once:
+        # windows[t] is (n_out, C*N), contiguous.
+        planes = np.empty((h * w + 1, c * n), x4.dtype)
+        planes[:-1] = x4.reshape(h * w, c * n, order="F")
+        planes[-1] = -np.inf  # what index -1 (no input) reads
+        windows = planes[geo.taps.T]
         if self.pad_value is not None:
-            windows[geo.in_padded & ~geo.valid] = self.pad_value  # padding, not the overhang
+            windows[(geo.in_padded & ~geo.valid).T] = self.pad_value  # padding, not the overhang
         order = np.arange(geo.n_taps)
         if self.tie == "row_major":
             order = order.reshape(self.window, order="F").ravel(order="C")
-        # argmax returns the first maximum along the visiting order.
-        winner = order[np.argmax(windows[:, order], axis=1)]  # (n_out, C, N) tap index
-        y = np.take_along_axis(windows, winner[:, None], axis=1)[:, 0]
-        tap_pos = geo.taps[np.arange(geo.n_out)[:, None, None], winner]
-        offsets = (np.arange(c)[:, None] + c * np.arange(n)[None, :]) * (h * w)
-        switches = np.where(tap_pos >= 0, tap_pos + offsets[None], -1)
-        shape = geo.out_size + (c, n)
-        y4 = y.astype(x4.dtype, copy=False).reshape(shape, order="F")
-        return maps_like(y4, ndim), maps_like(switches.reshape(shape, order="F"), ndim)
+        # A strictly larger value takes over: the first maximum in visiting order wins.
+        y = windows[order[0]].copy()
+        winner = np.full(y.shape, order[0])  # tap index, (n_out, C*N)
+        for t in order[1:]:
+            larger = windows[t] > y
+            np.copyto(y, windows[t], where=larger)
+            winner[larger] = t
+        tap_pos = geo.taps[np.arange(geo.n_out)[:, None], winner]
+        offsets = np.arange(c * n) * (h * w)  # plane c + C*n starts at (c + C*n)*H*W
+        switches = np.where(tap_pos >= 0, tap_pos + offsets, -1)
+        shape = geo.out_size + (c, n)  # (o, plane) column-major is vec order
+        return (maps_like(y.reshape(shape, order="F"), ndim),
+                maps_like(switches.reshape(shape, order="F"), ndim))
 
     def forward(self, x):
         """Take the maximum of every window of every channel."""
@@ -291,8 +313,16 @@ def switches_jacobian(switches, n_inputs, *, dtype=np.float64, max_bytes=None):
     if s.size and (s.min() < -1 or s.max() >= n_inputs):
         raise ValueError(f"switches must lie in [-1, {n_inputs}); got range [{s.min()}, {s.max()}]")
     won = s >= 0
-    check_size(s.size, int(won.sum()), np.dtype(dtype).itemsize, max_bytes, "MaxPool2D Jacobian")
-    return csr_from_rows(won.astype(np.int64), s[won], np.ones(int(won.sum()), dtype),
-                         (s.size, int(n_inputs)))
-
-
+    n_won = int(np.count_nonzero(won))
+    check_size(s.size, n_won, np.dtype(dtype).itemsize, max_bytes, "MaxPool2D Jacobian")
+    # One entry per row that a real input won, written straight into 32-bit indices.
+    index = index_dtype(s.size, int(n_inputs), n_won)
+    if n_won == s.size:
+        indptr, indices = np.arange(s.size + 1, dtype=index), s.astype(index)
+    else:
+        indptr = np.zeros(s.size + 1, index)
+        np.cumsum(won, out=indptr[1:])
+        indices = s[won].astype(index)
+    J = sp.csr_array((np.ones(n_won, dtype), indices, indptr), shape=(s.size, int(n_inputs)))
+    J.has_sorted_indices = True
+    return J

@@ -1,0 +1,478 @@
+"""Jacobian assembly against the memory bound and against torch autograd: one table, one run.
+
+    python benchmarks/run.py            # the full table, a few minutes
+    python benchmarks/run.py --quick    # fewer repeats and no scaling table, for a smoke test
+
+Everything is measured in this one process on this machine: times are medians of
+repeated runs (the first run of each is a warm-up and is not counted), float32
+throughout (torch's default), torch with its default thread count. See
+``benchmarks/README.md`` for a captured table and what each column means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import sys
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import jacobian_cnn as jc  # noqa: E402
+
+F32 = np.float32
+MB = 1e6
+JACREV_BUDGET = 4 * 2**30
+"""Largest estimated memory of one ``torch.func.jacrev`` call that is attempted (bytes)."""
+
+
+# ---------------------------------------------------------------- timing helpers
+
+
+def median_ms(fn, repeat, *, warmup=True):
+    """Median wall time of ``fn()`` in ms over ``repeat`` runs, after one warm-up run."""
+    if warmup:
+        fn()
+    times = []
+    for _ in range(repeat):
+        gc.disable()
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+        gc.enable()
+        del result
+    return 1e3 * float(np.median(times))
+
+
+def fresh_write_bandwidth(repeat, n_bytes=256 * 2**20):
+    """Bytes per second numpy writes into newly allocated memory (page faults included).
+
+    Each run allocates a new array larger than glibc's largest recycled chunk
+    (32 MiB), so it always gets fresh pages from the kernel, as a large Jacobian does.
+    """
+    def write():
+        a = np.empty(n_bytes // 4, F32)
+        a.fill(1.0)
+        return a
+    return n_bytes / (median_ms(write, repeat) / 1e3)
+
+
+def warm_allocator():
+    """Let glibc recycle freed memory below 32 MiB, as it does in any long-running program.
+
+    glibc serves a freshly started process's mid-sized allocations from new pages
+    and raises that threshold once it frees a larger mmapped chunk, which every numpy
+    program soon does. Without this, the first cache-sized builds of the table would
+    pay page faults that repeated builds in a real program do not.
+    """
+    block = np.ones(30 * 2**20 // 8)
+    del block
+
+
+def peak_bytes(fn):
+    """``(result, peak)``: what ``fn()`` returns and the peak of traced allocations during it."""
+    gc.collect()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    result = fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return result, peak
+
+
+def csr_bytes(J):
+    return J.data.nbytes + J.indices.nbytes + J.indptr.nbytes
+
+
+# ---------------------------------------------------------------- torch twins
+
+
+def torch_conv(torch, conv, x):
+    """``(f_input, x_t, f_kernel, k_t)`` for jacrev, in torch's NCHW layout."""
+    F = torch.nn.functional
+    kt = torch.tensor(conv.kernel.transpose(3, 2, 0, 1).copy())  # (co, ci, kh, kw)
+    xt = torch.tensor(np.moveaxis(x, 2, 0)[None].copy())           # (1, ci, H, W)
+    (top, _), (left, _) = conv.padding
+
+    def f_input(t):
+        return F.conv2d(t, kt, stride=conv.stride, padding=(top, left))
+
+    def f_kernel(k):
+        return F.conv2d(xt, k, stride=conv.stride, padding=(top, left))
+    return f_input, xt, f_kernel, kt
+
+
+def torch_flat_index(our_index, our_shape, torch_axes):
+    """Flat torch index of entries given by their column-major vec index in our layout.
+
+    ``torch_axes[k]`` is the torch axis of our axis ``k``: ``(1, 2, 0)`` for a map (ours
+    ``(H, W, C)``, torch ``(C, H, W)``), ``(2, 3, 1, 0)`` for a kernel (ours
+    ``(kh, kw, ci, co)``, torch ``(co, ci, kh, kw)``).
+    """
+    ours = np.unravel_index(our_index, our_shape, order="F")
+    order = np.argsort(torch_axes)  # our axis at each torch axis
+    torch_shape = tuple(our_shape[k] for k in order)
+    return np.ravel_multi_index(tuple(ours[k] for k in order), torch_shape)
+
+
+def jacrev_estimate(n_out, n_in, itemsize=4):
+    """Bytes of one jacrev call: the dense Jacobian, the identity basis and a vmapped copy."""
+    return itemsize * (n_out * n_out + 2 * n_out * n_in)
+
+
+# ---------------------------------------------------------------- layer cases
+
+
+@dataclass
+class LayerCase:
+    name: str
+    x_shape: tuple
+    kind: str                 # "conv" | "avg" | "max"
+    kernel: tuple = ()        # conv: (kh, kw, ci, co)
+    options: dict = field(default_factory=dict)
+
+    def build(self, rng):
+        x = rng.normal(size=self.x_shape).astype(F32)
+        if self.kind == "conv":
+            kernel = rng.normal(size=self.kernel) / np.sqrt(np.prod(self.kernel[:3]))
+            layer = jc.Conv2D(kernel.astype(F32), **self.options)
+        elif self.kind == "avg":
+            layer = jc.AvgPool2D(**self.options)
+        else:
+            layer = jc.MaxPool2D(**self.options)
+        return layer, x
+
+    def torch_fn(self, torch, layer, x, wrt):
+        F = torch.nn.functional
+        if self.kind == "conv":
+            f_input, xt, f_kernel, kt = torch_conv(torch, layer, x)
+            return (f_input, xt) if wrt == "input" else (f_kernel, kt)
+        xt = torch.tensor(np.moveaxis(x, 2, 0)[None].copy())
+        pool = F.avg_pool2d if self.kind == "avg" else F.max_pool2d
+        return (lambda t: pool(t, layer.window, layer.stride)), xt
+
+
+LAYER_CASES = [
+    LayerCase("LeNet conv1 32x32x1 5x5 1->6", (32, 32, 1), "conv", (5, 5, 1, 6)),
+    LayerCase("conv 32x32x3 3x3 3->16 pad 1", (32, 32, 3), "conv", (3, 3, 3, 16), {"padding": 1}),
+    LayerCase("conv 16x16x16 3x3 16->32 pad 1", (16, 16, 16), "conv", (3, 3, 16, 32), {"padding": 1}),
+    LayerCase("conv 64x64x32 3x3 32->64 pad 1 stride 2", (64, 64, 32), "conv", (3, 3, 32, 64),
+              {"padding": 1, "stride": 2}),
+    LayerCase("avg pool 2x2/2 on 32x32x16", (32, 32, 16), "avg", options={"window": 2}),
+    LayerCase("avg pool 3x3/1 on 32x32x16", (32, 32, 16), "avg", options={"window": 3, "stride": 1}),
+    LayerCase("max pool 2x2/2 on 32x32x16", (32, 32, 16), "max", options={"window": 2}),
+]
+CACHE_SIZED = LAYER_CASES[:3]
+BIG_CASE = LAYER_CASES[3]
+
+
+def measure_layer(case, torch, repeat, bandwidth, rng):
+    """One row per Jacobian of ``case``: sizes, build time, bound, jacrev."""
+    layer, x = case.build(rng)
+    wrts = ("input", "kernel") if case.kind == "conv" else ("input",)
+    return [measure_jacobian(case, layer, x, wrt, torch, repeat, bandwidth) for wrt in wrts]
+
+
+def measure_jacobian(case, layer, x, wrt, torch, repeat, bandwidth):
+    # The max pool's Jacobian is built from the switches its forward pass records (as
+    # Chain does); that forward pass is timed separately. The peak is that of a repeated
+    # build (the first one also fills the per-geometry caches).
+    cache, forward = None, None
+    if case.kind == "max":
+        cache = layer.forward_with_cache(x)[1]
+        forward = median_ms(lambda: layer.forward_with_cache(x), repeat)
+    build = median_ms(lambda: layer.jacobian(x, wrt=wrt, cache=cache), repeat)
+    J, peak = peak_bytes(lambda: layer.jacobian(x, wrt=wrt, cache=cache))
+    value_index = J.data.itemsize + J.indices.itemsize
+    row = dict(case=case.name, kind=case.kind, wrt=wrt, shape=J.shape, nnz=J.nnz,
+               bytes=J.nnz * value_index, index=J.indices.dtype.name, total=csr_bytes(J),
+               peak=peak, build=build, bound=J.nnz * value_index / bandwidth * 1e3,
+               jacrev=None, jacrev_note="", forward=forward)
+    need = jacrev_estimate(*J.shape)
+    if need > JACREV_BUDGET:
+        row["jacrev_note"] = f"infeasible ({need / 2**30:.0f} GiB)"
+        return row
+    from torch.func import jacrev
+
+    fn, at = case.torch_fn(torch, layer, x, wrt)
+    jac = jacrev(fn)
+    J_torch = jac(at)
+    check_against_torch(J, J_torch, layer, x, wrt, case.name)
+    del J, J_torch  # that call was the warm-up
+    row["jacrev"] = median_ms(lambda: jac(at), max(3, repeat // 4), warmup=False)
+    return row
+
+
+def check_against_torch(J, J_torch, layer, x, wrt, name):
+    """The benchmark times what the tests check: equal Jacobians (on a sample of rows)."""
+    out_shape = tuple(J_torch.shape[2:4]) + (J_torch.shape[1],)  # ours (Ho, Wo, C)
+    if wrt == "input":
+        in_shape, in_axes = x.shape, (1, 2, 0)
+    else:
+        in_shape, in_axes = layer.kernel.shape, (2, 3, 1, 0)
+    rows = np.random.default_rng(0).choice(J.shape[0], size=min(256, J.shape[0]), replace=False)
+    theirs = J_torch.reshape(J.shape).numpy()[torch_flat_index(rows, out_shape, (1, 2, 0))]
+    theirs = theirs[:, torch_flat_index(np.arange(J.shape[1]), in_shape, in_axes)]
+    np.testing.assert_allclose(J[rows].toarray(), theirs, rtol=1e-5, atol=1e-6,
+                               err_msg=f"{name} {wrt}: ours and torch differ")
+
+
+# ---------------------------------------------------------------- LeNet-5
+
+
+def lenet5(rng):
+    """Classic LeNet-5 on a 32x32 input (LeCun et al. 1998: no padding, tanh, average pooling).
+
+    conv 5x5 1->6 (28x28) -> tanh -> avg 2 -> conv 5x5 6->16 (10x10) -> tanh -> avg 2
+    -> flatten (400) -> dense 120 -> tanh -> dense 84 -> tanh -> dense 10.
+    Returns ``(chain, torch_params)`` with the same parameters.
+    """
+    def uniform(shape, fan_in):
+        return (rng.uniform(-1, 1, size=shape) / np.sqrt(fan_in)).astype(F32)
+    k1, b1 = uniform((5, 5, 1, 6), 25), uniform(6, 25)
+    k2, b2 = uniform((5, 5, 6, 16), 150), uniform(16, 150)
+    w1, c1 = uniform((400, 120), 400), uniform(120, 400)
+    w2, c2 = uniform((120, 84), 120), uniform(84, 120)
+    w3, c3 = uniform((84, 10), 84), uniform(10, 84)
+    net = jc.Chain([
+        jc.Conv2D(k1, b1), jc.Tanh(), jc.AvgPool2D(2),
+        jc.Conv2D(k2, b2), jc.Tanh(), jc.AvgPool2D(2), jc.Flatten(),
+        jc.Dense(w1, c1), jc.Tanh(), jc.Dense(w2, c2), jc.Tanh(), jc.Dense(w3, c3),
+    ])
+    params = [k1.transpose(3, 2, 0, 1), b1, k2.transpose(3, 2, 0, 1), b2, w1.T, c1, w2.T, c2, w3.T, c3]
+    return net, [np.ascontiguousarray(p) for p in params]
+
+
+def torch_lenet5(torch, t, p):
+    F = torch.nn.functional
+    t = F.avg_pool2d(torch.tanh(F.conv2d(t, p[0], p[1])), 2)
+    t = F.avg_pool2d(torch.tanh(F.conv2d(t, p[2], p[3])), 2)
+    t = t.permute(0, 1, 3, 2).reshape(t.shape[0], -1)  # column-major vec of (H, W, C), as ours
+    t = torch.tanh(F.linear(t, p[4], p[5]))
+    t = torch.tanh(F.linear(t, p[6], p[7]))
+    return F.linear(t, p[8], p[9])
+
+
+def measure_lenet(torch, repeat, rng):
+    from torch.func import jacrev
+
+    net, params = lenet5(rng)
+    x = rng.normal(size=(32, 32)).astype(F32)
+    label = 3
+    p_t = [torch.tensor(p) for p in params]
+    x_t = torch.tensor(x)[None, None]
+
+    jac = jacrev(lambda t: torch_lenet5(torch, t, p_t))
+    J, J_t = net.jacobian(x), jac(x_t)
+    columns = torch_flat_index(np.arange(1024), (32, 32), (0, 1))
+    J_t = J_t.reshape(10, 1024).numpy()[:, columns]
+    np.testing.assert_allclose(J.toarray(), J_t, rtol=1e-4, atol=1e-6,
+                               err_msg="LeNet-5 Jacobian: ours and torch differ")
+
+    with_loss = jc.Chain([*net.layers, jc.SoftmaxCrossEntropy(label)])
+    target = torch.tensor([label])
+
+    def torch_gradient():
+        ps = [q.detach().requires_grad_() for q in p_t]
+        xs = x_t.detach().requires_grad_()
+        loss = torch.nn.functional.cross_entropy(torch_lenet5(torch, xs, ps), target)
+        loss.backward()
+        return xs.grad, [q.grad for q in ps]
+
+    ours = with_loss.backward(x)
+    theirs = torch_gradient()
+    np.testing.assert_allclose(ours.input[0], jc.vec(theirs[0][0, 0].numpy()), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(jc.as_parameter_shape(ours.params[0]["kernel"][0], (5, 5, 1, 6)),
+                               theirs[1][0].numpy().transpose(2, 3, 1, 0), rtol=1e-4, atol=1e-6)
+
+    return dict(
+        jacobian=median_ms(lambda: net.jacobian(x), repeat),
+        jacrev=median_ms(lambda: jac(x_t), repeat),
+        backward=median_ms(lambda: with_loss.backward(x), repeat),
+        torch_backward=median_ms(torch_gradient, repeat),
+        forward=median_ms(lambda: with_loss.forward(x), repeat),
+        torch_forward=median_ms(lambda: torch_lenet5(torch, x_t, p_t), repeat),
+        shape=J.shape, nnz=J.nnz,
+        products=sum(1 for _ in ours.trace),
+    )
+
+
+# ---------------------------------------------------------------- scaling
+
+
+SCALING = [  # (H, C): a 3x3 conv, padding 1, C -> C channels, on an H x H x C input
+    (16, 16), (32, 16), (64, 16), (128, 16),
+    (32, 4), (32, 8), (32, 32), (32, 64),
+]
+
+
+def measure_scaling(repeat, bandwidth, rng):
+    rows = []
+    for h, c in SCALING:
+        conv = jc.Conv2D(rng.normal(size=(3, 3, c, c)).astype(F32), padding=1)
+        x = rng.normal(size=(h, h, c)).astype(F32)
+        J = conv.jacobian(x)
+        nnz, value_index = J.nnz, J.data.itemsize + J.indices.itemsize
+        del J
+        build = median_ms(lambda conv=conv, x=x: conv.jacobian(x), repeat)
+        rows.append(dict(h=h, c=c, nnz=nnz, bytes=nnz * value_index, build=build,
+                         bound=nnz * value_index / bandwidth * 1e3))
+    return rows
+
+
+# ---------------------------------------------------------------- report
+
+
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def fmt_ms(ms):
+    return f"{ms:.3f}" if ms < 10 else f"{ms:.2f}" if ms < 100 else f"{ms:.1f}"
+
+
+def layer_table(layers):
+    head = (f"{'layer':<40} {'wrt':<6} {'nnz':>10} {'MB':>6} {'idx':>5} {'build ms':>9} "
+            f"{'bound ms':>9} {'ratio':>6} {'Mnnz/s':>6} {'peak':>5} {'jacrev ms':>10} {'x faster':>8}")
+    lines = [head, "-" * len(head)]
+    for r in layers:
+        if r["jacrev"] is None:
+            jacrev, speedup = r["jacrev_note"].replace("infeasible ", "n/a "), "-"
+        else:
+            jacrev, speedup = fmt_ms(r["jacrev"]), f"{r['jacrev'] / r['build']:.0f}"
+        lines.append(
+            f"{r['case']:<40} {r['wrt']:<6} {r['nnz']:>10,} {r['bytes'] / MB:6.1f} "
+            f"{r['index'].replace('int', 'i'):>5} {fmt_ms(r['build']):>9} {fmt_ms(r['bound']):>9} "
+            f"{r['build'] / r['bound']:6.2f} {r['nnz'] / r['build'] / 1e3:6.0f} "
+            f"{r['peak'] / r['total']:5.2f} {jacrev:>10} {speedup:>8}")
+    for r in layers:
+        if r["forward"] is not None:
+            lines.append(f"({r['case']}: built from the switches its forward pass records; "
+                         f"that forward pass takes {fmt_ms(r['forward'])} ms)")
+    return lines
+
+
+def lenet_lines(lenet):
+    ratio_j = lenet["jacobian"] / lenet["jacrev"]
+    ratio_g = lenet["backward"] / lenet["torch_backward"]
+    return [
+        "LeNet-5, 32x32 input (classic: no padding, tanh, average pooling), float32",
+        f"  full {lenet['shape'][0]}x{lenet['shape'][1]} Jacobian    ours Chain.jacobian "
+        f"{fmt_ms(lenet['jacobian']):>7} ms   torch.func.jacrev {fmt_ms(lenet['jacrev']):>7} ms"
+        f"   ours/torch {ratio_j:.2f}",
+        f"  one-sample gradient      ours Chain.backward {fmt_ms(lenet['backward']):>7} ms   "
+        f"torch fwd+backward {fmt_ms(lenet['torch_backward']):>7} ms   ours/torch {ratio_g:.2f}",
+        f"    (softmax cross-entropy wrt the input and all 10 parameters; ours = forward + "
+        f"{lenet['products']} explicit Jacobian builds and products)",
+        f"  forward pass alone       ours {fmt_ms(lenet['forward']):>7} ms   "
+        f"torch {fmt_ms(lenet['torch_forward']):>7} ms",
+    ]
+
+
+def scaling_lines(scaling):
+    lines = ["scaling: conv 3x3, padding 1, C -> C on an H x H x C input, Jacobian wrt the input",
+             f"{'H':>5} {'C':>4} {'nnz':>12} {'MB':>8} {'build ms':>9} {'ns/nnz':>7} {'ratio':>6}"]
+    for r in scaling:
+        lines.append(f"{r['h']:>5} {r['c']:>4} {r['nnz']:>12,} {r['bytes'] / MB:8.1f} "
+                     f"{fmt_ms(r['build']):>9} {r['build'] * 1e6 / r['nnz']:7.2f} "
+                     f"{r['build'] / r['bound']:6.2f}")
+    return lines
+
+
+def target_lines(layers, lenet, scaling):
+    lines = ["targets"]
+    conv = [r for r in layers if r["kind"] == "conv"]
+    big = [(f"{r['case']} ({r['wrt']})", r) for r in conv if r["bytes"] > 50 * MB]
+    big += [(f"scaling H={r['h']} C={r['c']}", r) for r in scaling if r["bytes"] > 50 * MB]
+    for name, r in big:
+        ratio = r["build"] / r["bound"]
+        lines.append(f"  {verdict(ratio <= 1.5)}  conv Jacobian over 50 MB within 1.5x of the fresh-memory "
+                     f"bound: {name}, {r['bytes'] / MB:.0f} MB: {ratio:.2f}x")
+    small_names = {c.name for c in CACHE_SIZED}
+    for r in (r for r in conv if r["case"] in small_names):
+        rate = r["nnz"] / r["build"] / 1e3
+        lines.append(f"  {verdict(rate >= 300)}  cache-sized conv Jacobian at >= 300 M nnz/s: "
+                     f"{r['case']} ({r['wrt']}, {r['bytes'] / MB:.1f} MB): {rate:.0f} M nnz/s")
+    r = next(r for r in conv if r["case"] == LAYER_CASES[1].name and r["wrt"] == "input")
+    if r["jacrev"] is not None:
+        speedup = r["jacrev"] / r["build"]
+        lines.append(f"  {verdict(speedup >= 1000)}  >= 1000x faster than torch.func.jacrev: "
+                     f"{r['case']} (input): {speedup:.0f}x")
+    if lenet:
+        ratio = lenet["jacobian"] / lenet["jacrev"]
+        lines.append(f"  {verdict(ratio <= 1)}  LeNet-5 full Jacobian in no more time than jacrev: "
+                     f"{fmt_ms(lenet['jacobian'])} vs {fmt_ms(lenet['jacrev'])} ms ({ratio:.2f}x)")
+        ratio = lenet["backward"] / lenet["torch_backward"]
+        lines.append(f"  {verdict(ratio <= 2)}  one-sample gradient within 2x of torch's backward: "
+                     f"{fmt_ms(lenet['backward'])} vs {fmt_ms(lenet['torch_backward'])} ms ({ratio:.2f}x)")
+    for r in (r for r in conv if r["case"] == BIG_CASE.name):
+        lines.append(f"  {verdict(r['build'] <= 60)}  {r['case']} ({r['wrt']}, {r['nnz'] / 1e6:.1f} M nnz) "
+                     f"in <= 60 ms: {fmt_ms(r['build'])} ms")
+    worst = max(layers, key=lambda r: r["peak"] / r["total"])
+    idx32 = all(r["index"] == "int32" for r in layers)
+    ok = idx32 and worst["peak"] / worst["total"] <= 2
+    where = "in every matrix" if idx32 else "NOT everywhere"
+    lines.append(f"  {verdict(ok)}  memory: 32-bit indices {where}; peak allocation while building "
+                 f"<= {worst['peak'] / worst['total']:.2f}x the finished matrix "
+                 f"(worst: {worst['case']}, {worst['wrt']})")
+    return lines
+
+
+def print_report(info, bandwidth, layers, lenet, scaling):
+    lines = [
+        f"jacobian_cnn benchmark: {info}",
+        "",
+        f"fresh-memory write bandwidth (numpy, new 256 MiB array, median): {bandwidth / 1e9:.2f} GB/s",
+        "bound = nnz x (value + index bytes) / that bandwidth: writing the matrix once into fresh memory",
+        "ratio = build / bound; peak = largest traced allocation during a build / the finished matrix",
+        "",
+        *layer_table(layers),
+        "",
+        *(lenet_lines(lenet) + [""] if lenet else []),
+        *(scaling_lines(scaling) + [""] if scaling else []),
+        *target_lines(layers, lenet, scaling),
+    ]
+    print("\n".join(lines))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, no scaling table")
+    parser.add_argument("--repeat", type=int, default=None, help="timed runs per measurement")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads (default: torch's own default)")
+    args = parser.parse_args(argv)
+    repeat = args.repeat or (5 if args.quick else 15)
+
+    import scipy
+    import torch
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    info = (f"{os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}, "
+            f"scipy {scipy.__version__}, torch {torch.__version__} with {torch.get_num_threads()} "
+            f"threads; medians of {repeat} runs")
+    rng = np.random.default_rng(0)
+    bandwidth = fresh_write_bandwidth(repeat)
+    warm_allocator()
+    layers = []
+    for case in LAYER_CASES:
+        print(f"... {case.name}", file=sys.stderr, flush=True)
+        layers += measure_layer(case, torch, repeat, bandwidth, rng)
+    print("... LeNet-5", file=sys.stderr, flush=True)
+    lenet = measure_lenet(torch, max(repeat, 21), rng)
+    scaling = []
+    if not args.quick:
+        print("... scaling", file=sys.stderr, flush=True)
+        scaling = measure_scaling(max(5, repeat * 2 // 3), bandwidth, rng)
+    print_report(info, bandwidth, layers, lenet, scaling)
+
+
+if __name__ == "__main__":
+    main()
