@@ -56,11 +56,18 @@ def padding_pairs(value, name="padding"):
     return ((ph, ph), (pw, pw))
 
 
+_FLOAT_TYPES = (np.float32, np.float64)
+
 def float_array(x, name, *, dtype=None):
     """Return ``x`` as a float array (float32 stays float32, ints become float64).
 
     Rejects non-numeric input with ``TypeError`` and NaN/inf with ``ValueError``.
     """
+    if dtype is None and type(x) is np.ndarray and x.dtype.type in _FLOAT_TYPES:
+        # The common case (every layer output inside a Chain): already a float array,
+        # returned as is (``np.asarray`` would too); only finiteness needs checking.
+        if np.isfinite(x).all():
+            return x
     try:
         arr = np.asarray(x)
     except Exception as exc:  # ragged lists and the like

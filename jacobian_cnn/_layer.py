@@ -77,8 +77,17 @@ def csr_from_rows(row_lengths, cols, vals, shape):
     np.cumsum(row_lengths, out=indptr[1:])
     indices = np.empty(cols.size, index_dtype)
     indices.reshape(cols.shape)[...] = cols
-    J = sp.csr_array((vals.ravel(), indices, indptr), shape=shape)
-    J.has_sorted_indices = True
+    return canonical_csr(vals.ravel(), indices, indptr, shape)
+
+
+def canonical_csr(data, indices, indptr, shape):
+    """``csr_array((data, indices, indptr), shape)`` for arrays known to be canonical.
+
+    The caller guarantees columns sorted within each row without duplicates, so the
+    array is marked canonical and scipy never sorts or sums it.
+    """
+    J = sp.csr_array((data, indices, indptr), shape=(int(shape[0]), int(shape[1])))
+    J.has_canonical_format = True  # sorted, no duplicates: scipy need not check again
     return J
 
 
@@ -101,10 +110,8 @@ def diagonal(values, *, keep=None, max_bytes, what):
     if keep is None:
         check_size(n, n, values.dtype.itemsize, max_bytes, what)
         index_dtype = np.int32 if n < 2**31 else np.int64
-        J = sp.csr_array((values.copy(), np.arange(n, dtype=index_dtype),
-                          np.arange(n + 1, dtype=index_dtype)), shape=(n, n))
-        J.has_sorted_indices = True
-        return J
+        return canonical_csr(values.copy(), np.arange(n, dtype=index_dtype),
+                             np.arange(n + 1, dtype=index_dtype), (n, n))
     keep = np.asarray(keep).ravel(order="F")
     check_size(n, int(keep.sum()), values.dtype.itemsize, max_bytes, what)
     return csr_from_rows(keep, np.flatnonzero(keep), values[keep], (n, n))

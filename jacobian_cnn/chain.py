@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from ._layer import canonical_csr
+
 __all__ = ["Chain", "Gradients", "Step", "Trace"]
 
 
@@ -148,13 +150,14 @@ class Chain:
         trace = Trace()
         for i in reversed(range(len(self.layers))):
             layer, (x_in, cache) = self.layers[i], records[i]
+            label = repr(layer)
             for name in layer.params:
                 J = layer.jacobian(x_in, wrt=name, cache=cache, max_bytes=max_bytes)
                 params[i][name] = _times(rows, J)
-                trace.append(Step(i, repr(layer), name, J.shape, J.nnz, params[i][name].shape))
+                trace.append(Step(i, label, name, J.shape, J.nnz, params[i][name].shape))
             J = layer.jacobian(x_in, wrt="input", cache=cache, max_bytes=max_bytes)
             rows = _times(rows, J)
-            trace.append(Step(i, repr(layer), "input", J.shape, J.nnz, rows.shape))
+            trace.append(Step(i, label, "input", J.shape, J.nnz, rows.shape))
         return Gradients(input=np.asarray(rows), params=params, output=y, trace=trace)
 
     def jacobian(self, x, *, max_bytes=None):
@@ -171,7 +174,7 @@ class Chain:
             x_in, cache = records[i]
             J = self.layers[i].jacobian(x_in, wrt="input", cache=cache, max_bytes=max_bytes)
             rows = _smaller_form(J if rows is None else _times(rows, J))
-        return sp.csr_array(rows)
+        return sp.csr_array(rows) if sp.issparse(rows) else _dense_to_csr(rows)
 
     def trace(self, x, g=None, *, max_bytes=None):
         """The :class:`Trace` of :meth:`backward` (print it for a table)."""
@@ -203,12 +206,26 @@ def _times(rows, J):
     if isinstance(rows, np.ndarray) and J.format == "csr":
         m, n = J.shape
         value = J.data.itemsize
-        if m * n * value <= J.nnz * (value + J.indices.itemsize):
+        nnz = J.nnz
+        if m * n * value <= nnz * (value + J.indices.itemsize):
+            if nnz == m * n and J.data.size == nnz and J.has_canonical_format:
+                # Every entry stored, each row's columns 0..n-1 in order: the data *is*
+                # the dense matrix, row by row (what toarray() would copy out).
+                return rows @ J.data.reshape(m, n)
             return rows @ J.toarray()
-        if (m == n == J.nnz and np.array_equal(J.indices, np.arange(n))
-                and np.array_equal(J.indptr, np.arange(n + 1))):
+        if m == n == nnz and _is_identity_pattern(J):
             return rows * J.data
     return rows @ J
+
+
+def _is_identity_pattern(J):
+    """Whether the square CSR ``J`` stores exactly its diagonal, one entry per row."""
+    n = J.shape[0]
+    indptr, indices = J.indptr, J.indices
+    if indptr.size != n + 1 or indices.size != n:
+        return False
+    ramp = np.arange(n + 1, dtype=indptr.dtype)
+    return bool(np.array_equal(indptr, ramp) and np.array_equal(indices, ramp[:n]))
 
 
 def _smaller_form(rows):
@@ -225,5 +242,27 @@ def _smaller_form(rows):
             return rows.toarray()
         return rows
     if 2 * np.count_nonzero(rows) * (value + 4) < k * n * value:
-        return sp.csr_array(rows)
+        return _dense_to_csr(rows)
     return rows
+
+
+def _dense_to_csr(rows):
+    """``csr_array(rows)`` of a dense 2-D block: its nonzeros row by row, 32-bit indices.
+
+    The same arrays scipy's dense-to-CSR conversion stores (``rows.nonzero()`` order),
+    without its detour through COO.
+    """
+    k, n = rows.shape
+    if rows.dtype.kind != "f" or max(k, n, rows.size) >= 2**31:
+        return sp.csr_array(rows)
+    if np.count_nonzero(rows) == rows.size:  # every entry stored (the usual end of a chain)
+        indptr = np.arange(k + 1, dtype=np.int32)
+        indptr *= n
+        return canonical_csr(np.ascontiguousarray(rows).reshape(-1),
+                             np.tile(np.arange(n, dtype=np.int32), k), indptr, (k, n))
+    mask = rows != 0
+    indptr = np.empty(k + 1, np.int32)
+    indptr[0] = 0
+    np.cumsum(mask.sum(axis=1), out=indptr[1:])
+    indices = np.nonzero(mask)[1].astype(np.int32)
+    return canonical_csr(rows[mask], indices, indptr, (k, n))

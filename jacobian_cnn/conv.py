@@ -28,7 +28,7 @@ import scipy.sparse as sp
 
 from ._assembly import conv_input_jacobian, conv_kernel_jacobian
 from ._checks import check_size, float_array, padding_pairs, pair
-from ._layer import Layer, as_maps, csr_from_rows, maps_like
+from ._layer import Layer, as_maps, canonical_csr, csr_from_rows, maps_like
 from .geometry import WindowGeometry, check_padding_mode, describe
 
 __all__ = ["Conv2D"]
@@ -172,7 +172,9 @@ class Conv2D(Layer):
             [x4.astype(dtype, copy=False).reshape(h * w, ci, n, order="F"),
              np.zeros((1, ci, n), dtype)]
         )
-        patches = planes[geo.taps]  # (n_out, n_taps, C_in, N); index -1 reads the zero row
+        # (n_out, n_taps, C_in, N); index -1 reads the zero row. np.take is planes[geo.taps],
+        # about twice as fast as fancy indexing here.
+        patches = np.take(planes, geo.taps, axis=0)
         g, cig, co = self.groups, self.kernel.shape[2], self.kernel.shape[3]
         # One matrix product per group: (N*n_out, n_taps*C_in/g) @ (n_taps*C_in/g, C_out/g).
         patches = patches.reshape(geo.n_out, geo.n_taps, g, cig, n).transpose(2, 4, 0, 1, 3)
@@ -208,9 +210,12 @@ class Conv2D(Layer):
         n_rows = geo.n_out * co * n
         if wrt == "bias":
             check_size(n_rows, n_rows, np.dtype(dtype).itemsize, max_bytes, "Conv2D bias Jacobian")
-            cols = np.broadcast_to(np.arange(co)[None, :, None], (n, co, geo.n_out))
-            return csr_from_rows(np.ones(n_rows, np.int64), cols,
-                                 np.ones(n_rows, dtype), (n_rows, co))
+            # One 1 per row, row (o, co, n) at column co: written straight into CSR arrays.
+            index = np.int32 if max(n_rows, co) < 2**31 else np.int64
+            indices = np.empty((n, co, geo.n_out), index)
+            indices[...] = np.arange(co, dtype=index)[None, :, None]
+            return canonical_csr(np.ones(n_rows, dtype), indices.reshape(-1),
+                                 np.arange(n_rows + 1, dtype=index), (n_rows, co))
         nnz = int(geo.valid_counts.sum()) * ci * co * n
         what = f"Conv2D {wrt} Jacobian ({n_rows} x {x4.size if wrt == 'input' else self.kernel.size})"
         check_size(n_rows, nnz, np.dtype(dtype).itemsize, max_bytes, what)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import check_size, float_array
-from ._layer import Layer, csr_from_rows
+from ._layer import Layer, canonical_csr
 
 __all__ = ["Dense"]
 
@@ -92,21 +92,26 @@ class Dense(Layer):
         per_row = 1 if wrt == "bias" else n_in
         check_size(n_rows, n_rows * per_row, np.dtype(dtype).itemsize, max_bytes,
                    f"Dense {wrt} Jacobian")
-        lengths = np.full(n_rows, per_row)
-        # Rows are ordered (sample, output unit): row j + n_out*s.
+        n_cols = {"input": x.size, "weight": self.weight.size, "bias": n_out}[wrt]
+        shape = (n_rows, n_cols)
+        nnz = n_rows * per_row
+        index = np.int32 if max(n_rows, n_cols, nnz) < 2**31 else np.int64
+        # Every row holds per_row entries, so the row pointers are a ramp.
+        indptr = np.arange(n_rows + 1, dtype=index)
+        indptr *= per_row
+        # Rows are ordered (sample, output unit): row j + n_out*s. Each array is written
+        # once, by broadcasting, straight into the final CSR arrays.
+        indices = np.empty((n, n_out, per_row), index)
+        data = np.empty((n, n_out, per_row), dtype)
         if wrt == "input":
-            cols = np.arange(n_in)[None, None, :] + (n_in * np.arange(n))[:, None, None]
-            cols = np.broadcast_to(cols, (n, n_out, n_in))
-            vals = np.broadcast_to(self.weight.T.astype(dtype)[None], (n, n_out, n_in))
-            shape = (n_rows, x.size)
+            indices[...] = (np.arange(n_in, dtype=index)[None, None, :]
+                            + (n_in * np.arange(n, dtype=index))[:, None, None])
+            data[...] = self.weight.T.astype(dtype, copy=False)[None]
         elif wrt == "weight":
-            cols = np.arange(n_in)[None, :] + (n_in * np.arange(n_out))[:, None]
-            cols = np.broadcast_to(cols[None], (n, n_out, n_in))
-            vals = np.broadcast_to(x2.T.astype(dtype)[:, None, :], (n, n_out, n_in))
-            shape = (n_rows, self.weight.size)
+            indices[...] = (np.arange(n_in, dtype=index)[None, :]
+                            + (n_in * np.arange(n_out, dtype=index))[:, None])[None]
+            data[...] = x2.T.astype(dtype, copy=False)[:, None, :]
         else:
-            cols = np.broadcast_to(np.arange(n_out)[None], (n, n_out))
-            vals = np.ones(n_rows, dtype)
-            shape = (n_rows, n_out)
-        return csr_from_rows(lengths, np.ascontiguousarray(cols),
-                             np.ascontiguousarray(vals), shape)
+            indices[...] = np.arange(n_out, dtype=index)[None, :, None]
+            data.fill(1)
+        return canonical_csr(data.reshape(-1), indices.reshape(-1), indptr, shape)

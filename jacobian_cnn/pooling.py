@@ -66,7 +66,7 @@ def _gather(x4, geo, fill):
     h, w, c, n = x4.shape
     planes = np.concatenate([x4.reshape(h * w, c, n, order="F"),
                              np.full((1, c, n), fill, dtype=x4.dtype)])
-    return planes[geo.taps]  # index -1 reads the fill row
+    return np.take(planes, geo.taps, axis=0)  # planes[geo.taps]: index -1 reads the fill row
 
 
 class AvgPool2D(_Pool2D):
