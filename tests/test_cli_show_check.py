@@ -3,21 +3,13 @@
 import io
 
 import pytest
+from seed_latex import SEED000_EQ3_VALUES, SEED000_FINAL, SEED004_REP2
 
 from jacobian_cnn.cli import main
 
 sympy = pytest.importorskip("sympy")
 
 from jacobian_cnn.latex import parse_matrix  # noqa: E402
-
-# Seed 000's final answer, verbatim (a row-major reshape and two stray 1/4 factors).
-SEED000_FINAL = r"""$$\frac{\mathrm{d}J}{\mathrm{d}A^{[l]}} = \begin{bmatrix} \frac{1}{4}\frac{\mathrm{d}J}{\mathrm{d}p_{11}} & \frac{1}{4}\biggl(\frac{\mathrm{d}J}{\mathrm{d}p_{11}} + \frac{1}{4}\frac{\mathrm{d}J}{\mathrm{d}p_{21}}\biggr) & \frac{1}{4}\frac{\mathrm{d}J}{\mathrm{d}p_{21}} \\ \frac{1}{4}\biggl(\frac{\mathrm{d}J}{\mathrm{d}p_{11}} + \frac{1}{4}\frac{\mathrm{d}J}{\mathrm{d}p_{12}}\biggr) & \frac{1}{4}\biggl(\frac{\mathrm{d}J}{\mathrm{d}p_{11}} + \frac{\mathrm{d}J}{\mathrm{d}p_{21}} + \frac{\mathrm{d}J}{\mathrm{d}p_{12}} + \frac{\mathrm{d}J}{\mathrm{d}p_{22}}\biggr) & \frac{1}{4}\biggl(\frac{\mathrm{d}J}{\mathrm{d}p_{21}} + \frac{\mathrm{d}J}{\mathrm{d}p_{22}}\biggr) \\ \frac{1}{4}\frac{\mathrm{d}J}{\mathrm{d}p_{12}} & \frac{1}{4}\biggl(\frac{\mathrm{d}J}{\mathrm{d}p_{12}} + \frac{\mathrm{d}J}{\mathrm{d}p_{22}}\biggr) & \frac{1}{4}\frac{\mathrm{d}J}{\mathrm{d}p_{22}} \\ \end{bmatrix}$$"""  # noqa: E501
-
-# Seed 000 eq. 3 (values), verbatim.
-SEED000_EQ3_VALUES = r"""\begin{bmatrix} \frac{1}{4} & \frac{1}{4} & 0 & \frac{1}{4} & \frac{1}{4} & 0 & 0 & 0 & 0 \\ 0 & \frac{1}{4} & \frac{1}{4} & 0 & \frac{1}{4} & \frac{1}{4} & 0 & 0 & 0 \\ 0 & 0 & 0 & \frac{1}{4} & \frac{1}{4} & 0 & \frac{1}{4} & \frac{1}{4} & 0 \\ 0 & 0 & 0 & 0 & \frac{1}{4} & \frac{1}{4} & 0 & \frac{1}{4} & \frac{1}{4} \\ \end{bmatrix}"""  # noqa: E501
-
-# Seed 004 appendix A, rep. 2, verbatim.
-SEED004_REP2 = r"""$$= \begin{bmatrix} a_{11}\beta_{22} & a_{12}\beta_{21} + a_{13}\beta_{22} & a_{14}\beta_{21} \\ a_{11}\beta_{12} + a_{21}\beta_{22} & a_{12}\beta_{11} + a_{13}\beta_{12} + a_{22}\beta_{21} + a_{23}\beta_{22} & a_{14}\beta_{11} + a_{24}\beta_{21} \\ a_{21}\beta_{12} + a_{31}\beta_{22} & a_{22}\beta_{11} + a_{23}\beta_{12} + a_{32}\beta_{21} + a_{33}\beta_{22} & a_{24}\beta_{11} + a_{34}\beta_{21} \\ a_{31}\beta_{12} & a_{32}\beta_{11} + a_{33}\beta_{12} & a_{34}\beta_{11} \end{bmatrix} \quad (\text{rep.2})$$"""  # noqa: E501
 
 AVGPOOL = ["--input", "3x3", "--window", "2", "--stride", "1"]
 

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from seed_latex import SEED000_EQ3_VALUES, SEED004_REP2
 
 sympy = pytest.importorskip("sympy")
 
@@ -29,12 +30,6 @@ from jacobian_cnn.symbolic import (  # noqa: E402
     symbolic_gradient,
     symbolic_jacobian,
 )
-
-# Seed 000, eq. 3 (the numeric matrix), copied verbatim.
-SEED000_EQ3_VALUES = r"""\begin{bmatrix} \frac{1}{4} & \frac{1}{4} & 0 & \frac{1}{4} & \frac{1}{4} & 0 & 0 & 0 & 0 \\ 0 & \frac{1}{4} & \frac{1}{4} & 0 & \frac{1}{4} & \frac{1}{4} & 0 & 0 & 0 \\ 0 & 0 & 0 & \frac{1}{4} & \frac{1}{4} & 0 & \frac{1}{4} & \frac{1}{4} & 0 \\ 0 & 0 & 0 & 0 & \frac{1}{4} & \frac{1}{4} & 0 & \frac{1}{4} & \frac{1}{4} \\ \end{bmatrix}"""  # noqa: E501
-
-# Seed 004 appendix A, rep. 2, verbatim.
-SEED004_REP2 = r"""$$= \begin{bmatrix} a_{11}\beta_{22} & a_{12}\beta_{21} + a_{13}\beta_{22} & a_{14}\beta_{21} \\ a_{11}\beta_{12} + a_{21}\beta_{22} & a_{12}\beta_{11} + a_{13}\beta_{12} + a_{22}\beta_{21} + a_{23}\beta_{22} & a_{14}\beta_{11} + a_{24}\beta_{21} \\ a_{21}\beta_{12} + a_{31}\beta_{22} & a_{22}\beta_{11} + a_{23}\beta_{12} + a_{32}\beta_{21} + a_{33}\beta_{22} & a_{24}\beta_{11} + a_{34}\beta_{21} \\ a_{31}\beta_{12} & a_{32}\beta_{11} + a_{33}\beta_{12} & a_{34}\beta_{11} \end{bmatrix} \quad (\text{rep.2})$$"""  # noqa: E501
 
 # Seed 000's question, answered by the chain rule by hand: dJ/da_ij = sum over the windows
 # containing a_ij of (1/4) dJ/dp_mn (e.g. a12 is in p11 and p12, a22 in all four).
