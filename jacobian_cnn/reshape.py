@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import check_size, float_array
-from ._layer import Layer, canonical_csr
+from ._layer import Layer
 from .vec import _permutation_rows, vec
 
 __all__ = ["Flatten", "FLATTEN_ORDERS"]
@@ -90,14 +90,8 @@ class Flatten(Layer):
         self._check(x)
         check_size(x.size, x.size, x.dtype.itemsize, max_bytes, "Flatten Jacobian")
         # Flatten the positions themselves: entry i of vec(y) came from vec(x)[source[i]].
-        if x.size >= 2**31:
-            source = vec(self._flatten(np.arange(x.size).reshape(x.shape, order="F")))
-            return _permutation_rows(source, x.size, dtype=x.dtype)
         if self.order == "F":
-            source = np.arange(x.size, dtype=np.int32)  # vec itself: the identity
+            source = np.arange(x.size)  # vec itself: the identity
         else:
-            source = vec(self._flatten(np.arange(x.size, dtype=np.int32).reshape(x.shape, order="F")))
-            source = np.ascontiguousarray(source)
-        # One 1 per row: a canonical CSR, as _permutation_rows builds it.
-        return canonical_csr(np.ones(x.size, x.dtype), source,
-                             np.arange(x.size + 1, dtype=np.int32), (x.size, x.size))
+            source = vec(self._flatten(np.arange(x.size).reshape(x.shape, order="F")))
+        return _permutation_rows(source, x.size, dtype=x.dtype)

@@ -185,9 +185,15 @@ def as_parameter_shape(rows, shape):
 
 
 def _permutation_rows(cols, n_cols, dtype=np.float64):
-    """CSR array with a single 1 in each row ``i`` at column ``cols[i]``."""
-    cols = np.asarray(cols, dtype=np.int32)
-    n_rows = cols.size
+    """CSR array with a single 1 in each row ``i`` at column ``cols[i]``.
+
+    One entry per row is canonical by construction; indices are 32-bit when they fit.
+    """
+    n_rows = np.size(cols)
+    index = np.int32 if max(n_rows, n_cols) < 2**31 else np.int64
+    cols = np.ascontiguousarray(cols, dtype=index).ravel()
     data = np.ones(n_rows, dtype=dtype)
-    indptr = np.arange(n_rows + 1, dtype=np.int32)
-    return sp.csr_array((data, cols, indptr), shape=(n_rows, n_cols))
+    indptr = np.arange(n_rows + 1, dtype=index)
+    J = sp.csr_array((data, cols, indptr), shape=(n_rows, n_cols))
+    J.has_canonical_format = True
+    return J
