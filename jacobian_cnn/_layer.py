@@ -91,6 +91,28 @@ def canonical_csr(data, indices, indptr, shape):
     return J
 
 
+def dense_to_csr(rows):
+    """``csr_array(rows)`` of a dense 2-D block: its nonzeros row by row, 32-bit indices.
+
+    The same arrays scipy's dense-to-CSR conversion stores (``rows.nonzero()`` order),
+    without its detour through COO.
+    """
+    k, n = rows.shape
+    if rows.dtype.kind != "f" or max(k, n, rows.size) >= 2**31:
+        return sp.csr_array(rows)
+    if np.count_nonzero(rows) == rows.size:  # every entry stored (the usual end of a chain)
+        indptr = np.arange(k + 1, dtype=np.int32)
+        indptr *= n
+        return canonical_csr(np.ascontiguousarray(rows).reshape(-1),
+                             np.tile(np.arange(n, dtype=np.int32), k), indptr, (k, n))
+    mask = rows != 0
+    indptr = np.empty(k + 1, np.int32)
+    indptr[0] = 0
+    np.cumsum(mask.sum(axis=1), out=indptr[1:])
+    indices = np.nonzero(mask)[1].astype(np.int32)
+    return canonical_csr(rows[mask], indices, indptr, (k, n))
+
+
 def block_diagonal(blocks, *, max_bytes, what):
     """Block-diagonal CSR of equal-shape dense blocks ``(N, m, n)`` (one block per sample)."""
     n_blocks, m, n = blocks.shape

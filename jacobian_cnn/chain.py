@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from ._layer import canonical_csr
+from ._layer import dense_to_csr
 
 __all__ = ["Chain", "Gradients", "Step", "Trace"]
 
@@ -174,7 +174,7 @@ class Chain:
             x_in, cache = records[i]
             J = self.layers[i].jacobian(x_in, wrt="input", cache=cache, max_bytes=max_bytes)
             rows = _smaller_form(J if rows is None else _times(rows, J))
-        return sp.csr_array(rows) if sp.issparse(rows) else _dense_to_csr(rows)
+        return sp.csr_array(rows) if sp.issparse(rows) else dense_to_csr(rows)
 
     def trace(self, x, g=None, *, max_bytes=None):
         """The :class:`Trace` of :meth:`backward` (print it for a table)."""
@@ -242,27 +242,6 @@ def _smaller_form(rows):
             return rows.toarray()
         return rows
     if 2 * np.count_nonzero(rows) * (value + 4) < k * n * value:
-        return _dense_to_csr(rows)
+        return dense_to_csr(rows)
     return rows
 
-
-def _dense_to_csr(rows):
-    """``csr_array(rows)`` of a dense 2-D block: its nonzeros row by row, 32-bit indices.
-
-    The same arrays scipy's dense-to-CSR conversion stores (``rows.nonzero()`` order),
-    without its detour through COO.
-    """
-    k, n = rows.shape
-    if rows.dtype.kind != "f" or max(k, n, rows.size) >= 2**31:
-        return sp.csr_array(rows)
-    if np.count_nonzero(rows) == rows.size:  # every entry stored (the usual end of a chain)
-        indptr = np.arange(k + 1, dtype=np.int32)
-        indptr *= n
-        return canonical_csr(np.ascontiguousarray(rows).reshape(-1),
-                             np.tile(np.arange(n, dtype=np.int32), k), indptr, (k, n))
-    mask = rows != 0
-    indptr = np.empty(k + 1, np.int32)
-    indptr[0] = 0
-    np.cumsum(mask.sum(axis=1), out=indptr[1:])
-    indices = np.nonzero(mask)[1].astype(np.int32)
-    return canonical_csr(rows[mask], indices, indptr, (k, n))

@@ -10,10 +10,9 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import scipy.sparse as sp
 
 from ._checks import float_array
-from ._layer import Layer, canonical_csr
+from ._layer import Layer, dense_to_csr
 from .activations import softmax
 from .vec import vec
 
@@ -28,13 +27,7 @@ class _Loss(Layer):
     def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
         """``dL / d vec(y)`` as a ``(1, y.size)`` ``csr_array`` (dense: every entry counts)."""
         self._check_wrt(wrt)
-        row = vec(self._gradient(x))
-        if row.size >= 2**31:
-            return sp.csr_array(row[None, :])
-        # What csr_array(row[None, :]) stores (the nonzeros, in order), without its COO detour.
-        cols = np.flatnonzero(row).astype(np.int32)
-        return canonical_csr(row[cols], cols, np.array([0, cols.size], np.int32),
-                             (1, row.size))
+        return dense_to_csr(vec(self._gradient(x))[None, :])
 
 
 class MSELoss(_Loss):
