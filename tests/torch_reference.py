@@ -180,18 +180,23 @@ def avgpool2d(x, window, stride, padding=0, count_include_pad=True, ceil_mode=Fa
     return _from_torch(y, HWCN_TO_NCHW)
 
 
-def avgpool2d_jacobian(x, window, stride, padding=0, count_include_pad=True, ceil_mode=False,
-                       divisor_override=None):
-    """Dense (y.size, x.size) Jacobian of torch avg pooling in our vec order."""
+def _map_jacobian(f, x):
+    """jacrev of ``f`` (an NCHW map to an NCHW map) at our ``x``, rows and columns in vec order."""
     x4 = _as4d(x)
     xt = _to_torch(x4, HWCN_TO_NCHW)
-    f = _avg_fn(window, stride, padding, count_include_pad, ceil_mode, divisor_override)
     y = f(xt)
     J = jacrev(f)(xt)
     y_ours_shape = tuple(y.shape[a] for a in np.argsort(HWCN_TO_NCHW))
     return _reorder(J, y.numel(), xt.numel(),
                     _vec_to_torch(y_ours_shape, HWCN_TO_NCHW),
                     _vec_to_torch(x4.shape, HWCN_TO_NCHW))
+
+
+def avgpool2d_jacobian(x, window, stride, padding=0, count_include_pad=True, ceil_mode=False,
+                       divisor_override=None):
+    """Dense (y.size, x.size) Jacobian of torch avg pooling in our vec order."""
+    return _map_jacobian(_avg_fn(window, stride, padding, count_include_pad, ceil_mode,
+                                 divisor_override), x)
 
 
 def _max_fn(window, stride, padding, dilation, pad_value, ceil_mode=False):
@@ -260,16 +265,8 @@ def maxpool2d_jacobian(x, window, stride, padding=0, dilation=(1, 1),
     Where a padding tap wins (only possible with pad_value set) the gradient
     flows into the F.pad region and is dropped, giving an all-zero row.
     """
-    x4 = _as4d(x)
-    xt = _to_torch(x4, HWCN_TO_NCHW)
     g = _max_fn(window, stride, padding, dilation, pad_value, ceil_mode)
-    f = lambda t: g(t)[0]
-    y = f(xt)
-    J = jacrev(f)(xt)
-    y_ours_shape = tuple(y.shape[a] for a in np.argsort(HWCN_TO_NCHW))
-    return _reorder(J, y.numel(), xt.numel(),
-                    _vec_to_torch(y_ours_shape, HWCN_TO_NCHW),
-                    _vec_to_torch(x4.shape, HWCN_TO_NCHW))
+    return _map_jacobian(lambda t: g(t)[0], x)
 
 
 # ---------------------------------------------------------------------------
