@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import float_array
-from ._layer import Layer, block_diagonal, diagonal
+from ._csr import block_diagonal, diagonal
+from ._layer import Layer
 
 __all__ = ["ReLU", "Sigmoid", "Tanh", "Softmax", "softmax"]
 
@@ -23,7 +24,7 @@ class _Elementwise(Layer):
     def forward(self, x):
         return self._f(float_array(x, "x"))
 
-    def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
+    def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
         """The diagonal Jacobian ``diag(f'(vec(x)))`` as a ``csr_array``."""
         self._check_wrt(wrt)
         x = float_array(x, "x")
@@ -127,7 +128,7 @@ class Softmax(Layer):
         y = self.forward(x)
         return y, y
 
-    def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
+    def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
         """Block-diagonal ``diag(s) - s s^T``, one dense block per sample."""
         self._check_wrt(wrt)
         z = self._check(x)

@@ -6,8 +6,11 @@ section 3.1): for ``y = f_L(... f_1(x))`` and cotangent rows ``g`` (``(k, y.size
     g <- g @ J_L,  g <- g @ J_{L-1},  ...,  g_x = g @ J_1
 
 left to right, recording ``g @ d vec(y_l) / d vec(P)`` for every parameter ``P`` of
-layer ``l`` on the way. Every product uses the layer's explicit sparse Jacobian; no
-shortcut formula is involved. Index conventions: :mod:`jacobian_cnn.vec`.
+layer ``l`` on the way. Every product uses the layer's explicit sparse Jacobian, every
+stored entry of it; no shortcut formula is involved. The layers of this package hand
+over their Jacobians as CSR arrays (:class:`~jacobian_cnn._csr.CSRParts`, the arrays
+``layer.jacobian`` would wrap in a ``csr_array``); other layers' ``jacobian`` results
+are multiplied as they come. Index conventions: :mod:`jacobian_cnn.vec`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from ._layer import dense_to_csr
+from ._csr import CSRParts, dense_to_csr
 
 __all__ = ["Chain", "Gradients", "Step", "Trace"]
 
@@ -152,10 +155,10 @@ class Chain:
             layer, (x_in, cache) = self.layers[i], records[i]
             label = repr(layer)
             for name in layer.params:
-                J = layer.jacobian(x_in, wrt=name, cache=cache, max_bytes=max_bytes)
+                J = _layer_jacobian(layer, x_in, name, cache, max_bytes)
                 params[i][name] = _times(rows, J)
                 trace.append(Step(i, label, name, J.shape, J.nnz, params[i][name].shape))
-            J = layer.jacobian(x_in, wrt="input", cache=cache, max_bytes=max_bytes)
+            J = _layer_jacobian(layer, x_in, "input", cache, max_bytes)
             rows = _times(rows, J)
             trace.append(Step(i, label, "input", J.shape, J.nnz, rows.shape))
         return Gradients(input=np.asarray(rows), params=params, output=y, trace=trace)
@@ -172,9 +175,9 @@ class Chain:
         rows = None  # the identity rows of the output
         for i in reversed(range(len(self.layers))):
             x_in, cache = records[i]
-            J = self.layers[i].jacobian(x_in, wrt="input", cache=cache, max_bytes=max_bytes)
-            rows = _smaller_form(J if rows is None else _times(rows, J))
-        return sp.csr_array(rows) if sp.issparse(rows) else dense_to_csr(rows)
+            J = _layer_jacobian(self.layers[i], x_in, "input", cache, max_bytes)
+            rows = _smaller_form(_as_rows(J) if rows is None else _times(rows, J))
+        return sp.csr_array(rows) if sp.issparse(rows) else dense_to_csr(rows).tocsr()
 
     def trace(self, x, g=None, *, max_bytes=None):
         """The :class:`Trace` of :meth:`backward` (print it for a table)."""
@@ -194,38 +197,38 @@ class Chain:
         return g
 
 
-def _times(rows, J):
-    """``rows @ J``: rows (dense or CSR) times a layer's explicit CSR Jacobian.
+def _layer_jacobian(layer, x, wrt, cache, max_bytes):
+    """The layer's Jacobian: CSR arrays from this package's layers, else ``layer.jacobian``."""
+    build = getattr(layer, "_jacobian_parts", None)
+    jacobian = build if build is not None else layer.jacobian
+    return jacobian(x, wrt=wrt, cache=cache, max_bytes=max_bytes)
 
-    The product kernel follows the storage that is smaller, as :func:`_smaller_form`
-    does for the rows: a ``J`` whose dense form takes no more bytes than its CSR form
-    (a dense layer's ``W.T``) multiplies dense rows as a dense block (BLAS); a full
-    diagonal ``J`` (an elementwise layer, a column-major flatten) scales their columns
-    by its stored values; anything else is scipy's sparse product.
+
+def _as_rows(J):
+    """The first block of rows, ``J`` itself: dense if every entry is stored, else CSR."""
+    if isinstance(J, CSRParts):
+        return J.data.reshape(J.shape) if J.form == "dense" else J.tocsr()
+    return sp.csr_array(J)
+
+
+def _times(rows, J):
+    """``rows @ J``: rows (dense or CSR) times a layer's explicit Jacobian.
+
+    Dense rows times :class:`~jacobian_cnn._csr.CSRParts` use the kernel that fits
+    ``J``'s form (:meth:`~jacobian_cnn._csr.CSRParts.rows_times`), except that a
+    general ``J`` whose dense form takes no more bytes than its CSR form (a small,
+    nearly full block) is multiplied as a dense block (BLAS). Anything else is
+    scipy's sparse product.
     """
-    if isinstance(rows, np.ndarray) and J.format == "csr":
+    if isinstance(J, CSRParts):
+        if not isinstance(rows, np.ndarray):
+            return rows @ J.tocsr()
         m, n = J.shape
         value = J.data.itemsize
-        nnz = J.nnz
-        if m * n * value <= nnz * (value + J.indices.itemsize):
-            if nnz == m * n and J.data.size == nnz and J.has_canonical_format:
-                # Every entry stored, each row's columns 0..n-1 in order: the data *is*
-                # the dense matrix, row by row (what toarray() would copy out).
-                return rows @ J.data.reshape(m, n)
-            return rows @ J.toarray()
-        if m == n == nnz and _is_identity_pattern(J):
-            return rows * J.data
+        if J.form == "general" and m * n * value <= J.nnz * (value + J.indices.itemsize):
+            return rows @ J.tocsr().toarray()
+        return J.rows_times(rows)
     return rows @ J
-
-
-def _is_identity_pattern(J):
-    """Whether the square CSR ``J`` stores exactly its diagonal, one entry per row."""
-    n = J.shape[0]
-    indptr, indices = J.indptr, J.indices
-    if indptr.size != n + 1 or indices.size != n:
-        return False
-    ramp = np.arange(n + 1, dtype=indptr.dtype)
-    return bool(np.array_equal(indptr, ramp) and np.array_equal(indices, ramp[:n]))
 
 
 def _smaller_form(rows):
@@ -242,6 +245,6 @@ def _smaller_form(rows):
             return rows.toarray()
         return rows
     if 2 * np.count_nonzero(rows) * (value + 4) < k * n * value:
-        return dense_to_csr(rows)
+        return dense_to_csr(rows).tocsr()
     return rows
 

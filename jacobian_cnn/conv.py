@@ -28,7 +28,8 @@ import scipy.sparse as sp
 
 from ._assembly import conv_input_jacobian, conv_kernel_jacobian
 from ._checks import check_size, float_array, padding_pairs, pair
-from ._layer import Layer, as_maps, canonical_csr, csr_from_rows, maps_like
+from ._csr import CSRParts, csr_from_rows
+from ._layer import Layer, as_maps, maps_like
 from .geometry import WindowGeometry, check_padding_mode, describe
 
 __all__ = ["Conv2D"]
@@ -188,7 +189,7 @@ class Conv2D(Layer):
         y4 = y.reshape(geo.out_size + (self.kernel.shape[3], n), order="F")
         return maps_like(y4, ndim)
 
-    def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
+    def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
         """``d vec(y) / d vec(x)``, ``/ d vec(kernel)`` or ``/ d bias`` as a ``csr_array``.
 
         Parameters
@@ -214,8 +215,10 @@ class Conv2D(Layer):
             index = np.int32 if max(n_rows, co) < 2**31 else np.int64
             indices = np.empty((n, co, geo.n_out), index)
             indices[...] = np.arange(co, dtype=index)[None, :, None]
-            return canonical_csr(np.ones(n_rows, dtype), indices.reshape(-1),
-                                 np.arange(n_rows + 1, dtype=index), (n_rows, co))
+            # One sample: rows o + n_out*c store column c alone (column blocks).
+            return CSRParts(np.ones(n_rows, dtype), indices.reshape(-1),
+                            np.arange(n_rows + 1, dtype=index), (n_rows, co),
+                            "column_blocks" if n == 1 else "general")
         nnz = int(geo.valid_counts.sum()) * ci * co * n
         what = f"Conv2D {wrt} Jacobian ({n_rows} x {x4.size if wrt == 'input' else self.kernel.size})"
         check_size(n_rows, nnz, np.dtype(dtype).itemsize, max_bytes, what)
@@ -279,4 +282,4 @@ def _csr_summing_duplicates(row_lengths, cols, vals, shape):
     # Own writable copies: sorting works in place and vals may be a broadcast view.
     J = sp.csr_array((np.array(vals).ravel(), cols.ravel().astype(index_dtype), indptr), shape=shape)
     J.sum_duplicates()  # sorts each row's columns, then adds equal neighbours (vectorized)
-    return J
+    return CSRParts.from_csr(J)

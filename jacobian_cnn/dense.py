@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import check_size, float_array
-from ._layer import Layer, canonical_csr
+from ._csr import CSRParts
+from ._layer import Layer
 
 __all__ = ["Dense"]
 
@@ -81,7 +82,7 @@ class Dense(Layer):
             z += self.bias.astype(dtype)[:, None]
         return z if x.ndim == 2 else z[:, 0]
 
-    def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
+    def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
         """``d vec(z) / d vec(x)``, ``/ d vec(weight)`` or ``/ d bias`` as a ``csr_array``."""
         self._check_wrt(wrt)
         x, x2 = self._prepare(x)
@@ -114,4 +115,8 @@ class Dense(Layer):
         else:
             indices[...] = np.arange(n_out, dtype=index)[None, :, None]
             data.fill(1)
-        return canonical_csr(data.reshape(-1), indices.reshape(-1), indptr, shape)
+        # One sample: the input Jacobian stores every entry of W.T; row j of the weight
+        # Jacobian holds exactly columns j*n_in .. (j+1)*n_in - 1 (x itself); the bias
+        # Jacobian is the identity.
+        form = "general" if n > 1 else {"input": "dense", "weight": "row_blocks", "bias": "diagonal"}[wrt]
+        return CSRParts(data.reshape(-1), indices.reshape(-1), indptr, shape, form)

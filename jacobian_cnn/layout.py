@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .vec import _permutation_rows
+from ._csr import permutation_rows
 
 __all__ = ["LAYOUTS", "to_layout", "from_layout", "permutation_matrix", "jacobian_to_vec",
            "switches_to_torch_indices", "switches_from_torch_indices"]
@@ -172,7 +172,7 @@ def permutation_matrix(shape, layout):
     True
     """
     positions = _vec_positions(shape, layout)
-    return _permutation_rows(positions, positions.size)
+    return permutation_rows(positions, positions.size).tocsr()
 
 
 def jacobian_to_vec(J, y_shape, y_layout, x_shape, x_layout):

@@ -12,7 +12,8 @@ import numbers
 import numpy as np
 
 from ._checks import float_array
-from ._layer import Layer, dense_to_csr
+from ._csr import dense_to_csr
+from ._layer import Layer
 from .activations import softmax
 from .vec import vec
 
@@ -24,7 +25,7 @@ class _Loss(Layer):
         """The dense row ``dL / d vec(y)``, shape ``(1, y.size)``."""
         return self.jacobian(y).toarray()
 
-    def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
+    def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
         """``dL / d vec(y)`` as a ``(1, y.size)`` ``csr_array`` (dense: every entry counts)."""
         self._check_wrt(wrt)
         return dense_to_csr(vec(self._gradient(x))[None, :])

@@ -23,11 +23,11 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import scipy.sparse as sp
 
-from ._assembly import avgpool_jacobian, index_dtype
+from ._assembly import avgpool_jacobian
 from ._checks import check_size, padding_pairs, pair
-from ._layer import Layer, as_maps, csr_from_rows, maps_like
+from ._csr import CSRParts, csr_from_rows, index_dtype
+from ._layer import Layer, as_maps, maps_like
 from .geometry import WindowGeometry, check_bool, describe
 
 __all__ = ["AvgPool2D", "MaxPool2D", "switches_jacobian"]
@@ -158,7 +158,7 @@ class AvgPool2D(_Pool2D):
         return maps_like(y.astype(x4.dtype, copy=False).reshape(
             geo.out_size + x4.shape[2:], order="F"), ndim)
 
-    def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
+    def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
         """``d vec(y) / d vec(x)`` as a ``csr_array``; depends on ``x`` only through its shape."""
         self._check_wrt(wrt)
         x4, _, geo = self._prepare(x)
@@ -287,16 +287,16 @@ class MaxPool2D(_Pool2D):
         """Int array of ``y``'s shape: vec index into ``x`` of each winner, ``-1`` if padding won."""
         return self.forward_with_cache(x)[1]
 
-    def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
+    def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
         """``d vec(y) / d vec(x)`` from the switches (pass them as ``cache`` to skip the forward)."""
         self._check_wrt(wrt)
         x4, _, _ = self._prepare(x)
         switches = self.switches(x) if cache is None else np.asarray(cache)
-        return switches_jacobian(switches, x4.size, dtype=x4.dtype, max_bytes=max_bytes)
+        return _switches_parts(switches, x4.size, dtype=x4.dtype, max_bytes=max_bytes)
 
 
 def switches_jacobian(switches, n_inputs, *, dtype=np.float64, max_bytes=None):
-    """The 0/1 Jacobian of max pooling from its switches.
+    """The 0/1 Jacobian of max pooling from its switches, a ``csr_array``.
 
     Row ``i`` (output ``vec(y)[i]``) has a 1 in column ``vec(switches)[i]``, or no
     entry where the switch is ``-1`` (padding won).
@@ -309,6 +309,11 @@ def switches_jacobian(switches, n_inputs, *, dtype=np.float64, max_bytes=None):
     array([[0., 0., 0., 1.],
            [0., 0., 0., 0.]])
     """
+    return _switches_parts(switches, n_inputs, dtype=dtype, max_bytes=max_bytes).tocsr()
+
+
+def _switches_parts(switches, n_inputs, *, dtype, max_bytes):
+    """:func:`switches_jacobian` as :class:`~jacobian_cnn._csr.CSRParts`."""
     s = np.asarray(switches).ravel(order="F")
     if s.size and (s.min() < -1 or s.max() >= n_inputs):
         raise ValueError(f"switches must lie in [-1, {n_inputs}); got range [{s.min()}, {s.max()}]")
@@ -323,6 +328,4 @@ def switches_jacobian(switches, n_inputs, *, dtype=np.float64, max_bytes=None):
         indptr = np.zeros(s.size + 1, index)
         np.cumsum(won, out=indptr[1:])
         indices = s[won].astype(index)
-    J = sp.csr_array((np.ones(n_won, dtype), indices, indptr), shape=(s.size, int(n_inputs)))
-    J.has_sorted_indices = True
-    return J
+    return CSRParts(np.ones(n_won, dtype), indices, indptr, (s.size, int(n_inputs)))

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import check_size, float_array
+from ._csr import permutation_rows
 from ._layer import Layer
-from .vec import _permutation_rows, vec
+from .vec import vec
 
 __all__ = ["Flatten", "FLATTEN_ORDERS"]
 
@@ -83,7 +84,7 @@ class Flatten(Layer):
         self._check(x)
         return self._flatten(x)
 
-    def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
+    def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
         """The permutation matrix ``d vec(y) / d vec(x)`` (identity for ``order="F"``)."""
         self._check_wrt(wrt)
         x = float_array(x, "x")
@@ -94,4 +95,4 @@ class Flatten(Layer):
             source = np.arange(x.size)  # vec itself: the identity
         else:
             source = vec(self._flatten(np.arange(x.size).reshape(x.shape, order="F")))
-        return _permutation_rows(source, x.size, dtype=x.dtype)
+        return permutation_rows(source, x.size, dtype=x.dtype)

@@ -39,7 +39,8 @@ shape (``d y[2, 1, 0] / d x[3, 1, 0]``).
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
+
+from ._csr import permutation_rows
 
 __all__ = ["vec", "unvec", "commutation_matrix", "as_parameter_shape", "vec_index"]
 
@@ -147,7 +148,7 @@ def commutation_matrix(m, n):
     # Row i = a + b*n of K picks vec(A.T)[i] = A.T[a, b] = A[b, a], at vec(A) index b + a*m.
     i = np.arange(m * n)
     cols = i // n + (i % n) * m
-    return _permutation_rows(cols, m * n)
+    return permutation_rows(cols, m * n).tocsr()
 
 
 def as_parameter_shape(rows, shape):
@@ -182,18 +183,3 @@ def as_parameter_shape(rows, shape):
     if rows.ndim != 2:
         raise ValueError(f"rows must be 1-D or 2-D, got shape {rows.shape}")
     return np.stack([unvec(r, shape) for r in rows])
-
-
-def _permutation_rows(cols, n_cols, dtype=np.float64):
-    """CSR array with a single 1 in each row ``i`` at column ``cols[i]``.
-
-    One entry per row is canonical by construction; indices are 32-bit when they fit.
-    """
-    n_rows = np.size(cols)
-    index = np.int32 if max(n_rows, n_cols) < 2**31 else np.int64
-    cols = np.ascontiguousarray(cols, dtype=index).ravel()
-    data = np.ones(n_rows, dtype=dtype)
-    indptr = np.arange(n_rows + 1, dtype=index)
-    J = sp.csr_array((data, cols, indptr), shape=(n_rows, n_cols))
-    J.has_canonical_format = True
-    return J

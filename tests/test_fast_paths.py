@@ -14,7 +14,7 @@ import pytest
 import scipy.sparse as sp
 
 import jacobian_cnn as jc
-from jacobian_cnn import _assembly
+from jacobian_cnn import _tiles
 
 
 def assert_identical(J, expected):
@@ -73,12 +73,26 @@ def _random_avg(seed):
         return pool, x
 
 
+def assert_block_product_matches(parts, seed):
+    """The tile-by-tile product ``rows @ J`` (``_blocked``) equals the dense product."""
+    assert parts.form == "window"
+    dense = parts.tocsr().toarray().astype(np.float64)
+    rows = np.random.default_rng(seed).normal(size=(1 + seed % 4, dense.shape[0]))
+    rows = rows.astype(parts.dtype)
+    ours = parts.rows_times(rows)
+    assert ours.dtype == parts.dtype
+    scale = np.abs(rows).max() * max(1, np.abs(dense).sum(0).max())
+    tol = (1e-5 if parts.dtype == np.float32 else 1e-13) * scale
+    np.testing.assert_allclose(ours, rows.astype(np.float64) @ dense, rtol=0, atol=tol)
+
+
 @pytest.mark.parametrize("seed", range(150))
 def test_conv_fast_path_is_bit_identical(seed):
     conv, x = _random_conv(seed)
     x4, _, geo = conv._prepare(x)
     for wrt in ("input", "kernel"):
         assert_identical(conv.jacobian(x, wrt=wrt), conv._jacobian_by_index(x4, geo, wrt))
+        assert_block_product_matches(conv._jacobian_parts(x, wrt=wrt), seed)
 
 
 @pytest.mark.parametrize("seed", range(150))
@@ -86,6 +100,7 @@ def test_avgpool_fast_path_is_bit_identical(seed):
     pool, x = _random_avg(seed)
     x4, _, geo = pool._prepare(x)
     assert_identical(pool.jacobian(x), pool._jacobian_by_index(x4, geo))
+    assert_block_product_matches(pool._jacobian_parts(x), seed)
 
 
 @pytest.mark.parametrize("kernel, x_shape, options", [
@@ -103,6 +118,7 @@ def test_conv_fast_path_on_network_shapes(kernel, x_shape, options):
     x4, _, geo = conv._prepare(x)
     for wrt in ("input", "kernel"):
         assert_identical(conv.jacobian(x, wrt=wrt), conv._jacobian_by_index(x4, geo, wrt))
+        assert_block_product_matches(conv._jacobian_parts(x, wrt=wrt), len(x_shape))
 
 
 def test_copying_padding_modes_use_the_summing_builder():
@@ -134,8 +150,8 @@ def test_layouts_are_cached_per_geometry_and_stay_small():
     conv = jc.Conv2D(np.ones((3, 3, 4, 8), np.float32), padding=1)
     geo = conv.geometry((64, 64))
     assert conv.geometry((64, 64)) is geo  # equal arguments share one geometry
-    layout = _assembly.block_layout(geo, 4, np.dtype(np.int32))
-    assert _assembly.block_layout(geo, 4, np.dtype(np.int32)) is layout
+    layout = _tiles.block_layout(geo, 4, np.dtype(np.int32))
+    assert _tiles.block_layout(geo, 4, np.dtype(np.int32)) is layout
     assert len(layout.tiles) == 9  # interior, four edges, four corners
     cached = sum(a.nbytes for t in layout.tiles for a in (t.input_base, t.input_pattern, t.kernel_pattern))
     assert cached + layout.indptr.nbytes < 0.1 * layout.nnz * 8 * 8  # far below one Jacobian

@@ -64,6 +64,53 @@ def test_matches_torch_autograd(case, wrt, torch_ref):
     assert report.ok, str(report)
 
 
+@pytest.mark.parametrize("case, wrt", CASE_WRTS)
+def test_chain_product_kernel_matches_the_dense_product(case, wrt):
+    """``rows @ J`` as the chain computes it (from the CSR arrays, by form) is the plain product."""
+    from jacobian_cnn.chain import _times
+
+    layer, x = OPS[case.op].make(case.params(), case.options), case.x()
+    parts = layer._jacobian_parts(x, wrt=wrt)
+    dense = parts.tocsr().toarray().astype(np.float64)
+    for k in (1, 3):
+        rows = np.random.default_rng(k).normal(size=(k, dense.shape[0])).astype(parts.dtype)
+        expected = rows.astype(np.float64) @ dense
+        ours = _times(rows, parts)
+        assert ours.shape == expected.shape and ours.dtype == parts.dtype
+        scale = np.abs(rows).max(initial=1) * np.abs(dense).sum(axis=0).max(initial=1)
+        tol = (1e-6 if parts.dtype == np.float32 else 1e-13) * scale
+        np.testing.assert_allclose(ours, expected, rtol=0, atol=tol)
+
+
+def _structure_of_form(form, m, n):
+    """The (indptr, indices) a CSR array of ``form`` must have, written out independently."""
+    if form == "diagonal":
+        return np.arange(n + 1), np.arange(n)
+    if form == "dense":
+        return np.arange(m + 1) * n, np.tile(np.arange(n), m)
+    if form == "row_blocks":
+        return np.arange(m + 1) * (n // m), np.arange(n)
+    if form == "column_blocks":
+        return np.arange(m + 1), np.repeat(np.arange(n), m // n)
+    return None
+
+
+@pytest.mark.parametrize("case, wrt", CASE_WRTS)
+def test_claimed_form_is_the_stored_structure(case, wrt):
+    """A CSRParts' form promises a structure the chain's product relies on: check it."""
+    layer, x = OPS[case.op].make(case.params(), case.options), case.x()
+    parts = layer._jacobian_parts(x, wrt=wrt)
+    J = layer.jacobian(x, wrt=wrt)
+    m, n = J.shape
+    if parts.form in ("diagonal", "row_blocks", "column_blocks"):
+        assert m == n or parts.form != "diagonal"
+        assert (n % m if parts.form == "row_blocks" else m % n if parts.form == "column_blocks" else 0) == 0
+    expected = _structure_of_form(parts.form, m, n)
+    if expected is not None:
+        np.testing.assert_array_equal(J.indptr, expected[0])
+        np.testing.assert_array_equal(J.indices, expected[1])
+
+
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.id)
 def test_forward_matches_reference(case):
     """The forward pass agrees with the loop reference, in the input's precision."""

@@ -1,0 +1,185 @@
+"""``rows @ J`` for the window layers' Jacobians, read block by block from their tiles.
+
+A convolution or average-pooling Jacobian with zero padding is written tile by tile
+(:mod:`jacobian_cnn._assembly`) and remembers that layout: a
+:class:`WindowJacobian` is its CSR arrays plus the :class:`~jacobian_cnn._tiles.BlockLayout`.
+The chain's product ``rows @ J`` with a few dense rows reads it the same way. Every
+stored entry takes part exactly once, but the entries of one tile form dense arrays,
+so the sums become small matrix products (BLAS) instead of scipy's one-entry-at-a-time
+sparse kernel, which is the slow part of a convolution layer's backward step:
+
+* **input Jacobian.** The rows of one block group ``(sample, group)`` that share an
+  output position ``o`` hold the same columns in every output channel ``c`` of the
+  group: ``T[e] = sum_c rows[c, o(e)] * J[c, e]`` is, per row of a tile, a
+  ``(k x C) @ (C x L)`` product. The sums ``T`` land on their input columns through a
+  cached 0/1 matrix (one entry per stored position of a block), itself a sparse
+  product but ``C`` times smaller than the Jacobian.
+* **kernel Jacobian.** Every row of a tile holds the same kernel columns, so a tile
+  contributes ``rows[c, tile rows] @ J[c, tile rows, :]`` to output channel ``c``'s
+  kernel gradient: one matrix product per channel, summed over the tile's rows.
+
+Index conventions: :mod:`jacobian_cnn.vec`; the layout: :mod:`jacobian_cnn._tiles`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._csr import CSRParts
+from ._tiles import input_columns, rows_view, view
+
+__all__ = ["WindowJacobian"]
+
+
+class WindowJacobian(CSRParts):
+    """A window layer's Jacobian: its values and the block layout they were written in.
+
+    Rows are ``o + n_out * (c + n_summed * g)``: output position ``o``, then channel
+    ``c`` of ``n_summed`` within block group ``g`` of ``n_groups``. Each ``(g, c)`` is
+    one block of ``layout.nnz`` entries of ``data``, all with the layout's pattern:
+
+    * ``kind="input"``: block group ``g`` writes to input columns
+      ``g * width + pattern`` (``width = shape[1] / n_groups``): convolution groups
+      ``(sample, group)`` with ``n_summed`` output channels per group; pooling planes
+      with ``n_summed = 1``.
+    * ``kind="kernel"``: ``g`` is the sample, ``c`` the output channel; block ``(g, c)``
+      writes to kernel columns ``c * width + kernel pattern``, ``width = shape[1] / n_summed``.
+
+    The column indices and row pointers are a function of the layout alone (the
+    known technique: cache the layout per geometry, refresh only the values). They
+    are written when first asked for, by :meth:`tocsr` (``layer.jacobian``), and the
+    product :meth:`rows_times` never needs them.
+    """
+
+    __slots__ = ("layout", "kind", "n_groups", "n_summed", "out_size", "_indices", "_indptr")
+
+    def __init__(self, data, shape, *, layout, kind, n_groups, n_summed, out_size):
+        self.data, self.shape, self.form = data, (int(shape[0]), int(shape[1])), "window"
+        self.layout, self.kind = layout, kind
+        self.n_groups, self.n_summed, self.out_size = n_groups, n_summed, out_size
+        self._indices = self._indptr = None
+
+    @property
+    def indices(self):
+        """Column indices, written from the layout on first use."""
+        if self._indices is None:
+            self._indices = self._write_indices()
+        return self._indices
+
+    @property
+    def indptr(self):
+        """Row pointers: the layout's, repeated block after block."""
+        if self._indptr is None:
+            layout, n_blocks = self.layout, self.n_groups * self.n_summed
+            n_out = layout.indptr.size - 1
+            index = layout.indptr.dtype
+            indptr = np.empty(n_blocks * n_out + 1, index)
+            indptr[0] = 0
+            starts = np.arange(n_blocks, dtype=index) * index.type(layout.nnz)
+            np.add(starts[:, None], layout.indptr[1:], out=indptr[1:].reshape(n_blocks, n_out))
+            self._indptr = indptr
+        return self._indptr
+
+    def _write_indices(self):
+        """Block ``(0, 0)``'s columns from the tiles, then every other block: a shifted copy."""
+        layout, block = self.layout, self.layout.nnz
+        indices = np.empty(self.data.size, layout.indptr.dtype)
+        if self.kind == "input":
+            input_columns(indices, layout)
+        else:
+            for t in layout.tiles:
+                rows_view(indices, t)[...] = t.kernel_pattern
+        n_blocks = self.n_groups * self.n_summed
+        if n_blocks > 1 and block:
+            if self.kind == "input":  # group g moves to input planes g * width
+                width = self.shape[1] // self.n_groups
+                shifts = np.repeat(np.arange(self.n_groups), self.n_summed) * width
+            else:  # output channel c moves to kernel columns c * width, in every sample
+                width = self.shape[1] // self.n_summed
+                shifts = np.tile(np.arange(self.n_summed), self.n_groups) * width
+            blocks = indices.reshape(n_blocks, block)
+            np.add(blocks[0], shifts[1:, None].astype(indices.dtype), out=blocks[1:])
+        return indices
+
+    def rows_times(self, rows):
+        """``rows @ J`` for a dense ``(k, m)`` block of rows, block by block (see the module)."""
+        dtype = np.result_type(rows.dtype, self.data.dtype)
+        rows = np.ascontiguousarray(rows, dtype=dtype)
+        data = self.data.astype(dtype, copy=False)
+        if self.kind == "input":
+            return _input_product(self, rows, data)
+        return _kernel_product(self, rows, data)
+
+
+def _tile_data(J, data, t):
+    """``(n_groups, n_summed, n_q, n_p, L)`` view of tile ``t``'s entries in every block."""
+    block = J.layout.nnz
+    return view(data, t.offset, (J.n_groups, J.n_summed, t.n_q, t.n_p, t.row_len),
+                (J.n_summed * block, block, t.q_stride, t.row_len, 1))
+
+
+def _tile_rows(J, rows, t):
+    """``(k, n_groups, n_summed, n_q, n_p)`` view of the rows over tile ``t``'s outputs."""
+    ho, wo = J.out_size
+    grid = rows.reshape(rows.shape[0], J.n_groups, J.n_summed, wo, ho)
+    return grid[:, :, :, t.q0:t.q0 + t.n_q, t.p0:t.p0 + t.n_p]
+
+
+def _input_product(J, rows, data):
+    k, layout = rows.shape[0], J.layout
+    n_vectors = J.n_groups * k
+    width = J.shape[1] // J.n_groups
+    scatter = _scatter_matrix(layout, width, rows.dtype)
+    if J.n_summed == 1:  # pooling: nothing to sum, one product per entry
+        sums = rows.reshape(k, J.n_groups, -1)[:, :, _entry_rows(layout)] * data.reshape(J.n_groups, -1)
+        columns = scatter @ sums.reshape(n_vectors, layout.nnz).T                  # (width, k*G)
+        return columns.reshape(width, k, J.n_groups).transpose(1, 2, 0).reshape(k, J.shape[1])
+    # sums[e, g, kk] = sum_c rows[kk, g, c, o(e)] * J[(g, c), e]: one column per (group, row).
+    sums = np.empty((layout.nnz, J.n_groups, k), rows.dtype)
+    flat = sums.reshape(-1)
+    for t in layout.tiles:
+        # (G, nq, np, L, C) @ (G, nq, np, C, k), written straight into its place in sums
+        target = view(flat, t.offset * n_vectors, (J.n_groups, t.n_q, t.n_p, t.row_len, k),
+                      (k, t.q_stride * n_vectors, t.row_len * n_vectors, n_vectors, 1))
+        np.matmul(_tile_data(J, data, t).transpose(0, 2, 3, 4, 1),
+                  _tile_rows(J, rows, t).transpose(1, 3, 4, 2, 0), out=target)
+    columns = scatter @ sums.reshape(layout.nnz, n_vectors)
+    return columns.reshape(width, J.n_groups, k).transpose(2, 1, 0).reshape(k, J.shape[1])
+
+
+def _kernel_product(J, rows, data):
+    k = rows.shape[0]
+    width = J.shape[1] // J.n_summed
+    out = np.zeros((J.n_summed, k, width), rows.dtype)
+    for t in J.layout.tiles:
+        r, d = _tile_rows(J, rows, t), _tile_data(J, data, t)
+        # (C, samples, nq, k, np) @ (C, samples, nq, np, L), summed over samples and nq
+        part = np.matmul(r.transpose(2, 1, 3, 0, 4), d.transpose(1, 0, 2, 3, 4))
+        out[:, :, t.kernel_pattern] += part.sum(axis=(1, 2))
+    return out.transpose(1, 0, 2).reshape(k, J.shape[1])
+
+
+@lru_cache(maxsize=64)
+def _entry_rows(layout):
+    """The row ``o(e)`` of every entry ``e`` of a block (cached with the layout)."""
+    rows = np.repeat(np.arange(layout.indptr.size - 1), np.diff(layout.indptr))
+    rows.flags.writeable = False
+    return rows
+
+
+@lru_cache(maxsize=64)
+def _scatter_matrix(layout, width, dtype):
+    """``(width, layout.nnz)`` CSR 0/1 matrix: column ``e`` has its 1 at block entry ``e``'s input column.
+
+    Cached with the layout (it depends on the geometry only); one entry per stored
+    position of a block, ``C`` times fewer than the Jacobian it serves.
+    """
+    n = layout.nnz
+    columns = np.empty(n, layout.indptr.dtype)
+    input_columns(columns, layout)
+    ones = np.ones(n, dtype)
+    by_entry = sp.csr_array((ones, columns, np.arange(n + 1, dtype=columns.dtype)), shape=(n, width))
+    return by_entry.T.tocsr()
