@@ -92,16 +92,21 @@ class WindowJacobian(CSRParts):
         else:
             for t in layout.tiles:
                 rows_view(indices, t)[...] = t.kernel_pattern
-        n_blocks = self.n_groups * self.n_summed
-        if n_blocks > 1 and block:
-            if self.kind == "input":  # group g moves to input planes g * width
-                width = self.shape[1] // self.n_groups
-                shifts = np.repeat(np.arange(self.n_groups), self.n_summed) * width
-            else:  # output channel c moves to kernel columns c * width, in every sample
-                width = self.shape[1] // self.n_summed
-                shifts = np.tile(np.arange(self.n_summed), self.n_groups) * width
-            blocks = indices.reshape(n_blocks, block)
-            np.add(blocks[0], shifts[1:, None].astype(indices.dtype), out=blocks[1:])
+        if not block:
+            return indices
+        blocks = indices.reshape(self.n_groups, self.n_summed, block)
+        if self.kind == "input":
+            # Every channel of a group reads the same input columns; group g's are
+            # group 0's moved by g * width.
+            blocks[0, 1:] = blocks[0, 0]
+            shifts = np.arange(1, self.n_groups, dtype=indices.dtype) * (self.shape[1] // self.n_groups)
+            np.add(blocks[0], shifts[:, None, None], out=blocks[1:])
+        else:
+            # Output channel c's kernel columns are channel 0's moved by c * width; every
+            # sample has the same columns.
+            shifts = np.arange(1, self.n_summed, dtype=indices.dtype) * (self.shape[1] // self.n_summed)
+            np.add(blocks[0, 0], shifts[:, None], out=blocks[0, 1:])
+            blocks[1:] = blocks[0]
         return indices
 
     def rows_times(self, rows):
