@@ -137,11 +137,15 @@ def _input_product(J, rows, data):
     k, layout = rows.shape[0], J.layout
     n_vectors = J.n_groups * k
     width = J.shape[1] // J.n_groups
-    scatter = _scatter_matrix(layout, width, rows.dtype)
+    columns, distinct = _block_columns(layout)
     if J.n_summed == 1:  # pooling: nothing to sum, one product per entry
         sums = rows.reshape(k, J.n_groups, -1)[:, :, _entry_rows(layout)] * data.reshape(J.n_groups, -1)
-        columns = scatter @ sums.reshape(n_vectors, layout.nnz).T                  # (width, k*G)
-        return columns.reshape(width, k, J.n_groups).transpose(1, 2, 0).reshape(k, J.shape[1])
+        if distinct:  # windows that do not overlap: every input column gets one entry at most
+            out = np.zeros((k, J.n_groups, width), rows.dtype)
+            out[:, :, columns] = sums
+            return out.reshape(k, J.shape[1])
+        summed = _scatter_matrix(layout, width, rows.dtype) @ sums.reshape(n_vectors, layout.nnz).T
+        return summed.reshape(width, k, J.n_groups).transpose(1, 2, 0).reshape(k, J.shape[1])
     # sums[e, g, kk] = sum_c rows[kk, g, c, o(e)] * J[(g, c), e]: one column per (group, row).
     sums = np.empty((layout.nnz, J.n_groups, k), rows.dtype)
     flat = sums.reshape(-1)
@@ -151,8 +155,12 @@ def _input_product(J, rows, data):
                       (k, t.q_stride * n_vectors, t.row_len * n_vectors, n_vectors, 1))
         np.matmul(_tile_data(J, data, t).transpose(0, 2, 3, 4, 1),
                   _tile_rows(J, rows, t).transpose(1, 3, 4, 2, 0), out=target)
-    columns = scatter @ sums.reshape(layout.nnz, n_vectors)
-    return columns.reshape(width, J.n_groups, k).transpose(2, 1, 0).reshape(k, J.shape[1])
+    if distinct:
+        summed = np.zeros((width, n_vectors), rows.dtype)
+        summed[columns] = sums.reshape(layout.nnz, n_vectors)
+    else:
+        summed = _scatter_matrix(layout, width, rows.dtype) @ sums.reshape(layout.nnz, n_vectors)
+    return summed.reshape(width, J.n_groups, k).transpose(2, 1, 0).reshape(k, J.shape[1])
 
 
 def _kernel_product(J, rows, data):
@@ -176,6 +184,15 @@ def _entry_rows(layout):
 
 
 @lru_cache(maxsize=64)
+def _block_columns(layout):
+    """``(columns, distinct)``: block entry ``e``'s input column, and whether no two share one."""
+    columns = np.empty(layout.nnz, layout.indptr.dtype)
+    input_columns(columns, layout)
+    columns.flags.writeable = False
+    return columns, bool(np.unique(columns).size == columns.size)
+
+
+@lru_cache(maxsize=64)
 def _scatter_matrix(layout, width, dtype):
     """``(width, layout.nnz)`` CSR 0/1 matrix: column ``e`` has its 1 at block entry ``e``'s input column.
 
@@ -183,8 +200,7 @@ def _scatter_matrix(layout, width, dtype):
     position of a block, ``C`` times fewer than the Jacobian it serves.
     """
     n = layout.nnz
-    columns = np.empty(n, layout.indptr.dtype)
-    input_columns(columns, layout)
+    columns = _block_columns(layout)[0]
     ones = np.ones(n, dtype)
     by_entry = sp.csr_array((ones, columns, np.arange(n + 1, dtype=columns.dtype)), shape=(n, width))
     return by_entry.T.tocsr()
