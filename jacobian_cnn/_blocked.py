@@ -112,6 +112,8 @@ class WindowJacobian(CSRParts):
     def rows_times(self, rows):
         """``rows @ J`` for a dense ``(k, m)`` block of rows, block by block (see the module)."""
         dtype = np.result_type(rows.dtype, self.data.dtype)
+        if rows.shape[0] == 0:
+            return np.zeros((0, self.shape[1]), dtype)
         rows = np.ascontiguousarray(rows, dtype=dtype)
         data = self.data.astype(dtype, copy=False)
         if self.kind == "input":

@@ -7,10 +7,24 @@ section 3.1): for ``y = f_L(... f_1(x))`` and cotangent rows ``g`` (``(k, y.size
 
 left to right, recording ``g @ d vec(y_l) / d vec(P)`` for every parameter ``P`` of
 layer ``l`` on the way. Every product uses the layer's explicit sparse Jacobian, every
-stored entry of it; no shortcut formula is involved. The layers of this package hand
-over their Jacobians as CSR arrays (:class:`~jacobian_cnn._csr.CSRParts`, the arrays
-``layer.jacobian`` would wrap in a ``csr_array``); other layers' ``jacobian`` results
-are multiplied as they come. Index conventions: :mod:`jacobian_cnn.vec`.
+stored entry of it once; no shortcut formula (a transposed convolution, an unpooling)
+stands in for it.
+
+How the products are computed, fastest first, all giving ``g @ J`` up to the order of
+floating-point sums (``tests/test_layers.py`` checks each against the dense product):
+
+* The layers of this package hand over their Jacobians as CSR arrays
+  (:class:`~jacobian_cnn._csr.CSRParts`: the arrays ``layer.jacobian`` would wrap in a
+  ``csr_array``, without a scipy object per layer) with the *form* the builder knows:
+  a full diagonal scales columns, a matrix with every entry stored is a dense (BLAS)
+  product, row and column blocks are outer and dot products.
+* Convolution and average-pooling Jacobians (zero padding) are multiplied tile by
+  tile from the layout they were written in (:mod:`jacobian_cnn._blocked`): small dense
+  matrix products over the output channels, then one pass that adds each entry's sum
+  into its input column.
+* Anything else, and other layers' ``jacobian`` results, is scipy's sparse product.
+
+Index conventions: :mod:`jacobian_cnn.vec`.
 """
 
 from __future__ import annotations
@@ -21,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._csr import CSRParts, dense_to_csr
+from ._layer import Layer
 
 __all__ = ["Chain", "Gradients", "Step", "Trace"]
 
@@ -198,10 +213,11 @@ class Chain:
 
 
 def _layer_jacobian(layer, x, wrt, cache, max_bytes):
-    """The layer's Jacobian: CSR arrays from this package's layers, else ``layer.jacobian``."""
-    build = getattr(layer, "_jacobian_parts", None)
-    jacobian = build if build is not None else layer.jacobian
-    return jacobian(x, wrt=wrt, cache=cache, max_bytes=max_bytes)
+    """The layer's Jacobian: its CSR arrays where ``jacobian`` is the base class's wrapper
+    around them (this package's layers), else whatever ``layer.jacobian`` returns."""
+    if isinstance(layer, Layer) and type(layer).jacobian is Layer.jacobian:
+        return layer._jacobian_parts(x, wrt=wrt, cache=cache, max_bytes=max_bytes)
+    return layer.jacobian(x, wrt=wrt, cache=cache, max_bytes=max_bytes)
 
 
 def _as_rows(J):

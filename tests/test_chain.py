@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 import jacobian_cnn as jc
+from jacobian_cnn._layer import Layer
 from jacobian_cnn.examples import seed_cnn, with_loss
 
 
@@ -160,3 +161,38 @@ def test_integer_input_is_promoted_to_float64():
     J = jc.AvgPool2D(2).jacobian(np.arange(16).reshape(4, 4))
     assert J.dtype == np.float64
     assert jc.Conv2D(np.ones((2, 2))).forward(np.arange(9).reshape(3, 3)).dtype == np.float64
+
+
+class _Scale(Layer):
+    """A subclass of the layers' base class that overrides jacobian (not _jacobian_parts)."""
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def forward(self, x):
+        return self.factor * np.asarray(x)
+
+    def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
+        return sp.diags_array(np.full(np.size(x), self.factor)).tocsr()
+
+
+class _Shift:
+    """Not a jc.Layer at all: any object with forward, jacobian and params."""
+
+    params = {}
+
+    def forward(self, x):
+        return np.asarray(x) + 1.0
+
+    def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
+        return sp.eye_array(np.size(x), format="csr")
+
+
+def test_user_layers_take_part_with_their_own_jacobians():
+    net = _net(7)
+    x = np.random.default_rng(7).normal(size=(8, 8, 1))
+    wrapped = jc.Chain([_Shift(), *net.layers, _Scale(3.0)])
+    np.testing.assert_allclose(wrapped.jacobian(x).toarray(), 3.0 * net.jacobian(x + 1.0).toarray(),
+                               rtol=1e-12, atol=1e-15)
+    ours, plain = wrapped.backward(x, np.ones((1, 4))), net.backward(x + 1.0, 3.0 * np.ones((1, 4)))
+    np.testing.assert_allclose(ours.input, plain.input, rtol=1e-12, atol=1e-15)
