@@ -31,7 +31,10 @@ import scipy.sparse as sp
 from ._csr import CSRParts
 from ._tiles import input_columns, rows_view, view
 
-__all__ = ["WindowJacobian"]
+__all__ = ["WindowJacobian", "WORKING_ENTRIES"]
+
+WORKING_ENTRIES = 2**22
+"""Largest working array of the input product, in entries (16 MiB in float32)."""
 
 
 class WindowJacobian(CSRParts):
@@ -114,11 +117,14 @@ class WindowJacobian(CSRParts):
         dtype = np.result_type(rows.dtype, self.data.dtype)
         if rows.shape[0] == 0:
             return np.zeros((0, self.shape[1]), dtype)
-        rows = np.ascontiguousarray(rows, dtype=dtype)
         data = self.data.astype(dtype, copy=False)
-        if self.kind == "input":
-            return _input_product(self, rows, data)
-        return _kernel_product(self, rows, data)
+        product = _input_product if self.kind == "input" else _kernel_product
+        # The input product keeps one sum per (block entry, group, row): take the rows in
+        # chunks so that this working array stays under WORKING_ENTRIES.
+        chunk = max(1, WORKING_ENTRIES // max(1, self.layout.nnz * self.n_groups))
+        parts = [product(self, np.ascontiguousarray(rows[i:i + chunk], dtype=dtype), data)
+                 for i in range(0, rows.shape[0], chunk)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _tile_data(J, data, t):

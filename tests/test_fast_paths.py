@@ -187,3 +187,16 @@ def test_chain_jacobian_keeps_the_smaller_form():
     narrow = jc.Chain([*wide.layers, jc.Flatten(), jc.Dense(rng.normal(size=(144, 3)))])
     np.testing.assert_allclose(narrow.jacobian(x).toarray(),
                                narrow.layers[-1].weight.T @ expected.toarray(), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_block_product_in_chunks_of_rows(seed, monkeypatch):
+    """With a tiny working-array limit the rows go through one at a time: same product."""
+    from jacobian_cnn import _blocked
+
+    conv, x = _random_conv(seed)
+    pool, x_pool = _random_avg(seed)
+    monkeypatch.setattr(_blocked, "WORKING_ENTRIES", 1)
+    for parts in (conv._jacobian_parts(x), conv._jacobian_parts(x, wrt="kernel"),
+                  pool._jacobian_parts(x_pool)):
+        assert_block_product_matches(parts, seed + 3)
