@@ -57,7 +57,7 @@ class WindowJacobian(CSRParts):
     product :meth:`rows_times` never needs them.
     """
 
-    __slots__ = ("layout", "kind", "n_groups", "n_summed", "out_size", "_indices", "_indptr")
+    __slots__ = ("layout", "kind", "n_groups", "n_summed", "out_size")
 
     def __init__(self, data, shape, *, layout, kind, n_groups, n_summed, out_size):
         self.data, self.shape, self.form = data, (int(shape[0]), int(shape[1])), "window"
@@ -65,26 +65,16 @@ class WindowJacobian(CSRParts):
         self.n_groups, self.n_summed, self.out_size = n_groups, n_summed, out_size
         self._indices = self._indptr = None
 
-    @property
-    def indices(self):
-        """Column indices, written from the layout on first use."""
-        if self._indices is None:
-            self._indices = self._write_indices()
-        return self._indices
-
-    @property
-    def indptr(self):
+    def _write_indptr(self):
         """Row pointers: the layout's, repeated block after block."""
-        if self._indptr is None:
-            layout, n_blocks = self.layout, self.n_groups * self.n_summed
-            n_out = layout.indptr.size - 1
-            index = layout.indptr.dtype
-            indptr = np.empty(n_blocks * n_out + 1, index)
-            indptr[0] = 0
-            starts = np.arange(n_blocks, dtype=index) * index.type(layout.nnz)
-            np.add(starts[:, None], layout.indptr[1:], out=indptr[1:].reshape(n_blocks, n_out))
-            self._indptr = indptr
-        return self._indptr
+        layout, n_blocks = self.layout, self.n_groups * self.n_summed
+        n_out = layout.indptr.size - 1
+        index = layout.indptr.dtype
+        indptr = np.empty(n_blocks * n_out + 1, index)
+        indptr[0] = 0
+        starts = np.arange(n_blocks, dtype=index) * index.type(layout.nnz)
+        np.add(starts[:, None], layout.indptr[1:], out=indptr[1:].reshape(n_blocks, n_out))
+        return indptr
 
     def _write_indices(self):
         """Block ``(0, 0)``'s columns from the tiles, then every other block: a shifted copy."""

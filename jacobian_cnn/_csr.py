@@ -46,7 +46,11 @@ class CSRParts:
     Parameters
     ----------
     data, indices, indptr : numpy.ndarray
-        CSR arrays, columns sorted within each row without duplicates.
+        CSR arrays, columns sorted within each row without duplicates. For the forms
+        that fix them (``"diagonal"``, ``"dense"``, ``"row_blocks"``,
+        ``"column_blocks"``), ``indices`` and ``indptr`` may be ``None``: they are
+        then written from the form when first asked for (``tocsr``), and a product
+        that only needs ``data`` never writes them.
     shape : (int, int)
     form : str
         One of :data:`FORMS`; ``"general"`` promises nothing beyond canonical CSR.
@@ -63,14 +67,46 @@ class CSRParts:
     array([[2., 3.]])
     """
 
-    __slots__ = ("data", "indices", "indptr", "shape", "form")
+    __slots__ = ("data", "_indices", "_indptr", "shape", "form")
 
     def __init__(self, data, indices, indptr, shape, form="general"):
         if form not in FORMS:
             raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-        self.data, self.indices, self.indptr = data, indices, indptr
+        if (indices is None or indptr is None) and form in ("general", "window"):
+            raise ValueError(f"a {form!r} CSRParts needs its indices and indptr")
+        self.data, self._indices, self._indptr = data, indices, indptr
         self.shape = (int(shape[0]), int(shape[1]))
         self.form = form
+
+    @property
+    def indices(self):
+        """Column indices (written from the form on first use where it fixes them)."""
+        if self._indices is None:
+            self._indices = self._write_indices()
+        return self._indices
+
+    @property
+    def indptr(self):
+        """Row pointers (written from the form on first use where it fixes them)."""
+        if self._indptr is None:
+            self._indptr = self._write_indptr()
+        return self._indptr
+
+    def _write_indices(self):
+        m, n = self.shape
+        ramp = np.arange(n, dtype=index_dtype(m, n, self.nnz))
+        if self.form == "dense":
+            return np.tile(ramp, m)
+        if self.form == "column_blocks":
+            return np.repeat(ramp, m // max(n, 1))
+        return ramp  # diagonal, row blocks: every column once, in order
+
+    def _write_indptr(self):
+        m, n = self.shape
+        per_row = {"diagonal": 1, "dense": n, "row_blocks": n // max(m, 1), "column_blocks": 1}
+        indptr = np.arange(m + 1, dtype=index_dtype(m, n, self.nnz))
+        indptr *= per_row[self.form]
+        return indptr
 
     @classmethod
     def from_csr(cls, J):
@@ -145,10 +181,7 @@ def dense_to_csr(rows):
     if rows.dtype.kind != "f" or max(k, n, rows.size) >= 2**31:
         return CSRParts.from_csr(sp.csr_array(rows))
     if np.count_nonzero(rows) == rows.size:  # every entry stored (the usual end of a chain)
-        indptr = np.arange(k + 1, dtype=np.int32)
-        indptr *= n
-        return CSRParts(np.ascontiguousarray(rows).reshape(-1),
-                        np.tile(np.arange(n, dtype=np.int32), k), indptr, (k, n), "dense")
+        return CSRParts(np.ascontiguousarray(rows).reshape(-1), None, None, (k, n), "dense")
     mask = rows != 0
     indptr = np.empty(k + 1, np.int32)
     indptr[0] = 0
@@ -161,12 +194,11 @@ def block_diagonal(blocks, *, max_bytes, what):
     """Block-diagonal :class:`CSRParts` of equal-shape dense blocks ``(N, m, n)`` (one per sample)."""
     n_blocks, m, n = blocks.shape
     check_size(n_blocks * m, blocks.size, blocks.dtype.itemsize, max_bytes, what)
+    if n_blocks == 1:
+        return CSRParts(np.ascontiguousarray(blocks).reshape(-1), None, None, (m, n), "dense")
     cols = np.arange(n)[None, None, :] + n * np.arange(n_blocks)[:, None, None]
     cols = np.broadcast_to(cols, blocks.shape)
-    J = csr_from_rows(np.full(n_blocks * m, n), cols, blocks, (n_blocks * m, n_blocks * n))
-    if n_blocks == 1:
-        J.form = "dense"
-    return J
+    return csr_from_rows(np.full(n_blocks * m, n), cols, blocks, (n_blocks * m, n_blocks * n))
 
 
 def diagonal(values, *, keep=None, max_bytes, what):
@@ -179,9 +211,7 @@ def diagonal(values, *, keep=None, max_bytes, what):
     n = values.size
     if keep is None:
         check_size(n, n, values.dtype.itemsize, max_bytes, what)
-        index = index_dtype(n, n, n)
-        return CSRParts(values.copy(), np.arange(n, dtype=index), np.arange(n + 1, dtype=index),
-                        (n, n), "diagonal")
+        return CSRParts(values.copy(), None, None, (n, n), "diagonal")
     keep = np.asarray(keep).ravel(order="F")
     check_size(n, int(keep.sum()), values.dtype.itemsize, max_bytes, what)
     return csr_from_rows(keep, np.flatnonzero(keep), values[keep], (n, n))

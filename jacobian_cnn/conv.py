@@ -211,14 +211,15 @@ class Conv2D(Layer):
         n_rows = geo.n_out * co * n
         if wrt == "bias":
             check_size(n_rows, n_rows, np.dtype(dtype).itemsize, max_bytes, "Conv2D bias Jacobian")
-            # One 1 per row, row (o, co, n) at column co: written straight into CSR arrays.
+            # One 1 per row, row (o, co, n) at column co. One sample: rows o + n_out*c
+            # store column c alone (column blocks), which fixes indices and indptr.
+            if n == 1:
+                return CSRParts(np.ones(n_rows, dtype), None, None, (n_rows, co), "column_blocks")
             index = np.int32 if max(n_rows, co) < 2**31 else np.int64
             indices = np.empty((n, co, geo.n_out), index)
             indices[...] = np.arange(co, dtype=index)[None, :, None]
-            # One sample: rows o + n_out*c store column c alone (column blocks).
             return CSRParts(np.ones(n_rows, dtype), indices.reshape(-1),
-                            np.arange(n_rows + 1, dtype=index), (n_rows, co),
-                            "column_blocks" if n == 1 else "general")
+                            np.arange(n_rows + 1, dtype=index), (n_rows, co))
         nnz = int(geo.valid_counts.sum()) * ci * co * n
         what = f"Conv2D {wrt} Jacobian ({n_rows} x {x4.size if wrt == 'input' else self.kernel.size})"
         check_size(n_rows, nnz, np.dtype(dtype).itemsize, max_bytes, what)

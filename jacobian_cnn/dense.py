@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import check_size, float_array
-from ._csr import CSRParts
+from ._csr import CSRParts, index_dtype
 from ._layer import Layer
 
 __all__ = ["Dense"]
@@ -94,29 +94,31 @@ class Dense(Layer):
         check_size(n_rows, n_rows * per_row, np.dtype(dtype).itemsize, max_bytes,
                    f"Dense {wrt} Jacobian")
         n_cols = {"input": x.size, "weight": self.weight.size, "bias": n_out}[wrt]
-        shape = (n_rows, n_cols)
-        nnz = n_rows * per_row
-        index = np.int32 if max(n_rows, n_cols, nnz) < 2**31 else np.int64
-        # Every row holds per_row entries, so the row pointers are a ramp.
-        indptr = np.arange(n_rows + 1, dtype=index)
-        indptr *= per_row
-        # Rows are ordered (sample, output unit): row j + n_out*s. Each array is written
-        # once, by broadcasting, straight into the final CSR arrays.
-        indices = np.empty((n, n_out, per_row), index)
+        # Rows are ordered (sample, output unit): row j + n_out*s, each with per_row
+        # entries. The data is written once, by broadcasting, straight into the CSR array.
         data = np.empty((n, n_out, per_row), dtype)
+        if wrt == "input":
+            data[...] = self.weight.T.astype(dtype, copy=False)[None]
+        elif wrt == "weight":
+            data[...] = x2.T.astype(dtype, copy=False)[:, None, :]
+        else:
+            data.fill(1)
+        if n == 1:
+            # One sample: the input Jacobian stores every entry of W.T; row j of the
+            # weight Jacobian holds exactly columns j*n_in .. (j+1)*n_in - 1 (x itself);
+            # the bias Jacobian is the identity. The form fixes indices and indptr.
+            form = {"input": "dense", "weight": "row_blocks", "bias": "diagonal"}[wrt]
+            return CSRParts(data.reshape(-1), None, None, (n_rows, n_cols), form)
+        index = index_dtype(n_rows, n_cols, n_rows * per_row)
+        indptr = np.arange(n_rows + 1, dtype=index)
+        indptr *= per_row  # every row holds per_row entries: the row pointers are a ramp
+        indices = np.empty((n, n_out, per_row), index)
         if wrt == "input":
             indices[...] = (np.arange(n_in, dtype=index)[None, None, :]
                             + (n_in * np.arange(n, dtype=index))[:, None, None])
-            data[...] = self.weight.T.astype(dtype, copy=False)[None]
         elif wrt == "weight":
             indices[...] = (np.arange(n_in, dtype=index)[None, :]
                             + (n_in * np.arange(n_out, dtype=index))[:, None])[None]
-            data[...] = x2.T.astype(dtype, copy=False)[:, None, :]
         else:
             indices[...] = np.arange(n_out, dtype=index)[None, :, None]
-            data.fill(1)
-        # One sample: the input Jacobian stores every entry of W.T; row j of the weight
-        # Jacobian holds exactly columns j*n_in .. (j+1)*n_in - 1 (x itself); the bias
-        # Jacobian is the identity.
-        form = "general" if n > 1 else {"input": "dense", "weight": "row_blocks", "bias": "diagonal"}[wrt]
-        return CSRParts(data.reshape(-1), indices.reshape(-1), indptr, shape, form)
+        return CSRParts(data.reshape(-1), indices.reshape(-1), indptr, (n_rows, n_cols))
