@@ -50,6 +50,26 @@ def median_ms(fn, repeat, *, warmup=True):
     return 1e3 * float(np.median(times))
 
 
+def paired_median_ms(fns, repeat):
+    """Median wall times (ms) of several functions measured in alternation.
+
+    Each round runs every function once, so a slow spell of the shared machine hits
+    all of them alike instead of whichever happened to be measured then.
+    """
+    for fn in fns.values():
+        fn()  # warm-up
+    times = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            gc.disable()
+            start = time.perf_counter()
+            result = fn()
+            times[name].append(time.perf_counter() - start)
+            gc.enable()
+            del result
+    return {name: 1e3 * float(np.median(t)) for name, t in times.items()}
+
+
 def fresh_write_bandwidth(repeat, n_bytes=256 * 2**20):
     """Bytes per second numpy writes into newly allocated memory (page faults included).
 
@@ -292,12 +312,11 @@ def measure_lenet(torch, repeat, rng):
                                theirs[1][0].numpy().transpose(2, 3, 1, 0), rtol=1e-4, atol=1e-6)
 
     return dict(
-        jacobian=median_ms(lambda: net.jacobian(x), repeat),
-        jacrev=median_ms(lambda: jac(x_t), repeat),
-        backward=median_ms(lambda: with_loss.backward(x), repeat),
-        torch_backward=median_ms(torch_gradient, repeat),
-        forward=median_ms(lambda: with_loss.forward(x), repeat),
-        torch_forward=median_ms(lambda: torch_lenet5(torch, x_t, p_t), repeat),
+        **paired_median_ms(dict(jacobian=lambda: net.jacobian(x), jacrev=lambda: jac(x_t)), repeat),
+        **paired_median_ms(dict(backward=lambda: with_loss.backward(x), torch_backward=torch_gradient),
+                           repeat),
+        **paired_median_ms(dict(forward=lambda: with_loss.forward(x),
+                                torch_forward=lambda: torch_lenet5(torch, x_t, p_t)), repeat),
         shape=J.shape, nnz=J.nnz,
         products=sum(1 for _ in ours.trace),
     )
@@ -399,8 +418,8 @@ def target_lines(layers, lenet, scaling):
         rate = r["nnz"] / r["build"] / 1e3
         lines.append(f"  {verdict(rate >= 300)}  cache-sized conv Jacobian at >= 300 M nnz/s: "
                      f"{r['case']} ({r['wrt']}, {r['bytes'] / MB:.1f} MB): {rate:.0f} M nnz/s")
-    r = next(r for r in conv if r["case"] == LAYER_CASES[1].name and r["wrt"] == "input")
-    if r["jacrev"] is not None:
+    r = next((r for r in conv if r["case"] == LAYER_CASES[1].name and r["wrt"] == "input"), None)
+    if r is not None and r["jacrev"] is not None:
         speedup = r["jacrev"] / r["build"]
         lines.append(f"  {verdict(speedup >= 1000)}  >= 1000x faster than torch.func.jacrev: "
                      f"{r['case']} (input): {speedup:.0f}x")
@@ -414,6 +433,8 @@ def target_lines(layers, lenet, scaling):
     for r in (r for r in conv if r["case"] == BIG_CASE.name):
         lines.append(f"  {verdict(r['build'] <= 60)}  {r['case']} ({r['wrt']}, {r['nnz'] / 1e6:.1f} M nnz) "
                      f"in <= 60 ms: {fmt_ms(r['build'])} ms")
+    if not layers:
+        return lines
     worst = max(layers, key=lambda r: r["peak"] / r["total"])
     idx32 = all(r["index"] == "int32" for r in layers)
     ok = idx32 and worst["peak"] / worst["total"] <= 2
@@ -425,15 +446,18 @@ def target_lines(layers, lenet, scaling):
 
 
 def print_report(info, bandwidth, layers, lenet, scaling):
-    lines = [
-        f"jacobian_cnn benchmark: {info}",
-        "",
+    layer_part = [] if not layers else [
         f"fresh-memory write bandwidth (numpy, new 256 MiB array, median): {bandwidth / 1e9:.2f} GB/s",
         "bound = nnz x (value + index bytes) / that bandwidth: writing the matrix once into fresh memory",
         "ratio = build / bound; peak = largest traced allocation during a build / the finished matrix",
         "",
         *layer_table(layers),
         "",
+    ]
+    lines = [
+        f"jacobian_cnn benchmark: {info}",
+        "",
+        *layer_part,
         *(lenet_lines(lenet) + [""] if lenet else []),
         *(scaling_lines(scaling) + [""] if scaling else []),
         *target_lines(layers, lenet, scaling),
@@ -444,11 +468,14 @@ def print_report(info, bandwidth, layers, lenet, scaling):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, no scaling table")
+    parser.add_argument("--lenet", action="store_true",
+                        help="only the LeNet-5 chain (Jacobian and gradient) and its two targets")
     parser.add_argument("--repeat", type=int, default=None, help="timed runs per measurement")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch.set_num_threads (default: torch's own default)")
     args = parser.parse_args(argv)
     repeat = args.repeat or (5 if args.quick else 15)
+    lenet_repeat = max(2 * repeat, 41)
 
     import scipy
     import torch
@@ -457,18 +484,18 @@ def main(argv=None):
         torch.set_num_threads(args.torch_threads)
     info = (f"{os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}, "
             f"scipy {scipy.__version__}, torch {torch.__version__} with {torch.get_num_threads()} "
-            f"threads; medians of {repeat} runs")
+            f"threads; medians of {repeat} runs, {lenet_repeat} for LeNet-5")
     rng = np.random.default_rng(0)
-    bandwidth = fresh_write_bandwidth(repeat)
+    bandwidth = None if args.lenet else fresh_write_bandwidth(repeat)
     warm_allocator()
     layers = []
-    for case in LAYER_CASES:
+    for case in [] if args.lenet else LAYER_CASES:
         print(f"... {case.name}", file=sys.stderr, flush=True)
         layers += measure_layer(case, torch, repeat, bandwidth, rng)
     print("... LeNet-5", file=sys.stderr, flush=True)
-    lenet = measure_lenet(torch, max(repeat, 21), rng)
+    lenet = measure_lenet(torch, lenet_repeat, rng)
     scaling = []
-    if not args.quick:
+    if not (args.quick or args.lenet):
         print("... scaling", file=sys.stderr, flush=True)
         scaling = measure_scaling(max(5, repeat * 2 // 3), bandwidth, rng)
     print_report(info, bandwidth, layers, lenet, scaling)
