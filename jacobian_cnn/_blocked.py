@@ -1,24 +1,30 @@
 """``rows @ J`` for the window layers' Jacobians, read block by block from their tiles.
 
 A convolution or average-pooling Jacobian with zero padding is written tile by tile
-(:mod:`jacobian_cnn._assembly`) and remembers that layout: a
-:class:`WindowJacobian` is its CSR arrays plus the :class:`~jacobian_cnn._tiles.BlockLayout`.
+(:mod:`jacobian_cnn._assembly`) and remembers that layout: a :class:`WindowJacobian` is
+its values plus the :class:`~jacobian_cnn._tiles.BlockLayout` they were written in (its
+column indices and row pointers follow from the layout and are written on demand).
 The chain's product ``rows @ J`` with a few dense rows reads it the same way. Every
 stored entry takes part exactly once, but the entries of one tile form dense arrays,
 so the sums become small matrix products (BLAS) instead of scipy's one-entry-at-a-time
-sparse kernel, which is the slow part of a convolution layer's backward step:
+sparse kernel, which was the slow part of a convolution layer's backward step:
 
 * **input Jacobian.** The rows of one block group ``(sample, group)`` that share an
   output position ``o`` hold the same columns in every output channel ``c`` of the
   group: ``T[e] = sum_c rows[c, o(e)] * J[c, e]`` is, per row of a tile, a
-  ``(k x C) @ (C x L)`` product. The sums ``T`` land on their input columns through a
+  ``(k x C) @ (C x L)`` product (with ``C = 1``, pooling and depthwise convolution, a
+  plain product per entry). The sums ``T`` land on their input columns through a
   cached 0/1 matrix (one entry per stored position of a block), itself a sparse
-  product but ``C`` times smaller than the Jacobian.
+  product but ``C`` times smaller than the Jacobian; where no two entries of a block
+  share a column (windows that do not overlap) they are simply assigned.
 * **kernel Jacobian.** Every row of a tile holds the same kernel columns, so a tile
   contributes ``rows[c, tile rows] @ J[c, tile rows, :]`` to output channel ``c``'s
   kernel gradient: one matrix product per channel, summed over the tile's rows.
 
-Index conventions: :mod:`jacobian_cnn.vec`; the layout: :mod:`jacobian_cnn._tiles`.
+The rows go through in chunks so that the working array stays below
+:data:`WORKING_ENTRIES`. The per-layout helpers (entry rows, block columns, the 0/1
+matrix) are cached like the layouts themselves (64 entries each). Index conventions:
+:mod:`jacobian_cnn.vec`; the layout: :mod:`jacobian_cnn._tiles`.
 """
 
 from __future__ import annotations
