@@ -37,27 +37,18 @@ JACREV_BUDGET = 4 * 2**30
 
 def median_ms(fn, repeat, *, warmup=True):
     """Median wall time of ``fn()`` in ms over ``repeat`` runs, after one warm-up run."""
-    if warmup:
-        fn()
-    times = []
-    for _ in range(repeat):
-        gc.disable()
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-        gc.enable()
-        del result
-    return 1e3 * float(np.median(times))
+    return paired_median_ms({"fn": fn}, repeat, warmup=warmup)["fn"]
 
 
-def paired_median_ms(fns, repeat):
+def paired_median_ms(fns, repeat, *, warmup=True):
     """Median wall times (ms) of several functions measured in alternation.
 
     Each round runs every function once, so a slow spell of the shared machine hits
-    all of them alike instead of whichever happened to be measured then.
+    all of them alike instead of whichever happened to be measured then. Each function
+    runs once untimed first unless ``warmup=False``.
     """
-    for fn in fns.values():
-        fn()  # warm-up
+    for fn in fns.values() if warmup else ():
+        fn()
     times = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():

@@ -33,7 +33,7 @@ import numpy as np
 
 from ._blocked import WindowJacobian
 from ._csr import index_dtype
-from ._tiles import block_layout, block_nnz, rows_view, view
+from ._tiles import block_layout, block_nnz, entry_rows, rows_view, view
 
 __all__ = ["conv_input_jacobian", "conv_kernel_jacobian", "avgpool_jacobian"]
 
@@ -119,7 +119,7 @@ def avgpool_jacobian(geo, x_shape, dtype, divisors):
     if values.size and np.all(values == values[0]):
         data.fill(values[0])
     else:
-        data[:block] = np.repeat(values, np.diff(layout.indptr))
+        data[:block] = values[entry_rows(layout)]
         _repeat_blocks(data, planes)
     return WindowJacobian(data, shape, layout=layout, kind="input", n_groups=planes, n_summed=1,
                           out_size=geo.out_size)

@@ -22,8 +22,9 @@ sparse kernel, which was the slow part of a convolution layer's backward step:
   kernel gradient: one matrix product per channel, summed over the tile's rows.
 
 The rows go through in chunks so that the working array stays below
-:data:`WORKING_ENTRIES`. The per-layout helpers (entry rows, block columns, the 0/1
-matrix) are cached like the layouts themselves (64 entries each). Index conventions:
+:data:`WORKING_ENTRIES`. The per-layout helpers (block columns, the 0/1 matrix; entry
+rows in :mod:`jacobian_cnn._tiles`) are cached like the layouts themselves (64 entries
+each). Index conventions:
 :mod:`jacobian_cnn.vec`; the layout: :mod:`jacobian_cnn._tiles`.
 """
 
@@ -35,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._csr import CSRParts
-from ._tiles import input_columns, rows_view, view
+from ._tiles import entry_rows, input_columns, rows_view, view
 
 __all__ = ["WindowJacobian", "WORKING_ENTRIES"]
 
@@ -125,9 +126,8 @@ class WindowJacobian(CSRParts):
 
 def _tile_data(J, data, t):
     """``(n_groups, n_summed, n_q, n_p, L)`` view of tile ``t``'s entries in every block."""
-    block = J.layout.nnz
-    return view(data, t.offset, (J.n_groups, J.n_summed, t.n_q, t.n_p, t.row_len),
-                (J.n_summed * block, block, t.q_stride, t.row_len, 1))
+    blocks = rows_view(data, t, J.n_groups * J.n_summed, J.layout.nnz)
+    return blocks.reshape(J.n_groups, J.n_summed, t.n_q, t.n_p, t.row_len)  # a view: one axis split
 
 
 def _tile_rows(J, rows, t):
@@ -143,7 +143,7 @@ def _input_product(J, rows, data):
     width = J.shape[1] // J.n_groups
     columns, distinct = _block_columns(layout)
     if J.n_summed == 1:  # pooling: nothing to sum, one product per entry
-        sums = rows.reshape(k, J.n_groups, -1)[:, :, _entry_rows(layout)] * data.reshape(J.n_groups, -1)
+        sums = rows.reshape(k, J.n_groups, -1)[:, :, entry_rows(layout)] * data.reshape(J.n_groups, -1)
         if distinct:  # windows that do not overlap: every input column gets one entry at most
             out = np.zeros((k, J.n_groups, width), rows.dtype)
             out[:, :, columns] = sums
@@ -177,14 +177,6 @@ def _kernel_product(J, rows, data):
         part = np.matmul(r.transpose(2, 1, 3, 0, 4), d.transpose(1, 0, 2, 3, 4))
         out[:, :, t.kernel_pattern] += part.sum(axis=(1, 2))
     return out.transpose(1, 0, 2).reshape(k, J.shape[1])
-
-
-@lru_cache(maxsize=64)
-def _entry_rows(layout):
-    """The row ``o(e)`` of every entry ``e`` of a block (cached with the layout)."""
-    rows = np.repeat(np.arange(layout.indptr.size - 1), np.diff(layout.indptr))
-    rows.flags.writeable = False
-    return rows
 
 
 @lru_cache(maxsize=64)

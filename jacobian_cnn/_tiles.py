@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Tile", "BlockLayout", "block_layout", "block_nnz", "view", "rows_view",
+__all__ = ["Tile", "BlockLayout", "block_layout", "block_nnz", "entry_rows", "view", "rows_view",
            "input_columns"]
 
 
@@ -164,3 +164,11 @@ def input_columns(indices, layout):
     """Write the input-vec columns of the first block (``taps[o, t] + c*H*W``, row by row)."""
     for t in layout.tiles:
         np.add(t.input_base, t.input_pattern, out=rows_view(indices, t)[0])
+
+
+@lru_cache(maxsize=64)
+def entry_rows(layout):
+    """The row ``o(e)`` of every entry ``e`` of a block (cached with the layout)."""
+    rows = np.repeat(np.arange(layout.indptr.size - 1), np.diff(layout.indptr))
+    rows.flags.writeable = False
+    return rows
