@@ -4,7 +4,7 @@ The conventions are stated once, in :mod:`jacobian_cnn.vec`.
 """
 
 from . import autograd, layout
-from ._checks import DEFAULT_MAX_BYTES, JacobianTooLargeError
+from ._checks import DEFAULT_MAX_BYTES, JacobianTooLargeError, SizeLimitError
 from .activations import ReLU, Sigmoid, Softmax, Tanh
 from .chain import Chain, Gradients, Step, Trace
 from .checking import (
@@ -24,7 +24,7 @@ from .vec import as_parameter_shape, commutation_matrix, unvec, vec, vec_index
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_MAX_BYTES", "JacobianTooLargeError",
+    "DEFAULT_MAX_BYTES", "JacobianTooLargeError", "SizeLimitError",
     "ReLU", "Sigmoid", "Softmax", "Tanh",
     "Chain", "Gradients", "Step", "Trace",
     "JacobianReport", "assert_jacobian_close", "compare_jacobians", "numerical_jacobian",

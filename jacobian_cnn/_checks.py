@@ -14,7 +14,14 @@ DEFAULT_MAX_BYTES = 2 * 1024**3
 """Largest Jacobian (estimated bytes) built unless ``max_bytes`` says otherwise."""
 
 
-class JacobianTooLargeError(MemoryError, ValueError):
+class SizeLimitError(MemoryError, ValueError):
+    """A problem's estimated size exceeds a limit; raised before any large allocation.
+
+    The message names the estimate, the limit and the argument (or option) that raises it.
+    """
+
+
+class JacobianTooLargeError(SizeLimitError):
     """A Jacobian's estimated size exceeds ``max_bytes``; raised before any allocation."""
 
 
