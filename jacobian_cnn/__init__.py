@@ -4,7 +4,7 @@ The conventions are stated once, in :mod:`jacobian_cnn.vec`.
 """
 
 from . import autograd, layout
-from ._checks import DEFAULT_MAX_BYTES, JacobianTooLargeError, SizeLimitError
+from ._checks import DEFAULT_MAX_BYTES
 from .activations import ReLU, Sigmoid, Softmax, Tanh
 from .chain import Chain, Gradients, Step, Trace
 from .checking import (
@@ -15,6 +15,13 @@ from .checking import (
 )
 from .conv import Conv2D
 from .dense import Dense
+from .errors import (
+    InvalidTypeError,
+    InvalidValueError,
+    JacobianCNNError,
+    JacobianTooLargeError,
+    SizeLimitError,
+)
 from .geometry import WindowGeometry
 from .losses import MSELoss, SoftmaxCrossEntropy
 from .pooling import AvgPool2D, MaxPool2D, switches_jacobian
@@ -24,7 +31,8 @@ from .vec import as_parameter_shape, commutation_matrix, unvec, vec, vec_index
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_MAX_BYTES", "JacobianTooLargeError", "SizeLimitError",
+    "DEFAULT_MAX_BYTES", "JacobianCNNError", "InvalidValueError", "InvalidTypeError",
+    "SizeLimitError", "JacobianTooLargeError",
     "ReLU", "Sigmoid", "Softmax", "Tanh",
     "Chain", "Gradients", "Step", "Trace",
     "JacobianReport", "assert_jacobian_close", "compare_jacobians", "numerical_jacobian",

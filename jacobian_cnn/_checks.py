@@ -1,7 +1,8 @@
 """Argument normalization and validation shared by every layer.
 
 Each public entry point turns loose arguments into explicit tuples here, once, and
-raises a ``TypeError``/``ValueError`` that names the offending argument.
+raises an :class:`~jacobian_cnn.errors.InvalidTypeError` /
+:class:`~jacobian_cnn.errors.InvalidValueError` that names the offending argument.
 """
 
 from __future__ import annotations
@@ -10,19 +11,10 @@ import numbers
 
 import numpy as np
 
+from .errors import InvalidTypeError, InvalidValueError, JacobianTooLargeError
+
 DEFAULT_MAX_BYTES = 2 * 1024**3
 """Largest Jacobian (estimated bytes) built unless ``max_bytes`` says otherwise."""
-
-
-class SizeLimitError(MemoryError, ValueError):
-    """A problem's estimated size exceeds a limit; raised before any large allocation.
-
-    The message names the estimate, the limit and the argument (or option) that raises it.
-    """
-
-
-class JacobianTooLargeError(SizeLimitError):
-    """A Jacobian's estimated size exceeds ``max_bytes``; raised before any allocation."""
 
 
 def pair(value, name, *, minimum):
@@ -34,10 +26,10 @@ def pair(value, name, *, minimum):
     ):
         out = (int(value[0]), int(value[1]))
     else:
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+        raise InvalidTypeError(f"{name} must be an int or a pair of ints, got {value!r}")
     if min(out) < minimum:
         word = "positive" if minimum == 1 else f">= {minimum}"
-        raise ValueError(f"{name} must be {word}, got {value!r}")
+        raise InvalidValueError(f"{name} must be {word}, got {value!r}")
     return out
 
 
@@ -56,7 +48,7 @@ def padding_pairs(value, name="padding"):
     try:
         ph, pw = pair(value, name, minimum=0)
     except TypeError:
-        raise TypeError(
+        raise InvalidTypeError(
             f"{name} must be an int, a pair (ph, pw) or ((top, bottom), (left, right)), "
             f"got {value!r}"
         ) from None
@@ -78,19 +70,19 @@ def float_array(x, name, *, dtype=None):
     try:
         arr = np.asarray(x)
     except Exception as exc:  # ragged lists and the like
-        raise TypeError(f"{name} must be a numeric array: {exc}") from None
+        raise InvalidTypeError(f"{name} must be a numeric array: {exc}") from None
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
     ):
-        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+        raise InvalidTypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
-        raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
+        raise InvalidTypeError(f"{name} must be real, got dtype {arr.dtype}")
     if dtype is None:
         dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
     arr = np.asarray(arr, dtype=dtype)
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(
+        raise InvalidValueError(
             f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
             "derivatives there are undefined"
         )
@@ -117,5 +109,5 @@ def check_size(n_rows, nnz, itemsize, max_bytes, what):
 def wrt_name(wrt, allowed, layer):
     """Validate the ``wrt`` argument of ``layer.jacobian``."""
     if wrt not in allowed:
-        raise ValueError(f"{layer}: wrt must be one of {sorted(allowed)}, got {wrt!r}")
+        raise InvalidValueError(f"{layer}: wrt must be one of {sorted(allowed)}, got {wrt!r}")
     return wrt

@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._checks import check_size
+from .errors import InvalidValueError
 
 __all__ = ["CSRParts", "FORMS", "csr_from_rows", "dense_to_csr", "block_diagonal", "diagonal",
            "permutation_rows", "index_dtype"]
@@ -71,9 +72,9 @@ class CSRParts:
 
     def __init__(self, data, indices, indptr, shape, form="general"):
         if form not in FORMS:
-            raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+            raise InvalidValueError(f"form must be one of {FORMS}, got {form!r}")
         if (indices is None or indptr is None) and form in ("general", "window"):
-            raise ValueError(f"a {form!r} CSRParts needs its indices and indptr")
+            raise InvalidValueError(f"a {form!r} CSRParts needs its indices and indptr")
         self.data, self._indices, self._indptr = data, indices, indptr
         self.shape = (int(shape[0]), int(shape[1]))
         self.form = form

@@ -12,6 +12,7 @@ See :mod:`jacobian_cnn.vec` for the index conventions.
 from __future__ import annotations
 
 from ._checks import float_array, wrt_name
+from .errors import InvalidValueError
 
 
 class Layer:
@@ -72,7 +73,7 @@ def as_maps(x, name="x"):
     """View ``x`` as ``(H, W, C, N)``; return ``(x4, ndim)`` with the original ndim."""
     x = float_array(x, name)
     if x.ndim not in (2, 3, 4):
-        raise ValueError(
+        raise InvalidValueError(
             f"{name} must be (H, W), (H, W, C) or a batch (H, W, C, N); got shape {x.shape}"
         )
     return x.reshape(x.shape + (1,) * (4 - x.ndim)), x.ndim

@@ -13,6 +13,7 @@ import numpy as np
 from ._checks import float_array
 from ._csr import block_diagonal, diagonal
 from ._layer import Layer
+from .errors import InvalidValueError
 
 __all__ = ["ReLU", "Sigmoid", "Tanh", "Softmax", "softmax"]
 
@@ -118,7 +119,7 @@ class Softmax(Layer):
     def _check(z):
         z = float_array(z, "x")
         if z.ndim not in (1, 2):
-            raise ValueError(f"x must be (n,) or a batch (n, N); got shape {z.shape}")
+            raise InvalidValueError(f"x must be (n,) or a batch (n, N); got shape {z.shape}")
         return z
 
     def forward(self, x):

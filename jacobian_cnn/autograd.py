@@ -51,6 +51,7 @@ from .chain import Chain
 from .checking import JacobianReport, compare_jacobians
 from .conv import Conv2D
 from .dense import Dense
+from .errors import InvalidValueError
 from .layout import jacobian_to_vec, permutation_matrix, to_layout
 from .losses import MSELoss, SoftmaxCrossEntropy
 from .pooling import AvgPool2D, MaxPool2D
@@ -87,7 +88,7 @@ def available_backends():
 
 def _import(backend):
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        raise InvalidValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if importlib.util.find_spec(backend) is None:
         raise ImportError(f"comparing with {backend} needs {backend}, which is not installed: "
                           f"{_INSTALL[backend]}")
@@ -257,9 +258,10 @@ def _chain_wrt(chain, wrt):
         i, name = wrt
         params = chain.layers[i].params
     except (TypeError, ValueError, IndexError):
-        raise ValueError(f"wrt for a Chain must be 'input' or (layer_index, name), got {wrt!r}") from None
+        raise InvalidValueError(
+            f"wrt for a Chain must be 'input' or (layer_index, name), got {wrt!r}") from None
     if name not in params:
-        raise ValueError(f"layers[{i}] ({chain.layers[i]!r}) has parameters {list(params)}, "
+        raise InvalidValueError(f"layers[{i}] ({chain.layers[i]!r}) has parameters {list(params)}, "
                          f"not {name!r}")
     return i, name
 
@@ -275,7 +277,7 @@ def _reference(layer, x, wrt, backend):
         target = None if wrt == "input" else _chain_wrt(layer, wrt)
     else:
         if wrt != "input" and wrt not in layer.params:
-            raise ValueError(f"{layer!r} has parameters {list(layer.params)}, not {wrt!r}")
+            raise InvalidValueError(f"{layer!r} has parameters {list(layer.params)}, not {wrt!r}")
         target = None if wrt == "input" else (0, wrt)
     translate = _torch_op if backend == "torch" else _jax_op
     layouts = _LAYOUT[backend]

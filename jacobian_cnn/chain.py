@@ -36,6 +36,7 @@ import scipy.sparse as sp
 
 from ._csr import CSRParts, dense_to_csr
 from ._layer import Layer
+from .errors import InvalidTypeError, InvalidValueError
 
 __all__ = ["Chain", "Gradients", "Step", "Trace"]
 
@@ -115,9 +116,9 @@ class Chain:
         layers = list(layers)
         for i, layer in enumerate(layers):
             if not all(hasattr(layer, name) for name in ("forward", "jacobian", "params")):
-                raise TypeError(f"layers[{i}] = {layer!r} does not have forward/jacobian/params")
+                raise InvalidTypeError(f"layers[{i}] = {layer!r} does not have forward/jacobian/params")
         if not layers:
-            raise ValueError("layers must not be empty")
+            raise InvalidValueError("layers must not be empty")
         self.layers = layers
 
     def __repr__(self):
@@ -205,10 +206,10 @@ class Chain:
         g = np.asarray(g, dtype=np.result_type(y.dtype, np.float32))
         g = g[None, :] if g.ndim == 1 else g
         if g.ndim != 2 or g.shape[1] != y.size:
-            raise ValueError(f"g must be (k, y.size) = (k, {y.size}) rows over vec(y); "
+            raise InvalidValueError(f"g must be (k, y.size) = (k, {y.size}) rows over vec(y); "
                              f"got shape {np.shape(g)}")
         if not np.all(np.isfinite(g)):
-            raise ValueError("g contains NaN or inf")
+            raise InvalidValueError("g contains NaN or inf")
         return g
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .errors import InvalidValueError
 from .vec import unvec, vec
 
 __all__ = ["numerical_jacobian", "compare_jacobians", "assert_jacobian_close",
@@ -124,7 +125,7 @@ def compare_jacobians(J, J_ref, *, y_shape=None, x_shape=None, names=("y", "x"),
     """
     got, want = _dense(J), _dense(J_ref)
     if got.shape != want.shape:
-        raise ValueError(f"J has shape {got.shape} but J_ref has shape {want.shape}")
+        raise InvalidValueError(f"J has shape {got.shape} but J_ref has shape {want.shape}")
     y_shape = (got.shape[0],) if y_shape is None else tuple(y_shape)
     x_shape = (got.shape[1],) if x_shape is None else tuple(x_shape)
     err = np.abs(got.astype(np.float64) - want.astype(np.float64))

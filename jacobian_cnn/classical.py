@@ -30,6 +30,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ._checks import float_array, pair
 from ._layer import as_maps
+from .errors import InvalidTypeError, InvalidValueError
 from .geometry import WindowGeometry
 from .vec import unvec, vec
 
@@ -57,7 +58,7 @@ def zero_insert(a, stride):
     """
     a = np.asarray(a)
     if a.ndim < 2:
-        raise ValueError(f"zero_insert needs at least 2 axes, got shape {a.shape}")
+        raise InvalidValueError(f"zero_insert needs at least 2 axes, got shape {a.shape}")
     sh, sw = pair(stride, "stride", minimum=1)
     out = np.zeros(((a.shape[0] - 1) * sh + 1, (a.shape[1] - 1) * sw + 1) + a.shape[2:], a.dtype)
     out[::sh, ::sw] = a
@@ -87,7 +88,7 @@ def correlate2d(x, w, *, stride=1, dilation=1):
     """
     x, w = np.asarray(x), np.asarray(w)
     if x.ndim != 4 or w.ndim != 4 or x.shape[2] != w.shape[2]:
-        raise ValueError(
+        raise InvalidValueError(
             f"correlate2d needs x (H, W, C, N) and w (kh, kw, C, C_out) with the same C; "
             f"got x {x.shape}, w {w.shape}"
         )
@@ -103,14 +104,14 @@ def correlate2d(x, w, *, stride=1, dilation=1):
 def _kernel4d(kernel):
     kernel = float_array(kernel, "kernel")
     if kernel.ndim not in (2, 3, 4):
-        raise ValueError(f"kernel must be (kh, kw[, C_in[, C_out]]); got shape {kernel.shape}")
+        raise InvalidValueError(f"kernel must be (kh, kw[, C_in[, C_out]]); got shape {kernel.shape}")
     return kernel.reshape(kernel.shape + (1,) * (4 - kernel.ndim))
 
 
 def _in_shape(shape):
     shape = tuple(int(s) for s in shape)
     if len(shape) not in (2, 3, 4) or min(shape) < 1:
-        raise ValueError(f"input shape must be (H, W), (H, W, C) or (H, W, C, N); got {shape}")
+        raise InvalidValueError(f"input shape must be (H, W), (H, W, C) or (H, W, C, N); got {shape}")
     return shape, shape + (1,) * (4 - len(shape))
 
 
@@ -118,7 +119,7 @@ def _cotangent(g, expected4, what):
     """``g`` as ``(Ho, Wo, C, N)``; any shape equal to ``expected4`` up to trailing 1s."""
     g = float_array(g, "g")
     if g.ndim > 4 or g.reshape(g.shape + (1,) * (4 - g.ndim)).shape != tuple(expected4):
-        raise ValueError(
+        raise InvalidValueError(
             f"g must have the shape of the {what} output, {tuple(expected4)} "
             f"(trailing 1s may be dropped); got {g.shape}"
         )
@@ -174,7 +175,7 @@ def conv2d_input_gradient(g, kernel, in_shape, *, stride=1, padding=0, dilation=
     kernel = _kernel4d(kernel)
     in_shape, (h, w, ci, n) = _in_shape(in_shape)
     if ci != kernel.shape[2]:
-        raise ValueError(f"in_shape has {ci} channels but the kernel expects {kernel.shape[2]}")
+        raise InvalidValueError(f"in_shape has {ci} channels but the kernel expects {kernel.shape[2]}")
     geo = _conv_geometry((h, w), kernel.shape[:2], stride, padding, dilation)
     g4 = _cotangent(g, geo.out_size + (kernel.shape[3], n), "convolution")
     (kh, kw), (dh, dw) = geo.window, geo.dilation
@@ -228,11 +229,11 @@ def conv2d_kernel_gradient(x, g, kernel_shape, *, stride=1, padding=0, dilation=
     x4, _ = as_maps(x)
     kernel_shape = tuple(int(s) for s in kernel_shape)
     if len(kernel_shape) not in (2, 3, 4):
-        raise ValueError(f"kernel_shape must be (kh, kw[, C_in[, C_out]]); got {kernel_shape}")
+        raise InvalidValueError(f"kernel_shape must be (kh, kw[, C_in[, C_out]]); got {kernel_shape}")
     kh, kw, ci, co = kernel_shape + (1,) * (4 - len(kernel_shape))
     h, w, c, n = x4.shape
     if c != ci:
-        raise ValueError(f"x has {c} channels but kernel_shape {kernel_shape} expects {ci}")
+        raise InvalidValueError(f"x has {c} channels but kernel_shape {kernel_shape} expects {ci}")
     geo = _conv_geometry((h, w), (kh, kw), stride, padding, dilation)
     g4 = _cotangent(g, geo.out_size + (co, n), "convolution")
     dtype = np.result_type(x4, g4)
@@ -298,14 +299,14 @@ def max_unpool(g, switches, in_shape):
     g = float_array(g, "g")
     switches = np.asarray(switches)
     if not np.issubdtype(switches.dtype, np.integer):
-        raise TypeError(f"switches must be integers, got dtype {switches.dtype}")
+        raise InvalidTypeError(f"switches must be integers, got dtype {switches.dtype}")
     if switches.shape != g.shape:
-        raise ValueError(f"switches shape {switches.shape} differs from g shape {g.shape}")
+        raise InvalidValueError(f"switches shape {switches.shape} differs from g shape {g.shape}")
     in_shape = tuple(int(s) for s in in_shape)
     size = int(np.prod(in_shape))
     s, gv = vec(switches), vec(g)
     if s.size and (s.min() < -1 or s.max() >= size):
-        raise ValueError(f"switches must lie in [-1, {size}) for input shape {in_shape}; "
+        raise InvalidValueError(f"switches must lie in [-1, {size}) for input shape {in_shape}; "
                          f"got range [{s.min()}, {s.max()}]")
     won = s >= 0
     return unvec(np.bincount(s[won], weights=gv[won], minlength=size).astype(g.dtype), in_shape)
@@ -362,7 +363,7 @@ def avg_pool_upsample(g, in_shape, window, *, stride=None, padding=0, dilation=1
         cols = np.arange(wo)[:, None] * sw - left + np.arange(kw)[None, :] * dw
         divisor = np.outer(((rows >= 0) & (rows < h)).sum(1), ((cols >= 0) & (cols < w)).sum(1))
         if np.any(divisor == 0):
-            raise ValueError("a window lies entirely in padding; with count_include_pad=False "
+            raise InvalidValueError("a window lies entirely in padding; with count_include_pad=False "
                              "its average is 0/0")
     share = g4 / divisor[:, :, None, None]
     spread = np.zeros((h + top + bottom, w + left + right, c, n), g4.dtype)
@@ -410,13 +411,13 @@ def dense_gradients(x, weight, g):
     """
     x, weight, g = float_array(x, "x"), float_array(weight, "weight"), float_array(g, "g")
     if weight.ndim != 2:
-        raise ValueError(f"weight must be (n_in, n_out); got shape {weight.shape}")
+        raise InvalidValueError(f"weight must be (n_in, n_out); got shape {weight.shape}")
     n_in, n_out = weight.shape
     if x.ndim not in (1, 2) or x.shape[0] != n_in:
-        raise ValueError(f"x must be (n_in,) or (n_in, N) with n_in={n_in}; got {x.shape}")
+        raise InvalidValueError(f"x must be (n_in,) or (n_in, N) with n_in={n_in}; got {x.shape}")
     expected = (n_out,) + x.shape[1:]
     if g.shape != expected:
-        raise ValueError(f"g must have the shape of z, {expected}; got {g.shape}")
+        raise InvalidValueError(f"g must have the shape of z, {expected}; got {g.shape}")
     dtype = np.result_type(x, g)  # float32 in, float32 out; the weight is cast
     x2, g2 = x.reshape(n_in, -1).astype(dtype), g.reshape(n_out, -1).astype(dtype)
     return (weight.astype(dtype) @ g2).reshape(x.shape), x2 @ g2.T, g2.sum(axis=1)

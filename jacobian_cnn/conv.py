@@ -30,6 +30,7 @@ from ._assembly import conv_input_jacobian, conv_kernel_jacobian
 from ._checks import check_size, float_array, padding_pairs, pair
 from ._csr import CSRParts, csr_from_rows
 from ._layer import Layer, as_maps, maps_like
+from .errors import InvalidTypeError, InvalidValueError
 from .geometry import WindowGeometry, check_padding_mode, describe
 
 __all__ = ["Conv2D"]
@@ -89,7 +90,7 @@ class Conv2D(Layer):
                  padding_mode="zeros"):
         kernel = float_array(kernel, "kernel")
         if kernel.ndim not in (2, 3, 4):
-            raise ValueError(
+            raise InvalidValueError(
                 f"kernel must be (kh, kw, C_in, C_out) (or (kh, kw) / (kh, kw, C_in)); "
                 f"got shape {kernel.shape}"
             )
@@ -97,16 +98,16 @@ class Conv2D(Layer):
         if bias is not None:
             bias = float_array(bias, "bias")
             if bias.shape != (self.kernel.shape[3],):
-                raise ValueError(
+                raise InvalidValueError(
                     f"bias must have shape (C_out,) = ({self.kernel.shape[3]},); got {bias.shape}"
                 )
         self.bias = bias
         self.stride = pair(stride, "stride", minimum=1)
         self.dilation = pair(dilation, "dilation", minimum=1)
         if not isinstance(groups, (numbers.Integral, np.integer)) or isinstance(groups, bool):
-            raise TypeError(f"groups must be an int, got {groups!r}")
+            raise InvalidTypeError(f"groups must be an int, got {groups!r}")
         if groups < 1 or self.kernel.shape[3] % groups:
-            raise ValueError(
+            raise InvalidValueError(
                 f"groups={groups} must be positive and divide C_out={self.kernel.shape[3]} "
                 f"(kernel shape {self.kernel.shape})"
             )
@@ -122,9 +123,9 @@ class Conv2D(Layer):
         if padding == "valid":
             return ((0, 0), (0, 0))
         if padding != "same":
-            raise ValueError(f"padding must be a number, a pair, 'same' or 'valid'; got {padding!r}")
+            raise InvalidValueError(f"padding must be a number, a pair, 'same' or 'valid'; got {padding!r}")
         if self.stride != (1, 1):
-            raise ValueError(
+            raise InvalidValueError(
                 f"padding='same' needs stride 1, got stride={self.stride} (PyTorch refuses "
                 "it too; give the padding explicitly)"
             )
@@ -152,7 +153,7 @@ class Conv2D(Layer):
     def _prepare(self, x):
         x4, ndim = as_maps(x)
         if x4.shape[2] != self.kernel.shape[2] * self.groups:
-            raise ValueError(
+            raise InvalidValueError(
                 f"x has {x4.shape[2]} channels but the kernel expects C_in = kernel.shape[2] * "
                 f"groups = {self.kernel.shape[2]} * {self.groups} = {self.kernel.shape[2] * self.groups} "
                 f"(kernel shape {self.kernel.shape}, x shape {np.shape(x)})"

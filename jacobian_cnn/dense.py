@@ -20,6 +20,7 @@ import numpy as np
 from ._checks import check_size, float_array
 from ._csr import CSRParts, index_dtype
 from ._layer import Layer
+from .errors import InvalidValueError
 
 __all__ = ["Dense"]
 
@@ -52,12 +53,12 @@ class Dense(Layer):
     def __init__(self, weight, bias=None):
         weight = float_array(weight, "weight")
         if weight.ndim != 2:
-            raise ValueError(f"weight must be (n_in, n_out); got shape {weight.shape}")
+            raise InvalidValueError(f"weight must be (n_in, n_out); got shape {weight.shape}")
         self.weight = weight
         if bias is not None:
             bias = float_array(bias, "bias")
             if bias.shape != (weight.shape[1],):
-                raise ValueError(f"bias must have shape ({weight.shape[1]},); got {bias.shape}")
+                raise InvalidValueError(f"bias must have shape ({weight.shape[1]},); got {bias.shape}")
         self.bias = bias
 
     def __repr__(self):
@@ -67,7 +68,7 @@ class Dense(Layer):
     def _prepare(self, x):
         x = float_array(x, "x")
         if x.ndim not in (1, 2) or x.shape[0] != self.weight.shape[0]:
-            raise ValueError(
+            raise InvalidValueError(
                 f"x must be (n_in,) or (n_in, N) with n_in={self.weight.shape[0]}; "
                 f"got shape {x.shape}"
             )

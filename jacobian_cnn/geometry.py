@@ -30,6 +30,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from ._checks import padding_pairs, pair
+from .errors import InvalidTypeError, InvalidValueError
 
 __all__ = ["WindowGeometry", "PADDING_MODES", "describe"]
 
@@ -232,19 +233,19 @@ def _from_normalized(cls, in_size, window, stride, padding, dilation, ceil_mode,
     for axis, name in enumerate(("height", "width")):
         n, (lo, hi) = in_size[axis], padding[axis]
         if padding_mode == "reflect" and max(lo, hi) >= n:
-            raise ValueError(
+            raise InvalidValueError(
                 f"padding {padding} with padding_mode='reflect' must be smaller than the "
                 f"input {name} {n} (input {in_size}): reflection does not repeat the edge"
             )
         if padding_mode == "circular" and max(lo, hi) > n:
-            raise ValueError(
+            raise InvalidValueError(
                 f"padding {padding} with padding_mode='circular' must be at most the input "
                 f"{name} {n} (input {in_size}): it would wrap around more than once"
             )
         span = dilation[axis] * (window[axis] - 1) + 1
         padded = n + lo + hi
         if span > padded:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{window_name} {window} with dilation {dilation} spans {span} in {name} "
                 f"but the padded input has {name} {padded} (input {in_size}, padding "
                 f"{padding}); the output would be empty"
@@ -284,14 +285,14 @@ def _copied(index, n, mode):
 def check_padding_mode(padding_mode):
     """Validate ``padding_mode`` (one of :data:`PADDING_MODES`)."""
     if padding_mode not in PADDING_MODES:
-        raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+        raise InvalidValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
     return padding_mode
 
 
 def check_bool(value, name):
     """Return ``value`` as a bool; ``TypeError`` naming ``name`` unless it is one."""
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {value!r}")
+        raise InvalidTypeError(f"{name} must be a bool, got {value!r}")
     return bool(value)
 
 

@@ -53,6 +53,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .errors import InvalidTypeError, InvalidValueError
 from .latex import (
     LatexParseError,
     derivative_symbol,
@@ -235,10 +236,10 @@ def as_written_matrix(written, *, which=-1):
     elif isinstance(written, (list, tuple, np.ndarray)):
         rows = _nested_rows(written)
     else:
-        raise TypeError("written must be LaTeX text, a SymPy matrix, a NumPy array or nested "
+        raise InvalidTypeError("written must be LaTeX text, a SymPy matrix, a NumPy array or nested "
                         f"lists; got {type(written).__name__}")
     if not rows or not rows[0]:
-        raise ValueError("the written matrix is empty")
+        raise InvalidValueError("the written matrix is empty")
     out = np.empty((len(rows), len(rows[0])), dtype=object)
     for i, row in enumerate(rows):
         for j, value in enumerate(row):
@@ -250,17 +251,17 @@ def _nested_rows(written):
     array = np.asarray(written, dtype=object) if not isinstance(written, np.ndarray) else written
     if array.dtype != object:
         if array.dtype.kind not in "iuf":
-            raise TypeError(f"a numeric array must be real, got dtype {array.dtype}")
+            raise InvalidTypeError(f"a numeric array must be real, got dtype {array.dtype}")
         array = array.astype(object)
     if array.ndim == 0:
         array = array.reshape(1, 1)
     if array.ndim == 1:
         if any(isinstance(v, (list, tuple, np.ndarray)) for v in array):
             lengths = sorted({len(v) for v in array if isinstance(v, (list, tuple, np.ndarray))})
-            raise ValueError(f"rows of the written matrix have different lengths {lengths}")
+            raise InvalidValueError(f"rows of the written matrix have different lengths {lengths}")
         array = array[None, :]
     if array.ndim != 2:
-        raise ValueError(f"the written matrix must be 2-D (or a 1-D row); got {array.ndim}-D")
+        raise InvalidValueError(f"the written matrix must be 2-D (or a 1-D row); got {array.ndim}-D")
     return array.tolist()
 
 
@@ -273,7 +274,7 @@ def _entry(value, where):
             raise LatexParseError(f"in entry ({where[0] + 1}, {where[1] + 1}): {exc.reason}",
                                   value, exc.position) from None
     if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"entry ({where[0] + 1}, {where[1] + 1}) is a bool, not a number")
+        raise InvalidTypeError(f"entry ({where[0] + 1}, {where[1] + 1}) is a bool, not a number")
     if isinstance(value, sympy.Basic):
         return value
     if isinstance(value, (numbers.Integral, np.integer)):
@@ -282,9 +283,9 @@ def _entry(value, where):
         return sympy.Rational(value.numerator, value.denominator)
     if isinstance(value, (numbers.Real, np.floating)):
         if not np.isfinite(float(value)):
-            raise ValueError(f"entry ({where[0] + 1}, {where[1] + 1}) is {value}")
+            raise InvalidValueError(f"entry ({where[0] + 1}, {where[1] + 1}) is {value}")
         return as_rational(value)
-    raise TypeError(f"entry ({where[0] + 1}, {where[1] + 1}) has unsupported type "
+    raise InvalidTypeError(f"entry ({where[0] + 1}, {where[1] + 1}) has unsupported type "
                     f"{type(value).__name__}")
 
 
@@ -416,7 +417,7 @@ class _Expected:
                 self.labels = lambda i, j: to_text(derivative_symbol(loss, var_vec[j]))
             else:
                 if len(self.var_shape) > 2:
-                    raise ValueError("a multi-channel gradient has no single matrix form")
+                    raise InvalidValueError("a multi-channel gradient has no single matrix form")
                 shape = self.var_shape if len(self.var_shape) == 2 else (len(row), 1)
                 values = np.empty(len(row), dtype=object)
                 values[:] = row
@@ -426,7 +427,7 @@ class _Expected:
         else:
             y = np.asarray(problem.forward().array, dtype=object)
             if y.ndim > 2:
-                raise ValueError("a multi-channel output has no single matrix form")
+                raise InvalidValueError("a multi-channel output has no single matrix form")
             shape = y.shape if y.ndim == 2 else (y.size, 1)
             values = y.reshape(shape, order="F")
             self.labels = lambda i, j: to_text(out_vec[i + j * shape[0]])
@@ -508,14 +509,14 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
     """
     if isinstance(layer, SymbolicProblem):
         if x is not None or options:
-            raise TypeError("with a SymbolicProblem, pass neither x nor problem options")
+            raise InvalidTypeError("with a SymbolicProblem, pass neither x nor problem options")
         problem = layer
     else:
         if x is None:
-            raise TypeError("check_derivation needs x: the input shape or a numeric input")
+            raise InvalidTypeError("check_derivation needs x: the input shape or a numeric input")
         problem = SymbolicProblem(layer, x, **options)
     if quantity != "auto" and quantity not in QUANTITIES:
-        raise ValueError(f"quantity must be 'auto' or one of {sorted(QUANTITIES)}, got {quantity!r}")
+        raise InvalidValueError(f"quantity must be 'auto' or one of {sorted(QUANTITIES)}, got {quantity!r}")
     problem.check_wrt(wrt)
     W, source = as_written_matrix(written, which=which)
     candidates = [quantity] if quantity != "auto" else _quantities_for(W, problem, wrt)
@@ -556,7 +557,7 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
                     best = (key, q, v, a, E, arranged)
     if best is None:
         shapes = ", ".join(f"{q}: {_shape_text(s)}" for q, s in dict.fromkeys(fitting_shapes))
-        raise ValueError(f"a {_shape_text(W.shape)} matrix fits none of the quantities of "
+        raise InvalidValueError(f"a {_shape_text(W.shape)} matrix fits none of the quantities of "
                          f"{problem!r}; expected shapes are {shapes}")
     _, q, v, a, E, arranged = best
     return _report(W, problem, wrt, q, v, a, E, arranged, expected(q, variants[0]), source)

@@ -38,6 +38,8 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .errors import InvalidTypeError, InvalidValueError
+
 __all__ = [
     "LatexParseError", "require_sympy", "format_indices", "entry_symbol", "derivative_symbol",
     "differential_symbol", "symbol_parts", "normalize_base", "render_name", "to_latex", "to_text",
@@ -68,7 +70,7 @@ _IGNORED_MACROS = {"quad", "qquad", "displaystyle", "textstyle", "hline", "nonum
 _OPEN_CLOSE = {"(": ")", "[": "]", "\\{": "\\}", "{": "}"}
 
 
-class LatexParseError(ValueError):
+class LatexParseError(InvalidValueError):
     """Malformed or unsupported input; the message names the line and column.
 
     Attributes
@@ -127,13 +129,13 @@ def normalize_base(name, what="name"):
     ('beta', 'k', 'beta')
     """
     if not isinstance(name, str):
-        raise TypeError(f"{what} must be a string, got {name!r}")
+        raise InvalidTypeError(f"{what} must be a string, got {name!r}")
     base = name[1:] if name.startswith("\\") else name
     base = _UNICODE_GREEK.get(base, base)
     if not (re.fullmatch(r"[A-Za-z]", base) or base in GREEK):
-        raise ValueError(f"{what} must be one letter or a Greek letter name like 'beta', got {name!r}")
+        raise InvalidValueError(f"{what} must be one letter or a Greek letter name like 'beta', got {name!r}")
     if base == "d":
-        raise ValueError(f"{what} 'd' is reserved for differentials (dJ/dp); choose another letter")
+        raise InvalidValueError(f"{what} 'd' is reserved for differentials (dJ/dp); choose another letter")
     return base
 
 
@@ -284,7 +286,7 @@ def render_name(name, style="latex"):
     \\beta_{12} β_{12}
     """
     if style not in ("latex", "text"):
-        raise ValueError(f"style must be 'latex' or 'text', got {style!r}")
+        raise InvalidValueError(f"style must be 'latex' or 'text', got {style!r}")
     return _entry_text(name, style)
 
 
@@ -453,7 +455,7 @@ def _as_expr(value):
     if isinstance(value, (int, Fraction)):
         f = Fraction(value)
         return sympy.Rational(f.numerator, f.denominator)
-    raise TypeError(f"expected a SymPy expression, got {type(value).__name__}")
+    raise InvalidTypeError(f"expected a SymPy expression, got {type(value).__name__}")
 
 
 def _cells(matrix, render):
@@ -462,7 +464,7 @@ def _cells(matrix, render):
     rows = []
     if isinstance(matrix, (list, tuple)):
         if len({len(row) for row in matrix}) > 1:
-            raise ValueError("rows of the matrix have different lengths")
+            raise InvalidValueError("rows of the matrix have different lengths")
         matrix = [list(row) for row in matrix]
     shape = _shape_of(matrix)
     dok = matrix.todok() if hasattr(matrix, "todok") else None
@@ -557,7 +559,7 @@ def matrix_to_latex(matrix, *, env="bmatrix", row_labels=None, col_labels=None):
     \\end{bmatrix}
     """
     if env not in _MATRIX_ENVS:
-        raise ValueError(f"env must be one of {_MATRIX_ENVS}, got {env!r}")
+        raise InvalidValueError(f"env must be one of {_MATRIX_ENVS}, got {env!r}")
     cells = _cells(matrix, to_latex)
     return _grid_latex(cells, env, _labels(row_labels, to_latex), _labels(col_labels, to_latex))
 
@@ -1123,7 +1125,7 @@ def parse_expression(text):
     ∂J/∂p_{11}/4 + ∂J/∂p_{12}/4
     """
     if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+        raise InvalidTypeError(f"text must be a str, got {type(text).__name__}")
     tokens = _tokenize(text)
     parser = _Parser(text, tokens)
     if not tokens:
@@ -1174,7 +1176,7 @@ def find_matrices(text):
     True
     """
     if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+        raise InvalidTypeError(f"text must be a str, got {type(text).__name__}")
     tokens = _tokenize(text)
     found, stack = [], []
     for i, tok in enumerate(tokens):
@@ -1241,9 +1243,9 @@ def parse_matrix(text, which=-1):
         raise LatexParseError("no \\begin{bmatrix}/\\begin{pmatrix}/\\begin{matrix} environment "
                               "found", text, 0)
     if not isinstance(which, int) or isinstance(which, bool):
-        raise TypeError(f"which must be an int, got {which!r}")
+        raise InvalidTypeError(f"which must be an int, got {which!r}")
     if not -len(sources) <= which < len(sources):
-        raise ValueError(f"which={which} but the text has {len(sources)} matrices")
+        raise InvalidValueError(f"which={which} but the text has {len(sources)} matrices")
     source = sources[which]
     tokens = _tokenize(text)
     rows = _parse_body(text, tokens, source)

@@ -39,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._csr import permutation_rows
+from .errors import InvalidValueError
 
 __all__ = ["LAYOUTS", "to_layout", "from_layout", "permutation_matrix", "jacobian_to_vec",
            "switches_to_torch_indices", "switches_from_torch_indices"]
@@ -57,7 +58,7 @@ LAYOUTS = {
 
 def _perm(layout):
     if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
+        raise InvalidValueError(f"layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
     return LAYOUTS[layout]
 
 
@@ -65,7 +66,7 @@ def _padded(shape, n_axes, what="a"):
     """``shape`` with trailing singleton axes up to ``n_axes`` (they do not change vec)."""
     shape = tuple(int(s) for s in shape)
     if len(shape) > n_axes:
-        raise ValueError(f"{what} has {len(shape)} axes, the layout has only {n_axes}: shape {shape}")
+        raise InvalidValueError(f"{what} has {len(shape)} axes, the layout has only {n_axes}: shape {shape}")
     return shape + (1,) * (n_axes - len(shape))
 
 
@@ -126,7 +127,7 @@ def from_layout(t, layout, ndim=None):
     a = np.asarray(t).transpose(np.argsort(perm))
     if ndim is not None:
         if any(s != 1 for s in a.shape[ndim:]):
-            raise ValueError(f"cannot drop non-singleton axes of shape {a.shape} to ndim={ndim}")
+            raise InvalidValueError(f"cannot drop non-singleton axes of shape {a.shape} to ndim={ndim}")
         a = a.reshape(a.shape[:ndim])
     return a
 
@@ -215,7 +216,7 @@ def jacobian_to_vec(J, y_shape, y_layout, x_shape, x_layout):
     cols = _vec_positions(x_shape, x_layout) if len(x_shape) else np.zeros(1, dtype=np.int64)
     J = np.asarray(J)
     if J.size != rows.size * cols.size:
-        raise ValueError(f"J has {J.size} entries but y_shape {tuple(y_shape)} and x_shape "
+        raise InvalidValueError(f"J has {J.size} entries but y_shape {tuple(y_shape)} and x_shape "
                          f"{tuple(x_shape)} need {rows.size} x {cols.size}")
     return J.reshape(rows.size, cols.size)[np.ix_(rows, cols)]
 
@@ -259,13 +260,13 @@ def switches_to_torch_indices(switches, x_shape):
     s = np.asarray(switches, dtype=np.int64)
     s4 = s.reshape(_padded(s.shape, 4, "switches"))
     if s4.shape[2:] != (c, n):
-        raise ValueError(f"switches of shape {s.shape} do not match x_shape {tuple(x_shape)}")
+        raise InvalidValueError(f"switches of shape {s.shape} do not match x_shape {tuple(x_shape)}")
     if np.any(s4 < 0) or np.any(s4 >= h * w * c * n):
-        raise ValueError("switches must lie in [0, x.size); a switch -1 (padding won) has no "
+        raise InvalidValueError("switches must lie in [0, x.size); a switch -1 (padding won) has no "
                          "PyTorch index")
     i, j, cc, nn = np.unravel_index(s4, (h, w, c, n), order="F")
     if np.any(cc != np.arange(c)[None, None, :, None]) or np.any(nn != np.arange(n)):
-        raise ValueError("a switch points into another channel or sample than its output")
+        raise InvalidValueError("a switch points into another channel or sample than its output")
     return np.ascontiguousarray((i * w + j).transpose(3, 2, 0, 1))
 
 
@@ -299,10 +300,10 @@ def switches_from_torch_indices(indices, x_shape):
     h, w, c, n = _padded(x_shape, 4, "x_shape")
     idx = np.asarray(indices, dtype=np.int64)
     if idx.ndim != 4 or idx.shape[:2] != (n, c):
-        raise ValueError(f"indices must be (N, C, Ho, Wo) = ({n}, {c}, Ho, Wo) for x_shape "
+        raise InvalidValueError(f"indices must be (N, C, Ho, Wo) = ({n}, {c}, Ho, Wo) for x_shape "
                          f"{tuple(x_shape)}; got shape {idx.shape}")
     if np.any(idx < 0) or np.any(idx >= h * w):
-        raise ValueError(f"indices must lie in [0, H*W) = [0, {h * w})")
+        raise InvalidValueError(f"indices must lie in [0, H*W) = [0, {h * w})")
     idx = idx.transpose(2, 3, 1, 0)  # (Ho, Wo, C, N)
     cc = np.arange(c)[None, None, :, None]
     nn = np.arange(n)[None, None, None, :]

@@ -15,6 +15,7 @@ from ._checks import float_array
 from ._csr import dense_to_csr
 from ._layer import Layer
 from .activations import softmax
+from .errors import InvalidTypeError, InvalidValueError
 from .vec import vec
 
 __all__ = ["MSELoss", "SoftmaxCrossEntropy"]
@@ -56,7 +57,7 @@ class MSELoss(_Loss):
     def _check(self, y):
         y = float_array(y, "y")
         if y.shape != self.target.shape:
-            raise ValueError(f"y has shape {y.shape} but target has shape {self.target.shape}")
+            raise InvalidValueError(f"y has shape {y.shape} but target has shape {self.target.shape}")
         return y
 
     def forward(self, x):
@@ -94,9 +95,9 @@ class SoftmaxCrossEntropy(_Loss):
         labels = np.asarray(labels)
         if labels.dtype == bool or not np.issubdtype(labels.dtype, np.integer):
             if not (labels.ndim == 0 and isinstance(labels.item(), numbers.Integral)):
-                raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
+                raise InvalidTypeError(f"labels must be integers, got dtype {labels.dtype}")
         if labels.ndim > 1:
-            raise ValueError(f"labels must be an int or a 1-D array, got shape {labels.shape}")
+            raise InvalidValueError(f"labels must be an int or a 1-D array, got shape {labels.shape}")
         self.labels = labels.astype(np.int64)
 
     def __repr__(self):
@@ -105,15 +106,15 @@ class SoftmaxCrossEntropy(_Loss):
     def _check(self, z):
         z = float_array(z, "z")
         if z.ndim not in (1, 2):
-            raise ValueError(f"z must be (n_classes,) or (n_classes, N); got shape {z.shape}")
+            raise InvalidValueError(f"z must be (n_classes,) or (n_classes, N); got shape {z.shape}")
         z2 = z.reshape(z.shape[0], -1)
         if self.labels.size != z2.shape[1] or (z.ndim == 1) != (self.labels.ndim == 0):
-            raise ValueError(
+            raise InvalidValueError(
                 f"labels shape {self.labels.shape} does not match z shape {z.shape}: "
                 "give one int for (n_classes,) logits, N labels for (n_classes, N)"
             )
         if self.labels.min() < 0 or self.labels.max() >= z.shape[0]:
-            raise ValueError(
+            raise InvalidValueError(
                 f"labels must lie in [0, {z.shape[0]}) for {z.shape[0]} classes; "
                 f"got {self.labels.min()}..{self.labels.max()}"
             )

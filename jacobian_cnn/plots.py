@@ -30,6 +30,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .errors import InvalidValueError
+
 __all__ = ["spy", "heatmap", "block_sizes", "vec_labels", "plot_history"]
 
 #: refuse to draw a dense heat map with more entries than this
@@ -142,7 +144,7 @@ def _check_matrix(J):
     if not sp.issparse(J):
         J = np.asarray(J)
         if J.ndim != 2:
-            raise ValueError(f"J must be a 2-D Jacobian (y.size, x.size); got shape {J.shape}")
+            raise InvalidValueError(f"J must be a 2-D Jacobian (y.size, x.size); got shape {J.shape}")
     return J
 
 
@@ -242,8 +244,9 @@ def heatmap(J, *, row_shape=None, col_shape=None, row_blocks=None, col_blocks=No
     J = _check_matrix(J)
     n_rows, n_cols = J.shape
     if n_rows * n_cols > MAX_HEATMAP_ENTRIES:
-        raise ValueError(f"heatmap draws J dense; {n_rows} x {n_cols} = {n_rows * n_cols} entries is more "
-                         f"than {MAX_HEATMAP_ENTRIES}: use spy() or a slice of J")
+        raise InvalidValueError(
+            f"heatmap draws J dense; {n_rows} x {n_cols} = {n_rows * n_cols} entries is more "
+            f"than {MAX_HEATMAP_ENTRIES}: use spy() or a slice of J")
     ax = _axes(ax)
     if sp.issparse(J):
         coo = sp.coo_array(J)

@@ -28,6 +28,7 @@ from ._assembly import avgpool_jacobian
 from ._checks import check_size, padding_pairs, pair
 from ._csr import CSRParts, csr_from_rows, index_dtype
 from ._layer import Layer, as_maps, maps_like
+from .errors import InvalidTypeError, InvalidValueError
 from .geometry import WindowGeometry, check_bool, describe
 
 __all__ = ["AvgPool2D", "MaxPool2D", "switches_jacobian"]
@@ -124,9 +125,9 @@ class AvgPool2D(_Pool2D):
         if divisor_override is not None:
             if (not isinstance(divisor_override, (numbers.Integral, np.integer))
                     or isinstance(divisor_override, bool)):
-                raise TypeError(f"divisor_override must be None or an int, got {divisor_override!r}")
+                raise InvalidTypeError(f"divisor_override must be None or an int, got {divisor_override!r}")
             if divisor_override < 1:
-                raise ValueError(f"divisor_override must be positive, got {divisor_override!r}")
+                raise InvalidValueError(f"divisor_override must be positive, got {divisor_override!r}")
             divisor_override = int(divisor_override)
         self.divisor_override = divisor_override
 
@@ -145,7 +146,7 @@ class AvgPool2D(_Pool2D):
         counts = geo.valid_counts
         if np.any(counts == 0):
             o = int(np.flatnonzero(counts == 0)[0])
-            raise ValueError(
+            raise InvalidValueError(
                 f"window at output {np.unravel_index(o, geo.out_size, order='F')} lies entirely "
                 f"in padding {self.padding}; with count_include_pad=False its average is 0/0"
             )
@@ -233,9 +234,9 @@ class MaxPool2D(_Pool2D):
                  tie="column_major", ceil_mode=False):
         super().__init__(window, stride, padding, dilation, ceil_mode)
         if pad_value is not None and not np.isfinite(pad_value):
-            raise ValueError(f"pad_value must be None or a finite number, got {pad_value!r}")
+            raise InvalidValueError(f"pad_value must be None or a finite number, got {pad_value!r}")
         if tie not in ("column_major", "row_major"):
-            raise ValueError(f"tie must be 'column_major' or 'row_major', got {tie!r}")
+            raise InvalidValueError(f"tie must be 'column_major' or 'row_major', got {tie!r}")
         self.pad_value = None if pad_value is None else float(pad_value)
         self.tie = tie
 
@@ -250,7 +251,7 @@ class MaxPool2D(_Pool2D):
         h, w, c, n = x4.shape
         if self.pad_value is None and np.any(geo.valid_counts == 0):
             o = int(np.flatnonzero(geo.valid_counts == 0)[0])
-            raise ValueError(
+            raise InvalidValueError(
                 f"window at output {np.unravel_index(o, geo.out_size, order='F')} lies entirely "
                 f"in padding {self.padding}; with pad_value=None it has no maximum"
             )
@@ -316,7 +317,7 @@ def _switches_parts(switches, n_inputs, *, dtype, max_bytes):
     """:func:`switches_jacobian` as :class:`~jacobian_cnn._csr.CSRParts`."""
     s = np.asarray(switches).ravel(order="F")
     if s.size and (s.min() < -1 or s.max() >= n_inputs):
-        raise ValueError(f"switches must lie in [-1, {n_inputs}); got range [{s.min()}, {s.max()}]")
+        raise InvalidValueError(f"switches must lie in [-1, {n_inputs}); got range [{s.min()}, {s.max()}]")
     won = s >= 0
     n_won = int(np.count_nonzero(won))
     check_size(s.size, n_won, np.dtype(dtype).itemsize, max_bytes, "MaxPool2D Jacobian")

@@ -14,6 +14,7 @@ import numpy as np
 from ._checks import check_size, float_array
 from ._csr import permutation_rows
 from ._layer import Layer
+from .errors import InvalidValueError
 from .vec import vec
 
 __all__ = ["Flatten", "FLATTEN_ORDERS"]
@@ -53,7 +54,7 @@ class Flatten(Layer):
 
     def __init__(self, order="F"):
         if order not in FLATTEN_ORDERS:
-            raise ValueError(f"order must be one of {sorted(FLATTEN_ORDERS)}, got {order!r}")
+            raise InvalidValueError(f"order must be one of {sorted(FLATTEN_ORDERS)}, got {order!r}")
         self.order = order
 
     def __repr__(self):
@@ -62,7 +63,7 @@ class Flatten(Layer):
     @staticmethod
     def _check(x):
         if x.ndim not in (2, 3, 4):
-            raise ValueError(
+            raise InvalidValueError(
                 f"x must be (H, W), (H, W, C) or a batch (H, W, C, N); got shape {x.shape}"
             )
 

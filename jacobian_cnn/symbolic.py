@@ -49,6 +49,7 @@ from .activations import ReLU, Sigmoid, Softmax, Tanh
 from .chain import Chain
 from .conv import Conv2D
 from .dense import Dense
+from .errors import InvalidTypeError, InvalidValueError
 from .latex import (
     derivative_symbol,
     differential_symbol,
@@ -233,7 +234,7 @@ def _shifted(geo, shift):
     if shift == (0, 0):
         return geo
     if getattr(geo, "padding_mode", "zeros") != "zeros":
-        raise ValueError("shifted windows are only modelled with zero padding")
+        raise InvalidValueError("shifted windows are only modelled with zero padding")
     (top, bottom), (left, right) = geo.padding
     return dataclasses.replace(geo, padding=((top - shift[0], bottom + shift[0]),
                                              (left - shift[1], right + shift[1])))
@@ -245,7 +246,7 @@ def _maps(shape):
         return shape[0], shape[1], 1
     if len(shape) == 3:
         return shape
-    raise ValueError(f"symbolic window layers take one sample (H, W) or (H, W, C); got shape {shape}")
+    raise InvalidValueError(f"symbolic window layers take one sample (H, W) or (H, W, C); got shape {shape}")
 
 
 # --------------------------------------------------------------------------------------
@@ -355,14 +356,14 @@ class _MaxPoolRule(_WindowRule):
             switches = self._from_winners(winners)
         if switches is None:
             if x_numeric is None:
-                raise ValueError(
+                raise InvalidValueError(
                     "max pooling's Jacobian depends on which entry wins each window: pass a "
                     "numeric input x (not just its shape), switches= or winners="
                 )
             switches = layer.switches(x_numeric)
         switches = np.asarray(switches)
         if switches.shape != tuple(out_shape) or not np.issubdtype(switches.dtype, np.integer):
-            raise ValueError(f"switches must be integers of the output's shape {tuple(out_shape)}; "
+            raise InvalidValueError(f"switches must be integers of the output's shape {tuple(out_shape)}; "
                              f"got {switches.dtype} {switches.shape}")
         self.switches = switches.ravel(order="F")
         self._check_in_window(names)
@@ -371,10 +372,10 @@ class _MaxPoolRule(_WindowRule):
         """``winners[p][q]`` = 1-based ``(i, j)`` of the entry that wins window ``(p, q)``."""
         w = np.asarray(winners)
         if w.dtype == object or not np.issubdtype(w.dtype, np.integer) or w.shape[-1] != 2:
-            raise ValueError("winners must hold a 1-based (i, j) pair per output entry, "
+            raise InvalidValueError("winners must hold a 1-based (i, j) pair per output entry, "
                              f"e.g. [[(2, 1), (1, 4)], [(3, 1), (4, 3)]]; got shape {w.shape}")
         if w.shape[:-1] != tuple(self.out_shape)[:2]:
-            raise ValueError(f"winners must be {tuple(self.out_shape)[:2]} pairs (one per window); "
+            raise InvalidValueError(f"winners must be {tuple(self.out_shape)[:2]} pairs (one per window); "
                              f"got {w.shape[:-1]}")
         plane = (w[..., 0] - 1) + (w[..., 1] - 1) * self.h
         if self.c == 1:
@@ -391,7 +392,7 @@ class _MaxPoolRule(_WindowRule):
                 where = np.unravel_index(o, self.geo.out_size, order="F")
                 window = [tuple(int(v) + 1 for v in np.unravel_index(t, (self.h, self.w), order="F"))
                           for t in self.geo.taps[o] if t >= 0]
-                raise ValueError(
+                raise InvalidValueError(
                     f"the winner of window {tuple(int(v) + 1 for v in where)} (vec index {s}) is "
                     f"not in that window; its entries are {window} (1-based {names.input}_{{ij}})"
                 )
@@ -419,7 +420,8 @@ class _DenseRule(_Rule):
     def __init__(self, layer, in_shape, out_shape, *, names, tag, params, **_):
         super().__init__(layer, in_shape, out_shape)
         if len(in_shape) != 1:
-            raise ValueError(f"symbolic Dense takes one sample, a vector (n_in,); got shape {in_shape}")
+            raise InvalidValueError(
+                f"symbolic Dense takes one sample, a vector (n_in,); got shape {in_shape}")
         if params == "symbols":
             weight = _symbol_array(names.weight, layer.weight.shape, tag)
             bias = None if layer.bias is None else _symbol_array(names.bias, layer.bias.shape, tag)
@@ -453,7 +455,7 @@ class _ElementwiseRule(_Rule):
         self.mask = None
         if isinstance(layer, ReLU):
             if x_numeric is None:
-                raise ValueError("ReLU's Jacobian depends on the sign of each input: pass a numeric "
+                raise InvalidValueError("ReLU's Jacobian depends on the sign of each input: pass a numeric "
                                  "input x (not just its shape)")
             self.mask = _vec(np.asarray(x_numeric) > 0)
             self.linear = True
@@ -496,7 +498,7 @@ class _SoftmaxRule(_Rule):
     def __init__(self, layer, in_shape, out_shape, *, output_base, **_):
         super().__init__(layer, in_shape, out_shape)
         if len(in_shape) != 1:
-            raise ValueError(f"symbolic Softmax takes one vector (n,); got shape {in_shape}")
+            raise InvalidValueError(f"symbolic Softmax takes one vector (n,); got shape {in_shape}")
         self.s = _symbol_array(output_base, in_shape)
 
     def forward(self, x):
@@ -528,7 +530,7 @@ def _as_2d(array):
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2:
-        raise ValueError(f"a {array.ndim}-D array has no single matrix form; use channel=")
+        raise InvalidValueError(f"a {array.ndim}-D array has no single matrix form; use channel=")
     return sympy.ImmutableMatrix(array.tolist())
 
 
@@ -692,7 +694,7 @@ class SymbolicGradient:
         if form == "row":
             return matrix_to_latex(self.row, env=env)
         if form != "shaped":
-            raise ValueError(f"form must be 'shaped' or 'row', got {form!r}")
+            raise InvalidValueError(f"form must be 'shaped' or 'row', got {form!r}")
         return _shaped_latex(self.array, env)
 
     def to_text(self, *, form="shaped"):
@@ -701,7 +703,7 @@ class SymbolicGradient:
             return "\n".join(f"{to_text(x)}: {to_text(v)}" for x, v in zip(
                 self.wrt_symbols, list(self.row), strict=True))
         if form != "shaped":
-            raise ValueError(f"form must be 'shaped' or 'row', got {form!r}")
+            raise InvalidValueError(f"form must be 'shaped' or 'row', got {form!r}")
         return _shaped_text(self.array)
 
     def __str__(self):
@@ -769,20 +771,20 @@ class SymbolicProblem:
         for i, lay in enumerate(self.layers):
             if type(lay) not in _RULES:
                 supported = ", ".join(t.__name__ for t in SUPPORTED_LAYERS)
-                raise TypeError(f"layer {i} ({lay!r}) has no symbolic rule; supported: {supported} "
+                raise InvalidTypeError(f"layer {i} ({lay!r}) has no symbolic rule; supported: {supported} "
                                 "and Chains of them")
         if names is None:
             names = Names()
         if not isinstance(names, Names):
-            raise TypeError(f"names must be a Names instance, got {type(names).__name__}")
+            raise InvalidTypeError(f"names must be a Names instance, got {type(names).__name__}")
         if params not in ("symbols", "values"):
-            raise ValueError(f"params must be 'symbols' or 'values', got {params!r}")
+            raise InvalidValueError(f"params must be 'symbols' or 'values', got {params!r}")
         if not (isinstance(shift, tuple) and len(shift) == 2
                 and all(isinstance(v, numbers.Integral) for v in shift)):
-            raise TypeError(f"shift must be a pair of ints, got {shift!r}")
+            raise InvalidTypeError(f"shift must be a pair of ints, got {shift!r}")
         if (switches is not None or winners is not None) and \
                 sum(isinstance(lay, MaxPool2D) for lay in self.layers) != 1:
-            raise ValueError("switches= and winners= need exactly one MaxPool2D layer")
+            raise InvalidValueError("switches= and winners= need exactly one MaxPool2D layer")
         self.flip_kernel, self.shift = bool(flip_kernel), tuple(int(v) for v in shift)
 
         x_numeric, shape = self._input(x)
@@ -794,7 +796,7 @@ class SymbolicProblem:
         seen = {}
         for role, letter in letters:
             if letter in seen:
-                raise ValueError(f"names: {seen[letter]} and {role} both use the letter {letter!r}")
+                raise InvalidValueError(f"names: {seen[letter]} and {role} both use the letter {letter!r}")
             seen[letter] = role
         tags = self._tags()
         self.rules, x_l, in_shape = [], x_numeric, shape
@@ -803,7 +805,7 @@ class SymbolicProblem:
             y_l = np.asarray(lay.forward(probe))
             out_shape = y_l.shape
             if max(int(np.prod(out_shape)), int(np.prod(in_shape))) > MAX_SYMBOLIC_SIZE:
-                raise ValueError(f"symbolic matrices are for teaching sizes; layer {i} maps "
+                raise InvalidValueError(f"symbolic matrices are for teaching sizes; layer {i} maps "
                                  f"{in_shape} to {out_shape} (limit {MAX_SYMBOLIC_SIZE} entries)")
             last = i == len(self.layers) - 1
             rule = _RULES[type(lay)](
@@ -824,16 +826,16 @@ class SymbolicProblem:
                                         for v in x):
             shape, x_numeric = tuple(int(v) for v in x), None
             if not shape or min(shape) < 1:
-                raise ValueError(f"input shape must have positive sizes, got {x}")
+                raise InvalidValueError(f"input shape must have positive sizes, got {x}")
         else:
             x_numeric = np.asarray(x, dtype=np.float64)
             if x_numeric.dtype == object or x_numeric.ndim == 0:
-                raise TypeError("x must be a shape tuple or a numeric array")
+                raise InvalidTypeError("x must be a shape tuple or a numeric array")
             if not np.all(np.isfinite(x_numeric)):
-                raise ValueError("x contains NaN or inf")
+                raise InvalidValueError("x contains NaN or inf")
             shape = x_numeric.shape
         if len(shape) > 3:
-            raise ValueError(f"symbolic matrices take one sample ((n,), (H, W) or (H, W, C)); "
+            raise InvalidValueError(f"symbolic matrices take one sample ((n,), (H, W) or (H, W, C)); "
                              f"got shape {shape}")
         return x_numeric, shape
 
@@ -874,7 +876,7 @@ class SymbolicProblem:
         allowed = {"input"} | (set(self.rules[0].params) if len(self.rules) == 1 else set())
         if wrt not in allowed:
             extra = "" if len(self.rules) == 1 else " (a chain is differentiated wrt its input)"
-            raise ValueError(f"wrt must be one of {sorted(allowed)}, got {wrt!r}{extra}")
+            raise InvalidValueError(f"wrt must be one of {sorted(allowed)}, got {wrt!r}{extra}")
         return wrt
 
     def _inputs(self):

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import activations, conv, dense, losses, pooling, reshape
+from .errors import InvalidValueError
 from .examples import seed_cnn, with_loss
 from .vec import as_parameter_shape, unvec
 
@@ -109,7 +110,7 @@ def load_digits(*, test_fraction=0.25, seed=0):
         If ``test_fraction`` is not in ``(0, 1)``.
     """
     if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+        raise InvalidValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
     try:
         from sklearn.datasets import load_digits as sklearn_digits
         from sklearn.model_selection import train_test_split
@@ -171,7 +172,7 @@ def digits_cnn(rng=0, *, channels=(4, 8)):
     rng = np.random.default_rng(rng)
     c1, c2 = (int(c) for c in channels)
     if c1 < 1 or c2 < 1:
-        raise ValueError(f"channels must be positive, got {tuple(channels)}")
+        raise InvalidValueError(f"channels must be positive, got {tuple(channels)}")
     net = seed_cnn(rng, size=8, channels=(1, c1, c2), n_classes=N_CLASSES)
     conv1, conv2, fc = net[0], net[3], net[7]
     conv1.kernel = rng.normal(0.0, 2 / 3, conv1.kernel.shape)
@@ -197,7 +198,7 @@ def minibatches(n, batch_size, rng):
     [[2, 4], [3, 0], [1]]
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+        raise InvalidValueError(f"batch_size must be positive, got {batch_size}")
     order = np.random.default_rng(rng).permutation(int(n))
     return [order[i:i + batch_size] for i in range(0, int(n), int(batch_size))]
 
@@ -346,13 +347,13 @@ def train(net, data, *, epochs=5, batch_size=16, learning_rate=0.3, decay=0.5, s
         is too large).
     """
     if int(epochs) < 1:
-        raise ValueError(f"epochs must be positive, got {epochs}")
+        raise InvalidValueError(f"epochs must be positive, got {epochs}")
     if not (np.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a positive number, got {learning_rate}")
+        raise InvalidValueError(f"learning_rate must be a positive number, got {learning_rate}")
     if int(batch_size) < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+        raise InvalidValueError(f"batch_size must be positive, got {batch_size}")
     if not (np.isfinite(decay) and decay >= 0):
-        raise ValueError(f"decay must be a non-negative number, got {decay}")
+        raise InvalidValueError(f"decay must be a non-negative number, got {decay}")
     rng = np.random.default_rng(seed)
     n_train = data.x_train.shape[-1]
     history = History(steps_per_epoch=math.ceil(n_train / int(batch_size)))
@@ -379,11 +380,11 @@ def train(net, data, *, epochs=5, batch_size=16, learning_rate=0.3, decay=0.5, s
             except ValueError as exc:
                 if step == 0:  # nothing was updated yet: not divergence but bad input
                     raise
-                raise ValueError(f"training diverged at epoch {epoch}, step {index + 1} ({exc}); "
+                raise InvalidValueError(f"training diverged at epoch {epoch}, step {index + 1} ({exc}); "
                                  f"lower the learning rate (now {rate:g})") from exc
             loss = float(grads.output)
             if not np.isfinite(loss):
-                raise ValueError(f"training diverged at epoch {epoch}, step {index + 1}: the loss is "
+                raise InvalidValueError(f"training diverged at epoch {epoch}, step {index + 1}: the loss is "
                                  f"{loss}; lower the learning rate (now {rate:g})")
             accuracy = float(np.mean(net.forward(x).argmax(axis=0) == labels))
             history.step_loss.append(loss)
@@ -393,7 +394,7 @@ def train(net, data, *, epochs=5, batch_size=16, learning_rate=0.3, decay=0.5, s
             with np.errstate(over="ignore", invalid="ignore"):
                 apply_gradients(net, grads, rate)
             if not all(np.all(np.isfinite(p)) for layer in net.layers for p in layer.params.values()):
-                raise ValueError(f"training diverged at epoch {epoch}, step {index + 1}: a parameter "
+                raise InvalidValueError(f"training diverged at epoch {epoch}, step {index + 1}: a parameter "
                                  f"overflowed; lower the learning rate (now {rate:g})")
             step += 1
         record(epoch, time.perf_counter() - start)
@@ -489,7 +490,8 @@ def _torch_gradients(net, x, labels, torch, F):
         leaves.append(params)
         h = _torch_layer(layer, h, params, torch, F)
     if h.ndim != 2:
-        raise ValueError(f"net must end in class scores (n_classes, N); it ends in a map {tuple(h.shape)}")
+        raise InvalidValueError(
+            f"net must end in class scores (n_classes, N); it ends in a map {tuple(h.shape)}")
     loss = F.cross_entropy(h, torch.tensor(np.atleast_1d(np.asarray(labels)).astype(np.int64)))
     loss.backward()
     grad = lambda t: np.zeros(tuple(t.shape)) if t.grad is None else t.grad.numpy()

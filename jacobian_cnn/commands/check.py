@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 
+from ..errors import InvalidValueError
 from .show import OPS, add_operation_arguments, build_operation
 
 
@@ -39,7 +40,7 @@ def run(args):
     from ..handcheck import check_derivation
 
     if args.which is not None and args.which < 1:
-        raise ValueError(f"--which is 1-based, got {args.which}")
+        raise InvalidValueError(f"--which is 1-based, got {args.which}")
     if args.file == "-":
         text = sys.stdin.read()
     else:

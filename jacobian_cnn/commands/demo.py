@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import examples, losses
 from ..checking import numerical_jacobian
+from ..errors import InvalidValueError
 
 
 def add_parser(sub):
@@ -26,9 +27,9 @@ def add_parser(sub):
 
 def run(args):
     if args.size < 4 or args.size % 4:
-        raise ValueError(f"--size must be a positive multiple of 4, got {args.size}")
+        raise InvalidValueError(f"--size must be a positive multiple of 4, got {args.size}")
     if args.batch < 1:
-        raise ValueError(f"--batch must be positive, got {args.batch}")
+        raise InvalidValueError(f"--batch must be positive, got {args.batch}")
     rng = np.random.default_rng(args.seed)
     net = examples.seed_cnn(rng, size=args.size)
     x = rng.normal(size=(args.size, args.size, 1, args.batch))

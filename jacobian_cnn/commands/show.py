@@ -14,6 +14,7 @@ import re
 import numpy as np
 
 from .. import activations, conv, dense, pooling, reshape
+from ..errors import InvalidValueError
 from ..latex import matrix_to_latex, matrix_to_text, render_name
 from ..vec import unvec, vec
 
@@ -90,7 +91,7 @@ def parse_shape(text, what="--input"):
     """``"3x4x2"`` -> ``(3, 4, 2)``; ``"5"`` -> ``(5,)``."""
     parts = re.split(r"\s*[x×,]\s*", text.strip())
     if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError(f"{what} must be positive sizes like 3x3, 3x4x2 or 5; got {text!r}")
+        raise InvalidValueError(f"{what} must be positive sizes like 3x3, 3x4x2 or 5; got {text!r}")
     return tuple(int(p) for p in parts)
 
 
@@ -101,14 +102,14 @@ def _int_or_pair(text, what):
     if shape is None:
         return int(text)
     if len(shape) != 2:
-        raise ValueError(f"{what} must be N or AxB, got {text!r}")
+        raise InvalidValueError(f"{what} must be N or AxB, got {text!r}")
     return shape
 
 
 def _padding(text):
     parts = re.split(r"\s*[x×,]\s*", text.strip())
     if not all(p.isdigit() for p in parts) or len(parts) not in (1, 2):
-        raise ValueError(f"--padding must be P or PHxPW with non-negative integers, got {text!r}")
+        raise InvalidValueError(f"--padding must be P or PHxPW with non-negative integers, got {text!r}")
     values = tuple(int(p) for p in parts)
     return values[0] if len(values) == 1 else values
 
@@ -119,9 +120,9 @@ def parse_rows(text, what):
     try:
         values = [[float(v) for v in re.split(r"[,\s]+", r.strip()) if v] for r in rows]
     except ValueError:
-        raise ValueError(f"{what} must be numbers, rows separated by ';', got {text!r}") from None
+        raise InvalidValueError(f"{what} must be numbers, rows separated by ';', got {text!r}") from None
     if not values or not values[0] or len({len(r) for r in values}) != 1:
-        raise ValueError(f"{what} needs rows of equal length, got {text!r}")
+        raise InvalidValueError(f"{what} needs rows of equal length, got {text!r}")
     return np.array(values)
 
 
@@ -132,11 +133,11 @@ def _winners(text):
         for item in row.split():
             m = re.fullmatch(r"(\d+),(\d+)", item)
             if not m:
-                raise ValueError(f"--winners items must be 1-based i,j pairs, got {item!r}")
+                raise InvalidValueError(f"--winners items must be 1-based i,j pairs, got {item!r}")
             pairs.append((int(m[1]), int(m[2])))
         rows.append(pairs)
     if len({len(r) for r in rows}) != 1:
-        raise ValueError(f"--winners rows must have equal length, got {text!r}")
+        raise InvalidValueError(f"--winners rows must have equal length, got {text!r}")
     return np.array(rows, dtype=int)
 
 
@@ -153,14 +154,14 @@ def build_operation(args):
         if len(shape) == 1:
             values = values.ravel()
         if values.shape != shape:
-            raise ValueError(f"--values has shape {values.shape} but --input is {shape}")
+            raise InvalidValueError(f"--values has shape {values.shape} but --input is {shape}")
     op = args.op
     stride, padding = _int_or_pair(args.stride, "--stride"), _padding(args.padding)
     dilation = _int_or_pair(args.dilation, "--dilation")
     params = "symbols"
     if op == "conv":
         if args.kernel is None:
-            raise ValueError("conv needs --kernel KHxKW")
+            raise InvalidValueError("conv needs --kernel KHxKW")
         kh, kw = _int_or_pair(args.kernel, "--kernel") if "x" in args.kernel else (
             int(args.kernel), int(args.kernel))
         c_in = shape[2] if len(shape) == 3 else 1
@@ -168,7 +169,7 @@ def build_operation(args):
         if args.kernel_values is not None:
             k = parse_rows(args.kernel_values, "--kernel-values")
             if k.shape != (kh, kw) or c_in != 1 or args.channels_out != 1:
-                raise ValueError(f"--kernel-values must be one {kh}x{kw} channel; got {k.shape} "
+                raise InvalidValueError(f"--kernel-values must be one {kh}x{kw} channel; got {k.shape} "
                                  f"with {c_in} input and {args.channels_out} output channels")
             kernel, params = k, "values"
         bias = np.zeros(args.channels_out) if args.bias else None
@@ -176,7 +177,7 @@ def build_operation(args):
                             padding=padding, dilation=dilation)
     elif op in ("avgpool", "maxpool"):
         if args.window is None:
-            raise ValueError(f"{op} needs --window")
+            raise InvalidValueError(f"{op} needs --window")
         window = _int_or_pair(args.window, "--window")
         if op == "avgpool":
             layer = pooling.AvgPool2D(window, stride=stride, padding=padding, dilation=dilation,
@@ -185,12 +186,12 @@ def build_operation(args):
             layer = pooling.MaxPool2D(window, stride=stride, padding=padding, dilation=dilation)
     elif op == "dense":
         if len(shape) != 1 or args.outputs is None:
-            raise ValueError("dense needs --input N (a vector) and --outputs M")
+            raise InvalidValueError("dense needs --input N (a vector) and --outputs M")
         weight = np.ones((shape[0], args.outputs))
         if args.weight_values is not None:
             weight = parse_rows(args.weight_values, "--weight-values")
             if weight.shape != (shape[0], args.outputs):
-                raise ValueError(f"--weight-values must be {shape[0]}x{args.outputs} (n_in x n_out), "
+                raise InvalidValueError(f"--weight-values must be {shape[0]}x{args.outputs} (n_in x n_out), "
                                  f"got {weight.shape}")
             params = "values"
         layer = dense.Dense(weight, np.zeros(args.outputs) if args.bias else None)
@@ -205,7 +206,7 @@ def build_operation(args):
     options = {"names": names, "params": params, "flip_kernel": bool(args.true_convolution)}
     if args.winners is not None:
         if op != "maxpool":
-            raise ValueError("--winners is for maxpool")
+            raise InvalidValueError("--winners is for maxpool")
         options["winners"] = _winners(args.winners)
     return layer, shape, values, options
 
@@ -267,13 +268,13 @@ def _run_numeric(args, layer, shape, values, options):
     needs_values = args.op in _VALUE_DEPENDENT or args.wrt in ("kernel", "weight") or (
         args.what == "forward")
     if values is None and needs_values:
-        raise ValueError(f"numeric {args.op} ({args.what}, wrt {args.wrt}) depends on the input "
+        raise InvalidValueError(f"numeric {args.op} ({args.what}, wrt {args.wrt}) depends on the input "
                          "values: pass --values, or use --symbolic")
     if options["params"] == "symbols" and args.op in ("conv", "dense") and args.wrt == "input":
         flag = "--kernel-values" if args.op == "conv" else "--weight-values"
-        raise ValueError(f"numeric {args.op} needs {flag} (or use --symbolic for named entries)")
+        raise InvalidValueError(f"numeric {args.op} needs {flag} (or use --symbolic for named entries)")
     if options.get("flip_kernel"):
-        raise ValueError("--true-convolution is only modelled symbolically; add --symbolic")
+        raise InvalidValueError("--true-convolution is only modelled symbolically; add --symbolic")
     x = np.zeros(shape) if values is None else values
     output = names.output or {"conv": "z", "dense": "z", "avgpool": "p", "maxpool": "p",
                               "flatten": "f", "softmax": "s"}.get(args.op, "y")
@@ -284,17 +285,17 @@ def _run_numeric(args, layer, shape, values, options):
         return 0
     wrt_values = x if args.wrt == "input" else layer.params.get(args.wrt)
     if wrt_values is None:
-        raise ValueError(f"{args.op} has no parameter {args.wrt!r}")
+        raise InvalidValueError(f"{args.op} has no parameter {args.wrt!r}")
     letter = {"input": names.input, "kernel": names.kernel, "weight": names.weight,
               "bias": "b"}[args.wrt] if args.wrt in ("input", "kernel", "weight", "bias") else args.wrt
     J = layer.jacobian(x, wrt=args.wrt).toarray()
     if args.what == "gradient":
         if args.grad_values is None:
-            raise ValueError("numeric --what gradient needs --grad-values (dJ/dy in y's shape), "
+            raise InvalidValueError("numeric --what gradient needs --grad-values (dJ/dy in y's shape), "
                              "or use --symbolic")
         g = parse_rows(args.grad_values, "--grad-values")
         if g.size != y.size:
-            raise ValueError(f"--grad-values has {g.size} entries but y has {y.size} {y.shape}")
+            raise InvalidValueError(f"--grad-values has {g.size} entries but y has {y.size} {y.shape}")
         g = g.ravel() if y.ndim == 1 else g.reshape(y.shape)
         row = vec(g) @ J
         out = row[None, :] if args.row else unvec(row, np.shape(wrt_values))

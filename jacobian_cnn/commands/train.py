@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from .. import training
+from ..errors import InvalidValueError
 
 BAR_WIDTH = 24
 
@@ -48,17 +49,17 @@ def add_parser(sub):
 
 def _check_args(args):
     if args.epochs < 1:
-        raise ValueError(f"--epochs must be positive, got {args.epochs}")
+        raise InvalidValueError(f"--epochs must be positive, got {args.epochs}")
     if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be positive, got {args.batch_size}")
+        raise InvalidValueError(f"--batch-size must be positive, got {args.batch_size}")
     if not (np.isfinite(args.learning_rate) and args.learning_rate > 0):
-        raise ValueError(f"--learning-rate must be a positive number, got {args.learning_rate}")
+        raise InvalidValueError(f"--learning-rate must be a positive number, got {args.learning_rate}")
     if not (np.isfinite(args.decay) and args.decay >= 0):
-        raise ValueError(f"--decay must be a non-negative number, got {args.decay}")
+        raise InvalidValueError(f"--decay must be a non-negative number, got {args.decay}")
     if min(args.channels) < 1:
-        raise ValueError(f"--channels must be positive, got {' '.join(map(str, args.channels))}")
+        raise InvalidValueError(f"--channels must be positive, got {' '.join(map(str, args.channels))}")
     if args.min_accuracy is not None and not 0 <= args.min_accuracy <= 1:
-        raise ValueError(f"--min-accuracy is a fraction in [0, 1], got {args.min_accuracy}")
+        raise InvalidValueError(f"--min-accuracy is a fraction in [0, 1], got {args.min_accuracy}")
 
 
 class Progress:
@@ -120,7 +121,7 @@ def run(args, stream=None):
         matplotlib.use("Agg")
         folder = os.path.dirname(os.path.abspath(args.plot))
         if not os.path.isdir(folder):
-            raise ValueError(f"--plot: folder {folder} does not exist")
+            raise InvalidValueError(f"--plot: folder {folder} does not exist")
     if args.check_torch and importlib.util.find_spec("torch") is None:
         raise ImportError("--check-torch needs torch: pip install torch (the CPU build: "
                           "pip install torch --index-url https://download.pytorch.org/whl/cpu)")

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from .. import activations, autograd, chain, conv, dense, examples, losses, pooling, reshape
 from ..checking import compare_jacobians, numerical_jacobian
+from ..errors import InvalidValueError
 
 BUILTIN = [
     ("conv", {"x": (5, 6, 2), "kernel": (3, 3, 2, 3), "stride": (1, 2), "padding": 1}),
@@ -80,7 +81,7 @@ def run(args):
     configs = [] if args.no_builtin else [(op, dict(o)) for op, o in BUILTIN]
     configs += [parse_config(words) for words in args.config]
     if not configs:
-        raise ValueError("nothing to verify: give -c OP KEY=VALUE ... or drop --no-builtin")
+        raise InvalidValueError("nothing to verify: give -c OP KEY=VALUE ... or drop --no-builtin")
     installed = autograd.available_backends()
     if args.backends is None:
         backends = autograd.BACKENDS
@@ -88,7 +89,7 @@ def run(args):
         backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
         unknown = set(backends) - set(autograd.BACKENDS)
         if unknown:
-            raise ValueError(f"--backends must be a subset of {','.join(autograd.BACKENDS)}, "
+            raise InvalidValueError(f"--backends must be a subset of {','.join(autograd.BACKENDS)}, "
                              f"got {args.backends!r}")
     width = max(len("configuration"), *(len(_describe(o)) for _, o in configs)) + 2
     header = (f"{'op':<8}{'wrt':<14}{'configuration':<{width}}{'J shape':>12}{'nnz':>7}"
@@ -212,15 +213,15 @@ def parse_config(words):
     """
     op, *pairs = words
     if op not in OPERATIONS:
-        raise ValueError(f"-c: operation must be one of {', '.join(OPERATIONS)}, got {op!r}")
+        raise InvalidValueError(f"-c: operation must be one of {', '.join(OPERATIONS)}, got {op!r}")
     options = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"-c {op}: expected KEY=VALUE, got {pair!r}")
+            raise InvalidValueError(f"-c {op}: expected KEY=VALUE, got {pair!r}")
         options[key] = _value(value)
     if "x" not in options:
-        raise ValueError(f"-c {op}: give the input shape, e.g. x=6x6x2")
+        raise InvalidValueError(f"-c {op}: give the input shape, e.g. x=6x6x2")
     return op, options
 
 
@@ -243,7 +244,7 @@ def build(op, options, rng):
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     kind = o.pop("input", "normal")
     if kind not in INPUT_KINDS:
-        raise ValueError(f"input must be one of {', '.join(INPUT_KINDS)}, got {kind!r}")
+        raise InvalidValueError(f"input must be one of {', '.join(INPUT_KINDS)}, got {kind!r}")
     seed = o.pop("seed", None)
     rng = rng if seed is None else np.random.default_rng(seed)
     if kind == "ties":
@@ -267,11 +268,11 @@ def build(op, options, rng):
         n_out = _required(o, "n_out", op)
         bias = rng.normal(size=n_out) if o.pop("bias", True) else None
         if o:
-            raise ValueError(f"dense: unknown options {sorted(o)}")
+            raise InvalidValueError(f"dense: unknown options {sorted(o)}")
         return dense.Dense(rng.normal(size=(shape[0], n_out)), bias), x, kind
     if op == "chain":
         if len(shape) != 4 or shape[0] != shape[1] or shape[0] % 4:
-            raise ValueError("chain: x must be (S, S, C, N) with S a multiple of 4")
+            raise InvalidValueError("chain: x must be (S, S, C, N) with S a multiple of 4")
         net = examples.seed_cnn(rng, size=shape[0], channels=(shape[2], 2, 2), n_classes=3,
                                 pool=o.pop("pool", "avg"))
         labels = rng.integers(0, 3, size=shape[3])
@@ -279,11 +280,11 @@ def build(op, options, rng):
     layer = {"relu": activations.ReLU, "sigmoid": activations.Sigmoid, "tanh": activations.Tanh,
              "softmax": activations.Softmax}[op]
     if o:
-        raise ValueError(f"{op}: unknown options {sorted(o)}")
+        raise InvalidValueError(f"{op}: unknown options {sorted(o)}")
     return layer(), x, kind
 
 
 def _required(options, key, op):
     if key not in options:
-        raise ValueError(f"-c {op}: missing {key}=...")
+        raise InvalidValueError(f"-c {op}: missing {key}=...")
     return options.pop(key)
