@@ -167,18 +167,14 @@ ADDRESS_SPACE = 6 * 2**30
 
 def run_isolated(case, module):
     """Run ``case`` (defined in ``module``, an area module of this folder) in a fresh interpreter."""
-    code = ("import sys, json; sys.path[:0] = [sys.argv[1], sys.argv[2]]; "
+    code = ("import resource, sys; "
+            f"resource.setrlimit(resource.RLIMIT_AS, ({ADDRESS_SPACE}, {ADDRESS_SPACE})); "
+            "sys.path[:0] = [sys.argv[1], sys.argv[2]]; "
             "from bad_input.harness import child_main; child_main(sys.argv[3], sys.argv[4])")
-
-    def limit():
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
-
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="1")
     proc = subprocess.run(
         [sys.executable, "-c", code, str(HERE.parent.parent), str(HERE.parent), module, case.id],
-        capture_output=True, text=True, env=env, preexec_fn=limit,
+        capture_output=True, text=True, env=env,
         timeout=max(20 * case.seconds, 30.0),
     )
     if proc.returncode != 0:
