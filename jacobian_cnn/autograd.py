@@ -46,12 +46,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ._checks import byte_limit
 from .activations import ReLU, Sigmoid, Softmax, Tanh
 from .chain import Chain
 from .checking import JacobianReport, compare_jacobians
 from .conv import Conv2D
 from .dense import Dense
-from ._checks import byte_limit
 from .errors import InvalidValueError, JacobianTooLargeError
 from .layout import jacobian_to_vec, permutation_matrix, to_layout
 from .losses import MSELoss, SoftmaxCrossEntropy

@@ -47,14 +47,14 @@ def numerical_jacobian(f, x, *, eps=1e-6):
     """
     x = float_array(x, "x", dtype=np.float64)
     _check_eps(eps, x)
+    if x.size == 0:  # no entry to perturb: the Jacobian has no column
+        return np.zeros((np.size(f(x)), 0))
     columns = []
     for j in range(x.size):
         step = np.zeros(x.size)
         step[j] = eps
         step = unvec(step, x.shape)
         columns.append((vec(f(x + step)) - vec(f(x - step))) / (2 * eps))
-    if not columns:  # no input entry: no column, and no output to size the rows by
-        return np.zeros((np.size(f(x)), 0))
     return np.stack(columns, axis=1).astype(np.float64)
 
 
@@ -216,8 +216,10 @@ def compare_jacobians(J, J_ref, *, y_shape=None, x_shape=None, names=("y", "x"),
 
     A NaN is never within tolerance:
 
-    >>> print(compare_jacobians(np.array([[np.nan]]), np.array([[1.0]])))
-    Jacobian (1, 1): max abs error 0.000e+00, max rel error 0.000e+00, 0 structural mismatches, 1 non-finite entries: MISMATCH
+    >>> report = compare_jacobians(np.array([[np.nan]]), np.array([[1.0]]))
+    >>> report.ok, report.non_finite
+    (False, [('d y[0] / d x[0]', nan, 1.0)])
+    >>> print(str(report).splitlines()[1])
       d y[0] / d x[0]: got nan, expected 1.0 (not finite in J)
     """
     atol, rtol = _tolerance(atol, "atol"), _tolerance(rtol, "rtol")
