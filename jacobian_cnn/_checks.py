@@ -89,12 +89,23 @@ def float_array(x, name, *, dtype=None):
     return arr
 
 
+def byte_limit(max_bytes, name="max_bytes"):
+    """``max_bytes`` validated (a positive int or finite float), or the default if None."""
+    if max_bytes is None:
+        return DEFAULT_MAX_BYTES
+    if isinstance(max_bytes, (bool, np.bool_)) or not isinstance(max_bytes, (numbers.Real, np.number)):
+        raise InvalidTypeError(f"{name} must be None or a positive number of bytes, got {max_bytes!r}")
+    if not (np.isfinite(max_bytes) and max_bytes > 0):
+        raise InvalidValueError(f"{name} must be None or a positive number of bytes, got {max_bytes!r}")
+    return max_bytes
+
+
 def check_size(n_rows, nnz, itemsize, max_bytes, what):
     """Refuse a CSR Jacobian whose estimated size exceeds ``max_bytes``.
 
     The estimate is ``nnz * (itemsize + index bytes) + (n_rows + 1) * index bytes``.
     """
-    limit = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
+    limit = byte_limit(max_bytes)
     index_bytes = 4 if max(nnz, n_rows) < 2**31 else 8
     estimate = int(nnz) * (itemsize + index_bytes) + (int(n_rows) + 1) * index_bytes
     if estimate > limit:

@@ -46,12 +46,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ._checks import byte_limit
 from .activations import ReLU, Sigmoid, Softmax, Tanh
 from .chain import Chain
 from .checking import JacobianReport, compare_jacobians
 from .conv import Conv2D
 from .dense import Dense
-from .errors import InvalidValueError
+from .errors import InvalidValueError, JacobianTooLargeError
 from .layout import jacobian_to_vec, permutation_matrix, to_layout
 from .losses import MSELoss, SoftmaxCrossEntropy
 from .pooling import AvgPool2D, MaxPool2D
@@ -143,7 +144,7 @@ class AutogradComparison:
         return text + (f"\n  note: {self.note}" if self.note else "")
 
 
-def jacobian(layer, x, wrt="input", *, backend="torch"):
+def jacobian(layer, x, wrt="input", *, backend="torch", max_bytes=None):
     """The backend's autograd Jacobian of ``layer`` at ``x``, in vec order (dense float64).
 
     Parameters
@@ -157,6 +158,10 @@ def jacobian(layer, x, wrt="input", *, backend="torch"):
         ``"input"`` or a parameter name (``"kernel"``, ``"bias"``, ``"weight"``); for a
         chain, ``"input"`` or ``(layer_index, name)``.
     backend : {"torch", "jax"}
+    max_bytes : int, optional
+        Refuse (:class:`~jacobian_cnn.errors.JacobianTooLargeError`), before the
+        backend is called, a dense Jacobian of ``y.size * wrt.size * 8`` bytes over
+        this; default :data:`jacobian_cnn._checks.DEFAULT_MAX_BYTES`.
 
     Returns
     -------
@@ -173,10 +178,11 @@ def jacobian(layer, x, wrt="input", *, backend="torch"):
         If the backend cannot differentiate the configuration (JAX: max pooling
         with dilation).
     """
-    return _reference(layer, x, wrt, backend)[0]
+    return _reference(layer, x, wrt, backend, max_bytes)[0]
 
 
-def compare(layer, x, wrt="input", *, backend="torch", atol=None, rtol=None, n_worst=5):
+def compare(layer, x, wrt="input", *, backend="torch", atol=None, rtol=None, n_worst=5,
+            max_bytes=None):
     """Compare ``layer.jacobian(x, wrt)`` with the backend's autograd Jacobian.
 
     Parameters
@@ -188,20 +194,25 @@ def compare(layer, x, wrt="input", *, backend="torch", atol=None, rtol=None, n_w
         ``1e-10, 1e-9`` for float64 input and ``1e-5, 1e-4`` for float32.
     n_worst : int
         How many failing entries the report lists.
+    max_bytes : int, optional
+        Limit of the dense autograd Jacobian, as for :func:`jacobian` (refused before
+        the backend is called); the comparison's work arrays may take 8 times as
+        much, this package's own Jacobians are held to it too.
 
     Returns
     -------
     AutogradComparison
     """
-    J_ref, y_ref, reference = _reference(layer, x, wrt, backend)
-    ours, y, y_shape, p_shape = _ours(layer, x, wrt)
+    J_ref, y_ref, reference = _reference(layer, x, wrt, backend, max_bytes)
+    ours, y, y_shape, p_shape = _ours(layer, x, wrt, max_bytes)
     single = np.asarray(x).dtype == np.float32
     atol = (1e-5 if single else 1e-10) if atol is None else atol
     rtol = (1e-4 if single else 1e-9) if rtol is None else rtol
     name = wrt if isinstance(wrt, str) else f"layers[{wrt[0]}].{wrt[1]}"
     report = compare_jacobians(ours, J_ref, y_shape=y_shape or (1,), x_shape=p_shape,
                                names=("y", "x" if name == "input" else name),
-                               atol=atol, rtol=rtol, n_worst=n_worst)
+                               atol=atol, rtol=rtol, n_worst=n_worst,
+                               max_bytes=8 * byte_limit(max_bytes))
     forward_error = float(np.max(np.abs(np.ravel(y, order="F") - y_ref), initial=0.0))
     layers = layer.layers if isinstance(layer, Chain) else [layer]
     note = ""
@@ -215,13 +226,15 @@ def compare(layer, x, wrt="input", *, backend="torch", atol=None, rtol=None, n_w
                               forward_error, report, note)
 
 
-def compare_all(layer, x, *, backends=None, atol=None, rtol=None):
+def compare_all(layer, x, *, backends=None, atol=None, rtol=None, max_bytes=None):
     """:func:`compare` for the input and every parameter, with every backend.
 
     Parameters
     ----------
     backends : sequence of str, optional
         Default: the installed ones (:func:`available_backends`).
+    atol, rtol, max_bytes
+        As for :func:`compare`.
 
     Returns
     -------
@@ -233,24 +246,40 @@ def compare_all(layer, x, *, backends=None, atol=None, rtol=None):
         wrts += [(i, name) for i, sub in enumerate(layer.layers) for name in sub.params]
     else:
         wrts += list(layer.params)
-    return [compare(layer, x, wrt, backend=b, atol=atol, rtol=rtol)
+    return [compare(layer, x, wrt, backend=b, atol=atol, rtol=rtol, max_bytes=max_bytes)
             for b in backends for wrt in wrts]
 
 
 # --- this package's side -----------------------------------------------------------
 
-def _ours(layer, x, wrt):
+def _ours(layer, x, wrt, max_bytes=None):
     """``(J, y, y_shape, wrt_shape)`` from this package."""
     if isinstance(layer, Chain):
         y = np.asarray(layer.forward(x))
         if wrt == "input":
-            return layer.jacobian(x), y, y.shape, np.shape(x)
+            return layer.jacobian(x, max_bytes=max_bytes), y, y.shape, np.shape(x)
         i, name = _chain_wrt(layer, wrt)
-        rows = layer.backward(x).params[i][name]  # identity rows: the full Jacobian
+        # identity rows: the full Jacobian
+        rows = layer.backward(x, max_bytes=max_bytes).params[i][name]
         return rows, y, y.shape, getattr(layer.layers[i], name).shape
     y = np.asarray(layer.forward(x))
     shape = np.shape(x) if wrt == "input" else getattr(layer, wrt).shape
-    return layer.jacobian(x, wrt=wrt), y, y.shape, shape
+    return layer.jacobian(x, wrt=wrt, max_bytes=max_bytes), y, y.shape, shape
+
+
+def _check_dense_size(layer, x, wrt, target, max_bytes):
+    """Refuse a dense ``(y.size, wrt.size)`` float64 Jacobian over ``max_bytes``, from
+    this package's forward pass alone (before the backend is imported or called)."""
+    limit = byte_limit(max_bytes)
+    y_size = int(np.size(layer.forward(x)))
+    layers = layer.layers if isinstance(layer, Chain) else [layer]
+    n_wrt = x.size if target is None else int(np.size(getattr(layers[target[0]], target[1])))
+    estimate = y_size * n_wrt * 8
+    if estimate > limit:
+        raise JacobianTooLargeError(
+            f"the autograd Jacobian of {layer!r} wrt {wrt!r} is dense: {y_size:,} x {n_wrt:,} "
+            f"float64 entries, about {estimate:,} bytes, over max_bytes={limit:,}; pass a "
+            "larger max_bytes or a smaller input")
 
 
 def _chain_wrt(chain, wrt):
@@ -268,9 +297,8 @@ def _chain_wrt(chain, wrt):
 
 # --- the backend's side ------------------------------------------------------------
 
-def _reference(layer, x, wrt, backend):
+def _reference(layer, x, wrt, backend, max_bytes=None):
     """``(J in vec order, vec(y), description)`` from the backend's autograd."""
-    _import(backend)
     x = np.asarray(x, dtype=np.float64)
     layers = layer.layers if isinstance(layer, Chain) else [layer]
     if isinstance(layer, Chain):
@@ -279,6 +307,8 @@ def _reference(layer, x, wrt, backend):
         if wrt != "input" and wrt not in layer.params:
             raise InvalidValueError(f"{layer!r} has parameters {list(layer.params)}, not {wrt!r}")
         target = None if wrt == "input" else (0, wrt)
+    _check_dense_size(layer, x, wrt, target, max_bytes)
+    _import(backend)
     translate = _torch_op if backend == "torch" else _jax_op
     layouts = _LAYOUT[backend]
 

@@ -34,9 +34,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from ._checks import byte_limit, check_size
 from ._csr import CSRParts, dense_to_csr
 from ._layer import Layer
-from .errors import InvalidTypeError, InvalidValueError
+from .errors import InvalidTypeError, InvalidValueError, JacobianTooLargeError
 
 __all__ = ["Chain", "Gradients", "Step", "Trace"]
 
@@ -153,28 +154,36 @@ class Chain:
         x : array_like
             The network input.
         g : array_like, optional
-            ``(k, y.size)`` rows over ``vec(y)`` (a 1-D ``(y.size,)`` is one row).
-            Defaults to ``[[1.0]]`` when the output is a scalar (a chain ending in a
-            loss) and to the identity rows otherwise.
+            ``(k, y.size)`` real, finite rows over ``vec(y)`` (a 1-D ``(y.size,)`` is
+            one row). Defaults to ``[[1.0]]`` when the output is a scalar (a chain
+            ending in a loss) and to the identity rows otherwise.
         max_bytes : int, optional
-            Per-layer Jacobian size limit (see :mod:`jacobian_cnn.vec`).
+            Limit (default :data:`jacobian_cnn._checks.DEFAULT_MAX_BYTES`) on each
+            layer's Jacobian and on each block of cotangent rows (the identity rows
+            when ``g`` is omitted included), checked before it is built.
 
         Returns
         -------
         Gradients
         """
+        limit = byte_limit(max_bytes)
         records, y = self._forward_all(x)
-        rows = self._initial_rows(y, g)
+        rows = self._initial_rows(y, g, limit)
         params = [dict() for _ in self.layers]
         trace = Trace()
+        sizes = _output_sizes(records, y)
         for i in reversed(range(len(self.layers))):
             layer, (x_in, cache) = self.layers[i], records[i]
             label = repr(layer)
             for name in layer.params:
                 J = _layer_jacobian(layer, x_in, name, cache, max_bytes)
+                _check_shape(J, (sizes[i], np.size(layer.params[name])), i, layer, name)
+                _check_product(rows, J, limit, i, layer, name)
                 params[i][name] = _times(rows, J)
                 trace.append(Step(i, label, name, J.shape, J.nnz, params[i][name].shape))
             J = _layer_jacobian(layer, x_in, "input", cache, max_bytes)
+            _check_shape(J, (sizes[i], np.size(x_in)), i, layer, "input")
+            _check_product(rows, J, limit, i, layer, "input")
             rows = _times(rows, J)
             trace.append(Step(i, label, "input", J.shape, J.nnz, rows.shape))
         return Gradients(input=np.asarray(rows), params=params, output=y, trace=trace)
@@ -186,31 +195,119 @@ class Chain:
         few: it is kept as a dense block while that is smaller than its CSR form (a
         dense-times-sparse product is then one pass over each layer's nonzeros) and
         as CSR otherwise. It is never multiplied right to left.
+
+        ``max_bytes`` (default :data:`jacobian_cnn._checks.DEFAULT_MAX_BYTES`) limits
+        each layer's Jacobian and each running product: an upper bound of the product's
+        size is checked before it is formed, and the refusal names the step.
         """
+        limit = byte_limit(max_bytes)
         records, y = self._forward_all(x)
+        sizes = _output_sizes(records, y)
         rows = None  # the identity rows of the output
         for i in reversed(range(len(self.layers))):
-            x_in, cache = records[i]
-            J = _layer_jacobian(self.layers[i], x_in, "input", cache, max_bytes)
+            layer, (x_in, cache) = self.layers[i], records[i]
+            J = _layer_jacobian(layer, x_in, "input", cache, max_bytes)
+            _check_shape(J, (sizes[i], np.size(x_in)), i, layer, "input")
+            if rows is not None:
+                _check_product(rows, J, limit, i, layer, "input")
             rows = _smaller_form(_as_rows(J) if rows is None else _times(rows, J))
-        return sp.csr_array(rows) if sp.issparse(rows) else dense_to_csr(rows).tocsr()
+        if sp.issparse(rows):
+            return sp.csr_array(rows)
+        check_size(rows.shape[0], np.count_nonzero(rows), rows.dtype.itemsize, limit,
+                   f"Chain.jacobian ({rows.shape[0]} x {rows.shape[1]})")
+        return dense_to_csr(rows).tocsr()
 
     def trace(self, x, g=None, *, max_bytes=None):
         """The :class:`Trace` of :meth:`backward` (print it for a table)."""
         return self.backward(x, g, max_bytes=max_bytes).trace
 
     @staticmethod
-    def _initial_rows(y, g):
+    def _initial_rows(y, g, limit):
+        dtype = y.dtype if y.dtype.kind == "f" else np.float64
         if g is None:
-            return np.eye(y.size, dtype=y.dtype if y.dtype.kind == "f" else np.float64)
-        g = np.asarray(g, dtype=np.result_type(y.dtype, np.float32))
+            estimate = y.size * y.size * np.dtype(dtype).itemsize
+            if estimate > limit:
+                raise JacobianTooLargeError(
+                    f"Chain.backward without g on an output of {y.size:,} entries would start "
+                    f"from {y.size:,} identity rows, about {estimate:,} bytes, over "
+                    f"max_bytes={limit:,}; pass g (rows over vec(y)) or a larger max_bytes"
+                )
+            return np.eye(y.size, dtype=dtype)
+        try:
+            g = np.asarray(g)
+        except Exception:  # ragged lists and the like
+            raise InvalidTypeError(f"g must be a real numeric array of (k, {y.size}) rows, "
+                                   f"got {type(g).__name__}") from None
+        if g.dtype.kind == "c":
+            raise InvalidTypeError(f"g must be real, got dtype {g.dtype}: the Jacobians are real "
+                                   "and the imaginary part would be lost")
+        if g.dtype.kind not in "biuf":
+            raise InvalidTypeError(f"g must be a real numeric array, got dtype {g.dtype}")
+        g = g.astype(np.result_type(y.dtype, np.float32), copy=False)
         g = g[None, :] if g.ndim == 1 else g
         if g.ndim != 2 or g.shape[1] != y.size:
             raise InvalidValueError(f"g must be (k, y.size) = (k, {y.size}) rows over vec(y); "
                              f"got shape {np.shape(g)}")
         if not np.all(np.isfinite(g)):
-            raise InvalidValueError("g contains NaN or inf")
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(g))[0])
+            raise InvalidValueError(f"g contains NaN or inf (first at index {bad}, value "
+                                    f"{g[bad]}); g must be finite")
         return g
+
+
+def _output_sizes(records, y):
+    """Size of each layer's output: the next layer's input, the chain's output last."""
+    return [np.size(x_in) for x_in, _ in records[1:]] + [np.size(y)]
+
+
+def _check_shape(J, expected, i, layer, wrt):
+    """Refuse a layer Jacobian whose shape is not ``(output size, wrt size)``."""
+    shape = getattr(J, "shape", None)
+    if shape is None or tuple(shape) != tuple(expected):
+        raise InvalidValueError(
+            f"layers[{i}] = {layer!r}: its Jacobian wrt {wrt!r} has shape {shape}, but the "
+            f"layer maps {expected[1]} inputs to {expected[0]} outputs, so it must have shape "
+            f"{tuple(expected)}"
+        )
+
+
+def _nnz_per_row(J):
+    """Largest number of stored entries in one row of ``J`` (cheap for every form)."""
+    m, n = J.shape
+    if isinstance(J, CSRParts):
+        if J.form in ("diagonal", "column_blocks"):
+            return 1 if m else 0
+        if J.form == "dense":
+            return n
+        if J.form == "row_blocks":
+            return n // max(m, 1)
+        indptr = J.indptr
+    else:
+        J = J if sp.issparse(J) and J.format == "csr" else sp.csr_array(J)
+        indptr = J.indptr
+    return int(np.diff(indptr).max(initial=0))
+
+
+def _check_product(rows, J, limit, i, layer, wrt):
+    """Refuse ``rows @ J`` when an upper bound of its size exceeds ``limit``.
+
+    Dense rows give a dense ``(k, n)`` block; CSR rows a CSR product with at most
+    ``min(k * n, nnz(rows) * max row nnz of J)`` entries.
+    """
+    k, n = rows.shape[0], J.shape[1]
+    value = np.result_type(rows.dtype, J.dtype).itemsize
+    if sp.issparse(rows):
+        nnz = min(k * n, int(rows.nnz) * _nnz_per_row(J))
+        index = 4 if max(nnz, k, n) < 2**31 else 8
+        estimate, form = nnz * (value + index) + (k + 1) * index, f"{nnz:,} nonzeros at most"
+    else:
+        estimate, form = k * n * value, "dense"
+    if estimate > limit:
+        raise JacobianTooLargeError(
+            f"step layers[{i}] = {layer!r} (wrt {wrt!r}): the product of {k:,} rows with its "
+            f"{J.shape[0]:,} x {n:,} Jacobian would need about {estimate:,} bytes ({form}), "
+            f"over max_bytes={limit:,}; pass a larger max_bytes or fewer rows"
+        )
 
 
 def _layer_jacobian(layer, x, wrt, cache, max_bytes):

@@ -165,11 +165,18 @@ class Conv2D(Layer):
         kh, kw, ci, co = self.kernel.shape
         return self.kernel.astype(dtype, copy=False).reshape(kh * kw, ci, co, order="F").transpose(2, 1, 0)
 
-    def forward(self, x):
-        """Cross-correlate ``x`` (``(H, W)``, ``(H, W, C_in)`` or ``(H, W, C_in, N)``) with the kernel."""
+    def forward(self, x, *, max_bytes=None):
+        """Cross-correlate ``x`` (``(H, W)``, ``(H, W, C_in)`` or ``(H, W, C_in, N)``) with the kernel.
+
+        ``max_bytes`` (default 2 GiB) limits the window tables and gathered patches
+        (:meth:`~jacobian_cnn.geometry.WindowGeometry.check_tables`).
+        """
         x4, ndim, geo = self._prepare(x)
         dtype = x4.dtype  # computed in the input's precision
         h, w, ci, n = x4.shape
+        # The patches (n_out, n_taps, C_in, N) are gathered, then copied once by the transpose.
+        geo.check_tables(max_bytes, what=f"Conv2D forward pass on x of shape {x4.shape}",
+                         bytes_per_tap=2 * ci * n * dtype.itemsize)
         planes = np.concatenate(
             [x4.astype(dtype, copy=False).reshape(h * w, ci, n, order="F"),
              np.zeros((1, ci, n), dtype)]
@@ -221,9 +228,10 @@ class Conv2D(Layer):
             indices[...] = np.arange(co, dtype=index)[None, :, None]
             return CSRParts(np.ones(n_rows, dtype), indices.reshape(-1),
                             np.arange(n_rows + 1, dtype=index), (n_rows, co))
-        nnz = int(geo.valid_counts.sum()) * ci * co * n
+        nnz = geo.n_valid * ci * co * n  # closed form: no table is built before the checks
         what = f"Conv2D {wrt} Jacobian ({n_rows} x {x4.size if wrt == 'input' else self.kernel.size})"
         check_size(n_rows, nnz, np.dtype(dtype).itemsize, max_bytes, what)
+        geo.check_tables(max_bytes, what=what)
         if geo.taps_may_repeat:
             return self._jacobian_by_index(x4, geo, wrt)
         # Zero padding: the same matrix as _jacobian_by_index, written tile by tile.

@@ -20,6 +20,14 @@ copies, so the tap table holds that entry's index and one input entry can feed
 several taps of one window: Jacobian builders must then *sum* the duplicates
 (:attr:`WindowGeometry.taps_may_repeat`). With ``ceil_mode`` the last window may
 also hang past the padding; such taps read nothing in every mode.
+
+Sizes are known before any table exists: :attr:`WindowGeometry.n_valid` (the nonzeros
+of one channel's Jacobian) and the per-output counts come from per-axis closed forms,
+in ``O(Ho + Wo)`` work, and :meth:`WindowGeometry.check_tables` refuses
+(:class:`~jacobian_cnn.errors.SizeLimitError`) a table, with whatever a caller builds
+per tap, larger than ``max_bytes`` before anything of that size is allocated. The
+tables themselves are built from per-axis tables, at 4 bytes per ``(output, tap)``
+entry (8 for inputs of ``2**30`` entries or more) and no larger intermediate.
 """
 
 from __future__ import annotations
@@ -29,8 +37,8 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from ._checks import padding_pairs, pair
-from .errors import InvalidTypeError, InvalidValueError
+from ._checks import byte_limit, padding_pairs, pair
+from .errors import InvalidTypeError, InvalidValueError, SizeLimitError
 
 __all__ = ["WindowGeometry", "PADDING_MODES", "describe"]
 
@@ -158,17 +166,107 @@ class WindowGeometry:
         shape = (self.n_out, self.n_taps)
         return _frozen(rows.reshape(shape, order="F")), _frozen(cols.reshape(shape, order="F"))
 
+    def _axis_counts(self, axis, inside_padding):
+        """Per output position along ``axis``, how many of its taps read the input.
+
+        ``inside_padding``: count taps inside the padded input instead. A closed form,
+        ``O(Ho)`` or ``O(Wo)``: tap ``r`` of position ``p`` lies at
+        ``p * stride - lo + r * dilation``, an arithmetic progression in ``r``.
+        """
+        n, (lo, hi) = self.in_size[axis], self.padding[axis]
+        k, step, d = self.window[axis], self.stride[axis], self.dilation[axis]
+        first, stop = (-lo, n + hi) if inside_padding else (0, n)
+        base = np.arange(self.out_size[axis], dtype=np.int64) * step - lo
+        r_min = np.maximum(-((base - first) // d), 0)  # ceil((first - base) / d), at least 0
+        r_max = np.minimum((stop - 1 - base) // d, k - 1)
+        return np.maximum(r_max - r_min + 1, 0)
+
+    def _counts(self, inside_padding):
+        rows, cols = self._axis_counts(0, inside_padding), self._axis_counts(1, inside_padding)
+        return _frozen((rows[:, None] * cols[None, :]).ravel(order="F"))
+
+    @property
+    def _reads_padding(self):
+        """Whether taps in the padding read an input entry (a copying mode with padding)."""
+        return self.taps_may_repeat
+
+    @property
+    def n_valid(self):
+        """Number of ``(output, tap)`` pairs that read the input: one channel's Jacobian nonzeros.
+
+        ``valid_counts.sum()`` without building any table (closed form, ``O(Ho + Wo)``).
+        """
+        inside = self._reads_padding
+        return int(self._axis_counts(0, inside).sum()) * int(self._axis_counts(1, inside).sum())
+
+    @property
+    def index_dtype(self):
+        """Integer type of :attr:`taps`: int32 unless the input is too large for it."""
+        h, w = self.in_size
+        return np.dtype(np.int32 if 2 * (h + 1) * (w + 1) < 2**31 else np.int64)
+
+    def table_bytes(self, bytes_per_tap=0):
+        """Estimated bytes of the tap tables (:attr:`taps` and :attr:`valid`), plus
+        ``bytes_per_tap`` for each ``(output, tap)`` pair (what a caller gathers)."""
+        return self.n_out * self.n_taps * (self.index_dtype.itemsize + 1 + int(bytes_per_tap))
+
+    def check_tables(self, max_bytes=None, *, what, bytes_per_tap=0):
+        """Refuse, before building anything, tables larger than ``max_bytes``.
+
+        Parameters
+        ----------
+        max_bytes : int, optional
+            The limit; default :data:`jacobian_cnn._checks.DEFAULT_MAX_BYTES` (2 GiB).
+        what : str
+            What would be built, for the message (e.g. ``"AvgPool2D forward pass"``).
+        bytes_per_tap : int
+            What the caller builds for each ``(output, tap)`` pair besides the tables
+            (a forward pass gathers ``C * N`` window values per pair).
+
+        Raises
+        ------
+        SizeLimitError
+            Naming the estimate, the limit and ``max_bytes``.
+        """
+        limit = byte_limit(max_bytes)
+        estimate = self.table_bytes(bytes_per_tap)
+        if estimate > limit:
+            raise SizeLimitError(
+                f"{what} would need about {estimate:,} bytes ({estimate / 2**20:.1f} MiB) of "
+                f"window tables for {self.n_out:,} outputs x {self.n_taps:,} taps ({self!r}), "
+                f"over max_bytes={limit:,}; pass a larger max_bytes or a smaller input"
+            )
+        return estimate
+
+    def _axis_table(self, axis, inside_padding=False):
+        """``(Ho, kh)`` (or ``(Wo, kw)``): input index along ``axis`` each tap reads, and
+        whether it reads one (copying modes: the entry the padding copies), or with
+        ``inside_padding`` whether it lies inside the padded input."""
+        n, (lo, hi) = self.in_size[axis], self.padding[axis]
+        p = np.arange(self.out_size[axis], dtype=np.int64)[:, None]
+        r = np.arange(self.window[axis], dtype=np.int64)[None, :]
+        index = p * self.stride[axis] - lo + r * self.dilation[axis]
+        in_padded = (index >= -lo) & (index < n + hi)
+        if inside_padding:
+            return index, in_padded
+        if self._reads_padding:
+            return _copied(index, n, self.padding_mode), in_padded
+        return index, (index >= 0) & (index < n)
+
+    def _outer(self, rows, cols):
+        """``(n_out, n_taps)`` table ``T[o, t] = op(rows[p, r], cols[q, s])`` for
+        ``o = p + q*Ho``, ``t = r + s*kh``: built as ``(Wo, Ho, kw, kh)``, whose C order
+        is that layout, so no copy is made."""
+        return (cols[:, None, :, None], rows[None, :, None, :]), (self.n_out, self.n_taps)
+
     @cached_property
     def in_padded(self):
         """Boolean ``(n_out, n_taps)``: which taps fall inside the padded input.
 
         All of them unless ``ceil_mode`` lets the last window hang past the padding.
         """
-        (h, w), ((top, bottom), (left, right)) = self.in_size, self.padding
-        rows, cols = self.positions
-        mask = (rows >= -top) & (rows < h + bottom) & (cols >= -left) & (cols < w + right)
-        mask.flags.writeable = False
-        return mask
+        (rows, cols), shape = self._outer(self._axis_table(0, True)[1], self._axis_table(1, True)[1])
+        return _frozen(np.logical_and(rows, cols).reshape(shape))
 
     @property
     def taps_may_repeat(self):
@@ -177,21 +275,23 @@ class WindowGeometry:
 
     @cached_property
     def taps(self):
-        """``(n_out, n_taps)`` int32 table: input vec index each tap reads, ``-1`` if none.
+        """``(n_out, n_taps)`` table (:attr:`index_dtype`): input vec index each tap reads, ``-1`` if none.
 
         With ``padding_mode="zeros"`` taps in padding read nothing; with a copying mode
         they read the input entry the padding copies (see the module docstring).
         """
-        (h, w) = self.in_size
-        rows, cols = self.positions
-        if self.padding_mode != "zeros":
-            rows, cols = _copied(rows, h, self.padding_mode), _copied(cols, w, self.padding_mode)
-            inside = self.in_padded
-        else:
-            inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
-        table = np.where(inside, rows + cols * h, -1).astype(np.int32)
-        table.flags.writeable = False
-        return table
+        h, w = self.in_size
+        dtype = self.index_dtype
+        row_index, row_ok = self._axis_table(0)
+        col_index, col_ok = self._axis_table(1)
+        # A tap that reads nothing along either axis gets a negative sum, clipped to -1:
+        # rows below -(H*W) make any column's sum negative, columns below -H any row's.
+        row_index = np.where(row_ok, row_index, -(h * w) - 1).astype(dtype)
+        col_index = np.where(col_ok, col_index * h, -(w + 1) * h).astype(dtype)
+        (rows, cols), shape = self._outer(row_index, col_index)
+        table = np.add(rows, cols, dtype=dtype)
+        np.maximum(table, -1, out=table)
+        return _frozen(table.reshape(shape))
 
     @cached_property
     def valid(self):
@@ -203,7 +303,7 @@ class WindowGeometry:
     @cached_property
     def valid_counts(self):
         """Number of taps of each output position that read the input, ``(n_out,)``."""
-        return _frozen(self.valid.sum(axis=1))
+        return self._counts(self._reads_padding)
 
     @cached_property
     def padded_counts(self):
@@ -214,7 +314,7 @@ class WindowGeometry:
         """
         if not self.ceil_mode:  # every tap lies in the padded input
             return _frozen(np.full(self.n_out, self.n_taps))
-        return _frozen(self.in_padded.sum(axis=1))
+        return self._counts(True)
 
     def __repr__(self):
         extra = ", ceil_mode=True" if self.ceil_mode else ""

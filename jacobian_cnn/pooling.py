@@ -152,9 +152,15 @@ class AvgPool2D(_Pool2D):
             )
         return counts
 
-    def forward(self, x):
-        """Average every window of every channel."""
+    def forward(self, x, *, max_bytes=None):
+        """Average every window of every channel.
+
+        ``max_bytes`` (default 2 GiB) limits the window tables and gathered windows
+        (:meth:`~jacobian_cnn.geometry.WindowGeometry.check_tables`).
+        """
         x4, ndim, geo = self._prepare(x)
+        geo.check_tables(max_bytes, what=f"AvgPool2D forward pass on x of shape {x4.shape}",
+                         bytes_per_tap=x4.shape[2] * x4.shape[3] * x4.dtype.itemsize)
         y = _gather(x4, geo, 0).sum(axis=1) / self.divisors(geo)[:, None, None]
         return maps_like(y.astype(x4.dtype, copy=False).reshape(
             geo.out_size + x4.shape[2:], order="F"), ndim)
@@ -165,9 +171,10 @@ class AvgPool2D(_Pool2D):
         x4, _, geo = self._prepare(x)
         h, w, c, n = x4.shape
         n_rows = geo.n_out * c * n
-        nnz = int(geo.valid_counts.sum()) * c * n
-        check_size(n_rows, nnz, x4.dtype.itemsize, max_bytes,
-                   f"AvgPool2D Jacobian ({n_rows} x {x4.size})")
+        nnz = geo.n_valid * c * n  # closed form: no table is built before the checks
+        what = f"AvgPool2D Jacobian ({n_rows} x {x4.size})"
+        check_size(n_rows, nnz, x4.dtype.itemsize, max_bytes, what)
+        geo.check_tables(max_bytes, what=what)
         # The same matrix as _jacobian_by_index, written tile by tile.
         return avgpool_jacobian(geo, x4.shape, x4.dtype, self.divisors(geo))
 
@@ -245,10 +252,16 @@ class MaxPool2D(_Pool2D):
         extra += "" if self.tie == "column_major" else f", tie={self.tie!r}"
         return f"MaxPool2D({self._geometry_repr()}{extra})"
 
-    def forward_with_cache(self, x):
-        """``(y, switches)``: the pooled maps and the switches (see :meth:`switches`)."""
+    def forward_with_cache(self, x, *, max_bytes=None):
+        """``(y, switches)``: the pooled maps and the switches (see :meth:`switches`).
+
+        ``max_bytes`` (default 2 GiB) limits the window tables and gathered windows
+        (:meth:`~jacobian_cnn.geometry.WindowGeometry.check_tables`).
+        """
         x4, ndim, geo = self._prepare(x)
         h, w, c, n = x4.shape
+        geo.check_tables(max_bytes, what=f"MaxPool2D forward pass on x of shape {x4.shape}",
+                         bytes_per_tap=c * n * x4.dtype.itemsize)
         if self.pad_value is None and np.any(geo.valid_counts == 0):
             o = int(np.flatnonzero(geo.valid_counts == 0)[0])
             raise InvalidValueError(
@@ -280,19 +293,25 @@ class MaxPool2D(_Pool2D):
         return (maps_like(y.reshape(shape, order="F"), ndim),
                 maps_like(switches.reshape(shape, order="F"), ndim))
 
-    def forward(self, x):
-        """Take the maximum of every window of every channel."""
-        return self.forward_with_cache(x)[0]
+    def forward(self, x, *, max_bytes=None):
+        """Take the maximum of every window of every channel (``max_bytes``: see
+        :meth:`forward_with_cache`)."""
+        return self.forward_with_cache(x, max_bytes=max_bytes)[0]
 
-    def switches(self, x):
+    def switches(self, x, *, max_bytes=None):
         """Int array of ``y``'s shape: vec index into ``x`` of each winner, ``-1`` if padding won."""
-        return self.forward_with_cache(x)[1]
+        return self.forward_with_cache(x, max_bytes=max_bytes)[1]
 
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
         """``d vec(y) / d vec(x)`` from the switches (pass them as ``cache`` to skip the forward)."""
         self._check_wrt(wrt)
-        x4, _, _ = self._prepare(x)
-        switches = self.switches(x) if cache is None else np.asarray(cache)
+        x4, _, geo = self._prepare(x)
+        if cache is None:
+            # At most one nonzero per output: refuse before the forward pass gathers windows.
+            n_rows = geo.n_out * x4.shape[2] * x4.shape[3]
+            check_size(n_rows, n_rows, x4.dtype.itemsize, max_bytes,
+                       f"MaxPool2D Jacobian ({n_rows} x {x4.size})")
+        switches = self.switches(x, max_bytes=max_bytes) if cache is None else np.asarray(cache)
         return _switches_parts(switches, x4.size, dtype=x4.dtype, max_bytes=max_bytes)
 
 

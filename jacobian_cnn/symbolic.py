@@ -49,7 +49,7 @@ from .activations import ReLU, Sigmoid, Softmax, Tanh
 from .chain import Chain
 from .conv import Conv2D
 from .dense import Dense
-from .errors import InvalidTypeError, InvalidValueError
+from .errors import InvalidTypeError, InvalidValueError, SizeLimitError
 from .latex import (
     derivative_symbol,
     differential_symbol,
@@ -73,6 +73,11 @@ SUPPORTED_LAYERS = (Conv2D, AvgPool2D, MaxPool2D, Dense, Flatten, ReLU, Sigmoid,
 
 MAX_SYMBOLIC_SIZE = 20_000
 """Largest input or output (entries) accepted: symbolic matrices are for teaching sizes."""
+
+MAX_SYMBOLIC_ENTRIES = 20_000
+"""Default ``max_entries`` of :class:`SymbolicProblem`: the most SymPy entries (named
+symbols plus Jacobian nonzeros, an upper bound computed from the shapes) a problem may
+build; SymPy takes roughly 50-100 microseconds per entry."""
 
 _DEFAULT_OUTPUT = {Conv2D: "z", Dense: "z", AvgPool2D: "p", MaxPool2D: "p", Flatten: "f",
                    Softmax: "s"}
@@ -746,6 +751,11 @@ class SymbolicProblem:
     shift : (int, int)
         Move every window by this many rows and columns (the checker models the
         "window shifted by one" mistake with it). Default ``(0, 0)``.
+    max_entries : int, optional
+        Refuse (:class:`~jacobian_cnn.errors.SizeLimitError`, before any SymPy object
+        is made) a problem whose estimated number of entries exceeds this: the named
+        inputs, outputs and parameters plus an upper bound of the Jacobian's nonzeros
+        (a chain's product included). Default :data:`MAX_SYMBOLIC_ENTRIES`.
 
     Examples
     --------
@@ -762,10 +772,11 @@ class SymbolicProblem:
     """
 
     def __init__(self, layer, x, *, names=None, params="symbols", switches=None, winners=None,
-                 flip_kernel=False, shift=(0, 0)):
+                 flip_kernel=False, shift=(0, 0), max_entries=None):
         require_sympy()
         self.options = dict(names=names, params=params, switches=switches, winners=winners,
-                            flip_kernel=flip_kernel, shift=shift)
+                            flip_kernel=flip_kernel, shift=shift, max_entries=max_entries)
+        limit = _entry_limit(max_entries)
         self.layer = layer
         self.layers = list(layer.layers) if isinstance(layer, Chain) else [layer]
         for i, lay in enumerate(self.layers):
@@ -788,6 +799,12 @@ class SymbolicProblem:
         self.flip_kernel, self.shift = bool(flip_kernel), tuple(int(v) for v in shift)
 
         x_numeric, shape = self._input(x)
+        if int(np.prod(shape)) > min(MAX_SYMBOLIC_SIZE, limit):
+            raise SizeLimitError(
+                f"symbolic matrices are for teaching sizes: an input of shape {shape} has "
+                f"{int(np.prod(shape)):,} entries, over the limit of "
+                f"{min(MAX_SYMBOLIC_SIZE, limit):,} (max_entries={limit:,}, at most "
+                f"MAX_SYMBOLIC_SIZE={MAX_SYMBOLIC_SIZE:,} per input or output)")
         self._given_x = x
         output = names.output or _DEFAULT_OUTPUT.get(type(self.layers[-1]), "y")
         self.names = dataclasses.replace(names, output=output)
@@ -799,14 +816,31 @@ class SymbolicProblem:
                 raise InvalidValueError(f"names: {seen[letter]} and {role} both use the letter {letter!r}")
             seen[letter] = role
         tags = self._tags()
-        self.rules, x_l, in_shape = [], x_numeric, shape
+        # Shapes first (numeric forward passes, no SymPy), then the size estimate.
+        shapes, outputs, x_l, in_shape = [], [], x_numeric, shape
         for i, lay in enumerate(self.layers):
             probe = np.zeros(in_shape) if x_l is None else x_l
             y_l = np.asarray(lay.forward(probe))
             out_shape = y_l.shape
             if max(int(np.prod(out_shape)), int(np.prod(in_shape))) > MAX_SYMBOLIC_SIZE:
-                raise InvalidValueError(f"symbolic matrices are for teaching sizes; layer {i} maps "
-                                 f"{in_shape} to {out_shape} (limit {MAX_SYMBOLIC_SIZE} entries)")
+                raise SizeLimitError(
+                    f"symbolic matrices are for teaching sizes; layer {i} maps {in_shape} to "
+                    f"{out_shape}, over MAX_SYMBOLIC_SIZE={MAX_SYMBOLIC_SIZE:,} entries per "
+                    "input or output")
+            shapes.append((in_shape, out_shape))
+            outputs.append(y_l)
+            x_l = None if x_l is None else y_l
+            in_shape = out_shape
+        estimate = _entry_estimate(self.layers, shapes)
+        if estimate > limit:
+            raise SizeLimitError(
+                f"the symbolic problem {self.layer!r} on a {_shape_text(tuple(shape))} input "
+                f"would build about {estimate:,} SymPy entries (named entries plus Jacobian "
+                f"nonzeros), over max_entries={limit:,}; pass a larger max_entries or a "
+                "smaller input")
+        self.rules, x_l = [], x_numeric
+        for i, (lay, (in_shape, out_shape)) in enumerate(zip(self.layers, shapes, strict=True)):
+            y_l = outputs[i]
             last = i == len(self.layers) - 1
             rule = _RULES[type(lay)](
                 lay, in_shape, out_shape, names=self.names, tag=tags[i], params=params,
@@ -814,8 +848,7 @@ class SymbolicProblem:
                 winners=winners, output_base=output if last else "s")
             self.rules.append(rule)
             x_l = None if x_l is None else y_l
-            in_shape = out_shape
-        self.input_shape, self.output_shape = tuple(shape), tuple(in_shape)
+        self.input_shape, self.output_shape = tuple(shape), tuple(shapes[-1][1])
         self.input_symbols = _symbol_array(self.names.input, self.input_shape)
         self.output_symbols = _symbol_array(output, self.output_shape)
         self._cache = {}
@@ -947,6 +980,58 @@ class SymbolicProblem:
             tuple(_vec(wrt_array)),
             f"d{loss} / d vec({self._letter(wrt)}) = [d{loss} / d vec({self.names.output})] "
             f"@ d vec({self.names.output}) / d vec({self._letter(wrt)}) for {self!r}")
+
+
+def _entry_limit(max_entries):
+    if max_entries is None:
+        return MAX_SYMBOLIC_ENTRIES
+    if isinstance(max_entries, (bool, np.bool_)) or not isinstance(max_entries, numbers.Integral):
+        raise InvalidTypeError(f"max_entries must be None or a positive int, got {max_entries!r}")
+    if max_entries < 1:
+        raise InvalidValueError(f"max_entries must be None or a positive int, got {max_entries!r}")
+    return int(max_entries)
+
+
+def _layer_counts(layer, in_shape, out_shape):
+    """``(nonzeros by wrt, largest row of the input Jacobian)`` from the shapes alone."""
+    n_in, n_out = int(np.prod(in_shape)), int(np.prod(out_shape))
+    if isinstance(layer, (Conv2D, AvgPool2D)):
+        c = in_shape[2] if len(in_shape) == 3 else 1
+        geo = layer.geometry(tuple(in_shape[:2]))
+        if isinstance(layer, AvgPool2D):
+            return {"input": geo.n_valid * c}, geo.n_taps
+        ci, co = (layer.kernel.shape + (1, 1))[2:4]
+        nnz = {"input": geo.n_valid * ci * co, "kernel": geo.n_valid * ci * co}
+        if layer.bias is not None:
+            nnz["bias"] = geo.n_out * co
+        return nnz, geo.n_taps * ci
+    if isinstance(layer, Dense):
+        nnz = {"input": n_in * n_out, "weight": n_in * n_out}
+        if layer.bias is not None:
+            nnz["bias"] = n_out
+        return nnz, n_in
+    if isinstance(layer, Softmax):
+        return {"input": n_in * n_in}, n_in
+    return {"input": n_out}, 1  # max pooling, flatten, elementwise: one entry per row at most
+
+
+def _entry_estimate(layers, shapes):
+    """Upper bound of the SymPy entries a problem builds: named inputs, outputs and
+    parameters, plus the Jacobian's nonzeros (a chain: every layer's, and its product's,
+    the last layer's nonzeros times the largest row of every earlier layer, at most
+    ``n_out * n_in``)."""
+    named = int(np.prod(shapes[0][0])) + int(np.prod(shapes[-1][1]))
+    named += sum(int(np.size(p)) for layer in layers for p in layer.params.values())
+    nnz, _ = _layer_counts(layers[-1], *shapes[-1])
+    if len(layers) == 1:
+        return named + max(nnz.values())
+    bound = nnz["input"]
+    named += sum(_layer_counts(layer, *shape)[0]["input"] for layer, shape in zip(layers, shapes,
+                                                                                   strict=True))
+    for layer, (in_shape, out_shape) in zip(layers[-2::-1], shapes[-2::-1], strict=True):
+        bound = min(bound * _layer_counts(layer, in_shape, out_shape)[1],
+                    int(np.prod(shapes[-1][1])) * int(np.prod(in_shape)))
+    return named + bound
 
 
 def symbolic_jacobian(layer, x, wrt="input", **options):
