@@ -52,7 +52,7 @@ from .chain import Chain
 from .checking import JacobianReport, compare_jacobians
 from .conv import Conv2D
 from .dense import Dense
-from .errors import InvalidValueError, JacobianTooLargeError
+from .errors import InvalidTypeError, InvalidValueError, JacobianTooLargeError
 from .layout import jacobian_to_vec, permutation_matrix, to_layout
 from .losses import MSELoss, SoftmaxCrossEntropy
 from .pooling import AvgPool2D, MaxPool2D
@@ -383,10 +383,20 @@ def _input_kind(layers, x):
     return "vectors" if np.ndim(x) == 1 else "maps"  # elementwise all the way
 
 
+class _NoEquivalentError(InvalidTypeError, NotImplementedError):
+    """A layer type with no translation to the backend.
+
+    It is both errors the callers document: a ``TypeError`` from :func:`compare` and
+    :func:`jacobian`, a ``NotImplementedError`` from
+    :func:`jacobian_cnn.training.torch_gradients`.
+    """
+
+
 def _unsupported(layer, backend):
-    return TypeError(f"no {backend} equivalent is known for {layer!r} ({type(layer).__name__}); "
-                     "supported: Conv2D, AvgPool2D, MaxPool2D, Flatten, Dense, ReLU, Sigmoid, "
-                     "Tanh, Softmax, MSELoss, SoftmaxCrossEntropy and Chains of them")
+    return _NoEquivalentError(
+        f"no {backend} equivalent is known for {layer!r} ({type(layer).__name__}); "
+        "supported: Conv2D, AvgPool2D, MaxPool2D, Flatten, Dense, ReLU, Sigmoid, "
+        "Tanh, Softmax, MSELoss, SoftmaxCrossEntropy and Chains of them")
 
 
 def _overhang(layer, shape):
@@ -407,8 +417,14 @@ def _torch_native_pool(layer):
             and left <= layer.window[1] // 2)
 
 
-def _torch_op(layer, kind, shape):
-    """``(fn(x, params), out_kind, text)``: the layer as torch functions on NCHW / (N, n)."""
+def _torch_op(layer, kind, shape, *, follow_tie=False):
+    """``(fn(x, params), out_kind, text)``: the layer as torch functions on NCHW / (N, n).
+
+    ``shape`` is the layer's input shape in our layout; ``params`` hold the layer's
+    parameters in torch's layouts (``_LAYOUT["torch"]``). With ``follow_tie`` a
+    ``MaxPool2D(tie="column_major")`` keeps its own tie rule (see
+    :func:`_torch_column_major_max_pool`); otherwise every max pool uses torch's.
+    """
     import torch
     import torch.nn.functional as F
 
@@ -433,6 +449,8 @@ def _torch_op(layer, kind, shape):
         return conv, "maps", text
 
     if isinstance(layer, (AvgPool2D, MaxPool2D)):
+        if follow_tie and isinstance(layer, MaxPool2D) and layer.tie == "column_major":
+            return _torch_column_major_max_pool(layer, shape, torch, F)
         return _torch_pool(layer, shape, torch, F)
     if isinstance(layer, Flatten):
         perm = {"torch": (0, 1, 2, 3), "C": (0, 2, 3, 1), "F": (0, 1, 3, 2)}[layer.order]
@@ -459,6 +477,10 @@ def _torch_pool(layer, shape, torch, F):
     k, s, d = layer.window, layer.stride, layer.dilation
     (top, bottom), (left, right) = layer.padding
     eh, ew = _overhang(layer, shape)
+    # A composed pool covers every window that fits the padded input; ceil_mode drops a
+    # last window that would start in the bottom/right padding, so keep the first out_size.
+    oh, ow = layer.geometry(shape[:2]).out_size
+    crop = f" -> [:{oh}, :{ow}]" if layer.ceil_mode else ""
     if isinstance(layer, MaxPool2D):
         if layer.pad_value is None and _torch_native_pool(layer):
             text = (f"F.max_pool2d(kernel_size={k}, stride={s}, padding={(top, left)}, "
@@ -470,9 +492,9 @@ def _torch_pool(layer, shape, torch, F):
         def max_pool(x, p):
             x = F.pad(x, (left, right, top, bottom), value=fill)
             x = F.pad(x, (0, ew, 0, eh), value=-np.inf)  # ceil_mode's overhang never wins
-            return F.max_pool2d(x, k, s, 0, d)
+            return F.max_pool2d(x, k, s, 0, d)[..., :oh, :ow]
         return max_pool, "maps", (f"F.pad(value={fill}) -> F.pad(overhang {(eh, ew)}, -inf) -> "
-                                  f"F.max_pool2d(kernel_size={k}, stride={s}, dilation={d})")
+                                  f"F.max_pool2d(kernel_size={k}, stride={s}, dilation={d}){crop}")
     if layer.dilation == (1, 1) and _torch_native_pool(layer):
         kw = dict(kernel_size=k, stride=s, padding=(top, left), ceil_mode=layer.ceil_mode,
                   count_include_pad=layer.count_include_pad,
@@ -487,15 +509,31 @@ def _torch_pool(layer, shape, torch, F):
     if not layer.count_include_pad:
         mask = F.pad(torch.ones(1, 1, h, w, dtype=torch.float64), (left, right, top, bottom))
     ones = torch.ones(1, 1, *k, dtype=torch.float64)
-    counts = F.conv2d(F.pad(mask, (0, ew, 0, eh)), ones, stride=s, dilation=d)
+    counts = F.conv2d(F.pad(mask, (0, ew, 0, eh)), ones, stride=s, dilation=d)[..., :oh, :ow]
     divisor = counts if layer.divisor_override is None else float(layer.divisor_override)
 
     def avg_pool(x, p):
         c = x.shape[1]
         sums = F.conv2d(F.pad(x, pads), ones.expand(c, 1, *k), stride=s, dilation=d, groups=c)
-        return sums / divisor
+        return sums[..., :oh, :ow] / divisor  # cropped first: a dropped window may count 0 taps
     return avg_pool, "maps", (f"F.pad{pads} -> depthwise F.conv2d(ones {k}, stride={s}, "
-                              f"dilation={d}) / window counts")
+                              f"dilation={d}){crop} / window counts")
+
+
+def _torch_column_major_max_pool(layer, shape, torch, F):
+    """Max pooling whose ties go to the first maximum in column-major window order.
+
+    torch takes the first in row-major order; on the maps with ``H`` and ``W``
+    swapped (and the layer's geometry swapped with them) row-major order is the
+    original column-major order, so the translation is torch's max pool between
+    two transposes.
+    """
+    mirror = MaxPool2D(layer.window[::-1], stride=layer.stride[::-1], padding=layer.padding[::-1],
+                       dilation=layer.dilation[::-1], pad_value=layer.pad_value, tie="row_major",
+                       ceil_mode=layer.ceil_mode)
+    pool, kind, text = _torch_pool(mirror, (shape[1], shape[0]), torch, F)
+    return ((lambda x, p: pool(x.transpose(2, 3), p).transpose(2, 3)), kind,
+            f"transpose(H, W) -> {text} -> transpose(H, W) (column-major ties)")
 
 
 def _jax_op(layer, kind, shape):
@@ -532,8 +570,10 @@ def _jax_op(layer, kind, shape):
         dims, strides = (1, *layer.window, 1), (1, *layer.stride, 1)
         dilation = (1, *layer.dilation, 1)
         pads = ((0, 0), (top, bottom + eh), (left, right + ew), (0, 0))
+        oh, ow = layer.geometry(shape[:2]).out_size  # as in _torch_pool: ceil_mode may drop one
         text = f"lax.reduce_window(window={layer.window}, strides={layer.stride}, padding={pads[1:3]}"
         text += f", window_dilation={layer.dilation})"
+        text += f" -> [:{oh}, :{ow}]" if layer.ceil_mode else ""
         if isinstance(layer, MaxPool2D):
             if layer.dilation != (1, 1):
                 raise NotImplementedError(
@@ -549,7 +589,7 @@ def _jax_op(layer, kind, shape):
                 if pre is not None:
                     x = jnp.pad(x, pre, constant_values=layer.pad_value)
                 return lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, pads,
-                                         window_dilation=dilation)
+                                         window_dilation=dilation)[:, :oh, :ow]
             return max_pool, "maps", text + ", max, init -inf"
         h, w = shape[:2]
         mask = np.ones((1, h + top + bottom, w + left + right, 1))
@@ -558,12 +598,13 @@ def _jax_op(layer, kind, shape):
             mask, mask_pads = np.ones((1, h, w, 1)), pads
 
         def avg_pool(x, p):
-            sums = lax.reduce_window(x, 0.0, lax.add, dims, strides, pads, window_dilation=dilation)
+            sums = lax.reduce_window(x, 0.0, lax.add, dims, strides, pads,
+                                     window_dilation=dilation)[:, :oh, :ow]
             if layer.divisor_override is not None:
                 return sums / layer.divisor_override
             counts = lax.reduce_window(jnp.asarray(mask, dtype=x.dtype), 0.0, lax.add, dims,
                                        strides, mask_pads, window_dilation=dilation)
-            return sums / counts
+            return sums / counts[:, :oh, :ow]
         return avg_pool, "maps", text + ", add) / window counts"
     if isinstance(layer, Flatten):
         perm = {"C": (0, 1, 2, 3), "torch": (0, 3, 1, 2), "F": (0, 3, 2, 1)}[layer.order]

@@ -38,13 +38,16 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import activations, conv, dense, losses, pooling, reshape
+from . import losses
+from .autograd import _LAYOUT, _input_kind, _torch_op
 from .errors import InvalidValueError
 from .examples import seed_cnn, with_loss
+from .layout import LAYOUTS
 from .vec import as_parameter_shape, unvec
 
 __all__ = [
@@ -426,22 +429,27 @@ class TorchGradients:
 def torch_gradients(net, x, labels):
     """The same network and loss run by torch in float64, differentiated by autograd.
 
-    Each layer is translated into ``torch.nn.functional`` on NCHW tensors; the leaves
-    are kept in our layouts (``(H, W, C, N)`` input, ``(kh, kw, C_in, C_out)``
-    kernels, ``(n_in, n_out)`` weights) and permuted inside the graph, so the
-    gradients come back in our shapes with no index bookkeeping.
+    Every layer goes through the one torch translation of
+    :mod:`jacobian_cnn.autograd` (the one :func:`jacobian_cnn.autograd.compare` is
+    tested with), so every option it honours is honoured here: padding modes,
+    groups, dilation, ``ceil_mode``, ``count_include_pad``, ``divisor_override``,
+    ``pad_value`` and the flatten orders. The leaves are kept in our layouts
+    (``(H, W, C, N)`` input, ``(kh, kw, C_in / groups, C_out)`` kernels,
+    ``(n_in, n_out)`` weights) and permuted inside the graph, so the gradients
+    come back in our shapes with no index bookkeeping.
 
     Parameters
     ----------
     net : Chain
-        Of :class:`Conv2D`, :class:`AvgPool2D` (no dilation), :class:`MaxPool2D`,
-        :class:`Flatten`, :class:`Dense`, :class:`ReLU`, :class:`Sigmoid`, :class:`Tanh`,
-        ending in class scores.
+        Of :class:`Conv2D`, :class:`AvgPool2D`, :class:`MaxPool2D`, :class:`Flatten`,
+        :class:`Dense`, :class:`ReLU`, :class:`Sigmoid`, :class:`Tanh`,
+        :class:`Softmax`, ending in class scores ``(n_classes,)`` or ``(n_classes, N)``.
     x : array_like
-        ``(H, W)``, ``(H, W, C)`` or a batch ``(H, W, C, N)``.
+        ``(H, W)``, ``(H, W, C)`` or a batch ``(H, W, C, N)``; vectors ``(n,)`` or
+        ``(n, N)`` if the net starts with :class:`Dense` or :class:`Softmax`.
     labels : int or array_like of int
         The softmax cross-entropy labels (mean over samples, as
-        :class:`jacobian_cnn.SoftmaxCrossEntropy`).
+        :class:`jacobian_cnn.SoftmaxCrossEntropy`, which checks them).
 
     Returns
     -------
@@ -452,18 +460,20 @@ def torch_gradients(net, x, labels):
     ImportError
         If torch is not installed.
     NotImplementedError
-        For a layer or option torch has no counterpart for here.
+        For a layer torch has no translation for here (the message names it).
+    ValueError
+        If the net does not end in class scores, or the input or labels do not fit it
+        (this package's forward pass checks them first).
 
     Notes
     -----
-    Where a max-pool window holds tied maxima, torch routes the gradient to the first
-    in row-major order (``MaxPool2D(tie="row_major")``); with the default tie rule the
-    two may differ there, unless the tie is between ReLU zeros, whose derivative is 0
-    either way.
+    Where a max-pool window holds tied maxima, torch's own rule routes the gradient
+    to the first in row-major order; here the translation keeps the layer's
+    ``tie`` rule (for ``"column_major"``, torch pools the transposed maps), so the
+    gradients equal :meth:`Chain.backward`'s on ties too.
     """
     try:
         import torch
-        import torch.nn.functional as F
     except ImportError as exc:
         raise ImportError("the torch cross-check needs torch: pip install torch "
                           "(the CPU build: pip install torch --index-url "
@@ -473,73 +483,56 @@ def torch_gradients(net, x, labels):
     # work on a busy machine. Run single-threaded and give the caller's setting back.
     torch.set_num_threads(1)
     try:
-        return _torch_gradients(net, x, labels, torch, F)
+        return _torch_gradients(net, x, labels, torch)
     finally:
         torch.set_num_threads(threads)
 
 
-def _torch_gradients(net, x, labels, torch, F):
-    x = np.asarray(x, dtype=np.float64)
-    x4 = x.reshape(x.shape + (1,) * (4 - x.ndim))
-    leaf = lambda a: torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=True)
-    x_leaf = leaf(x4)
-    h = x_leaf.permute(3, 2, 0, 1)  # (H, W, C, N) -> (N, C, H, W)
-    leaves = []
+def _translate(net, x, labels):
+    """``(x_kind, fns)``: the net and then the loss as torch functions, via :mod:`autograd`.
+
+    This package's forward pass walks the layers alongside: it checks the input, the
+    geometry and the labels with its own messages, and gives each layer's input
+    shape to the translation (:func:`jacobian_cnn.autograd._torch_op`).
+    """
+    x_kind = kind = _input_kind(net.layers, x)
+    h, fns = x, []
     for layer in net.layers:
-        params = {name: leaf(value) for name, value in layer.params.items()}
-        leaves.append(params)
-        h = _torch_layer(layer, h, params, torch, F)
-    if h.ndim != 2:
+        fn, out_kind, _ = _torch_op(layer, kind, np.shape(h), follow_tie=True)
+        fns.append(fn)
+        h = layer.forward(h)
+        kind = kind if out_kind == "same" else out_kind
+    if kind != "vectors" or np.ndim(h) not in (1, 2):
         raise InvalidValueError(
-            f"net must end in class scores (n_classes, N); it ends in a map {tuple(h.shape)}")
-    loss = F.cross_entropy(h, torch.tensor(np.atleast_1d(np.asarray(labels)).astype(np.int64)))
-    loss.backward()
+            f"net must end in class scores (n_classes,) or (n_classes, N) for the softmax "
+            f"cross-entropy; it ends in {kind} of shape {np.shape(h)}")
+    loss = losses.SoftmaxCrossEntropy(labels)
+    loss.forward(h)  # checks the labels against the scores
+    fns.append(_torch_op(loss, kind, np.shape(h))[0])
+    return x_kind, fns
+
+
+def _torch_gradients(net, x, labels, torch):
+    x = np.asarray(x, dtype=np.float64)
+    x_kind, fns = _translate(net, x, labels)
+    leaf = lambda a: torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=True)
+    # torch's layout of one of our arrays, as a view inside the graph (no copy of the leaf).
+    native = lambda t, layout: t.reshape(
+        tuple(t.shape) + (1,) * (len(LAYOUTS[layout]) - t.ndim)).permute(*LAYOUTS[layout])
+    x_leaf = leaf(x)
+    h = native(x_leaf, _LAYOUT["torch"][x_kind])
+    leaves = [{name: leaf(value) for name, value in layer.params.items()} for layer in net.layers]
+    with warnings.catch_warnings():  # torch's performance hint about padding='same'
+        warnings.filterwarnings("ignore", message="Using padding='same'")
+        for fn, params in zip(fns, [*leaves, {}], strict=True):
+            h = fn(h, {name: native(t, _LAYOUT["torch"][name]) for name, t in params.items()})
+        h.backward()
     grad = lambda t: np.zeros(tuple(t.shape)) if t.grad is None else t.grad.numpy()
     return TorchGradients(
-        loss=float(loss.detach()),
-        input=grad(x_leaf).reshape(x.shape),
+        loss=float(h.detach()),
+        input=grad(x_leaf),
         params=[{name: grad(t) for name, t in params.items()} for params in leaves],
     )
-
-
-def _torch_pad(layer):
-    (top, bottom), (left, right) = layer.padding
-    return (left, right, top, bottom)
-
-
-def _torch_layer(layer, h, params, torch, F):
-    """``layer`` applied to ``h`` ((N, C, H, W) maps or (N, n) rows) with torch functions."""
-    if isinstance(layer, conv.Conv2D):
-        return F.conv2d(F.pad(h, _torch_pad(layer)), params["kernel"].permute(3, 2, 0, 1),
-                        params.get("bias"), stride=layer.stride, dilation=layer.dilation)
-    if isinstance(layer, pooling.AvgPool2D):
-        if layer.dilation != (1, 1):
-            raise NotImplementedError("torch's avg_pool2d has no dilation")
-        if layer.count_include_pad:  # zeros count in the divisor: pad first, divide by kh*kw
-            return F.avg_pool2d(F.pad(h, _torch_pad(layer)), layer.window, layer.stride)
-        (top, bottom), (left, right) = layer.padding
-        if top != bottom or left != right or 2 * top > layer.window[0] or 2 * left > layer.window[1]:
-            raise NotImplementedError("count_include_pad=False needs symmetric padding <= window/2 "
-                                      "in torch")
-        return F.avg_pool2d(h, layer.window, layer.stride, (top, left), count_include_pad=False)
-    if isinstance(layer, pooling.MaxPool2D):
-        fill = float("-inf") if layer.pad_value is None else layer.pad_value
-        return F.max_pool2d(F.pad(h, _torch_pad(layer), value=fill), layer.window, layer.stride,
-                            0, layer.dilation)
-    if isinstance(layer, reshape.Flatten):
-        n = h.shape[0]
-        if layer.order == "F":  # vec over (H, W, C): h fastest, then w, then c
-            return h.permute(0, 1, 3, 2).reshape(n, -1)
-        if layer.order == "C":
-            return h.permute(0, 2, 3, 1).reshape(n, -1)
-        return h.reshape(n, -1)
-    if isinstance(layer, dense.Dense):
-        return F.linear(h, params["weight"].T, params.get("bias"))
-    elementwise = {activations.ReLU: torch.relu, activations.Sigmoid: torch.sigmoid,
-                   activations.Tanh: torch.tanh}
-    if type(layer) in elementwise:
-        return elementwise[type(layer)](h)
-    raise NotImplementedError(f"no torch translation for {layer!r}")
 
 
 def gradient_deviation(grads, reference):
@@ -555,10 +548,16 @@ def gradient_deviation(grads, reference):
     Returns
     -------
     float
+        ``inf`` if either side holds a NaN or an infinity, so that a check
+        ``deviation <= tolerance`` (or the ``max`` of several deviations) fails.
     """
-    worst = float(np.max(np.abs(unvec(grads.input[0], reference.input.shape) - reference.input)))
+    pairs = [(unvec(grads.input[0], reference.input.shape), reference.input)]
     for ours, theirs in zip(grads.params, reference.params, strict=False):
-        for name, value in theirs.items():
-            mine = as_parameter_shape(ours[name][0], value.shape)
-            worst = max(worst, float(np.max(np.abs(mine - value))))
+        pairs += [(as_parameter_shape(ours[name][0], value.shape), value)
+                  for name, value in theirs.items()]
+    worst = 0.0
+    for mine, value in pairs:
+        if not (np.all(np.isfinite(mine)) and np.all(np.isfinite(value))):
+            return math.inf
+        worst = max(worst, float(np.max(np.abs(mine - value), initial=0.0)))
     return worst

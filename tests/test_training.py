@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from cases import CASES, OPS, PARITY_CASES
 from optional import require
 
 import jacobian_cnn as jc
@@ -231,14 +232,120 @@ def test_torch_translation_matches_finite_differences(case, torch_ref):
     assert training.gradient_deviation(ours, reference) < 1e-12
 
 
+# Every configuration of the case table, as the first layer of a small classifier: torch
+# (through autograd's translation) and Chain.backward must agree on the input and every
+# parameter. The losses of the table cannot sit inside a classifier: they are refused.
+TORCH_LAYER_OPS = ("conv", "avg", "max", "flatten", "dense", "relu", "sigmoid", "tanh", "softmax")
+TABLE = CASES + PARITY_CASES
+N_CLASSES = 3
+
+
+def _classifier(case):
+    """``(net, x, labels)``: the case's layer, Flatten (after maps), Dense to 3 classes."""
+    layer = OPS[case.op].make(case.params(), case.options)
+    x = np.asarray(case.x(), dtype=np.float64)
+    y = np.asarray(layer.forward(x))
+    maps_in = case.op not in ("dense", "softmax")
+    batched = x.ndim == (4 if maps_in else 2)
+    n = y.shape[-1] if batched else 1
+    rng = np.random.default_rng(case.seed + 2000)
+    layers = [layer, *([jc.Flatten()] if maps_in and case.op != "flatten" else []),
+              jc.Dense(rng.normal(size=(y.size // n, N_CLASSES)), rng.normal(size=N_CLASSES))]
+    labels = rng.integers(0, N_CLASSES, size=n) if batched else int(rng.integers(0, N_CLASSES))
+    return jc.Chain(layers), x, labels
+
+
+def _assert_same_gradient(ours, theirs, what):
+    assert ours.shape == theirs.shape, what
+    assert np.all(np.isfinite(ours)) and np.all(np.isfinite(theirs)), what
+    scale = float(np.max(np.abs(ours), initial=0.0))
+    np.testing.assert_allclose(theirs, ours, rtol=1e-10, atol=1e-12 * scale, equal_nan=False,
+                               err_msg=what)
+
+
+@pytest.mark.parametrize("case", TABLE, ids=lambda c: c.id)
+def test_torch_gradients_equal_chain_backward_on_the_whole_case_table(case, torch_ref):
+    if case.op not in TORCH_LAYER_OPS:   # a loss inside the net: no class scores at the end
+        layer = OPS[case.op].make(case.params(), case.options)
+        net = jc.Chain([jc.Dense(np.eye(case.x_shape[0])), layer])
+        with pytest.raises(ValueError, match=r"net must end in class scores .* ends in scalar"):
+            training.torch_gradients(net, case.x(), 0)
+        return
+    net, x, labels = _classifier(case)
+    ours = training.loss_gradients(net, x, labels)
+    theirs = training.torch_gradients(net, x, labels)
+    assert abs(theirs.loss - float(ours.output)) <= 1e-12 * abs(float(ours.output))
+    _assert_same_gradient(jc.unvec(ours.input[0], x.shape), theirs.input, "input")
+    assert [list(p) for p in theirs.params] == [list(layer.params) for layer in net.layers]
+    for i, (rows, grads) in enumerate(zip(ours.params, theirs.params, strict=False)):
+        for name, value in grads.items():
+            assert value.shape == getattr(net[i], name).shape
+            _assert_same_gradient(jc.as_parameter_shape(rows[name][0], value.shape), value,
+                                  f"layers[{i}].{name}")
+
+
+def test_the_case_table_holds_every_option_torch_gradients_translates():
+    options = {(key, value if key == "padding_mode" else None)
+               for case in TABLE if case.op in TORCH_LAYER_OPS for key, value in case.options.items()}
+    for key in ("groups", "dilation", "ceil_mode", "count_include_pad", "divisor_override",
+                "pad_value", "tie", "order"):
+        assert (key, None) in options, key
+    for mode in ("reflect", "replicate", "circular"):
+        assert ("padding_mode", mode) in options
+    assert any(c.op == "max" and c.x_kind == "ties" and "tie" not in c.options for c in TABLE)
+
+
+@pytest.mark.parametrize("first, x_shape", [
+    (jc.AvgPool2D(2, dilation=2), (5, 5, 1, 2)),                                  # composed in torch
+    (jc.AvgPool2D(3, padding=((1, 0), (2, 1)), count_include_pad=False), (5, 6, 2)),
+    # ceil_mode drops a last window that would start in the bottom/right padding
+    (jc.AvgPool2D(1, stride=(2, 1), padding=((1, 1), (0, 1)), ceil_mode=True), (7, 1, 2, 2)),
+    (jc.MaxPool2D(2, stride=1, padding=((1, 2), (1, 1)), ceil_mode=True, pad_value=0.0), (4, 3, 2, 2)),
+    (jc.MaxPool2D((2, 3), stride=(1, 2), padding=((1, 0), (0, 2)), ceil_mode=True), (6, 7, 1)),
+    # column-major ties with padding that can win, dilation and ceil_mode
+    (jc.MaxPool2D((2, 3), stride=1, padding=1, dilation=(1, 2), pad_value=0.0), (5, 6, 2, 2)),
+    (jc.MaxPool2D((3, 2), stride=2, padding=((0, 1), (1, 0)), ceil_mode=True), (6, 5, 2, 2)),
+], ids=["avg-dilation", "avg-exclude-asymmetric", "avg-ceil-drops-window-in-padding",
+        "max-ceil-drops-window-in-padding", "max-asymmetric-ceil", "max-ties-pad-value-dilation",
+        "max-ties-ceil"])
+def test_torch_gradients_beyond_the_case_table(first, x_shape, torch_ref):
+    rng = np.random.default_rng(11)
+    x = rng.integers(-2, 3, size=x_shape).astype(np.float64)   # ties in most windows
+    features = np.asarray(first.forward(x)).reshape(-1, *x_shape[3:]).shape[0]
+    net = jc.Chain([first, jc.Flatten(), jc.Dense(rng.normal(size=(features, 4))), jc.Softmax()])
+    labels = [1, 3] if len(x_shape) == 4 else 2
+    reference = training.torch_gradients(net, x, labels)
+    assert training.gradient_deviation(training.loss_gradients(net, x, labels), reference) < 1e-12
+
+
+class _LeakyReLU(jc.ReLU):
+    """A layer type of the user's own: torch_gradients has no translation for it."""
+
+
 def test_torch_translation_refuses_what_it_cannot_translate(torch_ref):
-    dilated = jc.Chain([jc.AvgPool2D(2, dilation=2), jc.Flatten(), jc.Dense(np.ones((4, 2)))])
-    with pytest.raises(NotImplementedError, match="dilation"):
-        training.torch_gradients(dilated, np.zeros((5, 5)), 0)
-    with pytest.raises(NotImplementedError, match="Softmax"):
-        training.torch_gradients(jc.Chain([jc.Flatten(), jc.Softmax()]), np.zeros((2, 2)), 0)
-    with pytest.raises(ValueError, match="class scores"):
+    with pytest.raises(NotImplementedError, match=r"no torch equivalent .*_LeakyReLU"):
+        training.torch_gradients(jc.Chain([_LeakyReLU(), jc.Flatten()]), np.zeros((2, 2)), 0)
+    with pytest.raises(ValueError, match=r"class scores .* ends in maps of shape \(2, 2, 1, 1\)"):
         training.torch_gradients(jc.Chain([jc.ReLU()]), np.zeros((2, 2, 1, 1)), [0])
+    scores = jc.Chain([jc.Flatten(), jc.Dense(np.ones((4, 3)))])
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\) for 3 classes; got 0..7"):
+        training.torch_gradients(scores, np.zeros((2, 2, 1, 2)), [0, 7])
+    with pytest.raises(ValueError, match=r"window at output .* lies entirely in padding"):
+        training.torch_gradients(jc.Chain([jc.MaxPool2D(1, padding=1), jc.Flatten(),
+                                           jc.Dense(np.ones((9, 3)))]), np.zeros((1, 1)), 0)
+
+
+def test_gradient_deviation_is_inf_when_a_gradient_is_not_finite(torch_ref):
+    net = jc.Chain([jc.Flatten(), jc.Dense(np.ones((4, 3)))])
+    x = np.arange(4.0).reshape(2, 2)
+    ours = training.loss_gradients(net, x, 1)
+    reference = training.torch_gradients(net, x, 1)
+    assert training.gradient_deviation(ours, reference) < 1e-15
+    reference.params[1]["weight"][2, 1] = np.nan
+    assert training.gradient_deviation(ours, reference) == np.inf
+    reference.params[1]["weight"][2, 1] = 0.0
+    ours.input[0, 3] = -np.inf
+    assert training.gradient_deviation(ours, reference) == np.inf
 
 
 # ---------------------------------------------------------------------------
