@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import cast, float_array, frozen_copy, short_repr
+from ._checks import byte_limit, cast, float_array, frozen_copy, short_repr
 from ._csr import dense_to_csr
 from ._layer import Layer
 from .activations import softmax
@@ -27,6 +27,7 @@ class _Loss(Layer):
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
         """``dL / d vec(y)`` as a ``(1, y.size)`` ``csr_array`` (dense: every entry counts)."""
         self._check_wrt(wrt)
+        byte_limit(max_bytes)  # one row of y.size entries: validated, never the limit
         return dense_to_csr(vec(self._gradient(x))[None, :])
 
 

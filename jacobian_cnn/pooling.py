@@ -64,6 +64,11 @@ class _Pool2D(Layer):
         return f"{kh}x{kw}" + (f", {rest}" if rest else "")
 
 
+def _output_position(o, geo):
+    """``(p, q)`` of output ``o`` (vec order), as plain ints for messages."""
+    return tuple(int(i) for i in np.unravel_index(o, geo.out_size, order="F"))
+
+
 def _gather(x4, geo, fill):
     """Window contents ``(n_out, n_taps, C, N)``, with ``fill`` at taps in padding."""
     h, w, c, n = x4.shape
@@ -150,7 +155,7 @@ class AvgPool2D(_Pool2D):
         if np.any(counts == 0):
             o = int(np.flatnonzero(counts == 0)[0])
             raise InvalidValueError(
-                f"window at output {np.unravel_index(o, geo.out_size, order='F')} lies entirely "
+                f"window at output {_output_position(o, geo)} lies entirely "
                 f"in padding {self.padding}; with count_include_pad=False its average is 0/0"
             )
         return counts
@@ -169,7 +174,7 @@ class AvgPool2D(_Pool2D):
             o = int(np.flatnonzero(~np.isfinite(y).all(axis=(1, 2)))[0])
             raise InvalidValueError(
                 f"the average of the window at output "
-                f"{np.unravel_index(o, geo.out_size, order='F')} overflows {x4.dtype} "
+                f"{_output_position(o, geo)} overflows {x4.dtype} "
                 f"(divisor {divisors[o]}); allowed are inputs whose averages are finite"
             )
         return maps_like(y.reshape(geo.out_size + x4.shape[2:], order="F"), ndim)
@@ -270,7 +275,7 @@ class MaxPool2D(_Pool2D):
         if self.pad_value is None and np.any(geo.valid_counts == 0):
             o = int(np.flatnonzero(geo.valid_counts == 0)[0])
             raise InvalidValueError(
-                f"window at output {np.unravel_index(o, geo.out_size, order='F')} lies entirely "
+                f"window at output {_output_position(o, geo)} lies entirely "
                 f"in padding {self.padding}; with pad_value=None it has no maximum"
             )
         # Tap by tap over every window of every (channel, sample) plane at once:
