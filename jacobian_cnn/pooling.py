@@ -146,7 +146,12 @@ class AvgPool2D(_Pool2D):
         return f"AvgPool2D({self._geometry_repr()}{extra})"
 
     def divisors(self, geo):
-        """The divisor of every output position, ``(n_out,)``, exactly as PyTorch computes it."""
+        """The divisor of every output position, ``(n_out,)``, exactly as PyTorch computes it.
+
+        ``geo`` is this layer's :meth:`geometry` on the input size.
+        """
+        if not isinstance(geo, WindowGeometry):
+            raise InvalidTypeError(f"geo must be a WindowGeometry (pool.geometry((H, W))), got {geo!r}")
         if self.divisor_override is not None:
             return np.full(geo.n_out, self.divisor_override)
         if self.count_include_pad:
