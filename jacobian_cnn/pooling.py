@@ -343,24 +343,30 @@ class MaxPool2D(_Pool2D):
             raise InvalidTypeError(f"{what}; got dtype {s.dtype}")
         if s.shape != shape:
             raise InvalidValueError(f"{what}; got shape {s.shape}")
-        index = np.int32 if h * w * c * n < 2**31 else np.int64
         s2 = s.reshape(geo.n_out, c * n, order="F")
+        if s2.size and (s2.min() < -1 or s2.max() >= h * w * c * n):
+            raise InvalidValueError(f"{what}; got values in [{s2.min()}, {s2.max()}], allowed "
+                                    f"[-1, {h * w * c * n})")
         # Position of each switch inside its own (channel, sample) plane, then its
-        # offset (dr, dc) from its window's first tap: a tap iff both are multiples of
-        # the dilation within the window's span.
-        local = s2 - (np.arange(c * n, dtype=index) * (h * w))[None, :]
-        inside = (local >= 0) & (local < h * w)
+        # offset (row, col) from its window's first tap: a tap iff both are multiples
+        # of the dilation within the window's span. In place, in 32-bit where it fits:
+        # this runs on every cached Jacobian and must stay small next to the matrix.
+        index = np.int32 if h * w * c * n < 2**31 else np.int64
+        col = s2.astype(index)
+        col -= (np.arange(c * n, dtype=index) * (h * w))[None, :]
+        inside = col >= 0
+        inside &= col < h * w
+        row = col % h
+        col //= h
         (sh, sw), (dh, dw), (kh, kw) = geo.stride, geo.dilation, geo.window
         o = np.arange(geo.n_out, dtype=index)
-        top = (o % geo.out_size[0]) * sh - geo.padding[0][0]  # window's first row, per output
-        left = (o // geo.out_size[0]) * sw - geo.padding[1][0]
-        dc, dr = np.divmod(local, h)
-        dr -= top[:, None]
-        dc -= left[:, None]
-        for d, step, k in ((dr, dh, kh), (dc, dw, kw)):
+        row -= ((o % geo.out_size[0]) * sh - geo.padding[0][0])[:, None]  # window's first row
+        col -= ((o // geo.out_size[0]) * sw - geo.padding[1][0])[:, None]
+        for d, step, k in ((row, dh, kh), (col, dw, kw)):
+            inside &= d >= 0
+            inside &= d <= step * (k - 1)
             if step > 1:
-                d = np.where(d % step == 0, d, -1)
-            inside &= (d >= 0) & (d <= step * (k - 1))
+                inside &= d % step == 0
         if self.pad_value is not None:  # padding may win where the window holds some
             has_padding = (geo.in_padded & ~geo.valid).any(axis=1)
             inside |= (s2 == -1) & has_padding[:, None]
