@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import float_array, pair, shape_tuple
+from ._checks import cast, float_array, pair, shape_tuple
 from ._layer import as_maps
 from .errors import InvalidTypeError, InvalidValueError
 from .geometry import WindowGeometry, check_bool
@@ -194,7 +194,7 @@ def conv2d_input_gradient(g, kernel, in_shape, *, stride=1, padding=0, dilation=
     spread = zero_insert(g4, geo.stride)
     spread = np.pad(spread, ((dh * (kh - 1),) * 2, (dw * (kw - 1),) * 2, (0, 0), (0, 0)))
     flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2)  # (kh, kw, C_out, C_in)
-    reached = correlate2d(spread, flipped.astype(g4.dtype), dilation=geo.dilation)
+    reached = correlate2d(spread, cast(flipped, g4.dtype, "kernel"), dilation=geo.dilation)
     padded_size = (h + top + bottom, w + left + right)
     extra = (padded_size[0] - reached.shape[0], padded_size[1] - reached.shape[1])
     full = np.pad(reached, ((0, extra[0]), (0, extra[1]), (0, 0), (0, 0)))
@@ -432,4 +432,4 @@ def dense_gradients(x, weight, g):
         raise InvalidValueError(f"g must have the shape of z, {expected}; got {g.shape}")
     dtype = np.result_type(x, g)  # float32 in, float32 out; the weight is cast
     x2, g2 = x.reshape(n_in, -1).astype(dtype), g.reshape(n_out, -1).astype(dtype)
-    return (weight.astype(dtype) @ g2).reshape(x.shape), x2 @ g2.T, g2.sum(axis=1)
+    return (cast(weight, dtype, "weight") @ g2).reshape(x.shape), x2 @ g2.T, g2.sum(axis=1)
