@@ -122,6 +122,22 @@ class Softmax(Layer):
             raise InvalidValueError(f"x must be (n,) or a batch (n, N); got shape {z.shape}")
         return z
 
+    @staticmethod
+    def _checked_cache(cache, z):
+        """The probabilities passed as ``cache``, checked against ``z`` (shape, range, sums)."""
+        what = (f"cache must be softmax(x) as forward_with_cache(x) returns it: probabilities "
+                f"of x's shape {z.shape} whose columns sum to 1")
+        s = float_array(cache, "cache", dtype=z.dtype)
+        if s.shape != z.shape:
+            raise InvalidValueError(f"{what}; got shape {s.shape}")
+        if s.size and (s.min() < 0 or s.max() > 1):
+            raise InvalidValueError(f"{what}; got values in [{s.min()}, {s.max()}]")
+        sums = s.sum(axis=0)
+        error = np.abs(sums - 1)
+        if error.size and not error.max() <= np.sqrt(np.finfo(z.dtype).eps):
+            raise InvalidValueError(f"{what}; got a column summing to {sums.flat[error.argmax()]}")
+        return s
+
     def forward(self, x):
         return softmax(self._check(x))
 
@@ -133,7 +149,7 @@ class Softmax(Layer):
         """Block-diagonal ``diag(s) - s s^T``, one dense block per sample."""
         self._check_wrt(wrt)
         z = self._check(x)
-        s = softmax(z) if cache is None else np.asarray(cache)
+        s = softmax(z) if cache is None else self._checked_cache(cache, z)
         s = s.reshape(s.shape[0], -1).T  # (N, n)
         blocks = -s[:, :, None] * s[:, None, :]
         idx = np.arange(s.shape[1])

@@ -28,10 +28,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import float_array, pair
+from ._checks import cast, float_array, pair, shape_tuple
 from ._layer import as_maps
 from .errors import InvalidTypeError, InvalidValueError
-from .geometry import WindowGeometry
+from .geometry import WindowGeometry, check_bool
 from .vec import unvec, vec
 
 __all__ = [
@@ -86,7 +86,7 @@ def correlate2d(x, w, *, stride=1, dilation=1):
     array([[ 8., 12.],
            [20., 24.]])
     """
-    x, w = np.asarray(x), np.asarray(w)
+    x, w = _numeric(x, "x"), _numeric(w, "w")
     if x.ndim != 4 or w.ndim != 4 or x.shape[2] != w.shape[2]:
         raise InvalidValueError(
             f"correlate2d needs x (H, W, C, N) and w (kh, kw, C, C_out) with the same C; "
@@ -101,6 +101,17 @@ def correlate2d(x, w, *, stride=1, dilation=1):
     return np.einsum("pqcnrs,rscd->pqdn", windows, w, optimize=True)
 
 
+def _numeric(a, name):
+    """``a`` as a real numeric array, unconverted (``correlate2d`` keeps integer dtypes)."""
+    try:
+        arr = np.asarray(a)
+    except ValueError as exc:  # ragged nested lists
+        raise InvalidTypeError(f"{name} must be a numeric array, got {type(a).__name__}: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise InvalidTypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    return arr
+
+
 def _kernel4d(kernel):
     kernel = float_array(kernel, "kernel")
     if kernel.ndim not in (2, 3, 4):
@@ -109,8 +120,8 @@ def _kernel4d(kernel):
 
 
 def _in_shape(shape):
-    shape = tuple(int(s) for s in shape)
-    if len(shape) not in (2, 3, 4) or min(shape) < 1:
+    shape = shape_tuple(shape, "in_shape", minimum=1)
+    if len(shape) not in (2, 3, 4):
         raise InvalidValueError(f"input shape must be (H, W), (H, W, C) or (H, W, C, N); got {shape}")
     return shape, shape + (1,) * (4 - len(shape))
 
@@ -183,7 +194,7 @@ def conv2d_input_gradient(g, kernel, in_shape, *, stride=1, padding=0, dilation=
     spread = zero_insert(g4, geo.stride)
     spread = np.pad(spread, ((dh * (kh - 1),) * 2, (dw * (kw - 1),) * 2, (0, 0), (0, 0)))
     flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2)  # (kh, kw, C_out, C_in)
-    reached = correlate2d(spread, flipped.astype(g4.dtype), dilation=geo.dilation)
+    reached = correlate2d(spread, cast(flipped, g4.dtype, "kernel"), dilation=geo.dilation)
     padded_size = (h + top + bottom, w + left + right)
     extra = (padded_size[0] - reached.shape[0], padded_size[1] - reached.shape[1])
     full = np.pad(reached, ((0, extra[0]), (0, extra[1]), (0, 0), (0, 0)))
@@ -227,7 +238,7 @@ def conv2d_kernel_gradient(x, g, kernel_shape, *, stride=1, padding=0, dilation=
            [42., 46., 50.]])
     """
     x4, _ = as_maps(x)
-    kernel_shape = tuple(int(s) for s in kernel_shape)
+    kernel_shape = shape_tuple(kernel_shape, "kernel_shape", minimum=1)
     if len(kernel_shape) not in (2, 3, 4):
         raise InvalidValueError(f"kernel_shape must be (kh, kw[, C_in[, C_out]]); got {kernel_shape}")
     kh, kw, ci, co = kernel_shape + (1,) * (4 - len(kernel_shape))
@@ -302,7 +313,7 @@ def max_unpool(g, switches, in_shape):
         raise InvalidTypeError(f"switches must be integers, got dtype {switches.dtype}")
     if switches.shape != g.shape:
         raise InvalidValueError(f"switches shape {switches.shape} differs from g shape {g.shape}")
-    in_shape = tuple(int(s) for s in in_shape)
+    in_shape = shape_tuple(in_shape, "in_shape")
     size = int(np.prod(in_shape))
     s, gv = vec(switches), vec(g)
     if s.size and (s.min() < -1 or s.max() >= size):
@@ -328,7 +339,7 @@ def avg_pool_upsample(g, in_shape, window, *, stride=None, padding=0, dilation=1
     in_shape : tuple of int
         Shape of ``x``.
     window, stride, padding, dilation, count_include_pad
-        As for :class:`~jacobian_cnn.AvgPool2D` (``stride=None`` means the window).
+        As for :class:`~jacobian_cnn.AvgPool2D` (``stride=None`` or ``()`` means the window).
 
     Returns
     -------
@@ -347,7 +358,8 @@ def avg_pool_upsample(g, in_shape, window, *, stride=None, padding=0, dilation=1
            [0.75, 1.75, 1.  ]])
     """
     window = pair(window, "window", minimum=1)
-    stride = window if stride is None else stride
+    stride = window if stride is None or (isinstance(stride, (tuple, list)) and not stride) else stride
+    count_include_pad = check_bool(count_include_pad, "count_include_pad")
     in_shape, (h, w, c, n) = _in_shape(in_shape)
     geo = WindowGeometry.from_args((h, w), window, stride=stride, padding=padding,
                                    dilation=dilation)
@@ -420,4 +432,4 @@ def dense_gradients(x, weight, g):
         raise InvalidValueError(f"g must have the shape of z, {expected}; got {g.shape}")
     dtype = np.result_type(x, g)  # float32 in, float32 out; the weight is cast
     x2, g2 = x.reshape(n_in, -1).astype(dtype), g.reshape(n_out, -1).astype(dtype)
-    return (weight.astype(dtype) @ g2).reshape(x.shape), x2 @ g2.T, g2.sum(axis=1)
+    return (cast(weight, dtype, "weight") @ g2).reshape(x.shape), x2 @ g2.T, g2.sum(axis=1)

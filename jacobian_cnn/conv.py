@@ -21,13 +21,11 @@ several taps; their kernel values are summed into one entry.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import scipy.sparse as sp
 
 from ._assembly import conv_input_jacobian, conv_kernel_jacobian
-from ._checks import check_size, float_array, padding_pairs, pair
+from ._checks import cast, check_size, frozen_copy, is_int, padding_pairs, pair
 from ._csr import CSRParts, csr_from_rows
 from ._layer import Layer, as_maps, maps_like
 from .errors import InvalidTypeError, InvalidValueError
@@ -88,24 +86,12 @@ class Conv2D(Layer):
 
     def __init__(self, kernel, bias=None, *, stride=1, padding=0, dilation=1, groups=1,
                  padding_mode="zeros"):
-        kernel = float_array(kernel, "kernel")
-        if kernel.ndim not in (2, 3, 4):
-            raise InvalidValueError(
-                f"kernel must be (kh, kw, C_in, C_out) (or (kh, kw) / (kh, kw, C_in)); "
-                f"got shape {kernel.shape}"
-            )
-        self.kernel = kernel.reshape(kernel.shape + (1,) * (4 - kernel.ndim))
-        if bias is not None:
-            bias = float_array(bias, "bias")
-            if bias.shape != (self.kernel.shape[3],):
-                raise InvalidValueError(
-                    f"bias must have shape (C_out,) = ({self.kernel.shape[3]},); got {bias.shape}"
-                )
+        self._kernel = self._checked_kernel(kernel)
         self.bias = bias
         self.stride = pair(stride, "stride", minimum=1)
         self.dilation = pair(dilation, "dilation", minimum=1)
-        if not isinstance(groups, (numbers.Integral, np.integer)) or isinstance(groups, bool):
-            raise InvalidTypeError(f"groups must be an int, got {groups!r}")
+        if not is_int(groups):
+            raise InvalidTypeError(f"groups must be an int (a positive divisor of C_out), got {groups!r}")
         if groups < 1 or self.kernel.shape[3] % groups:
             raise InvalidValueError(
                 f"groups={groups} must be positive and divide C_out={self.kernel.shape[3]} "
@@ -115,6 +101,48 @@ class Conv2D(Layer):
         self.padding_mode = check_padding_mode(padding_mode)
         self.padding_name = padding if isinstance(padding, str) else None
         self.padding = self._padding(padding)
+
+    @staticmethod
+    def _checked_kernel(kernel, shape=None):
+        """A read-only 4-D float copy of ``kernel`` (of ``shape`` if given)."""
+        kernel = frozen_copy(kernel, "kernel")
+        if kernel.ndim not in (2, 3, 4):
+            raise InvalidValueError(
+                f"kernel must be (kh, kw, C_in, C_out) (or (kh, kw) / (kh, kw, C_in)); "
+                f"got shape {kernel.shape}"
+            )
+        kernel = kernel.reshape(kernel.shape + (1,) * (4 - kernel.ndim))
+        if shape is not None and kernel.shape != shape:
+            raise InvalidValueError(f"kernel must keep the layer's shape {shape}; got {kernel.shape} "
+                                    "(make a new Conv2D for another shape)")
+        if min(kernel.shape[:2]) < 1:
+            raise InvalidValueError(f"kernel must have kh, kw >= 1; got shape {kernel.shape}")
+        return kernel
+
+    @property
+    def kernel(self):
+        """``(kh, kw, C_in / groups, C_out)``, a read-only copy; assign a new array of that shape."""
+        return self._kernel
+
+    @kernel.setter
+    def kernel(self, value):
+        self._kernel = self._checked_kernel(value, self._kernel.shape)
+
+    @property
+    def bias(self):
+        """``(C_out,)`` or ``None``, a read-only copy; assign an array (or ``None``) to change it."""
+        return self._bias
+
+    @bias.setter
+    def bias(self, value):
+        if value is not None:
+            value = frozen_copy(value, "bias")
+            if value.shape != (self.kernel.shape[3],):
+                raise InvalidValueError(
+                    f"bias must be None or have shape (C_out,) = ({self.kernel.shape[3]},); "
+                    f"got {value.shape}"
+                )
+        self._bias = value
 
     def _padding(self, padding):
         """Explicit ``((top, bottom), (left, right))`` of an int, pair or "same"/"valid"."""
@@ -163,7 +191,7 @@ class Conv2D(Layer):
     def _kernel_by_tap(self, dtype):
         """Kernel as ``(C_out, C_in / groups, n_taps)`` with tap index ``t = r + s*kh``."""
         kh, kw, ci, co = self.kernel.shape
-        return self.kernel.astype(dtype, copy=False).reshape(kh * kw, ci, co, order="F").transpose(2, 1, 0)
+        return cast(self.kernel, dtype, "kernel").reshape(kh * kw, ci, co, order="F").transpose(2, 1, 0)
 
     def forward(self, x, *, max_bytes=None):
         """Cross-correlate ``x`` (``(H, W)``, ``(H, W, C_in)`` or ``(H, W, C_in, N)``) with the kernel.
@@ -193,7 +221,7 @@ class Conv2D(Layer):
         y = (patches @ kernel).reshape(g, n, geo.n_out, co // g)
         y = y.transpose(2, 0, 3, 1).reshape(geo.n_out, co, n)
         if self.bias is not None:
-            y += self.bias.astype(dtype)[None, :, None]
+            y += cast(self.bias, dtype, "bias")[None, :, None]
         y4 = y.reshape(geo.out_size + (self.kernel.shape[3], n), order="F")
         return maps_like(y4, ndim)
 
@@ -236,7 +264,7 @@ class Conv2D(Layer):
             return self._jacobian_by_index(x4, geo, wrt)
         # Zero padding: the same matrix as _jacobian_by_index, written tile by tile.
         if wrt == "input":
-            return conv_input_jacobian(geo, self.kernel.astype(dtype, copy=False), n, self.groups)
+            return conv_input_jacobian(geo, cast(self.kernel, dtype, "kernel"), n, self.groups)
         return conv_kernel_jacobian(geo, x4, co, self.groups)
 
     def _jacobian_by_index(self, x4, geo, wrt):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_size, float_array
+from ._checks import cast, check_size, float_array, frozen_copy
 from ._csr import CSRParts, index_dtype
 from ._layer import Layer
 from .errors import InvalidValueError
@@ -51,15 +51,43 @@ class Dense(Layer):
     param_names = ("weight", "bias")
 
     def __init__(self, weight, bias=None):
-        weight = float_array(weight, "weight")
+        self._weight = self._checked_weight(weight)
+        self.bias = bias
+
+    @staticmethod
+    def _checked_weight(weight, shape=None):
+        """A read-only float copy of ``weight`` (of ``shape`` if given)."""
+        weight = frozen_copy(weight, "weight")
         if weight.ndim != 2:
             raise InvalidValueError(f"weight must be (n_in, n_out); got shape {weight.shape}")
-        self.weight = weight
-        if bias is not None:
-            bias = float_array(bias, "bias")
-            if bias.shape != (weight.shape[1],):
-                raise InvalidValueError(f"bias must have shape ({weight.shape[1]},); got {bias.shape}")
-        self.bias = bias
+        if shape is not None and weight.shape != shape:
+            raise InvalidValueError(f"weight must keep the layer's shape {shape}; got {weight.shape} "
+                                    "(make a new Dense for another shape)")
+        return weight
+
+    @property
+    def weight(self):
+        """``(n_in, n_out)``, a read-only copy; assign an array of that shape to change it."""
+        return self._weight
+
+    @weight.setter
+    def weight(self, value):
+        self._weight = self._checked_weight(value, self._weight.shape)
+
+    @property
+    def bias(self):
+        """``(n_out,)`` or ``None``, a read-only copy; assign an array (or ``None``) to change it."""
+        return self._bias
+
+    @bias.setter
+    def bias(self, value):
+        if value is not None:
+            value = frozen_copy(value, "bias")
+            if value.shape != (self.weight.shape[1],):
+                raise InvalidValueError(
+                    f"bias must be None or have shape (n_out,) = ({self.weight.shape[1]},); "
+                    f"got {value.shape}")
+        self._bias = value
 
     def __repr__(self):
         n_in, n_out = self.weight.shape
@@ -78,9 +106,9 @@ class Dense(Layer):
         """``W.T @ x + b``, for a vector or a batch of columns."""
         x, x2 = self._prepare(x)
         dtype = x.dtype  # computed in the input's precision
-        z = self.weight.T.astype(dtype) @ x2.astype(dtype)
+        z = cast(self.weight, dtype, "weight").T @ x2.astype(dtype, copy=False)
         if self.bias is not None:
-            z += self.bias.astype(dtype)[:, None]
+            z += cast(self.bias, dtype, "bias")[:, None]
         return z if x.ndim == 2 else z[:, 0]
 
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
@@ -99,7 +127,7 @@ class Dense(Layer):
         # entries. The data is written once, by broadcasting, straight into the CSR array.
         data = np.empty((n, n_out, per_row), dtype)
         if wrt == "input":
-            data[...] = self.weight.T.astype(dtype, copy=False)[None]
+            data[...] = cast(self.weight, dtype, "weight").T[None]
         elif wrt == "weight":
             data[...] = x2.T.astype(dtype, copy=False)[:, None, :]
         else:

@@ -384,7 +384,7 @@ def _copied(index, n, mode):
 
 def check_padding_mode(padding_mode):
     """Validate ``padding_mode`` (one of :data:`PADDING_MODES`)."""
-    if padding_mode not in PADDING_MODES:
+    if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
         raise InvalidValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
     return padding_mode
 

@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_size, int_value, shape_tuple
 from ._csr import permutation_rows
-from .errors import InvalidValueError
+from .errors import InvalidTypeError, InvalidValueError
 
 __all__ = ["LAYOUTS", "to_layout", "from_layout", "permutation_matrix", "jacobian_to_vec",
            "switches_to_torch_indices", "switches_from_torch_indices"]
@@ -57,14 +58,14 @@ LAYOUTS = {
 
 
 def _perm(layout):
-    if layout not in LAYOUTS:
+    if not isinstance(layout, str) or layout not in LAYOUTS:
         raise InvalidValueError(f"layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
     return LAYOUTS[layout]
 
 
 def _padded(shape, n_axes, what="a"):
     """``shape`` with trailing singleton axes up to ``n_axes`` (they do not change vec)."""
-    shape = tuple(int(s) for s in shape)
+    shape = shape_tuple(shape, what if what.endswith("shape") else f"the shape of {what}")
     if len(shape) > n_axes:
         raise InvalidValueError(f"{what} has {len(shape)} axes, the layout has only {n_axes}: shape {shape}")
     return shape + (1,) * (n_axes - len(shape))
@@ -98,7 +99,7 @@ def to_layout(a, layout):
     """
     perm = _perm(layout)
     a = np.asarray(a)
-    return np.ascontiguousarray(a.reshape(_padded(a.shape, len(perm))).transpose(perm))
+    return np.array(a.reshape(_padded(a.shape, len(perm))).transpose(perm), order="C")
 
 
 def from_layout(t, layout, ndim=None):
@@ -126,6 +127,10 @@ def from_layout(t, layout, ndim=None):
     perm = _perm(layout)
     a = np.asarray(t).transpose(np.argsort(perm))
     if ndim is not None:
+        ndim = int_value(ndim, "ndim", minimum=0)
+        if ndim > a.ndim:
+            raise InvalidValueError(f"ndim must be None or an int in [0, {a.ndim}] for a layout of "
+                                    f"{a.ndim} axes, got {ndim}")
         if any(s != 1 for s in a.shape[ndim:]):
             raise InvalidValueError(f"cannot drop non-singleton axes of shape {a.shape} to ndim={ndim}")
         a = a.reshape(a.shape[:ndim])
@@ -140,7 +145,7 @@ def _vec_positions(shape, layout):
     return theirs.transpose(np.argsort(perm)).ravel(order="F")
 
 
-def permutation_matrix(shape, layout):
+def permutation_matrix(shape, layout, *, max_bytes=None):
     """The sparse permutation ``P`` with ``P @ to_layout(a, layout).ravel() == vec(a)``.
 
     Parameters
@@ -149,6 +154,9 @@ def permutation_matrix(shape, layout):
         The shape of ``a`` in this package's layout.
     layout : str
         A key of :data:`LAYOUTS`.
+    max_bytes : int, optional
+        Refuse (``JacobianTooLargeError``, before allocating) a matrix estimated
+        larger than this; the default is ``jacobian_cnn.DEFAULT_MAX_BYTES``.
 
     Returns
     -------
@@ -172,6 +180,8 @@ def permutation_matrix(shape, layout):
     >>> bool(np.array_equal(P @ to_layout(a, "NCHW").ravel(), vec(a)))
     True
     """
+    size = int(np.prod(_padded(shape, len(_perm(layout)), "shape"), dtype=object))
+    check_size(size, size, 8, max_bytes, f"permutation_matrix({tuple(shape)}, {layout!r})")
     positions = _vec_positions(shape, layout)
     return permutation_rows(positions, positions.size).tocsr()
 
@@ -212,6 +222,7 @@ def jacobian_to_vec(J, y_shape, y_layout, x_shape, x_layout):
     >>> bool(np.array_equal(J, commutation_matrix(2, 3).toarray()))
     True
     """
+    y_shape, x_shape = shape_tuple(y_shape, "y_shape"), shape_tuple(x_shape, "x_shape")
     rows = _vec_positions(y_shape, y_layout) if len(y_shape) else np.zeros(1, dtype=np.int64)
     cols = _vec_positions(x_shape, x_layout) if len(x_shape) else np.zeros(1, dtype=np.int64)
     J = np.asarray(J)
@@ -219,6 +230,17 @@ def jacobian_to_vec(J, y_shape, y_layout, x_shape, x_layout):
         raise InvalidValueError(f"J has {J.size} entries but y_shape {tuple(y_shape)} and x_shape "
                          f"{tuple(x_shape)} need {rows.size} x {cols.size}")
     return J.reshape(rows.size, cols.size)[np.ix_(rows, cols)]
+
+
+def _int_array(a, name):
+    """``a`` as an int64 array; anything but integers is refused (a float index is a bug)."""
+    try:
+        arr = np.asarray(a)
+    except ValueError as exc:  # ragged nested lists
+        raise InvalidTypeError(f"{name} must be an array of ints, got {type(a).__name__}: {exc}") from None
+    if arr.dtype.kind not in "iu":
+        raise InvalidTypeError(f"{name} must be an array of ints, got dtype {arr.dtype}")
+    return arr.astype(np.int64, copy=False)
 
 
 def switches_to_torch_indices(switches, x_shape):
@@ -257,7 +279,7 @@ def switches_to_torch_indices(switches, x_shape):
     (array([[2]]), array([[[[1]]]]))
     """
     h, w, c, n = _padded(x_shape, 4, "x_shape")
-    s = np.asarray(switches, dtype=np.int64)
+    s = _int_array(switches, "switches")
     s4 = s.reshape(_padded(s.shape, 4, "switches"))
     if s4.shape[2:] != (c, n):
         raise InvalidValueError(f"switches of shape {s.shape} do not match x_shape {tuple(x_shape)}")
@@ -298,7 +320,7 @@ def switches_from_torch_indices(indices, x_shape):
     array([[2]])
     """
     h, w, c, n = _padded(x_shape, 4, "x_shape")
-    idx = np.asarray(indices, dtype=np.int64)
+    idx = _int_array(indices, "indices")
     if idx.ndim != 4 or idx.shape[:2] != (n, c):
         raise InvalidValueError(f"indices must be (N, C, Ho, Wo) = ({n}, {c}, Ho, Wo) for x_shape "
                          f"{tuple(x_shape)}; got shape {idx.shape}")

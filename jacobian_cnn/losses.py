@@ -7,11 +7,9 @@ is the single row that starts the backward pass. Index conventions:
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ._checks import float_array
+from ._checks import byte_limit, cast, float_array, frozen_copy, short_repr
 from ._csr import dense_to_csr
 from ._layer import Layer
 from .activations import softmax
@@ -29,6 +27,7 @@ class _Loss(Layer):
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
         """``dL / d vec(y)`` as a ``(1, y.size)`` ``csr_array`` (dense: every entry counts)."""
         self._check_wrt(wrt)
+        byte_limit(max_bytes)  # one row of y.size entries: validated, never the limit
         return dense_to_csr(vec(self._gradient(x))[None, :])
 
 
@@ -49,7 +48,16 @@ class MSELoss(_Loss):
     """
 
     def __init__(self, target):
-        self.target = float_array(target, "target")
+        self.target = target
+
+    @property
+    def target(self):
+        """The target, a read-only float copy; assign an array to change it."""
+        return self._target
+
+    @target.setter
+    def target(self, value):
+        self._target = frozen_copy(value, "target")
 
     def __repr__(self):
         return f"MSELoss(target shape {self.target.shape})"
@@ -62,11 +70,11 @@ class MSELoss(_Loss):
 
     def forward(self, x):
         y = self._check(x)
-        return np.asarray(np.mean((y - self.target) ** 2), dtype=y.dtype)
+        return cast(np.asarray(np.mean((y - self.target) ** 2)), y.dtype, "the loss")
 
     def _gradient(self, x):
         y = self._check(x)
-        return (2.0 / y.size) * (y - self.target).astype(y.dtype)
+        return (2.0 / y.size) * cast(y - self.target, y.dtype, "y - target")
 
 
 class SoftmaxCrossEntropy(_Loss):
@@ -92,13 +100,32 @@ class SoftmaxCrossEntropy(_Loss):
     """
 
     def __init__(self, labels):
-        labels = np.asarray(labels)
-        if labels.dtype == bool or not np.issubdtype(labels.dtype, np.integer):
-            if not (labels.ndim == 0 and isinstance(labels.item(), numbers.Integral)):
-                raise InvalidTypeError(f"labels must be integers, got dtype {labels.dtype}")
+        self.labels = labels
+
+    @property
+    def labels(self):
+        """The labels, a read-only int64 copy; assign new labels to change them."""
+        return self._labels
+
+    @labels.setter
+    def labels(self, value):
+        allowed = "an int or a 1-D array of ints (class indices)"
+        try:
+            labels = np.asarray(value)
+        except ValueError:  # ragged nested lists
+            labels = np.asarray(None)
+        if labels.dtype.kind == "f" and labels.size == 0:
+            labels = labels.astype(np.int64)  # [] holds no label, whatever its dtype
+        if labels.dtype.kind not in "iu":
+            raise InvalidTypeError(f"labels must be {allowed}, got {short_repr(value)} "
+                                   f"(dtype {labels.dtype})")
         if labels.ndim > 1:
-            raise InvalidValueError(f"labels must be an int or a 1-D array, got shape {labels.shape}")
-        self.labels = labels.astype(np.int64)
+            raise InvalidValueError(f"labels must be {allowed}, got shape {labels.shape}")
+        if labels.size and (labels.min() < 0 or labels.max() > np.iinfo(np.int64).max):
+            raise InvalidValueError(f"labels must be {allowed}, non-negative, got {short_repr(value)}")
+        labels = labels.astype(np.int64)
+        labels.flags.writeable = False
+        self._labels = labels
 
     def __repr__(self):
         return f"SoftmaxCrossEntropy({self.labels.size} label(s))"

@@ -25,7 +25,7 @@ import numbers
 import numpy as np
 
 from ._assembly import avgpool_jacobian
-from ._checks import check_size, padding_pairs, pair
+from ._checks import check_size, int_value, is_int, padding_pairs, pair
 from ._csr import CSRParts, csr_from_rows, index_dtype
 from ._layer import Layer, as_maps, maps_like
 from .errors import InvalidTypeError, InvalidValueError
@@ -39,7 +39,9 @@ class _Pool2D(Layer):
 
     def __init__(self, window, stride, padding, dilation, ceil_mode):
         self.window = pair(window, "window", minimum=1)
-        self.stride = self.window if stride is None else pair(stride, "stride", minimum=1)
+        # PyTorch: an omitted stride, None or an empty tuple/list, is the window.
+        empty = isinstance(stride, (tuple, list)) and not stride
+        self.stride = self.window if stride is None or empty else pair(stride, "stride", minimum=1)
         self.padding = padding_pairs(padding)
         self.dilation = pair(dilation, "dilation", minimum=1)
         self.ceil_mode = check_bool(ceil_mode, "ceil_mode")
@@ -60,6 +62,11 @@ class _Pool2D(Layer):
         if self.ceil_mode:
             rest = ", ".join(p for p in (rest, "ceil_mode=True") if p)
         return f"{kh}x{kw}" + (f", {rest}" if rest else "")
+
+
+def _output_position(o, geo):
+    """``(p, q)`` of output ``o`` (vec order), as plain ints for messages."""
+    return tuple(int(i) for i in np.unravel_index(o, geo.out_size, order="F"))
 
 
 def _gather(x4, geo, fill):
@@ -88,8 +95,8 @@ class AvgPool2D(_Pool2D):
     ceil_mode : bool
         PyTorch's ``ceil_mode`` (see the module docstring).
     divisor_override : int, optional
-        Divide every window's sum by this positive number instead (PyTorch's
-        ``divisor_override``).
+        Divide every window's sum by this nonzero number instead (PyTorch's
+        ``divisor_override``; like PyTorch, a negative divisor is allowed).
     dilation : int or (int, int)
         Spacing between taps (not in PyTorch's average pooling).
 
@@ -123,11 +130,12 @@ class AvgPool2D(_Pool2D):
         super().__init__(window, stride, padding, dilation, ceil_mode)
         self.count_include_pad = check_bool(count_include_pad, "count_include_pad")
         if divisor_override is not None:
-            if (not isinstance(divisor_override, (numbers.Integral, np.integer))
-                    or isinstance(divisor_override, bool)):
-                raise InvalidTypeError(f"divisor_override must be None or an int, got {divisor_override!r}")
-            if divisor_override < 1:
-                raise InvalidValueError(f"divisor_override must be positive, got {divisor_override!r}")
+            if not is_int(divisor_override):
+                raise InvalidTypeError(
+                    f"divisor_override must be None or a nonzero int, got {divisor_override!r}")
+            if divisor_override == 0:
+                raise InvalidValueError(
+                    f"divisor_override must be None or a nonzero int, got {divisor_override!r}")
             divisor_override = int(divisor_override)
         self.divisor_override = divisor_override
 
@@ -138,7 +146,12 @@ class AvgPool2D(_Pool2D):
         return f"AvgPool2D({self._geometry_repr()}{extra})"
 
     def divisors(self, geo):
-        """The divisor of every output position, ``(n_out,)``, exactly as PyTorch computes it."""
+        """The divisor of every output position, ``(n_out,)``, exactly as PyTorch computes it.
+
+        ``geo`` is this layer's :meth:`geometry` on the input size.
+        """
+        if not isinstance(geo, WindowGeometry):
+            raise InvalidTypeError(f"geo must be a WindowGeometry (pool.geometry((H, W))), got {geo!r}")
         if self.divisor_override is not None:
             return np.full(geo.n_out, self.divisor_override)
         if self.count_include_pad:
@@ -147,7 +160,7 @@ class AvgPool2D(_Pool2D):
         if np.any(counts == 0):
             o = int(np.flatnonzero(counts == 0)[0])
             raise InvalidValueError(
-                f"window at output {np.unravel_index(o, geo.out_size, order='F')} lies entirely "
+                f"window at output {_output_position(o, geo)} lies entirely "
                 f"in padding {self.padding}; with count_include_pad=False its average is 0/0"
             )
         return counts
@@ -161,9 +174,21 @@ class AvgPool2D(_Pool2D):
         x4, ndim, geo = self._prepare(x)
         geo.check_tables(max_bytes, what=f"AvgPool2D forward pass on x of shape {x4.shape}",
                          bytes_per_tap=x4.shape[2] * x4.shape[3] * x4.dtype.itemsize)
-        y = _gather(x4, geo, 0).sum(axis=1) / self.divisors(geo)[:, None, None]
-        return maps_like(y.astype(x4.dtype, copy=False).reshape(
-            geo.out_size + x4.shape[2:], order="F"), ndim)
+        patches, divisors = _gather(x4, geo, 0), self.divisors(geo)
+        with np.errstate(over="ignore"):  # checked below
+            y = (patches.sum(axis=1) / divisors[:, None, None]).astype(x4.dtype, copy=False)
+            if not np.isfinite(y).all():
+                # The sum overflowed: add each tap's share instead, which stays finite
+                # wherever the mean is representable (ordinary inputs never come here).
+                y = (patches / divisors[:, None, None, None]).sum(axis=1).astype(x4.dtype, copy=False)
+        if not np.isfinite(y).all():
+            o = int(np.flatnonzero(~np.isfinite(y).all(axis=(1, 2)))[0])
+            raise InvalidValueError(
+                f"the average of the window at output "
+                f"{_output_position(o, geo)} overflows {x4.dtype} "
+                f"(divisor {divisors[o]}); allowed are inputs whose averages are finite"
+            )
+        return maps_like(y.reshape(geo.out_size + x4.shape[2:], order="F"), ndim)
 
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
         """``d vec(y) / d vec(x)`` as a ``csr_array``; depends on ``x`` only through its shape."""
@@ -240,9 +265,12 @@ class MaxPool2D(_Pool2D):
     def __init__(self, window, *, stride=None, padding=0, dilation=1, pad_value=None,
                  tie="column_major", ceil_mode=False):
         super().__init__(window, stride, padding, dilation, ceil_mode)
+        if pad_value is not None and (not isinstance(pad_value, (numbers.Real, np.integer, np.floating))
+                                      or isinstance(pad_value, (bool, np.bool_))):
+            raise InvalidTypeError(f"pad_value must be None or a finite number, got {pad_value!r}")
         if pad_value is not None and not np.isfinite(pad_value):
             raise InvalidValueError(f"pad_value must be None or a finite number, got {pad_value!r}")
-        if tie not in ("column_major", "row_major"):
+        if not isinstance(tie, str) or tie not in ("column_major", "row_major"):
             raise InvalidValueError(f"tie must be 'column_major' or 'row_major', got {tie!r}")
         self.pad_value = None if pad_value is None else float(pad_value)
         self.tie = tie
@@ -265,7 +293,7 @@ class MaxPool2D(_Pool2D):
         if self.pad_value is None and np.any(geo.valid_counts == 0):
             o = int(np.flatnonzero(geo.valid_counts == 0)[0])
             raise InvalidValueError(
-                f"window at output {np.unravel_index(o, geo.out_size, order='F')} lies entirely "
+                f"window at output {_output_position(o, geo)} lies entirely "
                 f"in padding {self.padding}; with pad_value=None it has no maximum"
             )
         # Tap by tap over every window of every (channel, sample) plane at once:
@@ -305,14 +333,70 @@ class MaxPool2D(_Pool2D):
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
         """``d vec(y) / d vec(x)`` from the switches (pass them as ``cache`` to skip the forward)."""
         self._check_wrt(wrt)
-        x4, _, geo = self._prepare(x)
+        x4, ndim, geo = self._prepare(x)
         if cache is None:
             # At most one nonzero per output: refuse before the forward pass gathers windows.
             n_rows = geo.n_out * x4.shape[2] * x4.shape[3]
             check_size(n_rows, n_rows, x4.dtype.itemsize, max_bytes,
                        f"MaxPool2D Jacobian ({n_rows} x {x4.size})")
-        switches = self.switches(x, max_bytes=max_bytes) if cache is None else np.asarray(cache)
+            switches = self.switches(x, max_bytes=max_bytes)
+        else:
+            switches = self._checked_switches(cache, x4.shape, ndim, geo)
         return _switches_parts(switches, x4.size, dtype=x4.dtype, max_bytes=max_bytes)
+
+    def _checked_switches(self, cache, x_shape, ndim, geo):
+        """The switches passed as ``cache``, checked: shape, integer type, and each a tap of its window.
+
+        Each switch must be ``-1`` (only where ``pad_value`` lets the padding of
+        that window win) or the vec index of an input entry of its own window,
+        channel and sample: anything else is not what the forward pass returns.
+        """
+        h, w, c, n = x_shape
+        shape = (geo.out_size + (c, n))[:ndim]
+        what = (f"cache must be the switches forward_with_cache(x) returns for x of shape "
+                f"{x_shape[:ndim]}: ints of shape {shape}, each the vec index of an input of its "
+                "window")
+        s = np.asarray(cache)
+        if s.dtype.kind not in "iu":
+            raise InvalidTypeError(f"{what}; got dtype {s.dtype}")
+        if s.shape != shape:
+            raise InvalidValueError(f"{what}; got shape {s.shape}")
+        s2 = s.reshape(geo.n_out, c * n, order="F")
+        if s2.size and (s2.min() < -1 or s2.max() >= h * w * c * n):
+            raise InvalidValueError(f"{what}; got values in [{s2.min()}, {s2.max()}], allowed "
+                                    f"[-1, {h * w * c * n})")
+        # Position of each switch inside its own (channel, sample) plane, then its
+        # offset (row, col) from its window's first tap: a tap iff both are multiples
+        # of the dilation within the window's span. In place, in 32-bit where it fits:
+        # this runs on every cached Jacobian and must stay small next to the matrix.
+        index = np.int32 if h * w * c * n < 2**31 else np.int64
+        col = s2.astype(index)
+        col -= (np.arange(c * n, dtype=index) * (h * w))[None, :]
+        inside = col >= 0
+        inside &= col < h * w
+        row = col % h
+        col //= h
+        (sh, sw), (dh, dw), (kh, kw) = geo.stride, geo.dilation, geo.window
+        o = np.arange(geo.n_out, dtype=index)
+        row -= ((o % geo.out_size[0]) * sh - geo.padding[0][0])[:, None]  # window's first row
+        col -= ((o // geo.out_size[0]) * sw - geo.padding[1][0])[:, None]
+        for d, step, k in ((row, dh, kh), (col, dw, kw)):
+            inside &= d >= 0
+            inside &= d <= step * (k - 1)
+            if step > 1:
+                inside &= d % step == 0
+        if self.pad_value is not None:  # padding may win where the window holds some
+            has_padding = (geo.in_padded & ~geo.valid).any(axis=1)
+            inside |= (s2 == -1) & has_padding[:, None]
+        if not inside.all():
+            bad = np.argwhere(~inside)[0]
+            where = np.unravel_index(bad[0] + geo.n_out * bad[1], shape, order="F")
+            reason = ("-1 (padding won) is possible only with pad_value, in a window holding "
+                      "padding") if s2[tuple(bad)] == -1 else "not an input of that window"
+            raise InvalidValueError(
+                f"{what}; got {int(s2[tuple(bad)])} at index {tuple(int(i) for i in where)}, "
+                f"{reason}")
+        return s
 
 
 def switches_jacobian(switches, n_inputs, *, dtype=np.float64, max_bytes=None):
@@ -329,12 +413,23 @@ def switches_jacobian(switches, n_inputs, *, dtype=np.float64, max_bytes=None):
     array([[0., 0., 0., 1.],
            [0., 0., 0., 0.]])
     """
-    return _switches_parts(switches, n_inputs, dtype=dtype, max_bytes=max_bytes).tocsr()
+    n_inputs = int_value(n_inputs, "n_inputs", minimum=0)
+    try:
+        float_dtype = np.dtype(dtype)
+    except TypeError:
+        float_dtype = None
+    if float_dtype not in (np.float32, np.float64):
+        raise InvalidValueError(f"dtype must be float32 or float64, got {dtype!r}")
+    return _switches_parts(switches, n_inputs, dtype=float_dtype, max_bytes=max_bytes).tocsr()
 
 
 def _switches_parts(switches, n_inputs, *, dtype, max_bytes):
     """:func:`switches_jacobian` as :class:`~jacobian_cnn._csr.CSRParts`."""
-    s = np.asarray(switches).ravel(order="F")
+    s = np.asarray(switches)
+    if s.dtype.kind not in "iu":
+        raise InvalidTypeError(f"switches must be ints (vec indices into x, -1 where padding won), "
+                               f"got dtype {s.dtype}")
+    s = s.ravel(order="F")
     if s.size and (s.min() < -1 or s.max() >= n_inputs):
         raise InvalidValueError(f"switches must lie in [-1, {n_inputs}); got range [{s.min()}, {s.max()}]")
     won = s >= 0

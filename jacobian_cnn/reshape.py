@@ -53,7 +53,7 @@ class Flatten(Layer):
     """
 
     def __init__(self, order="F"):
-        if order not in FLATTEN_ORDERS:
+        if not isinstance(order, str) or order not in FLATTEN_ORDERS:
             raise InvalidValueError(f"order must be one of {sorted(FLATTEN_ORDERS)}, got {order!r}")
         self.order = order
 

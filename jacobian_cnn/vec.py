@@ -38,9 +38,13 @@ shape (``d y[2, 1, 0] / d x[3, 1, 0]``).
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
+from ._checks import byte_limit, check_size, int_value, shape_tuple
 from ._csr import permutation_rows
+from .errors import InvalidTypeError, InvalidValueError
 
 __all__ = ["vec", "unvec", "commutation_matrix", "as_parameter_shape", "vec_index"]
 
@@ -94,11 +98,15 @@ def unvec(v, shape):
     array([[1, 2, 3],
            [4, 5, 6]])
     """
-    v = np.asarray(v)
-    shape = tuple(int(s) for s in np.atleast_1d(shape))
-    if v.size != int(np.prod(shape)):
-        raise ValueError(
-            f"unvec: v has {v.size} entries but shape {shape} needs {int(np.prod(shape))}"
+    try:
+        v = np.asarray(v)
+    except ValueError as exc:  # ragged nested lists
+        raise InvalidTypeError(f"unvec: v must be an array, got {type(v).__name__}: {exc}") from None
+    shape = shape_tuple(shape, "unvec: shape")
+    size = int(np.prod(shape, dtype=object))
+    if v.size != size:
+        raise InvalidValueError(
+            f"unvec: v has {v.size} entries but shape {shape} needs {size}"
         )
     return v.reshape(-1, order="F").reshape(shape, order="F")
 
@@ -112,10 +120,25 @@ def vec_index(index, shape):
     >>> vec_index((1, 2), (3, 4))    # a[1, 2] is the 8th entry of vec(a)
     7
     """
-    return int(np.ravel_multi_index(tuple(index), tuple(shape), order="F"))
+    shape = shape_tuple(shape, "vec_index: shape")
+    items = (index,) if isinstance(index, (numbers.Integral, np.integer)) else index
+    if isinstance(items, np.ndarray) and items.ndim == 1:
+        items = tuple(items.tolist())
+    if not isinstance(items, (tuple, list)) or len(items) != len(shape):
+        raise InvalidTypeError(
+            f"vec_index: index must be a tuple of {len(shape)} ints for shape {shape}, got {index!r}")
+    position, stride = 0, 1
+    for axis, (i, n) in enumerate(zip(items, shape, strict=True)):
+        i = int_value(i, f"vec_index: index[{axis}]")
+        if not 0 <= i < n:
+            raise InvalidValueError(
+                f"vec_index: index[{axis}] must lie in [0, {n}) for shape {shape}, got {index!r}")
+        position += i * stride
+        stride *= n
+    return position
 
 
-def commutation_matrix(m, n):
+def commutation_matrix(m, n, *, max_bytes=None):
     """The commutation matrix ``K(m, n)``: ``K @ vec(A) == vec(A.T)`` for ``A`` of shape (m, n).
 
     It is the permutation matrix of the row-major/column-major mix-up that hand
@@ -124,7 +147,10 @@ def commutation_matrix(m, n):
     Parameters
     ----------
     m, n : int
-        Shape of ``A``.
+        Shape of ``A``, positive.
+    max_bytes : int, optional
+        Refuse (``JacobianTooLargeError``, before allocating) a matrix estimated
+        larger than this; the default is ``jacobian_cnn.DEFAULT_MAX_BYTES``.
 
     Returns
     -------
@@ -142,9 +168,9 @@ def commutation_matrix(m, n):
     >>> bool(np.array_equal(K @ vec(A), vec(A.T)))
     True
     """
-    m, n = int(m), int(n)
-    if m < 1 or n < 1:
-        raise ValueError(f"commutation_matrix: m and n must be positive, got m={m}, n={n}")
+    m = int_value(m, "commutation_matrix: m", minimum=1)
+    n = int_value(n, "commutation_matrix: n", minimum=1)
+    check_size(m * n, m * n, 8, byte_limit(max_bytes), f"commutation_matrix({m}, {n})")
     # Row i = a + b*n of K picks vec(A.T)[i] = A.T[a, b] = A[b, a], at vec(A) index b + a*m.
     i = np.arange(m * n)
     cols = i // n + (i % n) * m
@@ -176,10 +202,18 @@ def as_parameter_shape(rows, shape):
     array([[[1., 3.],
             [2., 4.]]])
     """
-    rows = np.asarray(rows)
-    shape = tuple(shape)
+    try:
+        rows = np.asarray(rows)
+    except ValueError as exc:  # ragged nested lists
+        raise InvalidTypeError(f"rows must be an array, got {type(rows).__name__}: {exc}") from None
+    shape = shape_tuple(shape, "shape")
+    size = int(np.prod(shape, dtype=object))
+    if rows.ndim not in (1, 2) or rows.shape[-1] != size:
+        raise InvalidValueError(
+            f"rows must be (P.size,) or (k, P.size) with P.size = {size} for shape {shape}; "
+            f"got shape {rows.shape}")
     if rows.ndim == 1:
         return unvec(rows, shape)
-    if rows.ndim != 2:
-        raise ValueError(f"rows must be 1-D or 2-D, got shape {rows.shape}")
+    if not rows.shape[0]:
+        return np.empty((0,) + shape, rows.dtype)
     return np.stack([unvec(r, shape) for r in rows])

@@ -279,6 +279,7 @@ PARITY_CASES = [
     Case("avg-pad-exclude-floor", "avg", (6, 6, 2), {"window": 3, "stride": 2, "padding": 1, "count_include_pad": False}, seed=5),
     Case("avg-divisor-override", "avg", (4, 4, 1), {"window": 2, "divisor_override": 3}, seed=6),
     Case("avg-ceil-divisor-override", "avg", (5, 5, 2), {"window": 3, "stride": 2, "padding": 1, "ceil_mode": True, "divisor_override": 4}, seed=7),
+    Case("avg-negative-divisor-override", "avg", (4, 4, 2), {"window": 2, "stride": 1, "divisor_override": -3}, seed=9),
     Case("avg-ceil-overlap-batch", "avg", (5, 4, 2, 2), {"window": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False}, seed=8),
     # max pooling: ceil_mode, with dilation, ties under PyTorch's rule
     Case("max-ceil", "max", (5, 5, 2), {"window": 2, "ceil_mode": True}),

@@ -298,7 +298,8 @@ def avgpool2d(x, window, stride, padding=0, count_include_pad=True, ceil_mode=Fa
               divisor_override=None, dilation=(1, 1)):
     """Average pooling per channel/sample: y = sum(in-bounds taps) / divisor.
 
-    divisor: see _avg_taps (a window with no in-bounds tap and divisor 0 gives 0).
+    divisor: see _avg_taps (a window with no in-bounds tap and divisor 0 gives 0; a negative
+    divisor_override flips the sign, as in PyTorch).
     Output has x's ndim.
     """
     x4, ndim = _as4d(x)
@@ -309,7 +310,7 @@ def avgpool2d(x, window, stride, padding=0, count_include_pad=True, ceil_mode=Fa
         total = 0.0
         for (i, j) in taps:
             total += x4[i, j, c, n]
-        y[p, q, c, n] = total / div if div > 0 else 0.0
+        y[p, q, c, n] = total / div if div != 0 else 0.0
     return _restore_ndim(y, ndim)
 
 

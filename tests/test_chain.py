@@ -35,7 +35,7 @@ def _torch_forward(torch, net, x_ours, params):
         elif isinstance(layer, jc.Dense):
             t = p["weight"].T @ t + p["bias"][:, None]
         elif isinstance(layer, jc.SoftmaxCrossEntropy):
-            t = F.cross_entropy(t.T, torch.as_tensor(layer.labels.reshape(-1)))
+            t = F.cross_entropy(t.T, torch.tensor(layer.labels.reshape(-1)))
         else:
             raise AssertionError(f"no torch twin for {layer!r}")
     return t

@@ -126,6 +126,6 @@ def test_switch_conversion_refuses_what_torch_cannot_express():
     with pytest.raises(ValueError, match="another channel"):
         layout.switches_to_torch_indices(np.array([[[9, 0]]]), (3, 3, 2))   # channel 0 -> x[.., 1]
     with pytest.raises(ValueError, match=r"\(N, C, Ho, Wo\)"):
-        layout.switches_from_torch_indices(np.zeros((2, 2)), (3, 3))
+        layout.switches_from_torch_indices(np.zeros((2, 2), dtype=int), (3, 3))
     with pytest.raises(ValueError, match=r"\[0, H\*W\)"):
         layout.switches_from_torch_indices(np.full((1, 1, 1, 1), 9), (3, 3))
