@@ -177,8 +177,10 @@ def byte_limit(max_bytes):
     """
     if max_bytes is None:
         return DEFAULT_MAX_BYTES
-    if isinstance(max_bytes, (float, np.floating)) and np.isfinite(max_bytes) and \
-            float(max_bytes).is_integer():
+    if isinstance(max_bytes, (float, np.floating)):
+        if not (np.isfinite(max_bytes) and float(max_bytes).is_integer()):
+            raise InvalidValueError(
+                f"max_bytes must be None or a positive int (bytes), got {max_bytes!r}")
         max_bytes = int(max_bytes)
     if not is_int(max_bytes):
         raise InvalidTypeError(

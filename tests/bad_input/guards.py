@@ -111,7 +111,7 @@ CASES = [
         np.arange(16.).reshape(4, 4, order="F"), max_bytes=10**6), None,
         check=lambda y: np.testing.assert_array_equal(y, [[5., 13.], [7., 15.]])),
     fast("max_bytes a string", lambda: jc.AvgPool2D(2).jacobian(np.ones((4, 4)), max_bytes="big"),
-         InvalidTypeError, "max_bytes must be None or a positive number of bytes, got 'big'",
+         InvalidTypeError, "max_bytes must be None or a positive int (bytes), got 'big'",
          isolate=False),
     fast("max_bytes nan", lambda: jc.Conv2D(np.ones((2, 2))).forward(np.ones((4, 4)), max_bytes=np.nan),
          InvalidValueError, "max_bytes must be", "got nan", isolate=False),
