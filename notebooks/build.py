@@ -1271,6 +1271,41 @@ def training_from_jacobians():
         print(f"test accuracy {np.mean(predicted == data.y_test):.1%}")
         print(confusion_matrix(data.y_test, predicted))
         """),
+        md("""
+        ## Exercises
+
+        The loss of every step above starts from the softmax. Write its Jacobian as a LaTeX
+        `bmatrix` in the entries `s_{i}` of the output and run the cell: `check_derivation`
+        names every entry that differs ([softmax.md](../derivations/softmax.md)). Each cell
+        starts with a first attempt that contains a typical mistake.
+
+        **Exercise 1.** Softmax of 2 logits: the 2x2 Jacobian `d s / d a`.
+        """),
+        code("""
+        from jacobian_cnn.handcheck import check_derivation
+
+        answer = r\"\"\"
+        \\begin{bmatrix}
+        s_{1}(1 - s_{1}) & s_{1} s_{2} \\\\
+        s_{1} s_{2} & s_{2}(1 - s_{2})
+        \\end{bmatrix}
+        \"\"\"
+        print(check_derivation(answer, jc.Softmax(), (2,)))
+        """),
+        md("""
+        **Exercise 2.** Softmax of 3 logits: the 3x3 Jacobian. (Softmax is not elementwise: each
+        output depends on every logit.)
+        """),
+        code("""
+        answer = r\"\"\"
+        \\begin{bmatrix}
+        s_{1}(1 - s_{1}) & 0 & 0 \\\\
+        0 & s_{2}(1 - s_{2}) & 0 \\\\
+        0 & 0 & s_{3}(1 - s_{3})
+        \\end{bmatrix}
+        \"\"\"
+        print(check_derivation(answer, jc.Softmax(), (3,)))
+        """),
     ]
 
 
