@@ -1,7 +1,8 @@
 """Pictures of Jacobians: the sparsity pattern, the values, and training curves.
 
 Rows are ``vec(y)`` and columns ``vec(x)`` in the numerator layout of
-:mod:`jacobian_cnn.vec`. Give the shapes of ``y`` and ``x`` and the pictures mark
+:mod:`jacobian_cnn.vec` (``vec(K)``, ``vec(W)``, ``vec(b)`` for a Jacobian wrt a parameter:
+``col_name`` says which). Give the shapes of ``y`` and ``x`` and the pictures mark
 where one channel's block ends (dotted) and where one sample's block ends (solid):
 a batch Jacobian wrt the input is block diagonal between the solid lines.
 
@@ -23,6 +24,13 @@ Examples
 >>> ax = plots.spy(J, row_shape=(2, 2, 2, 3), col_shape=x.shape)
 >>> ax.get_xlabel()
 'vec(x): 96 columns'
+
+Label the columns by what they are: a kernel Jacobian's columns are ``vec(K)``.
+
+>>> conv = jc.Conv2D(np.ones((3, 3, 2, 4)))
+>>> ax = plots.spy(conv.jacobian(x, wrt="kernel"), col_name="K")
+>>> ax.get_xlabel(), ax.get_ylabel()
+('vec(K): 72 columns', 'vec(y): 48 rows')
 """
 
 from __future__ import annotations
@@ -149,7 +157,8 @@ def _check_matrix(J):
 
 
 def spy(J, *, row_shape=None, col_shape=None, row_blocks=None, col_blocks=None, ax=None,
-        title=None, markersize=None, aspect=None, row_labels=None, col_labels=None, **kwargs):
+        title=None, markersize=None, aspect=None, row_labels=None, col_labels=None, row_name="y",
+        col_name="x", **kwargs):
     """Draw the sparsity pattern of a Jacobian with ``matplotlib``'s ``spy``.
 
     Every *stored* entry is drawn (a sparse Jacobian of :mod:`jacobian_cnn` stores
@@ -174,6 +183,10 @@ def spy(J, *, row_shape=None, col_shape=None, row_blocks=None, col_blocks=None, 
         Default: square cells unless one side is more than three times the other.
     row_labels, col_labels : sequence of str, optional
         Tick labels for small matrices (see :func:`vec_labels`).
+    row_name, col_name : str
+        What the rows and columns are the ``vec`` of, for the axis labels
+        ``vec(y)`` and ``vec(x)``: give ``col_name="K"`` for a kernel Jacobian,
+        ``"W"`` for a dense weight, ``"b"`` for a bias.
     **kwargs
         Passed to ``Axes.spy`` (e.g. ``color``).
 
@@ -200,8 +213,8 @@ def spy(J, *, row_shape=None, col_shape=None, row_blocks=None, col_blocks=None, 
                  _blocks(col_shape, col_blocks, n_cols))
     _ticks(ax, row_labels, col_labels)
     nnz = J.nnz if sp.issparse(J) else int(np.count_nonzero(J))
-    ax.set_xlabel(f"vec(x): {n_cols} columns")
-    ax.set_ylabel(f"vec(y): {n_rows} rows")
+    ax.set_xlabel(f"vec({col_name}): {n_cols} columns")
+    ax.set_ylabel(f"vec({row_name}): {n_rows} rows")
     ax.xaxis.set_label_position("bottom")
     ax.set_title(title if title is not None else f"{n_rows} x {n_cols}, {nnz} stored entries",
                  fontsize="medium")
@@ -210,14 +223,14 @@ def spy(J, *, row_shape=None, col_shape=None, row_blocks=None, col_blocks=None, 
 
 def heatmap(J, *, row_shape=None, col_shape=None, row_blocks=None, col_blocks=None, ax=None,
             title=None, annotate=False, fmt="{:.3g}", cmap="RdBu_r", vmax=None, colorbar=True,
-            row_labels=None, col_labels=None):
+            row_labels=None, col_labels=None, row_name="y", col_name="x"):
     """Draw the values of a Jacobian, zero-centred; entries a sparse ``J`` does not store stay blank.
 
     Parameters
     ----------
     J : scipy sparse array or array_like
         ``(y.size, x.size)``, at most ``MAX_HEATMAP_ENTRIES`` entries (it is drawn dense).
-    row_shape, col_shape, row_blocks, col_blocks, row_labels, col_labels
+    row_shape, col_shape, row_blocks, col_blocks, row_labels, col_labels, row_name, col_name
         As in :func:`spy`.
     ax : matplotlib Axes, optional
     title : str, optional
@@ -268,8 +281,8 @@ def heatmap(J, *, row_shape=None, col_shape=None, row_blocks=None, col_blocks=No
     _draw_blocks(ax, n_rows, n_cols, _blocks(row_shape, row_blocks, n_rows),
                  _blocks(col_shape, col_blocks, n_cols))
     _ticks(ax, row_labels, col_labels)
-    ax.set_xlabel(f"vec(x): {n_cols} columns")
-    ax.set_ylabel(f"vec(y): {n_rows} rows")
+    ax.set_xlabel(f"vec({col_name}): {n_cols} columns")
+    ax.set_ylabel(f"vec({row_name}): {n_rows} rows")
     if title is not None:
         ax.set_title(title, fontsize="medium")
     if colorbar:

@@ -42,13 +42,16 @@ def overlapping_average_pooling():
         md(f"""
         # 1. Overlapping average pooling: the Jacobian, the gradient row, the reshape
 
-        Seed 000 asks how to send `dJ/dP` back through an average pool whose windows
-        *overlap*: a 3x3 activation `A`, 2x2 windows, stride 1, so `P` is 2x2 and `a22` sits
-        in all four windows. The answer is the chain rule in numerator layout:
+        Seed 000 asks how to send the loss gradient `dL/dP` back through an average pool whose
+        windows *overlap*: a 3x3 activation `A`, 2x2 windows, stride 1, so `P` is 2x2 and `a22`
+        sits in all four windows. (The seed calls the loss `J`; here `J` is always a Jacobian
+        and the loss is `L`, see the [notation table](../derivations/README.md#notation). `P` is
+        the seed's name for the pooled map.) The answer is the chain rule in numerator layout:
 
-        `dJ/dvec(A) = dJ/dvec(P) · dvec(P)/dvec(A)`  (seed 000, eq. 2)
+        `dL/dvec(A) = dL/dvec(P) · dvec(P)/dvec(A)`  (seed 000, eq. 2)
 
-        {CONVENTIONS}
+        This notebook follows [derivations/average_pooling.md](../derivations/average_pooling.md)
+        §1–2. {CONVENTIONS}
         """),
         code("""
         import numpy as np
@@ -56,6 +59,8 @@ def overlapping_average_pooling():
 
         import jacobian_cnn as jc
         from jacobian_cnn import plots
+        from jacobian_cnn.handcheck import check_derivation
+        from jacobian_cnn.symbolic import Names
 
         A = np.arange(1.0, 10.0).reshape(3, 3)
         pool = jc.AvgPool2D(2, stride=1)      # 2x2 windows, stride 1: neighbouring windows overlap
@@ -64,80 +69,99 @@ def overlapping_average_pooling():
         print("P =\\n", P)
         """),
         md("""
-        ## The Jacobian (seed 000, eq. 3)
+        ## The Jacobian by hand (seed 000, eq. 3)
 
         Rows follow `vec(P) = (p11, p21, p12, p22)`, columns `vec(A) = (a11, a21, a31, a12, ...)`.
-        Every row holds `1/4` at the four entries of its window; the matrix does not depend
-        on the values of `A`, only on the geometry.
+        Output `p_pq` (0-based `p, q`) averages the 2x2 block whose top-left entry is `A[p, q]`,
+        so its row holds `1/4` in the columns of `A[p + u, q + v]` for `u, v` in `{0, 1}`
+        ([average_pooling.md §1](../derivations/average_pooling.md#1-the-layer-and-its-jacobian)):
+        a loop over outputs and window taps. The column of `A[i, j]` is `i + 3 j` (column-major).
+        """),
+        code("""
+        J_hand = np.zeros((4, 9))
+        for p in range(2):
+            for q in range(2):
+                for u in range(2):
+                    for v in range(2):
+                        J_hand[p + 2 * q, (p + u) + 3 * (q + v)] = 1 / 4
+        print("4 * J, built by hand:")
+        print(4 * J_hand)
+        """),
+        md("""
+        The package builds the same matrix (sparse: only the 16 entries that are not zero are
+        stored). It does not depend on the values of `A`, only on the geometry.
         """),
         code("""
         J = pool.jacobian(A)
-        print(J.shape, "with", J.nnz, "stored entries; 4 * J =")
-        print(4 * J.toarray())
+        print(J.shape, "with", J.nnz, "stored entries")
+        assert np.array_equal(J.toarray(), J_hand)
 
         a_names = plots.vec_labels(A.shape, "a", seed_style=True)
         p_names = plots.vec_labels(P.shape, "p", seed_style=True)
         fig, (left, right) = plt.subplots(1, 2, figsize=(12, 2.6))
         plots.heatmap(J, ax=left, annotate=True, row_labels=p_names, col_labels=a_names,
-                      colorbar=False, title="d vec(P) / d vec(A)")
-        plots.spy(J, ax=right, row_labels=p_names, col_labels=a_names)
+                      row_name="P", col_name="A", colorbar=False, title="d vec(P) / d vec(A)")
+        plots.spy(J, ax=right, row_labels=p_names, col_labels=a_names, row_name="P", col_name="A")
         plt.show()
         """),
         md("""
         ## The gradient row, and the reshape
 
-        Take `dJ/dp11 = 1, dJ/dp12 = 2, dJ/dp21 = 3, dJ/dp22 = 4`. The row `dJ/dvec(P)` lists
-        them in `vec` order, `(1, 3, 2, 4)`; one product with `J` gives `dJ/dvec(A)`, and
-        `unvec` (column by column) puts it back in `A`'s shape. Where windows overlap the
-        contributions **add**: `dJ/da22 = (1 + 2 + 3 + 4) / 4`.
+        Take `dL/dp11 = 1, dL/dp12 = 2, dL/dp21 = 3, dL/dp22 = 4`: in `P`'s shape that is `G`,
+        and the row `g = dL/dvec(P)` lists the same numbers in `vec` order, `(1, 3, 2, 4)`. One
+        product with `J` gives `dL/dvec(A)`, and `unvec` (column by column) puts it back in
+        `A`'s shape. Where windows overlap the contributions **add**:
+        `dL/da22 = (1 + 2 + 3 + 4) / 4`.
         """),
         code("""
-        G = np.array([[1.0, 2.0], [3.0, 4.0]])     # dJ/dP in P's shape
-        row = jc.vec(G) @ J                         # (4,) @ (4, 9): the row dJ/dvec(A)
-        print("dJ/dvec(P) =", jc.vec(G))
-        print("dJ/dvec(A) =", row)
-        dJ_dA = jc.unvec(row, A.shape)              # the reshape: column-major, like vec
-        print("dJ/dA =\\n", dJ_dA)
+        G = np.array([[1.0, 2.0], [3.0, 4.0]])     # dL/dP in P's shape
+        row = jc.vec(G) @ J                         # (4,) @ (4, 9): the row dL/dvec(A)
+        print("dL/dvec(P) =", jc.vec(G))
+        print("dL/dvec(A) =", row)
+        dL_dA = jc.unvec(row, A.shape)              # the reshape: column-major, like vec
+        print("dL/dA =\\n", dL_dA)
         """),
         md("""
-        Check it on an actual cost: `J(A) = sum(G * P(A))` has exactly this `dJ/dP`, so its
+        Check it on an actual loss: `L(A) = sum(G * P(A))` has exactly this `dL/dP`, so its
         finite-difference gradient must agree. The "up-sample, then **add** where windows
         overlap" loop below is the same computation written as a loop: it is `J^T` applied to
         `vec(G)`.
         """),
         code("""
-        def cost(a):
+        def loss(a):
             return np.sum(G * pool.forward(a))
 
-        finite_differences = jc.unvec(jc.numerical_jacobian(cost, A), A.shape)
-        print("max |row - finite differences| =", np.abs(dJ_dA - finite_differences).max())
-        assert np.allclose(dJ_dA, finite_differences, atol=1e-8)
+        finite_differences = jc.unvec(jc.numerical_jacobian(loss, A), A.shape)
+        print("max |row - finite differences| =", np.abs(dL_dA - finite_differences).max())
+        assert np.allclose(dL_dA, finite_differences, atol=1e-8)
 
         overlap_add = np.zeros_like(A)
         for p in range(2):
             for q in range(2):
-                overlap_add[p:p + 2, q:q + 2] += G[p, q] / 4   # spread dJ/dp_pq over its window, ADD
-        assert np.allclose(overlap_add, dJ_dA)
+                overlap_add[p:p + 2, q:q + 2] += G[p, q] / 4   # spread dL/dp_pq over its window, ADD
+        assert np.allclose(overlap_add, dL_dA)
         """),
         md("""
         ## Why the up-sampling rule that ignores overlap is wrong
 
         Seed 000 quotes a source (its source 4, eq. 32) whose up-sampled gradient gives every
         entry of `A` a quarter of *one* window's gradient. Written out for this example it
-        never uses `dJ/dp22`, and gives `a22` only `dJ/dp11 / 4` although `a22` feeds all four
+        never uses `dL/dp22`, and gives `a22` only `dL/dp11 / 4` although `a22` feeds all four
         outputs. A quick invariant exposes it: each `p_mn` is an average, so the entries of
-        the true `dJ/dA` sum to `sum(dJ/dP) = 10`.
+        the true `dL/dA` sum to `sum(dL/dP) = 10`. (Copying without adding is right exactly
+        when no input lies in two windows:
+        [average_pooling.md §1](../derivations/average_pooling.md#1-the-layer-and-its-jacobian).)
         """),
         code("""
         g11, g12, g21, g22 = G[0, 0], G[0, 1], G[1, 0], G[1, 1]
         ignores_overlap = np.array([[g11, g11, g12],
                                     [g11, g11, g12],
                                     [g21, g21, g12]]) / 4      # the matrix quoted in seed 000
-        print("sum of dJ/dP:", G.sum(), "| sum of the true dJ/dA:", dJ_dA.sum(),
+        print("sum of dL/dP:", G.sum(), "| sum of the true dL/dA:", dL_dA.sum(),
               "| sum of the overlap-blind rule:", ignores_overlap.sum())
 
         fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-        for ax, (title, value) in zip(axes, {"dJ/dA = unvec(vec(G) @ J)": dJ_dA,
+        for ax, (title, value) in zip(axes, {"dL/dA = unvec(vec(G) @ J)": dL_dA,
                                              "finite differences": finite_differences,
                                              "rule that ignores overlap": ignores_overlap}.items()):
             plots.heatmap(value, ax=ax, annotate=True, colorbar=False, title=title, vmax=2.5,
@@ -151,17 +175,17 @@ def overlapping_average_pooling():
         The seed's derivation is right, but its printed result has two slips that the
         numbers make visible:
 
-        1. Entries such as `1/4 (dJ/dp11 + 1/4 dJ/dp21)` carry a stray inner `1/4`; the chain
-           rule gives `1/4 (dJ/dp11 + dJ/dp21)` (here `(1 + 3)/4 = 1`, not `1.75/4`).
+        1. Entries such as `1/4 (dL/dp11 + 1/4 dL/dp21)` carry a stray inner `1/4`; the chain
+           rule gives `1/4 (dL/dp11 + dL/dp21)` (here `(1 + 3)/4 = 1`, not `1.75/4`).
         2. Its final 3x3 matrix is filled **row by row** from the column-major vector: its
-           first row reads `a11, a21, a31`. That is the transpose of `dJ/dA`. The reshape that
+           first row reads `a11, a21, a31`. That is the transpose of `dL/dA`. The reshape that
            inverts `vec` is `unvec` (Fortran order), not NumPy's default C-order `reshape`.
         """),
         code("""
-        print("with the stray 1/4, dJ/da21 would be", (g11 + g21 / 4) / 4, "; the chain rule gives", row[1])
+        print("with the stray 1/4, dL/da21 would be", (g11 + g21 / 4) / 4, "; the chain rule gives", row[1])
         row_by_row = row.reshape(3, 3)              # what the seed's last matrix does
         print(row_by_row)
-        print("row-by-row reshape == dJ/dA transposed:", np.array_equal(row_by_row, dJ_dA.T))
+        print("row-by-row reshape == dL/dA transposed:", np.array_equal(row_by_row, dL_dA.T))
         assert not np.allclose(row_by_row, finite_differences)
         """),
         md("""
@@ -179,6 +203,61 @@ def overlapping_average_pooling():
         plots.spy(pool3.jacobian(x), row_shape=y.shape, col_shape=x.shape, ax=ax)
         plt.show()
         """),
+        md("""
+        ## Exercises
+
+        Write your answer as a LaTeX `bmatrix` in the cell and run it: `check_derivation`
+        computes the same matrix symbolically and names every entry that differs, and the
+        systematic mistake behind them when there is one (a row-major reshape, a transpose,
+        ...). Each cell starts with a first attempt that contains a typical mistake; correct it
+        until the report says `Correct`.
+
+        **Exercise 1.** `AvgPool2D(2, stride=2, padding=1)` on a 2x2 input: every window holds
+        one entry of the input and three padding zeros. Write the 4x4 Jacobian
+        `d vec(p) / d vec(a)` (the padding zeros count in the divisor: `count_include_pad=True`).
+        """),
+        code("""
+        answer = r\"\"\"
+        \\begin{bmatrix}
+        1 & 0 & 0 & 0 \\\\
+        0 & 1 & 0 & 0 \\\\
+        0 & 0 & 1 & 0 \\\\
+        0 & 0 & 0 & 1
+        \\end{bmatrix}
+        \"\"\"
+        print(check_derivation(answer, jc.AvgPool2D(2, stride=2, padding=1), (2, 2)))
+        """),
+        md("""
+        **Exercise 2.** `AvgPool2D(2, ceil_mode=True)` on a 3x3 input: with `ceil_mode` the
+        output is 2x2, and the windows of the last row and column hang past the input. Write
+        the 4x9 Jacobian; the divisor of a window is the number of its taps that exist
+        ([average_pooling.md §1](../derivations/average_pooling.md#1-the-layer-and-its-jacobian)).
+        """),
+        code("""
+        answer = r\"\"\"
+        \\begin{bmatrix}
+        \\frac14 & \\frac14 & 0 & \\frac14 & \\frac14 & 0 & 0 & 0 & 0 \\\\
+        0 & 0 & \\frac14 & 0 & 0 & \\frac14 & 0 & 0 & 0 \\\\
+        0 & 0 & 0 & 0 & 0 & 0 & \\frac14 & \\frac14 & 0 \\\\
+        0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & \\frac14
+        \\end{bmatrix}
+        \"\"\"
+        print(check_derivation(answer, jc.AvgPool2D(2, ceil_mode=True), (3, 3)))
+        """),
+        md("""
+        **Exercise 3.** Back to the seed's pool (2x2, stride 1, 3x3 input): write `dL/dA` in
+        `A`'s shape with the symbols `\\frac{dL}{dp_{mn}}`.
+        """),
+        code("""
+        answer = r\"\"\"
+        \\begin{bmatrix}
+        \\frac{1}{4}\\frac{dL}{dp_{11}} & \\frac{1}{4}(\\frac{dL}{dp_{11}} + \\frac{dL}{dp_{21}}) & \\frac{1}{4}\\frac{dL}{dp_{21}} \\\\
+        \\frac{1}{4}(\\frac{dL}{dp_{11}} + \\frac{dL}{dp_{12}}) & \\frac{1}{4}(\\frac{dL}{dp_{11}} + \\frac{dL}{dp_{21}} + \\frac{dL}{dp_{12}} + \\frac{dL}{dp_{22}}) & \\frac{1}{4}(\\frac{dL}{dp_{21}} + \\frac{dL}{dp_{22}}) \\\\
+        \\frac{1}{4}\\frac{dL}{dp_{12}} & \\frac{1}{4}(\\frac{dL}{dp_{12}} + \\frac{dL}{dp_{22}}) & \\frac{1}{4}\\frac{dL}{dp_{22}}
+        \\end{bmatrix}
+        \"\"\"
+        print(check_derivation(answer, pool, A.shape, names=Names(loss="L")))
+        """),
     ]
 
 
@@ -195,7 +274,8 @@ def convolution_as_sparse_matrix():
         sparse `W` built from the kernel (seed 003), and `vec(Z) = M vec(K)` for a sparse `M`
         built from the input. These are the two Jacobians `d vec(Z)/d vec(A)` and
         `d vec(Z)/d vec(K)` (seed 004, appendix A). "Convolution" means cross-correlation, as
-        in every deep-learning library; kernels are `(kh, kw, C_in, C_out)`.
+        in every deep-learning library; kernels are `(kh, kw, C_in, C_out)`. This notebook
+        follows [derivations/convolution.md](../derivations/convolution.md) §2–4 and §6.
 
         {CONVENTIONS}
         """),
@@ -205,14 +285,15 @@ def convolution_as_sparse_matrix():
 
         import jacobian_cnn as jc
         from jacobian_cnn import plots
+        from jacobian_cnn.handcheck import check_derivation
         """),
         md("""
         ## Seed 004, appendix A
 
         A 3x4 input, a 2x2 kernel `β`, padding (1, 1), stride (1, 2): `Z` is 4x3. The entries
-        are chosen so that they name themselves: `a_rc = 10 r + c` (so `a23 = 23`) and
-        `β_rs = r.s` (so `β21 = 2.1`). Then every entry of `dZ/dA` is a `β` and every entry of
-        `dZ/dβ` is an `a`.
+        are chosen so that they name themselves (1-based, as in the seed): `a_ij = 10 i + j`
+        (so `a23 = 23`) and `β_uv = u.v` (so `β21 = 2.1`). Then every entry of `dZ/dA` is a `β`
+        and every entry of `dZ/dβ` is an `a`.
         """),
         code("""
         A = np.array([[10.0 * r + c for c in range(1, 5)] for r in range(1, 4)])
@@ -222,18 +303,43 @@ def convolution_as_sparse_matrix():
         print("A =\\n", A, "\\nZ =\\n", Z)
         assert Z[0, 0] == A[0, 0] * beta[1, 1]       # rep.2: z11 = a11 β22
         """),
+        md("""
+        ## Both Jacobians by hand: the tap table
+
+        Output `(p, q)` (0-based) reads, through kernel tap `(u, v)`, the input entry
+        `(p s_h + u - top, q s_w + v - left)`, or a padding zero when that falls outside `A`
+        ([convolution.md §2](../derivations/convolution.md#2-the-tap-table-where-padding-stride-and-dilation-enter)).
+        So row `p + q H_o` of `dZ/dA` holds `β[u, v]` in the column of that input entry, and
+        row `p + q H_o` of `dZ/dβ` holds that input entry in the column `u + v k_h` of `β[u, v]`
+        (§3 and §4). Zero padding stores nothing.
+        """),
+        code("""
+        (H, W_in), (kh, kw), (Ho, Wo) = A.shape, beta.shape, Z.shape
+        (sh, sw), top, left = (1, 2), 1, 1
+        J_A_hand, J_beta_hand = np.zeros((Ho * Wo, H * W_in)), np.zeros((Ho * Wo, kh * kw))
+        for p, q, u, v in np.ndindex(Ho, Wo, kh, kw):
+            i, j = p * sh + u - top, q * sw + v - left        # the input entry this tap reads
+            if 0 <= i < H and 0 <= j < W_in:                  # else: a padding zero, nothing stored
+                J_A_hand[p + q * Ho, i + j * H] = beta[u, v]
+                J_beta_hand[p + q * Ho, u + v * kh] = A[i, j]
+        print("d vec(Z) / d vec(A), by hand:\\n", J_A_hand)
+        """),
+        md("""
+        The package's two Jacobians are the same matrices:
+        """),
         code("""
         J_A = conv.jacobian(A)                    # d vec(Z) / d vec(A), 12 x 12
         J_beta = conv.jacobian(A, wrt="kernel")   # d vec(Z) / d vec(β), 12 x 4
         z_names = plots.vec_labels(Z.shape, "z", seed_style=True)
         fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"width_ratios": [12, 5]})
         plots.heatmap(J_A, ax=left, annotate=True, fmt="{:.1f}", colorbar=False, row_labels=z_names,
-                      col_labels=plots.vec_labels(A.shape, "a", seed_style=True),
+                      col_labels=plots.vec_labels(A.shape, "a", seed_style=True), row_name="Z", col_name="A",
                       title="d vec(Z) / d vec(A): the entries are β's (eq. a2-1)")
         plots.heatmap(J_beta, ax=right, annotate=True, fmt="{:.0f}", colorbar=False, row_labels=z_names,
-                      col_labels=plots.vec_labels(beta.shape, "β", seed_style=True),
+                      col_labels=plots.vec_labels(beta.shape, "β", seed_style=True), row_name="Z", col_name="β",
                       title="d vec(Z) / d vec(β): the a's (eq. a1-1)")
         plt.show()
+        assert np.array_equal(J_A.toarray(), J_A_hand) and np.array_equal(J_beta.toarray(), J_beta_hand)
         """),
         md("""
         The seed's worked entries, and its column-by-column recipe: the column of `β21` is
@@ -262,9 +368,9 @@ def convolution_as_sparse_matrix():
 
         Seed 003 flattens row by row. Its printed matrix repeats `k11 k12 k13` where the
         second kernel row `k21 k22 k23` belongs, so it is worth rebuilding. Our `J` is over
-        column-major `vec`; the commutation matrices `K(m, n)` (`K vec(A) = vec(A^T)`) turn it
-        into the row-major matrix the seed meant: `W = K(2,2) J K(4,4)^T`. With `k_rs = 10 r + s`
-        the first row reads `k11 k12 k13 0 k21 k22 k23 0 k31 k32 k33 0 0 0 0 0`.
+        column-major `vec`; the commutation matrices `T(m, n)` (`T vec(A) = vec(A^T)`,
+        `jc.commutation_matrix`) turn it into the row-major matrix the seed meant:
+        `W = T(2,2) J T(4,4)^T`. With `k_uv = 10 u + v` (1-based) the first row reads `k11 k12 k13 0 k21 k22 k23 0 k31 k32 k33 0 0 0 0 0`.
         """),
         code("""
         k = np.array([[11.0, 12.0, 13.0], [21.0, 22.0, 23.0], [31.0, 32.0, 33.0]])
@@ -281,7 +387,8 @@ def convolution_as_sparse_matrix():
         ## The transposed-convolution identity
 
         The backward pass through the input is the row `vec(G) @ J`, i.e. `W^T` applied to the
-        gradient `G = dF/dZ` (seed 003, eq. 2). As a convolution: pad `G` by `kh - 1` and
+        gradient `G = dL/dZ` (seed 003, eq. 2, calls the loss `F`;
+        [convolution.md §6](../derivations/convolution.md#61-input-gradient--transposed-convolution)). As a convolution: pad `G` by `kh - 1` and
         cross-correlate with the kernel flipped both ways. With stride 2, first insert a zero
         row and column between the entries of `G` (seed 003, the 5x5 example). The kernel's
         gradient is the input cross-correlated with `G`, with dilation equal to the stride.
@@ -319,6 +426,13 @@ def convolution_as_sparse_matrix():
         read once and the centre nine times; padding evens this out; stride 2 reads some
         entries once and others four times; dilation 2 on a 6x6 input reads every entry
         exactly once.
+
+        The stride-2 pattern is not symmetric, and the reason is the output size: per axis
+        `floor((6 + 1 + 1 - 3) / 2) + 1 = 3` windows, starting at rows `-1, 1, 3` and covering
+        rows `-1` to `5`. The top padding row is read, the bottom one (row 6) never: the
+        division by the stride drops it. Rows 1 and 3 lie in two windows, the others in one,
+        so the counts along each axis are `1 2 1 2 1 1`, and each entry of the picture is the
+        product of its row's and its column's count.
         """),
         code("""
         x = np.zeros((6, 6))
@@ -339,6 +453,12 @@ def convolution_as_sparse_matrix():
             bottom.set_yticks(range(6))
         plt.tight_layout()
         plt.show()
+
+        rows_read = [sum(p * 2 - 1 + u == i for p in range(3) for u in range(3))
+                     for i in range(6)]                   # windows whose rows 2p - 1 + u include row i
+        print("stride 2, padding 1, per axis:", rows_read)
+        stride2 = jc.Conv2D(np.ones((3, 3)), stride=2, padding=1).jacobian(x)
+        assert np.array_equal(jc.unvec(np.diff(stride2.tocsc().indptr), x.shape), np.outer(rows_read, rows_read))
         """),
         md("""
         ## Channels and a batch
@@ -355,10 +475,66 @@ def convolution_as_sparse_matrix():
         y = layer.forward(x)
         fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [2, 1]})
         plots.spy(layer.jacobian(x), row_shape=y.shape, col_shape=x.shape, ax=left,
-                  title="d vec(Z) / d vec(A)")
+                  title="d vec(Z) / d vec(A)", row_name="Z", col_name="A")
         plots.spy(layer.jacobian(x, wrt="kernel"), row_shape=y.shape, col_shape=layer.kernel.shape,
-                  ax=right, title="d vec(Z) / d vec(K)")
+                  ax=right, title="d vec(Z) / d vec(K)", row_name="Z", col_name="K")
         plt.show()
+        """),
+        md("""
+        ## Exercises
+
+        Write your answer as a LaTeX `bmatrix` (kernel entries `k_{uv}`, input entries `a_{ij}`,
+        1-based) and run the cell: `check_derivation` names every entry that differs, and the
+        systematic mistake behind them (a flipped kernel, a transpose, a row-major order, ...).
+        Each cell starts with a first attempt that contains a typical mistake.
+
+        **Exercise 1.** `Conv2D` with a 2x2 kernel on a 3x3 input, no padding: the 4x9
+        Jacobian wrt the input.
+        """),
+        code("""
+        answer = r\"\"\"
+        \\begin{bmatrix}
+        k_{22} & k_{12} & 0 & k_{21} & k_{11} & 0 & 0 & 0 & 0 \\\\
+        0 & k_{22} & k_{12} & 0 & k_{21} & k_{11} & 0 & 0 & 0 \\\\
+        0 & 0 & 0 & k_{22} & k_{12} & 0 & k_{21} & k_{11} & 0 \\\\
+        0 & 0 & 0 & 0 & k_{22} & k_{12} & 0 & k_{21} & k_{11}
+        \\end{bmatrix}
+        \"\"\"
+        print(check_derivation(answer, jc.Conv2D(np.ones((2, 2))), (3, 3)))
+        """),
+        md("""
+        **Exercise 2.** The same kernel on a 2x2 input with `padding=((0, 1), (0, 1))` and
+        `padding_mode="replicate"`: the bottom row and the right column of the padding copy
+        the input's last row and column, so some inputs feed two or four taps of one window
+        ([convolution.md §3.1](../derivations/convolution.md#31-copying-paddings-the-padding-as-a-matrix-p-before-the-convolution)).
+        The 4x4 Jacobian wrt the input:
+        """),
+        code("""
+        answer = r\"\"\"
+        \\begin{bmatrix}
+        k_{11} & k_{21} & k_{12} & k_{22} \\\\
+        0 & k_{11} & 0 & k_{12} \\\\
+        0 & 0 & k_{11} & k_{21} \\\\
+        0 & 0 & 0 & k_{11}
+        \\end{bmatrix}
+        \"\"\"
+        replicate = jc.Conv2D(np.ones((2, 2)), padding=((0, 1), (0, 1)), padding_mode="replicate")
+        print(check_derivation(answer, replicate, (2, 2)))
+        """),
+        md("""
+        **Exercise 3.** A 2x2 kernel at stride 2 on a 4x4 input: the 4x4 Jacobian wrt the
+        kernel (rows `z_11, z_21, z_12, z_22`, columns `k_11, k_21, k_12, k_22`).
+        """),
+        code("""
+        answer = r\"\"\"
+        \\begin{bmatrix}
+        a_{11} & a_{31} & a_{13} & a_{33} \\\\
+        a_{21} & a_{41} & a_{23} & a_{43} \\\\
+        a_{12} & a_{32} & a_{14} & a_{34} \\\\
+        a_{22} & a_{42} & a_{24} & a_{44}
+        \\end{bmatrix}
+        \"\"\"
+        print(check_derivation(answer, jc.Conv2D(np.ones((2, 2)), stride=2), (4, 4), wrt="kernel"))
         """),
     ]
 
@@ -375,7 +551,8 @@ def max_pooling_switches():
         Max pooling copies one entry of each window. The forward pass records which one, the
         *switch* (seed 003): here the `vec` index into the input. The Jacobian is then a 0/1
         matrix with a single 1 per row, at the switch (seed 004, appendix B), built from the
-        recorded switches rather than by recomputing the maximum.
+        recorded switches rather than by recomputing the maximum. This notebook follows
+        [derivations/max_pooling.md](../derivations/max_pooling.md).
 
         {CONVENTIONS}
         """),
@@ -385,43 +562,70 @@ def max_pooling_switches():
 
         import jacobian_cnn as jc
         from jacobian_cnn import plots
+        from jacobian_cnn.handcheck import check_derivation
+        from jacobian_cnn.symbolic import Names
         """),
         md("""
         ## Seed 003: a 4x4 map, 2x2 windows, stride 2
 
-        The values are chosen so that the winners are the seed's bold entries `a21, a14, a31,
-        a43`.
+        The values are all different, so that every value names one entry, and chosen so that
+        the winners are the seed's bold entries `a21, a14, a31, a43` (seed names are 1-based:
+        `a21` is `a[1, 0]`).
         """),
         code("""
-        a = np.array([[1.0, 2.0, 3.0, 9.0],
-                      [8.0, 4.0, 5.0, 6.0],
-                      [9.0, 2.0, 1.0, 3.0],
-                      [1.0, 5.0, 7.0, 4.0]])
+        a = np.array([[1.0, 2.0, 3.0, 16.0],
+                      [15.0, 4.0, 5.0, 6.0],
+                      [14.0, 7.0, 8.0, 9.0],
+                      [10.0, 11.0, 13.0, 12.0]])
+        assert len(np.unique(a)) == a.size            # no repeated values
         pool = jc.MaxPool2D(2)
         y, switches = pool.forward_with_cache(a)
-        names = plots.vec_labels(a.shape, "a", seed_style=True)
+        names = plots.vec_labels(a.shape, "a", seed_style=True)     # names[i] is the entry at vec index i
         print("y =\\n", y)
-        print("switches (vec indices):\\n", switches)
-        print("which are:", [[names[s] for s in row] for row in switches])
+        print("output  value  winner  switch (0-based vec index)  1-based vec position")
+        for o, (value, switch) in enumerate(zip(jc.vec(y), jc.vec(switches))):
+            print(f"{plots.vec_labels(y.shape, 'y', seed_style=True)[o]:>6}  {value:5.0f}  {names[switch]:>6}"
+                  f"  {switch:26d}  {switch + 1:20d}")
+        """),
+        md("""
+        ## The Jacobian by hand
+
+        Row `o` of `d vec(y)/d vec(a)` has a single 1, in the column of the entry that wins
+        window `o` ([max_pooling.md §1](../derivations/max_pooling.md#1-the-layer-its-switches-and-its-jacobian)).
+        By hand: for every window, find its largest entry and put a 1 in that entry's `vec`
+        column (`i + 4 j` for `a[i, j]`, 0-based).
+        """),
+        code("""
+        J_hand = np.zeros((4, 16))
+        for p in range(2):
+            for q in range(2):
+                window = a[2 * p:2 * p + 2, 2 * q:2 * q + 2]
+                u, v = np.unravel_index(np.argmax(window), window.shape)   # no ties here
+                J_hand[p + 2 * q, (2 * p + u) + 4 * (2 * q + v)] = 1
+        print(J_hand.astype(int))
 
         J = pool.jacobian(a, cache=switches)       # built from the switches, no second forward pass
+        assert np.array_equal(J.toarray(), J_hand)
         fig, ax = plt.subplots(figsize=(12, 2.4))
         plots.heatmap(J, ax=ax, annotate=True, fmt="{:.0f}", colorbar=False, col_labels=names,
-                      row_labels=plots.vec_labels(y.shape, "y", seed_style=True),
+                      row_labels=plots.vec_labels(y.shape, "y", seed_style=True), col_name="a",
                       title="d vec(y) / d vec(a): one 1 per row, at the switch")
         plt.show()
         """),
         md("""
         ## Max unpooling is the row through the 0/1 Jacobian
 
-        The gradient row `vec(G) @ J`, reshaped, puts each `dF/dy` where its maximum came from
+        The gradient row `vec(G) @ J`, reshaped, puts each `dL/dy` where its maximum came from
         and zeros everywhere else: seed 003's max unpooling. Unpooling the values themselves
-        puts `9` back at row 1, column 4, i.e. `a14` (the seed's figure prints `a41` there).
+        puts `16` back at row 1, column 4, i.e. `a14`; the seed's figure prints `a41` there,
+        which is `10`, an entry that won no window.
         """),
         code("""
-        G = np.array([[0.1, 0.2], [0.3, 0.4]])     # dF/dy
-        print("dF/da =\\n", jc.unvec(jc.vec(G) @ J, a.shape))
-        print("unpooled values =\\n", jc.unvec(jc.vec(y) @ J, a.shape))
+        G = np.array([[0.1, 0.2], [0.3, 0.4]])     # dL/dy
+        print("dL/da =\\n", jc.unvec(jc.vec(G) @ J, a.shape))
+        unpooled = jc.unvec(jc.vec(y) @ J, a.shape)
+        print("unpooled values =\\n", unpooled)
+        assert unpooled[0, 3] == a[0, 3] == 16 and a[3, 0] == 10
         """),
         md("""
         ## Seed 004, appendix B: padding, stride, and the switch arithmetic
@@ -478,7 +682,7 @@ def max_pooling_switches():
             line = f"A{p}{q}: eq. b-2 gives (r_i, c_i) = ({r_i}, {c_i}), j = {j:>2}"
             if inside:
                 assert j - 1 == ours                       # j is 1-based, the switch a 0-based vec index
-                print(f"{line}: I{r_i}{c_i}, the recorded switch {ours}")
+                print(f"{line}: I{r_i}{c_i}, the recorded switch + 1 = {ours + 1} (switches are 0-based)")
             elif 1 <= j <= I.size:
                 print(f"{line}: outside I, and j names I{(j - 1) % 3 + 1}{(j - 1) // 3 + 1}, which is "
                       f"not even in the window; recorded switch {ours} (padding won)")
@@ -493,8 +697,15 @@ def max_pooling_switches():
         give `1/2` to each. Any one-hot choice is a valid subgradient, and implementations
         differ: the default here takes the first maximum in the window's column-major order
         (the seed's `vec(Ω)`, MatConvNet); PyTorch's CPU kernel takes the first in row-major
-        order (`tie="row_major"`). In a CNN, ties mostly come from ReLU zeros, and there the
-        choice does not matter: the ReLU's derivative is 0 at every tied entry.
+        order (`tie="row_major"`).
+
+        Which one wins changes only the gradient wrt the pool's input, at the tied entries.
+        Whether that reaches anything further back depends on the layer before the pool: ties
+        at 0 after a ReLU do not, because a ReLU output 0 comes from a pre-activation `z <= 0`,
+        where ReLU'(z) = 0, so every tied entry's gradient is multiplied by 0. Ties at any other
+        value (equal positive activations, saturated sigmoids, equal averages, the input image)
+        pass on. The same holds for seed 002's mask, which sends the gradient to *every* tied
+        entry: [max_pooling.md §4](../derivations/max_pooling.md#4-seed-002-the-tie-mask).
         """),
         code("""
         x = np.array([[1.0, 5.0], [5.0, 2.0]])                 # 5 at (1, 0) and at (0, 1)
@@ -516,6 +727,47 @@ def max_pooling_switches():
         plots.spy(pool.jacobian(x), row_shape=y.shape, col_shape=x.shape, ax=ax)
         plt.show()
         """),
+        md("""
+        ## Exercises
+
+        Write your answer as a LaTeX `bmatrix` and run the cell: `check_derivation` names every
+        entry that differs, and the systematic mistake behind them. Each cell starts with a
+        first attempt that contains a typical mistake.
+
+        **Exercise 1.** The 4x16 Jacobian of `MaxPool2D(2)` on the map `a` above (rows
+        `y_11, y_21, y_12, y_22`, which the checker calls `p_11, ...`; columns in `vec` order
+        `a_11, a_21, a_31, a_41, a_12, ...`).
+        """),
+        code("""
+        answer = r\"\"\"
+        \\begin{bmatrix}
+        0 & 0 & 0 & 0 & 1 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 \\\\
+        0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 1 & 0 & 0 & 0 & 0 & 0 & 0 & 0 \\\\
+        0 & 0 & 0 & 1 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 \\\\
+        0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 & 1 & 0
+        \\end{bmatrix}
+        \"\"\"
+        print(check_derivation(answer, jc.MaxPool2D(2), a))
+        """),
+        md("""
+        **Exercise 2.** Overlapping windows: `MaxPool2D(3, stride=1)` on a 4x4 map of zeros with
+        a 9 at `a_22`, so `a_22` wins all four windows. Write `dL/da` in `a`'s shape with the
+        symbols `\\frac{dL}{dp_{mn}}` (seed 001 inserts each gradient at its switch; the chain
+        rule adds: [max_pooling.md §3](../derivations/max_pooling.md#3-seed-001-max-unpooling-must-add-not-insert)).
+        """),
+        code("""
+        x9 = np.zeros((4, 4))
+        x9[1, 1] = 9.0
+        answer = r\"\"\"
+        \\begin{bmatrix}
+        0 & 0 & 0 & 0 \\\\
+        0 & \\frac{dL}{dp_{22}} & 0 & 0 \\\\
+        0 & 0 & 0 & 0 \\\\
+        0 & 0 & 0 & 0
+        \\end{bmatrix}
+        \"\"\"
+        print(check_derivation(answer, jc.MaxPool2D(3, stride=1), x9, names=Names(loss="L")))
+        """),
     ]
 
 
@@ -531,10 +783,22 @@ def three_layer_cnn():
         Seed 004 derives back-propagation for `conv -> activation -> pool -> conv -> activation
         -> pool -> flatten -> dense` (figure 1) in numerator layout over column-major `vec`.
         This notebook computes every equation of its sections 3.1.1 to 3.1.6 for a small
-        network, in the seed's own form (channel-by-channel matrices, convolutions with unit
-        kernels), and matches each against the chain composer: `Chain(layers[k:]).backward`
-        gives `dJ/dvec` of every intermediate, `Chain.backward` the parameter rows. At the end
-        everything is checked against torch autograd.
+        network, by hand in the seed's own form (channel-by-channel matrices, convolutions with
+        unit kernels, column recipes), and only then matches each against the chain composer.
+        At the end everything is checked against torch autograd. The derivations it follows:
+        [chain.md §2](../derivations/chain.md#2-a-seed-004-network-by-jacobians-and-by-the-classical-formulas),
+        [convolution.md §7](../derivations/convolution.md#7-channels-seed-004-section-315),
+        [average_pooling.md §1](../derivations/average_pooling.md#1-the-layer-and-its-jacobian),
+        [max_pooling.md §5](../derivations/max_pooling.md#5-seed-004-appendix-b-switches-and-the-column-arithmetic-of-eq-b-2).
+
+        **Where this network departs from the seed's.** The seed's figure uses average pooling
+        in both layers, a generic activation (the sigmoid in 3.1.4), and leaves the loss `J`
+        abstract (its back-propagation starts from `dL/dZ3`). Here layer 1 is as in the seed
+        (sigmoid, average pooling), layer 2 uses ReLU and **max pooling**, and the loss is the
+        softmax cross-entropy: that way both pooling layers the seed derives (3.1.3 and
+        appendix B) appear in one network, and `dL/dZ3` is a concrete row. None of the seed's
+        formulas depends on these choices. The seed calls the loss `J`; here `J` is always a
+        Jacobian and the loss is `L` ([notation](../derivations/README.md#notation)).
 
         {CONVENTIONS}
         """),
@@ -556,7 +820,7 @@ def three_layer_cnn():
         md("""
         The seed's names for the intermediates: `Z` after a convolution or the dense layer,
         `I` after an activation, `A` after pooling, `B2` the flattened `A2`; `A3 = softmax(Z3)`
-        and `J` the cross-entropy.
+        and `L` the cross-entropy.
         """),
         code("""
         names = ["Z1", "I1", "A1", "Z2", "I2", "A2", "B2", "Z3"]
@@ -566,11 +830,30 @@ def three_layer_cnn():
             h = layer.forward(h)
             values[name] = h
             print(f"{name} = {layer!r:<36} shape {h.shape}")
-        print("J =", float(loss.forward(h)))
+        print("L =", float(loss.forward(h)))
+        """),
+        md("""
+        ## Helpers, and the trace of the backward pass
 
+        Three small helpers keep the cells below close to the seed's notation:
+
+        * `composer_row(k)`: the row `dL/dvec(input of layer k)`, computed independently by the
+          chain composer on the tail `layers[k:]` of the chain (with the loss). Each hand
+          result below is compared with it.
+        * `channels(row, shape)`: a row over `vec` of an `(h, w, c)` map as the seed's
+          `c x (h w)` matrix, whose row `j` is `dL/dvec` of channel `j` (section 3.1.2).
+        * `unit(shape, index)`: the matrix `E_pq` with a single 1, for the seed's column
+          recipes (a column of a Jacobian is the layer applied to `E_pq`).
+
+        `full.backward(x)` runs the whole backward pass at once; its **trace** lists every
+        product `g <- g @ J` it made, last layer first: the layer, what the Jacobian is taken
+        with respect to, the Jacobian's shape and its stored entries. The parameter rows
+        (`grads.params`) are the products with the kernel, weight and bias Jacobians.
+        """),
+        code("""
         inputs = ["A0", *names]
         def composer_row(k):
-            \"\"\"dJ / dvec(input of layer k), from the chain composer on the chain's tail.\"\"\"
+            \"\"\"dL / dvec(input of layer k), from the chain composer on the chain's tail.\"\"\"
             return jc.Chain(full.layers[k:]).backward(values[inputs[k]]).input[0]
 
         def channels(row, shape):
@@ -587,67 +870,68 @@ def three_layer_cnn():
         print(grads.trace)
         """),
         md("""
-        ## 3.1.1 `dJ/dW3`, `dJ/db3`, `dJ/dB2`
+        ## 3.1.1 `dL/dW3`, `dL/db3`, `dL/dB2`
 
-        `dJ/dZ3 = dJ/dA3 · dA3/dZ3` with the full softmax Jacobian `diag(a) - a a^T`; then,
+        `dL/dZ3 = dL/dA3 · dA3/dZ3` with the full softmax Jacobian `diag(a) - a a^T`; then,
         from `Z3 = W3^T B2 + b3`:
-        `dJ/dW3 = (dJ/dZ3)^T (B2)^T`, `dJ/db3 = dJ/dZ3`, `dJ/dB2 = dJ/dZ3 (W3)^T`.
-        `dJ/dW3` has the shape of `W3^T`: a Jacobian; the gradient in `W3`'s shape is its
+        `dL/dW3 = (dL/dZ3)^T (B2)^T`, `dL/db3 = dL/dZ3`, `dL/dB2 = dL/dZ3 (W3)^T`.
+        `dL/dW3` has the shape of `W3^T`: a Jacobian; the gradient in `W3`'s shape is its
         transpose (section 3.2), which is what `as_parameter_shape` returns from the chain's row.
         """),
         code("""
         Z3, B2, fc = values["Z3"], values["B2"], net[7]
         A3 = jc.Softmax().forward(Z3)
-        dJ_dA3 = np.zeros(4)
-        dJ_dA3[label] = -1 / A3[label]                    # J = -log a3[label]
-        dJ_dZ3 = dJ_dA3 @ jc.Softmax().jacobian(Z3)
-        assert np.allclose(dJ_dZ3, loss.gradient(Z3)[0])  # = softmax(Z3) - onehot(label)
+        dL_dA3 = np.zeros(4)
+        dL_dA3[label] = -1 / A3[label]                    # L = -log a3[label]
+        dL_dZ3 = dL_dA3 @ jc.Softmax().jacobian(Z3)
+        assert np.allclose(dL_dZ3, loss.gradient(Z3)[0])  # = softmax(Z3) - onehot(label)
 
-        dJ_dW3 = np.outer(dJ_dZ3, B2)                     # (dJ/dZ3)^T (B2)^T: n3 x n2
-        dJ_db3 = dJ_dZ3
-        dJ_dB2 = dJ_dZ3 @ fc.weight.T                     # dJ/dZ3 (W3)^T
-        print("dJ/dZ3 =", dJ_dZ3.round(4), "\\ndJ/dW3 has shape", dJ_dW3.shape, "; W3 has", fc.weight.shape)
+        dL_dW3 = np.outer(dL_dZ3, B2)                     # (dL/dZ3)^T (B2)^T: n3 x n2
+        dL_db3 = dL_dZ3
+        dL_dB2 = dL_dZ3 @ fc.weight.T                     # dL/dZ3 (W3)^T
+        print("dL/dZ3 =", dL_dZ3.round(4), "\\ndL/dW3 has shape", dL_dW3.shape, "; W3 has", fc.weight.shape)
 
-        assert np.allclose(jc.as_parameter_shape(grads.params[7]["weight"][0], fc.weight.shape), dJ_dW3.T)
-        assert np.allclose(grads.params[7]["bias"][0], dJ_db3)
-        assert np.allclose(composer_row(7), dJ_dB2)
+        assert np.allclose(jc.as_parameter_shape(grads.params[7]["weight"][0], fc.weight.shape), dL_dW3.T)
+        assert np.allclose(grads.params[7]["bias"][0], dL_db3)
+        assert np.allclose(composer_row(7), dL_dB2)
         print("3.1.1 matches the chain composer")
         """),
         md("""
-        ## 3.1.2 `dJ/dvA2`
+        ## 3.1.2 `dL/dvA2`
 
         `B2` stacks `vec(A2_1), vec(A2_2), ...`, which is `vec(A2)` itself: flattening is the
         identity map on `vec`, with the identity Jacobian. The seed then reshapes the row
-        `dJ/dB2` into a `c2 x (h w)` matrix whose row `j` is `dJ/dvec(A2_j)`.
+        `dL/dB2` into a `c2 x (h w)` matrix whose row `j` is `dL/dvec(A2_j)`.
         """),
         code("""
         A2 = values["A2"]
         assert np.array_equal(net[6].jacobian(A2).toarray(), np.eye(A2.size))   # flatten: the identity
-        dJ_dvA2 = channels(dJ_dB2, A2.shape)
-        print(dJ_dvA2.round(4))
-        assert np.allclose(dJ_dvA2.ravel(), composer_row(6))
+        dL_dvA2 = channels(dL_dB2, A2.shape)
+        print(dL_dvA2.round(4))
+        assert np.allclose(dL_dvA2.ravel(), composer_row(6))
         """),
         md("""
-        ## 3.1.3 `dJ/dvI2`: through the pooling layer
+        ## 3.1.3 `dL/dvI2`: through the pooling layer
 
-        `dJ/dvI2 = dJ/dvA2 · dvA2/dvI2`. The second pooling layer of this network is max
+        `dL/dvI2 = dL/dvA2 · dvA2/dvI2`. The second pooling layer of this network is max
         pooling: its Jacobian is the 0/1 mask built from the switches (appendix B). For
         average pooling, section 3.1.3 builds the matrix column by column as
-        `vec(dI/dI_pq * P)`; that case appears in 3.1.6.
+        `vec(dI/dI_pq * P)` (the seed's `P` is the pooling kernel, full of `1/4`); that case
+        appears in 3.1.6.
         """),
         code("""
         I2, maxpool = values["I2"], net[5]
         switches = maxpool.switches(I2)
         dA2_dI2 = maxpool.jacobian(I2, cache=switches)
-        g_I2 = jc.vec(dJ_dvA2.T) @ dA2_dI2                 # rows of dJ/dvA2, back in vec order
+        g_I2 = jc.vec(dL_dvA2.T) @ dA2_dI2                 # rows of dL/dvA2, back in vec order
         assert np.allclose(g_I2, composer_row(5))
         print("switches:", jc.vec(switches), "\\n", channels(g_I2, I2.shape).round(3))
         """),
         md("""
-        ## 3.1.4 `dJ/dvZ2`: through the activation
+        ## 3.1.4 `dL/dvZ2`: through the activation
 
         The activation's Jacobian depends on the values, so the seed computes it channel by
-        channel, `dJ/dvZ2_j = dJ/dvI2_j · dvI2_j/dvZ2_j`, and stacks the rows. The full
+        channel, `dL/dvZ2_j = dL/dvI2_j · dvI2_j/dvZ2_j`, and stacks the rows. The full
         Jacobian is the block diagonal of these (here ReLU: a 0/1 diagonal).
         """),
         code("""
@@ -658,19 +942,19 @@ def three_layer_cnn():
         assert np.allclose(np.concatenate(per_channel), g_Z2)
         assert np.allclose(g_Z2, composer_row(4))
         G_Z2 = channels(g_Z2, Z2.shape)
-        print("dJ/dvZ2 is", G_Z2.shape)
+        print("dL/dvZ2 is", G_Z2.shape)
         """),
         md("""
-        ## 3.1.5 `dJ/dvK2`, `dJ/db2`, `dJ/dvA1`
+        ## 3.1.5 `dL/dvK2`, `dL/db2`, `dL/dvA1`
 
         *Kernel.* For input channel `i`, the matrix `dvZ2_j/dvK2_ji` has the columns
         `vec(A1_i * dK/dK_pq)` (a convolution with a unit kernel, same padding and stride) and
-        does not depend on `j` (figure 4), so `dJ/dvK2_{:,i} = dJ/dvZ2 · dvZ2_j/dvK2_ji` gives
-        all output channels at once: row `j` is `dJ/dvec(K2_ji)`.
+        does not depend on `j` (figure 4), so `dL/dvK2_{:,i} = dL/dvZ2 · dvZ2_j/dvK2_ji` gives
+        all output channels at once: row `j` is `dL/dvec(K2_ji)`.
 
-        *Bias.* `dJ/db2 = (dJ/dvZ2 · 1)^T`.
+        *Bias.* `dL/db2 = (dL/dvZ2 · 1)^T`.
 
-        *Input.* `dJ/dvA1_i = sum_j dJ/dvZ2_j · dvZ2_j/dvA1_i`, whose columns are
+        *Input.* `dL/dvA1_i = sum_j dL/dvZ2_j · dvZ2_j/dvA1_i`, whose columns are
         `vec(dA1_i/dA_pq * K2_ji)`.
 
         The seed writes `A^{[2]}` in a few places of this section where `A^{[1]}` is meant
@@ -706,19 +990,29 @@ def three_layer_cnn():
         print("3.1.5 matches the chain composer")
         """),
         md("""
-        ## 3.1.6 `dJ/dvZ1`, `dJ/dvK1`, `dJ/db1`
+        ## 3.1.6 `dL/dvZ1`, `dL/dvK1`, `dL/db1`
 
-        The same steps one layer down: average pooling (a convolution with the constant
-        kernel `1/4`, **the same matrix for every channel**), the sigmoid's diagonal, then the
+        The same steps one layer down. First the average pooling, by the seed's recipe of
+        section 3.1.3: the layer is a convolution of each channel with the constant kernel
+        full of `1/4` at stride 2 (the seed's `P`), so column `pq` of `dvA1_j/dvI1_j` is
+        `vec(E_pq * P)`, the pooled unit matrix, and the matrix is **the same for every
+        channel**. Built column by column, it is the diagonal block of the package's Jacobian
+        for every channel, with nothing between channels. Then the sigmoid's diagonal, then the
         kernel and bias of the first convolution. (The seed's kernel equation here repeats
         `K^{[2]}` and `Z^{[2]}` where `K^{[1]}` and `Z^{[1]}` are meant.)
         """),
         code("""
         I1, Z1, avgpool, conv1 = values["I1"], values["Z1"], net[2], net[0]
+        hi, wi = I1.shape[:2]
+        constant_kernel = jc.Conv2D(np.full((2, 2), 1 / 4), stride=2)    # the seed's P
+        recipe = np.column_stack([jc.vec(constant_kernel.forward(unit((hi, wi), pq)))
+                                  for pq in [np.unravel_index(t, (hi, wi), order="F") for t in range(hi * wi)]])
+        print("dvA1_j / dvI1_j is", recipe.shape, "with", np.count_nonzero(recipe), "entries of 1/4")
+
         dA1_dI1 = avgpool.jacobian(I1)
-        n_out, n_in = ha * wa, I1.shape[0] * I1.shape[1]
+        n_out, n_in = ha * wa, hi * wi
         blocks = [dA1_dI1[j * n_out:(j + 1) * n_out, j * n_in:(j + 1) * n_in].toarray() for j in range(c1)]
-        assert all(np.array_equal(b, blocks[0]) for b in blocks)      # equal for all channels
+        assert all(np.array_equal(b, recipe) for b in blocks)          # the recipe, for every channel
         assert dA1_dI1.nnz == sum(np.count_nonzero(b) for b in blocks)  # and nothing between channels
 
         g_I1 = G_A1.ravel() @ dA1_dI1
@@ -748,7 +1042,7 @@ def three_layer_cnn():
         code("""
         reference = training.torch_gradients(net, x, label)
         seed_form = {(0, "kernel"): dK1, (0, "bias"): db1, (3, "kernel"): dK2, (3, "bias"): db2,
-                     (7, "weight"): dJ_dW3.T, (7, "bias"): dJ_db3}
+                     (7, "weight"): dL_dW3.T, (7, "bias"): dL_db3}
         print(f"{'parameter':<16}{'shape':>14}{'max |chain - seed form|':>26}{'max |chain - torch|':>22}")
         for (i, name), value in seed_form.items():
             chain = jc.as_parameter_shape(grads.params[i][name][0], value.shape)
@@ -777,10 +1071,67 @@ def three_layer_cnn():
             out = layer.forward(h)
             rows = {"row_shape": out.shape} if out.ndim == 4 else {"row_blocks": out.shape[0]}
             cols = {"col_shape": h.shape} if h.ndim == 4 else {"col_blocks": h.shape[0]}
-            plots.spy(layer.jacobian(h), ax=ax, title=f"d{name}/d{source}", **rows, **cols)
+            plots.spy(layer.jacobian(h), ax=ax, title=f"d{name}/d{source}", row_name=name, col_name=source,
+                      **rows, **cols)
             h = out
         plt.tight_layout()
         plt.show()
+        """),
+        md("""
+        ## Exercises
+
+        Write your answer as a LaTeX `bmatrix` and run the cell: `check_derivation` names every
+        entry that differs, and the systematic mistake behind them. Each cell starts with a
+        first attempt that contains a typical mistake. The layer is `z = W^T a` with `W` of
+        shape `3 x 2` (seed 004's dense layer, entries `w_{ij}`, input `a_{i}`;
+        [dense.md](../derivations/dense.md)).
+
+        **Exercise 1.** The 2x3 Jacobian `dz/da`.
+        """),
+        code("""
+        from jacobian_cnn.handcheck import check_derivation
+
+        dense = jc.Dense(np.ones((3, 2)))
+        answer = r\"\"\"
+        \\begin{bmatrix}
+        w_{11} & w_{12} & w_{13} \\\\
+        w_{21} & w_{22} & w_{23}
+        \\end{bmatrix}
+        \"\"\"
+        print(check_derivation(answer, dense, (3,)))
+        """),
+        md("""
+        **Exercise 2.** The 2x6 Jacobian `dz/dvec(W)` (columns `w_11, w_21, w_31, w_12, ...`:
+        `vec` runs down the columns of `W`).
+        """),
+        code("""
+        answer = r\"\"\"
+        \\begin{bmatrix}
+        a_{1} & 0 & a_{2} & 0 & a_{3} & 0 \\\\
+        0 & a_{1} & 0 & a_{2} & 0 & a_{3}
+        \\end{bmatrix}
+        \"\"\"
+        print(check_derivation(answer, dense, (3,), wrt="weight"))
+        """),
+        md("""
+        **Exercise 3.** PyTorch flattens an `NCHW` tensor row-major over `(C, H, W)`:
+        `Flatten("torch")` of a 2x2x2 map. Write its 8x8 Jacobian over `vec` (columns
+        `a_111, a_211, a_121, a_221, a_112, ...`; [reshape.md §3](../derivations/reshape.md#3-row-major-order-and-the-commutation-matrix)).
+        """),
+        code("""
+        answer = r\"\"\"
+        \\begin{bmatrix}
+        1 & 0 & 0 & 0 & 0 & 0 & 0 & 0 \\\\
+        0 & 1 & 0 & 0 & 0 & 0 & 0 & 0 \\\\
+        0 & 0 & 1 & 0 & 0 & 0 & 0 & 0 \\\\
+        0 & 0 & 0 & 1 & 0 & 0 & 0 & 0 \\\\
+        0 & 0 & 0 & 0 & 1 & 0 & 0 & 0 \\\\
+        0 & 0 & 0 & 0 & 0 & 1 & 0 & 0 \\\\
+        0 & 0 & 0 & 0 & 0 & 0 & 1 & 0 \\\\
+        0 & 0 & 0 & 0 & 0 & 0 & 0 & 1
+        \\end{bmatrix}
+        \"\"\"
+        print(check_derivation(answer, jc.Flatten("torch"), (2, 2, 2)))
         """),
     ]
 
@@ -794,7 +1145,8 @@ def training_from_jacobians():
         md(f"""
         # 5. Training the seed's CNN with gradients from explicit Jacobians
 
-        Mini-batch gradient descent, `P := P - α ∇_P J` (seed 004, section 3), on
+        Mini-batch gradient descent, `θ := θ - α ∇_θ L` for every parameter `θ` (seed 004,
+        section 3, writes the loss as `J`; here `J` is a Jacobian), on
         scikit-learn's bundled 8x8 digits (`load_digits`: nothing is downloaded). Every
         gradient is the row that `Chain.backward` pushes through each layer's explicit sparse
         Jacobian, reshaped into the parameter's shape with `as_parameter_shape`. A mini-batch
@@ -841,6 +1193,9 @@ def training_from_jacobians():
         pass, with each Jacobian's shape and stored entries. Below: the first convolution's
         Jacobian wrt its input is block diagonal (one block per sample); the dense layer's
         Jacobian wrt its weight stacks one block per sample, so `g @ J` sums over the batch.
+        That last one is built by hand first: for `Z3 = W3^T B2 + b3`, sample `n`'s block is
+        `I_10 ⊗ x_n^T`, with `x_n` the flattened features of image `n`
+        ([dense.md §1](../derivations/dense.md#1-the-three-jacobians)).
         """),
         code("""
         xb, yb = data.x_train[..., :4], data.y_train[:4]
@@ -849,16 +1204,18 @@ def training_from_jacobians():
         print(grads.trace)
 
         conv1, fc = net[0], net[7]
-        B2 = jc.Chain(net.layers[:7]).forward(xb)
+        B2 = jc.Chain(net.layers[:7]).forward(xb)                # (32, 4): one column per image
+        by_hand = np.vstack([np.kron(np.eye(10), B2[:, [n]].T) for n in range(4)])
+        assert np.array_equal(fc.jacobian(B2, wrt="weight").toarray(), by_hand)
         fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [1, 1]})
         plots.spy(conv1.jacobian(xb), row_shape=conv1.forward(xb).shape, col_shape=xb.shape, ax=left,
                   title="conv 1, wrt its input: block diagonal")
-        plots.spy(fc.jacobian(B2, wrt="weight"), row_blocks=10, ax=right,
+        plots.spy(fc.jacobian(B2, wrt="weight"), row_blocks=10, ax=right, row_name="Z3", col_name="W3",
                   title="dense, wrt W3: one block per sample")
         plt.show()
         """),
         md("""
-        The update of the first kernel: its row `dJ/dvec(K1)`, reshaped column-major into
+        The update of the first kernel: its row `dL/dvec(K1)`, reshaped column-major into
         `K1`'s shape `(3, 3, 1, 4)` (seed 004, section 3.2), compared with torch.
         """),
         code("""
@@ -913,6 +1270,41 @@ def training_from_jacobians():
         predicted = training.predict(net, data.x_test)
         print(f"test accuracy {np.mean(predicted == data.y_test):.1%}")
         print(confusion_matrix(data.y_test, predicted))
+        """),
+        md("""
+        ## Exercises
+
+        The loss of every step above starts from the softmax. Write its Jacobian as a LaTeX
+        `bmatrix` in the entries `s_{i}` of the output and run the cell: `check_derivation`
+        names every entry that differs ([softmax.md](../derivations/softmax.md)). Each cell
+        starts with a first attempt that contains a typical mistake.
+
+        **Exercise 1.** Softmax of 2 logits: the 2x2 Jacobian `d s / d a`.
+        """),
+        code("""
+        from jacobian_cnn.handcheck import check_derivation
+
+        answer = r\"\"\"
+        \\begin{bmatrix}
+        s_{1}(1 - s_{1}) & s_{1} s_{2} \\\\
+        s_{1} s_{2} & s_{2}(1 - s_{2})
+        \\end{bmatrix}
+        \"\"\"
+        print(check_derivation(answer, jc.Softmax(), (2,)))
+        """),
+        md("""
+        **Exercise 2.** Softmax of 3 logits: the 3x3 Jacobian. (Softmax is not elementwise: each
+        output depends on every logit.)
+        """),
+        code("""
+        answer = r\"\"\"
+        \\begin{bmatrix}
+        s_{1}(1 - s_{1}) & 0 & 0 \\\\
+        0 & s_{2}(1 - s_{2}) & 0 \\\\
+        0 & 0 & s_{3}(1 - s_{3})
+        \\end{bmatrix}
+        \"\"\"
+        print(check_derivation(answer, jc.Softmax(), (3,)))
         """),
     ]
 
