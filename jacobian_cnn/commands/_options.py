@@ -91,14 +91,14 @@ def open_fraction(text):
     return value
 
 
-def refuse_over(estimate, limit, what, option):
+def refuse_over(estimate, limit, what, option, unit="entries"):
     """Raise :class:`SizeLimitError` when ``estimate`` exceeds ``limit``.
 
-    ``what`` says what is counted ("the text grid (14161 x 14400 cells)"), ``option``
-    is the command-line option that raises the limit.
+    ``what`` says what is counted ("the 14161 x 14400 Jacobian grid"), ``option``
+    is the command-line option that raises the limit, ``unit`` what is counted.
     """
     if estimate > limit:
-        raise SizeLimitError(f"{what} would have {estimate:,} entries, over the limit of "
+        raise SizeLimitError(f"{what} would have {estimate:,} {unit}, over the limit of "
                              f"{limit:,}; raise it with {option} (or choose a smaller problem)")
 
 

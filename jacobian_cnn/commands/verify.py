@@ -173,7 +173,8 @@ def _check_work(op, options, layer, x, kind, args):
         if not args.no_fd and kind not in ("ties", "zeros"):
             _options.refuse_over(2 * n_wrt * forward, args.max_fd_work,
                                  f"{label}: finite differences wrt {name} ({2 * n_wrt} forward "
-                                 f"passes of {forward:,} entries)", "--max-fd-work (or --no-fd)")
+                                 f"passes of {forward:,} entries)", "--max-fd-work (or --no-fd)",
+                                 unit="entry visits")
 
 
 def _error(report):
