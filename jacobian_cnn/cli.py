@@ -36,6 +36,7 @@ import os
 import sys
 import traceback
 
+from . import __version__
 from .errors import JacobianCNNError
 
 VERBS = ["demo", "show", "check", "verify", "train"]
@@ -67,6 +68,7 @@ def build_parser():
         epilog="exit status: 0 done, 1 a check found a disagreement, 2 an error in what was "
                "asked (one line on stderr), 3 a bug in jacobian-cnn (traceback), 130 "
                "interrupted, 141 output closed early (| head)")
+    parser.add_argument("--version", action="version", version=f"jacobian-cnn {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     original = sub.add_parser
 

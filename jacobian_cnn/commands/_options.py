@@ -12,7 +12,7 @@ import argparse
 import math
 
 from .. import activations, chain, conv, dense, losses, pooling, reshape
-from ..errors import SizeLimitError
+from ..errors import InvalidValueError, SizeLimitError
 
 MAX_TEXT_ENTRIES = 100_000
 """Default ``--max-entries`` of ``show``: cells of a printed grid (text or LaTeX)."""
@@ -125,6 +125,12 @@ def output_shape(layer, in_shape):
             return None
         out = layer.geometry(in_shape[:2]).out_size
         if isinstance(layer, conv.Conv2D):
+            channels = in_shape[2] if len(in_shape) > 2 else 1
+            expected = layer.kernel.shape[2] * layer.groups
+            if channels != expected:
+                raise InvalidValueError(
+                    f"x has {channels} channels but the kernel expects C_in = kernel.shape[2] * "
+                    f"groups = {expected} (kernel shape {layer.kernel.shape}, x shape {in_shape})")
             return (*out, layer.kernel.shape[3], *in_shape[3:])
         return (*out, *in_shape[2:])
     if isinstance(layer, dense.Dense):

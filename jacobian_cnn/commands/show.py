@@ -321,6 +321,16 @@ def _check_size(args, layer, shape):
 def _run_symbolic(args, layer, shape, values, options):
     from ..symbolic import SymbolicProblem
 
+    if len(shape) == 4 or (args.op == "softmax" and len(shape) != 1):
+        allowed = "N" if args.op == "softmax" else "N, HxW or HxWxC"
+        raise InvalidValueError(f"--symbolic takes one sample: --input {allowed} for {args.op}, "
+                                f"got {args.input!r}")
+    if values is None and args.op == "relu":
+        raise InvalidValueError("symbolic relu depends on the sign of each input: pass --values")
+    if values is None and args.op == "maxpool" and "winners" not in options:
+        raise InvalidValueError("symbolic maxpool depends on which entry wins each window: pass "
+                                "--values or --winners")
+
     problem = SymbolicProblem(layer, shape if values is None else values, **options)
     if args.what == "jacobian":
         J = problem.jacobian(args.wrt)

@@ -159,10 +159,13 @@ def run(args):
 def _check_work(op, options, layer, x, kind, args):
     """Refuse a configuration whose dense Jacobians or finite differences are over the limits."""
     label = f"-c {op} {_describe(options)}"
-    out = _options.output_shape(layer, x.shape)
-    if out is None:
+    try:
+        out = _options.output_shape(layer, x.shape)
+        forward = _options.forward_entries(layer, x.shape)
+    except JacobianCNNError as exc:
+        raise type(exc)(f"{label}: {exc}") from None
+    if out is None or forward is None:
         return
-    forward = _options.forward_entries(layer, x.shape)
     for wrt in _wrts(layer):
         n_wrt = x.size if wrt == "input" else (
             getattr(layer.layers[wrt[0]], wrt[1]).size if isinstance(wrt, tuple)
