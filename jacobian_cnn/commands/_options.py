@@ -95,11 +95,14 @@ def refuse_over(estimate, limit, what, option, unit="entries"):
     """Raise :class:`SizeLimitError` when ``estimate`` exceeds ``limit``.
 
     ``what`` says what is counted ("the 14161 x 14400 Jacobian grid"), ``option``
-    is the command-line option that raises the limit, ``unit`` what is counted.
+    is the command-line option that raises the limit (``None``: a fixed limit),
+    ``unit`` what is counted.
     """
     if estimate > limit:
+        fix = f"raise it with {option} (or choose a smaller problem)" if option else \
+            "choose a smaller problem"
         raise SizeLimitError(f"{what} would have {estimate:,} {unit}, over the limit of "
-                             f"{limit:,}; raise it with {option} (or choose a smaller problem)")
+                             f"{limit:,}; {fix}")
 
 
 def size(shape):

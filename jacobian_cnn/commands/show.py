@@ -165,7 +165,7 @@ def _check_array(entries, what, args):
     if hasattr(args, "max_entries"):
         _options.refuse_over(entries, args.max_entries, what, "--max-entries")
     else:
-        _options.refuse_over(entries, MAX_ARRAY_ENTRIES, what, "smaller options")
+        _options.refuse_over(entries, MAX_ARRAY_ENTRIES, what, None)
 
 
 def build_operation(args):
