@@ -314,8 +314,8 @@ def _check_size(args, layer, shape):
     if args.symbolic:
         terms = _options.jacobian_nnz(layer, shape, "input" if args.what == "forward" else args.wrt)
         _options.refuse_over(terms, args.max_terms,
-                             f"the symbolic {args.what} ({type(layer).__name__} on "
-                             f"{'x'.join(map(str, shape))}, counted in terms)", "--max-terms")
+                             f"the symbolic {args.what} of {type(layer).__name__} on "
+                             f"{'x'.join(map(str, shape))}", "--max-terms", unit="terms")
 
 
 def _run_symbolic(args, layer, shape, values, options):
