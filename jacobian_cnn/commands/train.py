@@ -39,7 +39,8 @@ def add_parser(sub):
                     "download). Every gradient is the row g pushed through each layer's explicit "
                     "sparse Jacobian (g <- g @ J) by Chain.backward, a batch being one "
                     "(8, 8, 1, N) array with block-diagonal Jacobians. Exit status: 0 done, "
-                    "1 a requested check failed (--min-accuracy, --check-torch), 2 error.")
+                    "1 a requested check failed (--min-accuracy, --check-torch), 2 error, 3 a bug "
+                    "in jacobian-cnn (see jacobian-cnn --help).")
     p.add_argument("--epochs", type=positive_int, default=5,
                    help="passes over the training set (default 5)")
     p.add_argument("--batch-size", type=positive_int, default=16, help="images per step (default 16)")
