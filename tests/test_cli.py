@@ -42,4 +42,32 @@ def test_usage_errors_are_one_line(capsys):
         main(["demo", "--size", "eight"])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "invalid int value" in err and "--help" in err
+    assert err.count("\n") == 1 and "--size: must be an integer, got 'eight'" in err and "--help" in err
+
+
+def test_closed_pipe_exits_quietly_with_141():
+    cmd = (f"{sys.executable} -m jacobian_cnn show avgpool --input 60x60 --window 2 --stride 1 "
+           "--max-entries 1e8 | head -c 10 >/dev/null; echo ${PIPESTATUS[0]}")
+    done = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "141" and done.stderr == ""
+
+
+def test_a_bug_prints_its_traceback_and_exits_3(capsys, monkeypatch):
+    from jacobian_cnn.commands import show
+
+    def broken(args):
+        raise IndexError("index 0 is out of bounds")
+
+    monkeypatch.setattr(show, "run", broken)
+    assert main(["show", "relu", "--input", "2"]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "IndexError: index 0 is out of bounds" in err
+    assert "this is a bug in jacobian-cnn" in err
+
+
+def test_debug_shows_the_traceback_of_a_refusal(capsys):
+    assert main(["--debug", "demo", "--size", "6"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "--size must be a positive multiple of 4" in err
+    assert main(["demo", "--size", "6", "--debug"]) == 2
+    assert "Traceback" in capsys.readouterr().err

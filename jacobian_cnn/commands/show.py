@@ -14,9 +14,11 @@ import re
 import numpy as np
 
 from .. import activations, conv, dense, pooling, reshape
-from ..errors import InvalidValueError
+from ..errors import InvalidTypeError, InvalidValueError
 from ..latex import matrix_to_latex, matrix_to_text, render_name
 from ..vec import unvec, vec
+from . import _options
+from ._options import positive_int
 
 OPS = ("conv", "avgpool", "maxpool", "dense", "flatten", "relu", "sigmoid", "tanh", "softmax")
 """Operation names accepted by ``show`` and ``check --op``."""
@@ -36,8 +38,8 @@ def add_operation_arguments(p):
     g.add_argument("--kernel", metavar="KHxKW", help="conv kernel size")
     g.add_argument("--kernel-values", metavar="ROWS",
                    help="conv kernel entries (single channel); default: symbols k_{rs}")
-    g.add_argument("--channels-out", type=int, default=1, metavar="C", help="conv output channels")
-    g.add_argument("--outputs", type=int, metavar="M", help="dense: number of outputs")
+    g.add_argument("--channels-out", type=positive_int, default=1, metavar="C", help="conv output channels")
+    g.add_argument("--outputs", type=positive_int, metavar="M", help="dense: number of outputs")
     g.add_argument("--weight-values", metavar="ROWS",
                    help="dense weights, n_in rows of n_out; default: symbols w_{ij}")
     g.add_argument("--bias", action="store_true", help="conv/dense: include a bias b_j")
@@ -81,37 +83,47 @@ def add_parser(sub):
     p.add_argument("--latex", action="store_true", help="LaTeX instead of a text grid")
     p.add_argument("--headers", action="store_true",
                    help="LaTeX Jacobian: a header row and column (\\partial a_{21}, \\partial p_{11})")
+    p.add_argument("--max-entries", type=positive_int, default=_options.MAX_TEXT_ENTRIES,
+                   metavar="N", help="largest printed grid, in cells: rows x columns of a "
+                                     "Jacobian, the entries of a forward result or gradient "
+                                     f"(default {_options.MAX_TEXT_ENTRIES:,})")
+    p.add_argument("--max-terms", type=positive_int, default=_options.MAX_SYMBOLIC_TERMS,
+                   metavar="N", help="--symbolic: largest number of terms (structural nonzeros "
+                                     f"of the Jacobian) SymPy builds (default "
+                                     f"{_options.MAX_SYMBOLIC_TERMS:,})")
     p.set_defaults(run=run)
 
 
 # --------------------------------------------------------------------------------------
 # argument parsing
 
-def parse_shape(text, what="--input"):
-    """``"3x4x2"`` -> ``(3, 4, 2)``; ``"5"`` -> ``(5,)``."""
+def parse_shape(text, what="--input", *, lengths=None, minimum=1):
+    """``"3x4x2"`` -> ``(3, 4, 2)``; ``"5"`` -> ``(5,)``.
+
+    ``lengths`` restricts the number of sizes (e.g. ``(1, 2)`` for K or KHxKW);
+    ``minimum`` is the smallest size allowed (0 for padding).
+    """
     parts = re.split(r"\s*[x×,]\s*", text.strip())
-    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise InvalidValueError(f"{what} must be positive sizes like 3x3, 3x4x2 or 5; got {text!r}")
+    lengths = lengths or (1, 2, 3, 4)
+    kind = "positive" if minimum else "non-negative"
+    forms = {(1, 2, 3, 4): "like 3x3, 3x4x2 or 5", (1, 2): "N or AxB", (2, 3): "HxW or HxWxC"}
+    if (len(parts) not in lengths or not all(p.isdigit() for p in parts)
+            or min(int(p) for p in parts) < minimum):
+        raise InvalidValueError(f"{what} must be {kind} integer sizes {forms[lengths]}, "
+                                f"got {text!r}")
     return tuple(int(p) for p in parts)
 
 
-def _int_or_pair(text, what):
+def _int_or_pair(text, what, minimum=1):
+    """``"2"`` -> 2, ``"2x3"`` -> (2, 3); ``None`` stays ``None``."""
     if text is None:
         return None
-    shape = parse_shape(text, what) if not text.strip().isdigit() else None
-    if shape is None:
-        return int(text)
-    if len(shape) != 2:
-        raise InvalidValueError(f"{what} must be N or AxB, got {text!r}")
-    return shape
+    values = parse_shape(text, what, lengths=(1, 2), minimum=minimum)
+    return values[0] if len(values) == 1 else values
 
 
 def _padding(text):
-    parts = re.split(r"\s*[x×,]\s*", text.strip())
-    if not all(p.isdigit() for p in parts) or len(parts) not in (1, 2):
-        raise InvalidValueError(f"--padding must be P or PHxPW with non-negative integers, got {text!r}")
-    values = tuple(int(p) for p in parts)
-    return values[0] if len(values) == 1 else values
+    return _int_or_pair(text, "--padding", minimum=0)
 
 
 def parse_rows(text, what):
@@ -123,7 +135,10 @@ def parse_rows(text, what):
         raise InvalidValueError(f"{what} must be numbers, rows separated by ';', got {text!r}") from None
     if not values or not values[0] or len({len(r) for r in values}) != 1:
         raise InvalidValueError(f"{what} needs rows of equal length, got {text!r}")
-    return np.array(values)
+    array = np.array(values)
+    if not np.isfinite(array).all():
+        raise InvalidValueError(f"{what} must be finite numbers (no nan or inf), got {text!r}")
+    return array
 
 
 def _winners(text):
@@ -132,7 +147,7 @@ def _winners(text):
         pairs = []
         for item in row.split():
             m = re.fullmatch(r"(\d+),(\d+)", item)
-            if not m:
+            if not m or min(int(m[1]), int(m[2])) < 1:
                 raise InvalidValueError(f"--winners items must be 1-based i,j pairs, got {item!r}")
             pairs.append((int(m[1]), int(m[2])))
         rows.append(pairs)
@@ -141,30 +156,53 @@ def _winners(text):
     return np.array(rows, dtype=int)
 
 
+MAX_ARRAY_ENTRIES = 10_000_000
+"""Largest kernel, weight or input the operation options may describe (80 MB of float64)."""
+
+
+def _check_array(entries, what, args):
+    """Refuse an array the options describe before it is allocated."""
+    if hasattr(args, "max_entries"):
+        _options.refuse_over(entries, args.max_entries, what, "--max-entries")
+    else:
+        _options.refuse_over(entries, MAX_ARRAY_ENTRIES, what, None)
+
+
 def build_operation(args):
     """``(layer, shape, values, options)`` from the parsed operation options.
 
     ``values`` is the numeric input (or ``None``); ``options`` are keyword arguments
     for :class:`jacobian_cnn.symbolic.SymbolicProblem` (names, params, winners, flip).
+    Every option is checked, and every array it describes sized, before anything
+    is allocated.
     """
     shape = parse_shape(args.input)
+    _check_array(_options.size(shape), f"the input --input {args.input}", args)
     values = None
     if args.values is not None:
         values = parse_rows(args.values, "--values")
         if len(shape) == 1:
             values = values.ravel()
         if values.shape != shape:
-            raise InvalidValueError(f"--values has shape {values.shape} but --input is {shape}")
+            raise InvalidValueError(f"--values must have the shape of --input {args.input} "
+                                    f"({_options.size(shape)} entries), got {values.shape[0]} "
+                                    f"row(s) of {values.shape[-1]} ({values.size} entries)")
     op = args.op
     stride, padding = _int_or_pair(args.stride, "--stride"), _padding(args.padding)
     dilation = _int_or_pair(args.dilation, "--dilation")
+    if op not in ("conv", "avgpool", "maxpool") and (args.stride is not None
+                                                      or args.window is not None):
+        raise InvalidValueError(f"--window and --stride are for pooling and conv, not {op}")
+    if op in ("conv", "avgpool", "maxpool") and len(shape) < 2:
+        raise InvalidValueError(f"{op} needs --input HxW, HxWxC or HxWxCxN, got {args.input!r}")
     params = "symbols"
     if op == "conv":
         if args.kernel is None:
             raise InvalidValueError("conv needs --kernel KHxKW")
-        kh, kw = _int_or_pair(args.kernel, "--kernel") if "x" in args.kernel else (
-            int(args.kernel), int(args.kernel))
-        c_in = shape[2] if len(shape) == 3 else 1
+        kh, kw = _pair(_int_or_pair(args.kernel, "--kernel"))
+        c_in = shape[2] if len(shape) >= 3 else 1
+        _check_array(kh * kw * c_in * args.channels_out,
+                     f"the kernel ({kh}x{kw}, {c_in} -> {args.channels_out} channels)", args)
         kernel = np.ones((kh, kw, c_in, args.channels_out))
         if args.kernel_values is not None:
             k = parse_rows(args.kernel_values, "--kernel-values")
@@ -177,7 +215,7 @@ def build_operation(args):
                             padding=padding, dilation=dilation)
     elif op in ("avgpool", "maxpool"):
         if args.window is None:
-            raise InvalidValueError(f"{op} needs --window")
+            raise InvalidValueError(f"{op} needs --window K or KHxKW")
         window = _int_or_pair(args.window, "--window")
         if op == "avgpool":
             layer = pooling.AvgPool2D(window, stride=stride, padding=padding, dilation=dilation,
@@ -186,7 +224,10 @@ def build_operation(args):
             layer = pooling.MaxPool2D(window, stride=stride, padding=padding, dilation=dilation)
     elif op == "dense":
         if len(shape) != 1 or args.outputs is None:
-            raise InvalidValueError("dense needs --input N (a vector) and --outputs M")
+            raise InvalidValueError(f"dense needs --input N (a vector) and --outputs M, got "
+                                    f"--input {args.input} and --outputs {args.outputs}")
+        _check_array(shape[0] * args.outputs,
+                     f"the weight ({shape[0]} x {args.outputs})", args)
         weight = np.ones((shape[0], args.outputs))
         if args.weight_values is not None:
             weight = parse_rows(args.weight_values, "--weight-values")
@@ -200,15 +241,34 @@ def build_operation(args):
     else:
         layer = {"relu": activations.ReLU, "sigmoid": activations.Sigmoid,
                  "tanh": activations.Tanh, "softmax": activations.Softmax}[op]()
+    allowed = ["input", *layer.params]
+    if args.wrt not in allowed:
+        hint = " (bias needs --bias)" if op in ("conv", "dense") and not args.bias else ""
+        raise InvalidValueError(f"--wrt must be {' or '.join(allowed)} for {op}{hint}, "
+                                f"got {args.wrt!r}")
     from ..symbolic import Names  # no SymPy needed to build Names
-    names = Names(input=args.input_name, output=args.output_name, kernel=args.kernel_name,
-                  weight=args.weight_name, loss=args.loss_name)
+    try:
+        names = Names(input=args.input_name, output=args.output_name, kernel=args.kernel_name,
+                      weight=args.weight_name, loss=args.loss_name)
+    except (InvalidValueError, InvalidTypeError) as exc:  # name the option, not the field
+        raise InvalidValueError(re.sub(r"names\.(\w+)", r"--\1-name", str(exc))) from None
     options = {"names": names, "params": params, "flip_kernel": bool(args.true_convolution)}
     if args.winners is not None:
         if op != "maxpool":
-            raise InvalidValueError("--winners is for maxpool")
-        options["winners"] = _winners(args.winners)
+            raise InvalidValueError(f"--winners is for maxpool, not {op}")
+        winners = _winners(args.winners)
+        out = _options.output_shape(layer, shape)
+        if winners.shape[:2] != tuple(out[:2]) or len(shape) > 2:
+            raise InvalidValueError(
+                f"--winners must give one i,j pair per window of a single-channel input: "
+                f"{out[0]} row(s) of {out[1]} pairs (the {out[0]}x{out[1]} output), got "
+                f"{winners.shape[0]} row(s) of {winners.shape[1]} for --input {args.input}")
+        options["winners"] = winners
     return layer, shape, values, options
+
+
+def _pair(value):
+    return (value, value) if isinstance(value, int) else value
 
 
 # --------------------------------------------------------------------------------------
@@ -232,13 +292,44 @@ def _grid(cells, rows, cols, latex, headers):
 
 def run(args):
     layer, shape, values, options = build_operation(args)
+    _check_size(args, layer, shape)
     if args.symbolic:
         return _run_symbolic(args, layer, shape, values, options)
     return _run_numeric(args, layer, shape, values, options)
 
 
+def _check_size(args, layer, shape):
+    """Refuse, from shapes alone, a grid over ``--max-entries`` or symbolic work over ``--max-terms``."""
+    out = _options.output_shape(layer, shape)
+    wrt = shape if args.wrt == "input" else layer.params[args.wrt].shape
+    n_out, n_wrt = _options.size(out), _options.size(wrt)
+    if args.what == "jacobian":
+        what = f"the {n_out} x {n_wrt} Jacobian grid"
+        entries = n_out * n_wrt
+    elif args.what == "forward":
+        what, entries = f"the forward result {'x'.join(map(str, out)) or 'scalar'}", n_out
+    else:
+        what, entries = f"the gradient wrt {args.wrt}", n_wrt
+    _options.refuse_over(entries, args.max_entries, what, "--max-entries")
+    if args.symbolic:
+        terms = _options.jacobian_nnz(layer, shape, "input" if args.what == "forward" else args.wrt)
+        _options.refuse_over(terms, args.max_terms,
+                             f"the symbolic {args.what} of {type(layer).__name__} on "
+                             f"{'x'.join(map(str, shape))}", "--max-terms", unit="terms")
+
+
 def _run_symbolic(args, layer, shape, values, options):
     from ..symbolic import SymbolicProblem
+
+    if len(shape) == 4 or (args.op == "softmax" and len(shape) != 1):
+        allowed = "N" if args.op == "softmax" else "N, HxW or HxWxC"
+        raise InvalidValueError(f"--symbolic takes one sample: --input {allowed} for {args.op}, "
+                                f"got {args.input!r}")
+    if values is None and args.op == "relu":
+        raise InvalidValueError("symbolic relu depends on the sign of each input: pass --values")
+    if values is None and args.op == "maxpool" and "winners" not in options:
+        raise InvalidValueError("symbolic maxpool depends on which entry wins each window: pass "
+                                "--values or --winners")
 
     problem = SymbolicProblem(layer, shape if values is None else values, **options)
     if args.what == "jacobian":
@@ -288,7 +379,7 @@ def _run_numeric(args, layer, shape, values, options):
         raise InvalidValueError(f"{args.op} has no parameter {args.wrt!r}")
     letter = {"input": names.input, "kernel": names.kernel, "weight": names.weight,
               "bias": "b"}[args.wrt] if args.wrt in ("input", "kernel", "weight", "bias") else args.wrt
-    J = layer.jacobian(x, wrt=args.wrt).toarray()
+    J = layer.jacobian(x, wrt=args.wrt)
     if args.what == "gradient":
         if args.grad_values is None:
             raise InvalidValueError("numeric --what gradient needs --grad-values (dJ/dy in y's shape), "
@@ -297,14 +388,14 @@ def _run_numeric(args, layer, shape, values, options):
         if g.size != y.size:
             raise InvalidValueError(f"--grad-values has {g.size} entries but y has {y.size} {y.shape}")
         g = g.ravel() if y.ndim == 1 else g.reshape(y.shape)
-        row = vec(g) @ J
+        row = np.asarray(J.T @ vec(g)).ravel()
         out = row[None, :] if args.row else unvec(row, np.shape(wrt_values))
         out = out if out.ndim == 2 else out.reshape(-1, 1)
         print(_grid([[_number(v) for v in r] for r in out], None, None, args.latex, False))
         return 0
     rows = entry_names(output, y.shape)
     cols = entry_names(letter, np.shape(wrt_values))
-    cells = [[_number(v) for v in r] for r in J]
+    cells = [[_number(v) for v in r] for r in J.toarray()]
     if not args.latex:
         size = f"length-{shape[0]}" if len(shape) == 1 else "x".join(map(str, shape))
         print(f"d vec({output}) / d vec({letter}) of {layer!r} on a {size} input  "

@@ -10,9 +10,25 @@ import time
 import numpy as np
 
 from .. import training
+from .._checks import DEFAULT_MAX_BYTES
 from ..errors import InvalidValueError
+from ._options import (
+    fraction,
+    nonnegative_float,
+    nonnegative_int,
+    open_fraction,
+    positive_float,
+    positive_int,
+    refuse_over,
+)
 
 BAR_WIDTH = 24
+
+PLOT_NAME = "training_curves.png"
+"""File written inside the folder when ``--plot`` names an existing folder."""
+
+N_IMAGES = 1797
+"""Images in scikit-learn's 8x8 digits."""
 
 
 def add_parser(sub):
@@ -23,43 +39,76 @@ def add_parser(sub):
                     "download). Every gradient is the row g pushed through each layer's explicit "
                     "sparse Jacobian (g <- g @ J) by Chain.backward, a batch being one "
                     "(8, 8, 1, N) array with block-diagonal Jacobians. Exit status: 0 done, "
-                    "1 a requested check failed (--min-accuracy, --check-torch), 2 error.")
-    p.add_argument("--epochs", type=int, default=5, help="passes over the training set (default 5)")
-    p.add_argument("--batch-size", type=int, default=16, help="images per step (default 16)")
-    p.add_argument("--learning-rate", type=float, default=0.3,
+                    "1 a requested check failed (--min-accuracy, --check-torch), 2 error, 3 a bug "
+                    "in jacobian-cnn (see jacobian-cnn --help).")
+    p.add_argument("--epochs", type=positive_int, default=5,
+                   help="passes over the training set (default 5)")
+    p.add_argument("--batch-size", type=positive_int, default=16, help="images per step (default 16)")
+    p.add_argument("--learning-rate", type=positive_float, default=0.3,
                    help="step size of the first epoch (default 0.3)")
-    p.add_argument("--decay", type=float, default=0.5,
+    p.add_argument("--decay", type=nonnegative_float, default=0.5,
                    help="epoch e steps with learning-rate / (1 + decay (e - 1)) (default 0.5)")
-    p.add_argument("--channels", type=int, nargs=2, default=(4, 8), metavar=("C1", "C2"),
+    p.add_argument("--channels", type=positive_int, nargs=2, default=(4, 8), metavar=("C1", "C2"),
                    help="channels of the two conv layers (default 4 8)")
-    p.add_argument("--test-fraction", type=float, default=0.25,
-                   help="fraction of the 1797 images held out (default 0.25)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, weights and shuffling")
-    p.add_argument("--min-accuracy", type=float, default=None, metavar="A",
+    p.add_argument("--test-fraction", type=open_fraction, default=0.25,
+                   help="fraction of the 1797 images held out, in (0, 1) (default 0.25)")
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="seed of the split, weights and shuffling")
+    p.add_argument("--min-accuracy", type=fraction, default=None, metavar="A",
                    help="exit 1 unless the final test accuracy is at least A (a fraction, e.g. 0.6)")
     p.add_argument("--check-torch", action="store_true",
                    help="at every step, compare the gradients with torch autograd on the same "
                         "weights (needs torch)")
-    p.add_argument("--tolerance", type=float, default=1e-10,
+    p.add_argument("--tolerance", type=nonnegative_float, default=1e-10,
                    help="largest accepted |ours - torch| with --check-torch (default 1e-10)")
     p.add_argument("--plot", metavar="FILE", default=None,
-                   help="save the loss and accuracy curves to FILE (needs matplotlib)")
+                   help="save the loss and accuracy curves to FILE (needs matplotlib; an "
+                        f"existing folder gets {PLOT_NAME} inside it)")
+    p.add_argument("--max-bytes", type=positive_int, default=DEFAULT_MAX_BYTES, metavar="N",
+                   help="largest Jacobian or activation array of a step, in bytes, estimated "
+                        f"from --channels and --batch-size (default {DEFAULT_MAX_BYTES:,})")
     p.set_defaults(run=run)
 
 
 def _check_args(args):
-    if args.epochs < 1:
-        raise InvalidValueError(f"--epochs must be positive, got {args.epochs}")
-    if args.batch_size < 1:
-        raise InvalidValueError(f"--batch-size must be positive, got {args.batch_size}")
-    if not (np.isfinite(args.learning_rate) and args.learning_rate > 0):
-        raise InvalidValueError(f"--learning-rate must be a positive number, got {args.learning_rate}")
-    if not (np.isfinite(args.decay) and args.decay >= 0):
-        raise InvalidValueError(f"--decay must be a non-negative number, got {args.decay}")
-    if min(args.channels) < 1:
-        raise InvalidValueError(f"--channels must be positive, got {' '.join(map(str, args.channels))}")
-    if args.min_accuracy is not None and not 0 <= args.min_accuracy <= 1:
-        raise InvalidValueError(f"--min-accuracy is a fraction in [0, 1], got {args.min_accuracy}")
+    """Refuse, from the options alone, a network whose arrays exceed ``--max-bytes``.
+
+    The largest arrays of a step are the second convolution's Jacobians (wrt its
+    input and its kernel): ``4 * 4 * C2 * batch`` rows of ``9 * C1`` entries, 12 bytes
+    each (value and column index), the first layer's activations over the
+    evaluation batch (``8 * 8 * C1 * images``) and the kernel ``3 * 3 * C1 * C2``.
+    """
+    c1, c2 = args.channels
+    batch = min(args.batch_size, N_IMAGES)
+    estimates = {
+        "the second conv layer's Jacobian": 12 * 16 * c2 * batch * 9 * c1,
+        "the first layer's activations": 8 * 64 * c1 * max(batch, 512),
+        "the second kernel": 8 * 9 * c1 * c2,
+    }
+    what, estimate = max(estimates.items(), key=lambda item: item[1])
+    refuse_over(estimate, args.max_bytes,
+                f"{what} (--channels {c1} {c2}, --batch-size {args.batch_size})",
+                "--max-bytes", unit="bytes")
+
+
+def _plot_path(plot, supported):
+    """Where ``--plot`` writes: ``PLOT_NAME`` inside an existing folder, else the path itself.
+
+    A path without an extension gets ``.png`` (as matplotlib would add silently); an
+    extension matplotlib cannot write is refused before training.
+    """
+    if os.path.isdir(plot):
+        path = os.path.join(plot, PLOT_NAME)
+    else:
+        path = plot if os.path.splitext(plot)[1] else plot + ".png"
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"--plot: the folder {folder} of {plot!r} does not exist")
+    extension = os.path.splitext(path)[1][1:].lower()
+    if extension not in supported:
+        raise InvalidValueError(f"--plot must end in one of .{', .'.join(sorted(supported))} "
+                                f"(the formats matplotlib writes), got {plot!r}")
+    return path
 
 
 class Progress:
@@ -119,9 +168,8 @@ def run(args, stream=None):
 
         from .. import plots
         matplotlib.use("Agg")
-        folder = os.path.dirname(os.path.abspath(args.plot))
-        if not os.path.isdir(folder):
-            raise InvalidValueError(f"--plot: folder {folder} does not exist")
+        from matplotlib.figure import Figure
+        plot_path = _plot_path(args.plot, Figure().canvas.get_supported_filetypes())
     if args.check_torch and importlib.util.find_spec("torch") is None:
         raise ImportError("--check-torch needs torch: pip install torch (the CPU build: "
                           "pip install torch --index-url https://download.pytorch.org/whl/cpu)")
@@ -159,8 +207,8 @@ def run(args, stream=None):
     seconds = time.perf_counter() - start
     failed = _summary(args, history, seconds, n_test, len(net), products[0], deviations, stream)
     if args.plot:
-        plots.plot_history(history).savefig(args.plot, dpi=120)
-        print(f"loss and accuracy curves saved to {args.plot}", file=stream)
+        plots.plot_history(history).savefig(plot_path, dpi=120)
+        print(f"loss and accuracy curves saved to {plot_path}", file=stream)
     return 1 if failed else 0
 
 
@@ -178,11 +226,12 @@ def _summary(args, history, seconds, n_test, n_layers, n_products, deviations, s
           f"{n_products - n_layers - 1} parameters)", file=stream)
     failed = []
     if args.check_torch:
-        worst = max(deviations)
-        verdict = "OK" if worst <= args.tolerance else "FAILED"
+        worst = max(deviations, key=lambda d: np.inf if np.isnan(d) else d)  # NaN is the worst
+        ok = bool(np.isfinite(worst) and worst <= args.tolerance)
+        verdict = "OK" if ok else "FAILED"
         print(f"torch autograd on the same weights, all {steps} steps: largest |ours - torch| = "
               f"{worst:.1e} ({verdict}, tolerance {args.tolerance:.0e})", file=stream)
-        if worst > args.tolerance:
+        if not ok:
             failed.append("torch")
     if args.min_accuracy is not None and final.test_accuracy < args.min_accuracy:
         print(f"FAILED: test accuracy {100 * final.test_accuracy:.1f}% is below --min-accuracy "

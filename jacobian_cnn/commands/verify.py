@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import inspect
 import re
 
 import numpy as np
@@ -17,7 +18,9 @@ import scipy.sparse as sp
 
 from .. import activations, autograd, chain, conv, dense, examples, losses, pooling, reshape
 from ..checking import compare_jacobians, numerical_jacobian
-from ..errors import InvalidValueError
+from ..errors import InvalidValueError, JacobianCNNError
+from . import _options
+from ._options import nonnegative_float, nonnegative_int, positive_int
 
 BUILTIN = [
     ("conv", {"x": (5, 6, 2), "kernel": (3, 3, 2, 3), "stride": (1, 2), "padding": 1}),
@@ -71,9 +74,18 @@ def add_parser(sub):
                    help="comma-separated subset of torch,jax (default: both; one that is not "
                         "installed is reported as missing, not failed)")
     p.add_argument("--no-fd", action="store_true", help="skip the finite-difference column")
-    p.add_argument("--seed", type=int, default=0, help="random seed of inputs and parameters")
-    p.add_argument("--fd-tolerance", type=float, default=1e-6,
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="random seed of inputs and parameters")
+    p.add_argument("--fd-tolerance", type=nonnegative_float, default=1e-6,
                    help="largest accepted |J - finite differences| (default 1e-6)")
+    p.add_argument("--max-entries", type=positive_int, default=_options.MAX_DENSE_ENTRIES,
+                   metavar="N", help="largest input, parameter or dense reference Jacobian "
+                                     "(rows x columns) of a configuration "
+                                     f"(default {_options.MAX_DENSE_ENTRIES:,})")
+    p.add_argument("--max-fd-work", type=positive_int, default=_options.MAX_FD_WORK, metavar="N",
+                   help="largest finite-difference work of one Jacobian: 2 x columns forward "
+                        "passes x the entries each pass reads and writes "
+                        f"(default {_options.MAX_FD_WORK:,})")
     p.set_defaults(run=run)
 
 
@@ -94,8 +106,11 @@ def run(args):
     width = max(len("configuration"), *(len(_describe(o)) for _, o in configs)) + 2
     header = (f"{'op':<8}{'wrt':<14}{'configuration':<{width}}{'J shape':>12}{'nnz':>7}"
               + "".join(f"{b:>10}" for b in backends) + f"{'fd':>10}  result")
-    built = [build(op, options, np.random.default_rng(args.seed + index))
-             for index, (op, options) in enumerate(configs)]  # bad options fail before the table
+    built = []
+    for index, (op, options) in enumerate(configs):  # bad options fail before the table
+        built.append(build(op, options, np.random.default_rng(args.seed + index),
+                           max_entries=args.max_entries))
+        _check_work(op, options, *built[-1], args)
     print(header)
     print("-" * len(header))
     failures = total = 0
@@ -139,6 +154,30 @@ def run(args):
           + (f"; {failures} MISMATCH" if failures else "")
           + " (columns: max |J - reference|; fd = central finite differences, n/a on ties)")
     return 1 if failures else 0
+
+
+def _check_work(op, options, layer, x, kind, args):
+    """Refuse a configuration whose dense Jacobians or finite differences are over the limits."""
+    label = f"-c {op} {_describe(options)}"
+    try:
+        out = _options.output_shape(layer, x.shape)
+        forward = _options.forward_entries(layer, x.shape)
+    except JacobianCNNError as exc:
+        raise type(exc)(f"{label}: {exc}") from None
+    if out is None or forward is None:
+        return
+    for wrt in _wrts(layer):
+        n_wrt = x.size if wrt == "input" else (
+            getattr(layer.layers[wrt[0]], wrt[1]).size if isinstance(wrt, tuple)
+            else getattr(layer, wrt).size)
+        name = wrt if isinstance(wrt, str) else f"[{wrt[0]}].{wrt[1]}"
+        _options.refuse_over(_options.size(out) * n_wrt, args.max_entries,
+                             f"{label}: the dense Jacobian wrt {name}", "--max-entries")
+        if not args.no_fd and kind not in ("ties", "zeros"):
+            _options.refuse_over(2 * n_wrt * forward, args.max_fd_work,
+                                 f"{label}: finite differences wrt {name} ({2 * n_wrt} forward "
+                                 f"passes of {forward:,} entries)", "--max-fd-work (or --no-fd)",
+                                 unit="entry visits")
 
 
 def _error(report):
@@ -237,15 +276,80 @@ def _value(text):
         return text
 
 
-def build(op, options, rng):
-    """``(layer, x, input_kind)`` for a configuration; parameters drawn from ``rng``."""
+_LAYERS = {"conv": conv.Conv2D, "avg": pooling.AvgPool2D, "max": pooling.MaxPool2D,
+           "flatten": reshape.Flatten}
+
+
+_FORMS = {(1, 2, 3, 4): "1 to 4 positive sizes like 6, 6x6, 6x6x2 or 6x6x2x3",
+          (4,): "4 positive sizes KHxKWxC_INxC_OUT like 3x3x2x4", (1,): "a positive integer"}
+
+
+def _sizes(value, key, op, lengths):
+    """A tuple of positive ints (an int is a 1-tuple) of one of ``lengths``, or a named error."""
+    value = (value,) if _is_int(value) else value
+    if not (isinstance(value, tuple) and len(value) in lengths and all(_is_int(v) for v in value)
+            and min(value) > 0):
+        raise InvalidValueError(f"-c {op}: {key} must be {_FORMS[lengths]}, got {_text(value)}")
+    return value
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(value):
+    if isinstance(value, tuple) and value and all(_is_int(v) for v in value):
+        return "x".join(map(str, value))
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def build(op, options, rng, *, max_entries=_options.MAX_DENSE_ENTRIES):
+    """``(layer, x, input_kind)`` for a configuration; parameters drawn from ``rng``.
+
+    Options are checked and the input and parameters sized (against ``max_entries``)
+    before anything is allocated; the layer's own refusals are prefixed with ``-c OP``.
+    """
+    try:
+        return _build(op, options, rng, max_entries)
+    except JacobianCNNError as exc:
+        if str(exc).startswith("-c "):
+            raise
+        raise type(exc)(f"-c {op} {_describe(options)}: {exc}") from None
+
+
+def _build(op, options, rng, max_entries):
     o = dict(options)
-    shape = o.pop("x")
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = _sizes(o.pop("x"), "x", op, (1, 2, 3, 4))
+    _options.refuse_over(_options.size(shape), max_entries, f"-c {op}: the input x",
+                         "--max-entries")
     kind = o.pop("input", "normal")
     if kind not in INPUT_KINDS:
-        raise InvalidValueError(f"input must be one of {', '.join(INPUT_KINDS)}, got {kind!r}")
+        raise InvalidValueError(f"-c {op}: input must be one of {', '.join(INPUT_KINDS)}, "
+                                f"got {_text(kind)}")
     seed = o.pop("seed", None)
+    if seed is not None and not (_is_int(seed) and seed >= 0):
+        raise InvalidValueError(f"-c {op}: seed must be a non-negative integer, got {_text(seed)}")
+    allowed = {"conv": {"kernel", "bias"}, "dense": {"n_out", "bias"}, "chain": {"pool"}}.get(op, set())
+    if op in _LAYERS:
+        allowed |= set(inspect.signature(_LAYERS[op]).parameters) - {"kernel", "bias"}
+    unknown = sorted(set(o) - allowed)
+    if unknown:
+        raise InvalidValueError(f"-c {op}: unknown option(s) {', '.join(unknown)}; allowed: x, "
+                                f"input, seed{''.join(', ' + k for k in sorted(allowed))}")
+    if "bias" in o and not isinstance(o["bias"], bool):
+        raise InvalidValueError(f"-c {op}: bias must be true or false, got {_text(o['bias'])}")
+    if op == "conv":
+        kernel_shape = _sizes(_required(o, "kernel", op), "kernel", op, (4,))
+        _options.refuse_over(_options.size(kernel_shape), max_entries, f"-c {op}: the kernel",
+                             "--max-entries")
+        o["kernel"] = kernel_shape
+    if op == "dense":
+        n_out = _sizes(_required(o, "n_out", op), "n_out", op, (1,))[0]
+        _options.refuse_over(shape[0] * n_out, max_entries, f"-c {op}: the weight",
+                             "--max-entries")
+        o["n_out"] = n_out
+    if op == "chain" and o.get("pool", "avg") not in ("avg", "max"):
+        raise InvalidValueError(f"-c chain: pool must be avg or max, got {_text(o['pool'])}")
     rng = rng if seed is None else np.random.default_rng(seed)
     if kind == "ties":
         x = rng.integers(-2, 3, size=shape).astype(np.float64)
@@ -267,20 +371,17 @@ def build(op, options, rng):
     if op == "dense":
         n_out = _required(o, "n_out", op)
         bias = rng.normal(size=n_out) if o.pop("bias", True) else None
-        if o:
-            raise InvalidValueError(f"dense: unknown options {sorted(o)}")
         return dense.Dense(rng.normal(size=(shape[0], n_out)), bias), x, kind
     if op == "chain":
         if len(shape) != 4 or shape[0] != shape[1] or shape[0] % 4:
-            raise InvalidValueError("chain: x must be (S, S, C, N) with S a multiple of 4")
+            raise InvalidValueError(f"-c chain: x must be SxSxCxN with S a multiple of 4, "
+                                    f"got {_text(shape)}")
         net = examples.seed_cnn(rng, size=shape[0], channels=(shape[2], 2, 2), n_classes=3,
                                 pool=o.pop("pool", "avg"))
         labels = rng.integers(0, 3, size=shape[3])
         return chain.Chain([*net.layers, losses.SoftmaxCrossEntropy(labels)]), x, kind
     layer = {"relu": activations.ReLU, "sigmoid": activations.Sigmoid, "tanh": activations.Tanh,
              "softmax": activations.Softmax}[op]
-    if o:
-        raise InvalidValueError(f"{op}: unknown options {sorted(o)}")
     return layer(), x, kind
 
 
