@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 
 __all__ = ["Tile", "BlockLayout", "block_layout", "block_nnz", "entry_rows", "view", "rows_view",
-           "input_columns"]
+           "input_columns", "ViewOutOfBounds"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,8 +148,38 @@ def block_layout(geo, channels, index):
     return BlockLayout(tuple(tiles), int(indptr[-1]), indptr)
 
 
+class ViewOutOfBounds(AssertionError):
+    """A raw view would reach outside its buffer: a bug in the caller, never a user error."""
+
+
 def view(a, offset, shape, strides):
-    """View of the 1-D array ``a`` from entry ``offset`` with ``strides`` counted in entries."""
+    """View of the 1-D array ``a`` from entry ``offset`` with ``strides`` counted in entries.
+
+    The one place the package makes a view over a raw buffer. numpy does not
+    bounds-check such a view when the buffer holds 0 bytes (it then assumes the
+    buffer is as large as the view), so this checks, before making it, that every
+    entry the view can reach lies in ``a``: a non-empty view must start and end
+    within ``a`` (any stride sign), an empty one may start at most one past its end.
+    Raises :class:`ViewOutOfBounds` otherwise; valid input never gets there.
+    """
+    offset, shape, strides = int(offset), tuple(int(n) for n in shape), tuple(int(s) for s in strides)
+    if a.ndim != 1 or not a.flags.c_contiguous or len(shape) != len(strides) or min(shape, default=1) < 0:
+        raise ViewOutOfBounds(
+            f"view needs a contiguous 1-D buffer and one stride per axis with sizes >= 0; got a "
+            f"buffer of shape {a.shape} (contiguous: {a.flags.c_contiguous}), shape {shape}, "
+            f"strides {strides}"
+        )
+    if 0 in shape:  # reaches nothing, but its start must still lie in (or just past) the buffer
+        inside, reach = 0 <= offset <= a.size, "no entry"
+    else:
+        low = offset + sum((n - 1) * s for n, s in zip(shape, strides, strict=True) if s < 0)
+        high = offset + sum((n - 1) * s for n, s in zip(shape, strides, strict=True) if s > 0)
+        inside, reach = 0 <= low and high < a.size, f"entries {low}..{high}"
+    if not inside:
+        raise ViewOutOfBounds(
+            f"a view of shape {shape}, strides {strides} (in entries) from entry {offset} "
+            f"reaches {reach} of a buffer of {a.size} entries"
+        )
     size = a.itemsize
     return np.ndarray(shape, a.dtype, a, offset * size, tuple(s * size for s in strides))
 
