@@ -40,6 +40,8 @@ def numerical_jacobian(f, x, *, eps=1e-6):
            [0., 0., 0., 1.]])
     """
     x = np.asarray(x, dtype=np.float64)
+    if x.size == 0:  # no entry to perturb: the Jacobian has no column
+        return np.zeros((np.size(f(x)), 0))
     columns = []
     for j in range(x.size):
         step = np.zeros(x.size)

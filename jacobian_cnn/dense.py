@@ -54,6 +54,10 @@ class Dense(Layer):
         weight = float_array(weight, "weight")
         if weight.ndim != 2:
             raise InvalidValueError(f"weight must be (n_in, n_out); got shape {weight.shape}")
+        if weight.size == 0:
+            raise InvalidValueError(
+                f"weight must be (n_in, n_out) with n_in >= 1 and n_out >= 1, got shape {weight.shape}"
+            )
         self.weight = weight
         if bias is not None:
             bias = float_array(bias, "bias")

@@ -50,6 +50,11 @@ class MSELoss(_Loss):
 
     def __init__(self, target):
         self.target = float_array(target, "target")
+        if self.target.size == 0:
+            raise InvalidValueError(
+                f"target must hold at least one entry (the mean over no entries is undefined), "
+                f"got shape {self.target.shape}"
+            )
 
     def __repr__(self):
         return f"MSELoss(target shape {self.target.shape})"
@@ -98,6 +103,11 @@ class SoftmaxCrossEntropy(_Loss):
                 raise InvalidTypeError(f"labels must be integers, got dtype {labels.dtype}")
         if labels.ndim > 1:
             raise InvalidValueError(f"labels must be an int or a 1-D array, got shape {labels.shape}")
+        if labels.size == 0:
+            raise InvalidValueError(
+                f"labels must hold at least one label (the mean over no samples is undefined), "
+                f"got shape {labels.shape}"
+            )
         self.labels = labels.astype(np.int64)
 
     def __repr__(self):
@@ -107,6 +117,8 @@ class SoftmaxCrossEntropy(_Loss):
         z = float_array(z, "z")
         if z.ndim not in (1, 2):
             raise InvalidValueError(f"z must be (n_classes,) or (n_classes, N); got shape {z.shape}")
+        if z.shape[0] == 0:
+            raise InvalidValueError(f"z must have at least one class (axis 0), got shape {z.shape}")
         z2 = z.reshape(z.shape[0], -1)
         if self.labels.size != z2.shape[1] or (z.ndim == 1) != (self.labels.ndim == 0):
             raise InvalidValueError(
