@@ -162,23 +162,28 @@ def view(a, offset, shape, strides):
     within ``a`` (any stride sign), an empty one may start at most one past its end.
     Raises :class:`ViewOutOfBounds` otherwise; valid input never gets there.
     """
-    offset, shape, strides = int(offset), tuple(int(n) for n in shape), tuple(int(s) for s in strides)
-    if a.ndim != 1 or not a.flags.c_contiguous or len(shape) != len(strides) or min(shape, default=1) < 0:
+    # One plain loop: this runs a few times per tile on the chain's hot path.
+    low = high = offset
+    empty = negative = False
+    for n, s in zip(shape, strides, strict=False):  # the lengths are checked below
+        if n < 1:
+            empty, negative = True, negative or n < 0
+        elif s > 0:
+            high += (n - 1) * s
+        else:
+            low += (n - 1) * s
+    if a.ndim != 1 or len(shape) != len(strides) or negative or not a.flags.c_contiguous:
         raise ViewOutOfBounds(
             f"view needs a contiguous 1-D buffer and one stride per axis with sizes >= 0; got a "
             f"buffer of shape {a.shape} (contiguous: {a.flags.c_contiguous}), shape {shape}, "
             f"strides {strides}"
         )
-    if 0 in shape:  # reaches nothing, but its start must still lie in (or just past) the buffer
-        inside, reach = 0 <= offset <= a.size, "no entry"
-    else:
-        low = offset + sum((n - 1) * s for n, s in zip(shape, strides, strict=True) if s < 0)
-        high = offset + sum((n - 1) * s for n, s in zip(shape, strides, strict=True) if s > 0)
-        inside, reach = 0 <= low and high < a.size, f"entries {low}..{high}"
-    if not inside:
+    # An empty view reaches nothing, but its start must still lie in (or just past) the buffer.
+    if not (0 <= offset <= a.size if empty else 0 <= low and high < a.size):
+        reach = "no entry" if empty else f"entries {low}..{high}"
         raise ViewOutOfBounds(
-            f"a view of shape {shape}, strides {strides} (in entries) from entry {offset} "
-            f"reaches {reach} of a buffer of {a.size} entries"
+            f"a view of shape {tuple(shape)}, strides {tuple(strides)} (in entries) from entry "
+            f"{offset} reaches {reach} of a buffer of {a.size} entries"
         )
     size = a.itemsize
     return np.ndarray(shape, a.dtype, a, offset * size, tuple(s * size for s in strides))

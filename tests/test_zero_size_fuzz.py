@@ -283,3 +283,24 @@ def test_views_over_a_zero_byte_buffer_are_refused():
     assert _tiles.view(np.empty(0), 0, (0, 3), (3, 1)).shape == (0, 3)
     with pytest.raises(_tiles.ViewOutOfBounds, match="reaches no entry of a buffer of 0"):
         _tiles.view(np.empty(0), 1, (0, 3), (3, 1))
+
+
+def test_a_kernel_without_input_channels_divides_torch_and_jax(jax_module):
+    """The row of docs/conventions.md: PyTorch gives 0 output channels, JAX C_out; we refuse."""
+    x, kernel = np.zeros((4, 4, 0, 2)), np.zeros((2, 2, 0, 3))
+    y_torch = F.conv2d(_nchw(x), torch.tensor(kernel.transpose(3, 2, 0, 1).copy()))
+    assert tuple(y_torch.shape) == (2, 0, 3, 3)
+    y_jax = jax_module.lax.conv_general_dilated(
+        jax_module.numpy.asarray(x.transpose(3, 2, 0, 1)),
+        jax_module.numpy.asarray(kernel.transpose(3, 2, 0, 1)), (1, 1), "VALID")
+    assert y_jax.shape == (2, 3, 3, 3)
+    with pytest.raises(InvalidValueError, match=r"C_in / groups \(input channels\) = 0"):
+        jc.Conv2D(kernel)
+    # An empty batch is accepted by all three: (0, 3, 3, 3) in NCHW, (3, 3, 3, 0) here.
+    x0, kernel0 = np.zeros((4, 4, 1, 0)), np.ones((2, 2, 1, 3))
+    w0 = kernel0.transpose(3, 2, 0, 1).copy()
+    assert tuple(F.conv2d(_nchw(x0), torch.tensor(w0)).shape) == (0, 3, 3, 3)
+    assert jax_module.lax.conv_general_dilated(
+        jax_module.numpy.asarray(x0.transpose(3, 2, 0, 1)), jax_module.numpy.asarray(w0), (1, 1),
+        "VALID").shape == (0, 3, 3, 3)
+    assert jc.Conv2D(kernel0).forward(x0).shape == (3, 3, 3, 0)
