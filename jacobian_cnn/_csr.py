@@ -157,7 +157,7 @@ class CSRParts:
 def empty(shape, dtype):
     """:class:`CSRParts` of a ``shape`` matrix without any stored entry.
 
-    The explicit path of zero-size problems (an empty batch, no input channels):
+    The explicit path of zero-size problems (an empty batch, N = 0):
     nothing to write, so no builder and no view over a 0-byte buffer runs.
 
     Examples
