@@ -21,7 +21,7 @@ from ._checks import check_size
 from .errors import InvalidValueError
 
 __all__ = ["CSRParts", "FORMS", "csr_from_rows", "dense_to_csr", "block_diagonal", "diagonal",
-           "permutation_rows", "index_dtype"]
+           "permutation_rows", "index_dtype", "empty"]
 
 FORMS = ("general", "diagonal", "dense", "row_blocks", "column_blocks", "window")
 """What a :class:`CSRParts` is known to be, beyond canonical CSR.
@@ -152,6 +152,25 @@ class CSRParts:
             return (rows.reshape(k, n, m // max(n, 1)) * self.data.reshape(n, -1)).sum(axis=2)
         transpose = sp.csc_array((self.data, self.indices, self.indptr), shape=(n, m))
         return (transpose @ rows.T).T
+
+
+def empty(shape, dtype):
+    """:class:`CSRParts` of a ``shape`` matrix without any stored entry.
+
+    The explicit path of zero-size problems (an empty batch, N = 0):
+    nothing to write, so no builder and no view over a 0-byte buffer runs.
+
+    Examples
+    --------
+    >>> from jacobian_cnn._csr import empty
+    >>> J = empty((0, 18), "float32").tocsr()
+    >>> J.shape, J.nnz, J.dtype
+    ((0, 18), 0, dtype('float32'))
+    """
+    n_rows, n_cols = (int(n) for n in shape)
+    index = index_dtype(n_rows, n_cols, 0)
+    return CSRParts(np.empty(0, dtype), np.empty(0, index), np.zeros(n_rows + 1, index),
+                    (n_rows, n_cols))
 
 
 def csr_from_rows(row_lengths, cols, vals, shape):

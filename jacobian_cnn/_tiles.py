@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 
 __all__ = ["Tile", "BlockLayout", "block_layout", "block_nnz", "entry_rows", "view", "rows_view",
-           "input_columns"]
+           "input_columns", "ViewOutOfBounds"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,8 +148,43 @@ def block_layout(geo, channels, index):
     return BlockLayout(tuple(tiles), int(indptr[-1]), indptr)
 
 
+class ViewOutOfBounds(AssertionError):
+    """A raw view would reach outside its buffer: a bug in the caller, never a user error."""
+
+
 def view(a, offset, shape, strides):
-    """View of the 1-D array ``a`` from entry ``offset`` with ``strides`` counted in entries."""
+    """View of the 1-D array ``a`` from entry ``offset`` with ``strides`` counted in entries.
+
+    The one place the package makes a view over a raw buffer. numpy does not
+    bounds-check such a view when the buffer holds 0 bytes (it then assumes the
+    buffer is as large as the view), so this checks, before making it, that every
+    entry the view can reach lies in ``a``: a non-empty view must start and end
+    within ``a`` (any stride sign), an empty one may start at most one past its end.
+    Raises :class:`ViewOutOfBounds` otherwise; valid input never gets there.
+    """
+    # One plain loop: this runs a few times per tile on the chain's hot path.
+    low = high = offset
+    empty = negative = False
+    for n, s in zip(shape, strides, strict=False):  # the lengths are checked below
+        if n < 1:
+            empty, negative = True, negative or n < 0
+        elif s > 0:
+            high += (n - 1) * s
+        else:
+            low += (n - 1) * s
+    if a.ndim != 1 or len(shape) != len(strides) or negative or not a.flags.c_contiguous:
+        raise ViewOutOfBounds(
+            f"view needs a contiguous 1-D buffer and one stride per axis with sizes >= 0; got a "
+            f"buffer of shape {a.shape} (contiguous: {a.flags.c_contiguous}), shape {shape}, "
+            f"strides {strides}"
+        )
+    # An empty view reaches nothing, but its start must still lie in (or just past) the buffer.
+    if not (0 <= offset <= a.size if empty else 0 <= low and high < a.size):
+        reach = "no entry" if empty else f"entries {low}..{high}"
+        raise ViewOutOfBounds(
+            f"a view of shape {tuple(shape)}, strides {tuple(strides)} (in entries) from entry "
+            f"{offset} reaches {reach} of a buffer of {a.size} entries"
+        )
     size = a.itemsize
     return np.ndarray(shape, a.dtype, a, offset * size, tuple(s * size for s in strides))
 

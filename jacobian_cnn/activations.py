@@ -96,6 +96,10 @@ def softmax(z):
     array([0.25, 0.75])
     """
     z = np.asarray(z)
+    if z.ndim == 0 or z.shape[0] == 0:
+        raise InvalidValueError(
+            f"softmax needs at least one class along axis 0 of z, got shape {z.shape}"
+        )
     e = np.exp(z - z.max(axis=0, keepdims=True))
     return e / e.sum(axis=0, keepdims=True)
 
@@ -120,6 +124,11 @@ class Softmax(Layer):
         z = float_array(z, "x")
         if z.ndim not in (1, 2):
             raise InvalidValueError(f"x must be (n,) or a batch (n, N); got shape {z.shape}")
+        if z.shape[0] == 0:
+            raise InvalidValueError(
+                f"x must have at least one class (n >= 1 in (n,) or (n, N); only the batch N "
+                f"may be 0), got shape {z.shape}"
+            )
         return z
 
     @staticmethod

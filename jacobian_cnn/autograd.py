@@ -349,7 +349,10 @@ def _reference(layer, x, wrt, backend, max_bytes=None):
         with warnings.catch_warnings():  # torch's performance hint about padding='same'
             warnings.filterwarnings("ignore", message="Using padding='same'")
             y_native = run(arg).detach().numpy()
-            J = jacrev(run)(arg).detach().numpy()
+            # An empty output (N = 0) has an empty Jacobian; torch's jacrev fails on it
+            # for some operations (a convolution's kernel).
+            J = (jacrev(run)(arg).detach().numpy() if y_native.size
+                 else np.zeros(y_native.shape + tuple(arg.shape)))
     else:
         import jax
 
@@ -454,8 +457,8 @@ def _torch_op(layer, kind, shape, *, follow_tie=False):
         return _torch_pool(layer, shape, torch, F)
     if isinstance(layer, Flatten):
         perm = {"torch": (0, 1, 2, 3), "C": (0, 2, 3, 1), "F": (0, 1, 3, 2)}[layer.order]
-        return (lambda x, p: x.permute(perm).reshape(x.shape[0], -1)), "vectors", \
-            f"permute{perm}.reshape(N, -1)"
+        return (lambda x, p: x.permute(perm).flatten(1)), "vectors", \
+            f"permute{perm}.flatten(1)"
     if isinstance(layer, Dense):
         return (lambda x, p: F.linear(x, p["weight"], p.get("bias"))), "vectors", "F.linear"
     elementwise = {ReLU: torch.relu, Sigmoid: torch.sigmoid, Tanh: torch.tanh}
@@ -608,8 +611,9 @@ def _jax_op(layer, kind, shape):
         return avg_pool, "maps", text + ", add) / window counts"
     if isinstance(layer, Flatten):
         perm = {"C": (0, 1, 2, 3), "torch": (0, 3, 1, 2), "F": (0, 3, 2, 1)}[layer.order]
-        return (lambda x, p: jnp.transpose(x, perm).reshape(x.shape[0], -1)), "vectors", \
-            f"transpose{perm}.reshape(N, -1)"
+        # The size written out: reshape(0, -1) is ambiguous on an empty batch.
+        return (lambda x, p: jnp.transpose(x, perm).reshape(x.shape[0], int(np.prod(x.shape[1:])))
+                ), "vectors", f"transpose{perm}.reshape(N, -1)"
     if isinstance(layer, Dense):
         def dense(x, p):
             return x @ p["weight"] + p["bias"] if "bias" in p else x @ p["weight"]

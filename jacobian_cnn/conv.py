@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from ._assembly import conv_input_jacobian, conv_kernel_jacobian
 from ._checks import cast, check_size, frozen_copy, is_int, padding_pairs, pair
-from ._csr import CSRParts, csr_from_rows
+from ._csr import CSRParts, csr_from_rows, empty
 from ._layer import Layer, as_maps, maps_like
 from .errors import InvalidTypeError, InvalidValueError
 from .geometry import WindowGeometry, check_padding_mode, describe
@@ -41,7 +41,9 @@ class Conv2D(Layer):
     ----------
     kernel : array_like
         ``(kh, kw, C_in / groups, C_out)``; a 2-D ``(kh, kw)`` kernel means one input
-        and one output channel, ``(kh, kw, C_in)`` one output channel.
+        and one output channel, ``(kh, kw, C_in)`` one output channel. Every axis must
+        be at least 1: PyTorch refuses ``kh``, ``kw`` or ``C_out`` of 0, and with
+        ``C_in = 0`` PyTorch (0 output channels) and JAX (``C_out``) disagree.
     bias : array_like, optional
         ``(C_out,)``. ``None`` means no bias (and no "bias" parameter).
     stride, dilation : int or (int, int)
@@ -55,6 +57,12 @@ class Conv2D(Layer):
     padding_mode : {"zeros", "reflect", "replicate", "circular"}
         PyTorch's ``padding_mode``: what the padding holds. The copying modes make
         an input entry feed several taps; its Jacobian entry is their sum.
+
+    Notes
+    -----
+    An empty batch ``(H, W, C_in, 0)`` is accepted, as in PyTorch: the output is
+    ``(Ho, Wo, C_out, 0)`` and the Jacobians are ``(0, 0)``, ``(0, kernel.size)`` and
+    ``(0, C_out)``, built without touching the tiled assembly.
 
     Examples
     --------
@@ -115,8 +123,7 @@ class Conv2D(Layer):
         if shape is not None and kernel.shape != shape:
             raise InvalidValueError(f"kernel must keep the layer's shape {shape}; got {kernel.shape} "
                                     "(make a new Conv2D for another shape)")
-        if min(kernel.shape[:2]) < 1:
-            raise InvalidValueError(f"kernel must have kh, kw >= 1; got shape {kernel.shape}")
+        _check_kernel_not_empty(kernel.shape)
         return kernel
 
     @property
@@ -245,6 +252,8 @@ class Conv2D(Layer):
         n = x4.shape[3]
         dtype = x4.dtype  # computed in the input's precision
         n_rows = geo.n_out * co * n
+        if n_rows == 0:  # an empty batch (N = 0, as PyTorch allows): nothing to build
+            return empty((0, {"input": x4.size, "kernel": self.kernel.size, "bias": co}[wrt]), dtype)
         if wrt == "bias":
             check_size(n_rows, n_rows, np.dtype(dtype).itemsize, max_bytes, "Conv2D bias Jacobian")
             # One 1 per row, row (o, co, n) at column co. One sample: rows o + n_out*c
@@ -306,6 +315,23 @@ class Conv2D(Layer):
         if wrt == "input" and geo.taps_may_repeat:
             return _csr_summing_duplicates(lengths, cols, vals, (n_rows, n_cols))
         return csr_from_rows(lengths, cols, vals, (n_rows, n_cols))
+
+
+def _check_kernel_not_empty(shape):
+    """Refuse a ``(kh, kw, C_in / groups, C_out)`` kernel with an axis of size 0.
+
+    PyTorch refuses ``kh``, ``kw`` or ``C_out`` of 0. With no input channels it
+    returns an output with 0 channels where JAX returns ``C_out`` channels of bias:
+    the libraries disagree, and neither is a layer anyone means to build.
+    """
+    names = ("kh (kernel height)", "kw (kernel width)", "C_in / groups (input channels)",
+             "C_out (output channels)")
+    for size, name in zip(shape, names, strict=True):
+        if size == 0:
+            raise InvalidValueError(
+                f"kernel must have every axis of (kh, kw, C_in / groups, C_out) at least 1, "
+                f"got shape {shape} with {name} = 0"
+            )
 
 
 def _csr_summing_duplicates(row_lengths, cols, vals, shape):

@@ -60,6 +60,10 @@ class Dense(Layer):
         weight = frozen_copy(weight, "weight")
         if weight.ndim != 2:
             raise InvalidValueError(f"weight must be (n_in, n_out); got shape {weight.shape}")
+        if weight.size == 0:
+            raise InvalidValueError(
+                f"weight must be (n_in, n_out) with n_in >= 1 and n_out >= 1, got shape {weight.shape}"
+            )
         if shape is not None and weight.shape != shape:
             raise InvalidValueError(f"weight must keep the layer's shape {shape}; got {weight.shape} "
                                     "(make a new Dense for another shape)")

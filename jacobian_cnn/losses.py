@@ -57,7 +57,13 @@ class MSELoss(_Loss):
 
     @target.setter
     def target(self, value):
-        self._target = frozen_copy(value, "target")
+        target = frozen_copy(value, "target")
+        if target.size == 0:
+            raise InvalidValueError(
+                f"target must hold at least one entry (the mean over no entries is undefined), "
+                f"got shape {target.shape}"
+            )
+        self._target = target
 
     def __repr__(self):
         return f"MSELoss(target shape {self.target.shape})"
@@ -123,6 +129,11 @@ class SoftmaxCrossEntropy(_Loss):
             raise InvalidValueError(f"labels must be {allowed}, got shape {labels.shape}")
         if labels.size and (labels.min() < 0 or labels.max() > np.iinfo(np.int64).max):
             raise InvalidValueError(f"labels must be {allowed}, non-negative, got {short_repr(value)}")
+        if labels.size == 0:
+            raise InvalidValueError(
+                f"labels must hold at least one label (the mean over no samples is undefined), "
+                f"got shape {labels.shape}"
+            )
         labels = labels.astype(np.int64)
         labels.flags.writeable = False
         self._labels = labels
@@ -134,6 +145,8 @@ class SoftmaxCrossEntropy(_Loss):
         z = float_array(z, "z")
         if z.ndim not in (1, 2):
             raise InvalidValueError(f"z must be (n_classes,) or (n_classes, N); got shape {z.shape}")
+        if z.shape[0] == 0:
+            raise InvalidValueError(f"z must have at least one class (axis 0), got shape {z.shape}")
         z2 = z.reshape(z.shape[0], -1)
         if self.labels.size != z2.shape[1] or (z.ndim == 1) != (self.labels.ndim == 0):
             raise InvalidValueError(

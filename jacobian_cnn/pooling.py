@@ -13,6 +13,10 @@ Max pooling keeps, for every output, the *switch*: the vec index into ``x`` of t
 entry that won. Its Jacobian has a single 1 per row, at the switch, and is built
 from the switches recorded by the forward pass, never by recomputing it.
 
+Only the batch may be empty, as in PyTorch: ``(H, W, C, 0)`` pools to
+``(Ho, Wo, C, 0)`` with a ``(0, 0)`` Jacobian (and empty switches); an input without
+channels is refused.
+
 ``ceil_mode=True`` is PyTorch's: the output size rounds up, so the last window may
 hang past the padding (those taps do not exist: they never win and are never
 counted), except that a last window starting in the bottom/right padding is dropped.
@@ -26,7 +30,7 @@ import numpy as np
 
 from ._assembly import avgpool_jacobian
 from ._checks import check_size, int_value, is_int, padding_pairs, pair
-from ._csr import CSRParts, csr_from_rows, index_dtype
+from ._csr import CSRParts, csr_from_rows, empty, index_dtype
 from ._layer import Layer, as_maps, maps_like
 from .errors import InvalidTypeError, InvalidValueError
 from .geometry import WindowGeometry, check_bool, describe
@@ -54,6 +58,11 @@ class _Pool2D(Layer):
 
     def _prepare(self, x):
         x4, ndim = as_maps(x)
+        if x4.shape[2] == 0:
+            raise InvalidValueError(
+                f"x must have at least one channel (only the batch axis N of (H, W, C, N) may be "
+                f"0, as in PyTorch's pooling), got shape {np.shape(x)}"
+            )
         return x4, ndim, self.geometry(x4.shape[:2])
 
     def _geometry_repr(self):
@@ -200,8 +209,11 @@ class AvgPool2D(_Pool2D):
         what = f"AvgPool2D Jacobian ({n_rows} x {x4.size})"
         check_size(n_rows, nnz, x4.dtype.itemsize, max_bytes, what)
         geo.check_tables(max_bytes, what=what)
+        divisors = self.divisors(geo)  # refuses a 0/0 average, whatever the batch
+        if n_rows == 0:  # an empty batch (N = 0, as PyTorch allows): nothing to build
+            return empty((n_rows, x4.size), x4.dtype)
         # The same matrix as _jacobian_by_index, written tile by tile.
-        return avgpool_jacobian(geo, x4.shape, x4.dtype, self.divisors(geo))
+        return avgpool_jacobian(geo, x4.shape, x4.dtype, divisors)
 
     def _jacobian_by_index(self, x4, geo):
         """The Jacobian from plain index arithmetic over every nonzero.

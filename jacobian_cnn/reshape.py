@@ -30,7 +30,11 @@ class Flatten(Layer):
     """Flatten each sample's ``(H, W, C)`` map into a vector.
 
     A 2-D or 3-D input is one sample and becomes a 1-D vector; a 4-D input
-    ``(H, W, C, N)`` is a batch and becomes ``(H*W*C, N)``.
+    ``(H, W, C, N)`` is a batch and becomes ``(H*W*C, N)``, one column per sample
+    (the batch axis stays last, :mod:`jacobian_cnn.vec`). Sizes of 0 are allowed:
+    an empty batch ``(H, W, C, 0)`` becomes ``(H*W*C, 0)`` in every order, which is
+    PyTorch's ``nn.Flatten()`` of an empty ``(0, C, H, W)`` batch, ``(0, C*H*W)``,
+    with the batch axis last; its Jacobian is ``(0, 0)``.
 
     Parameters
     ----------
@@ -71,12 +75,13 @@ class Flatten(Layer):
         batch = x.ndim == 4
         x4 = x.reshape(x.shape + (1,) * (4 - x.ndim))
         h, w, c, n = x4.shape
+        # Sizes written out: reshape(n, -1) is ambiguous when n == 0.
         if self.order == "F":
             out = x4.reshape(h * w * c, n, order="F")
         elif self.order == "C":
-            out = x4.transpose(3, 0, 1, 2).reshape(n, -1).T
+            out = x4.transpose(3, 0, 1, 2).reshape(n, h * w * c).T
         else:
-            out = x4.transpose(3, 2, 0, 1).reshape(n, -1).T
+            out = x4.transpose(3, 2, 0, 1).reshape(n, h * w * c).T
         return out if batch else out[:, 0]
 
     def forward(self, x):
