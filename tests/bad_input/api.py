@@ -159,7 +159,7 @@ CASES = [
         ("padding must be a non-negative int, a pair (ph, pw) or ((top, bottom), (left, right))",
          "(1, 2, 3)")),
     Bad("kernel with a zero-sized window", lambda: jc.Conv2D(np.ones((0, 2))), V,
-        ("kernel must have kh, kw >= 1", "(0, 2, 1, 1)")),
+        ("kernel must have every axis", "at least 1", "(0, 2, 1, 1)", "kh (kernel height) = 0")),
     Bad("groups a float", lambda: jc.Conv2D(K, groups=1.0), T, ("groups must be an int", "1.0")),
     Bad("switches_jacobian n_inputs a float", lambda: jc.switches_jacobian(np.array([0]), 4.0), T,
         ("n_inputs must be a non-negative int", "4.0")),
