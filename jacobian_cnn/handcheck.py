@@ -634,7 +634,7 @@ def _check_problem_size(problem, wrt, max_entries):
             f"{problem!r} has a {n_out}x{n_var} Jacobian d vec({problem.names.output}) / "
             f"d vec({getattr(problem.names, wrt, wrt)}) "
             f"({n_out * n_var:,} entries), over the limit of {int(max_entries):,} entries for a "
-            "check (raise it with max_entries=, or --max-entries on the command line)")
+            "check (raise it with max_entries=, or jacobian-cnn check --max-entries)")
 
 
 def _layout_shapes(quantity, problem, wrt):
