@@ -919,7 +919,10 @@ class _Parser:
             sign = -1 if self.next().value == "-" else 1
         while True:
             tok = self.peek()
-            for part in s.Add.make_args(self.term()):
+            value = self.term()
+            if not groups and sign == 1 and not (self.at("op", "+") or self.at("op", "-")):
+                return value  # one term: nothing to collect
+            for part in s.Add.make_args(value):
                 coeff, rest = part.as_coeff_Mul()
                 groups[rest] = self.check_number(groups.get(rest, s.Integer(0)) + sign * coeff, tok)
             if not (self.at("op", "+") or self.at("op", "-")):
@@ -936,6 +939,11 @@ class _Parser:
             return tok.value in ("(", "[", "{", "\\{")
         return tok.kind in ("cmd", "begin")  # unknown macros fail in primary() with their name
 
+    def continues_term(self):
+        tok = self.peek()
+        return tok is not None and (tok.kind == "op" and tok.value in ("*", "/")
+                                    or self.starts_factor(tok))
+
     def term(self):
         s = self.sympy
         first = self.peek()
@@ -948,7 +956,10 @@ class _Parser:
             if r != 1:
                 rest.append(r)
 
-        times(self.factor(), first)
+        value = self.factor()
+        if not self.continues_term():
+            return value  # one factor: nothing to multiply
+        times(value, first)
         while True:
             tok = self.peek()
             if tok is not None and tok.kind == "op" and tok.value == "*":
@@ -1040,6 +1051,8 @@ class _Parser:
                                                   else 10**6)
         if digits > MAX_NUMBER_DIGITS:
             self.too_large(digits, tok, f"the number {_short(tok.value)}")
+        if tok.value.isdigit():
+            return self.sympy.Integer(int(tok.value))
         f = Fraction(tok.value)
         return self.sympy.Rational(f.numerator, f.denominator)
 
@@ -1109,8 +1122,19 @@ class _Parser:
             sigma = s.Function("sigma")(arg)
             return sigma * (1 - sigma) if prime else sigma
         if name == "tanh":
-            return 1 - s.tanh(arg) ** 2 if prime else s.tanh(arg)
+            value = self.tanh(arg)
+            return 1 - value**2 if prime else value
         return s.exp(arg)  # exp' = exp
+
+    def tanh(self, arg):
+        """``tanh(arg)``: SymPy evaluates only a number; its evaluation of a symbolic
+        argument asks assumptions whose cost grows exponentially with nesting depth."""
+        s = self.sympy
+        if arg.is_Number:
+            return s.tanh(arg)
+        if arg.could_extract_minus_sign():  # what that evaluation does: tanh is odd
+            return -s.tanh(-arg, evaluate=False)
+        return s.tanh(arg, evaluate=False)
 
     def parenthesized(self):
         tok = self.peek()
@@ -1296,7 +1320,7 @@ class _Parser:
         den.expect_end("denominator")
         if bottom == 0:
             self.error("division by zero", den_tok)
-        return top / bottom
+        return self.checked(top / bottom, cmd_tok)
 
 
 def parse_expression(text):
