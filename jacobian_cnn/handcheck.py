@@ -54,7 +54,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import latex
-from .errors import InvalidTypeError, InvalidValueError, SizeLimitError
+from .errors import InvalidTypeError, InvalidValueError, JacobianCNNError, SizeLimitError
 from .latex import (
     LatexParseError,
     _read_matrix,
@@ -558,6 +558,7 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
         If the problem is over ``max_entries``, or the written matrix over a limit of
         the reader (:mod:`jacobian_cnn.latex`: ``MAX_INPUT_CHARS``, ...).
     """
+    _check_max_entries(max_entries)
     if isinstance(layer, SymbolicProblem):
         if x is not None or options:
             raise InvalidTypeError("with a SymbolicProblem, pass neither x nor problem options")
@@ -565,6 +566,7 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
     else:
         if x is None:
             raise InvalidTypeError("check_derivation needs x: the input shape or a numeric input")
+        _check_size_from_shapes(layer, x, wrt, max_entries)
         problem = SymbolicProblem(layer, x, **options)
     if quantity != "auto" and quantity not in QUANTITIES:
         raise InvalidValueError(f"quantity must be 'auto' or one of {sorted(QUANTITIES)}, got {quantity!r}")
@@ -622,19 +624,57 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
     return _report(W, problem, wrt, q, v, a, E, arranged, expected(q, variants[0]), source)
 
 
-def _check_problem_size(problem, wrt, max_entries):
-    """Refuse a problem whose Jacobian has more than ``max_entries`` entries (from shapes)."""
+def _check_max_entries(max_entries):
     if isinstance(max_entries, bool) or not isinstance(max_entries, numbers.Integral) \
             or max_entries < 1:
         raise InvalidValueError(f"max_entries must be a positive int, got {max_entries!r}")
-    n_out = int(np.prod(problem.output_shape))
-    n_var = int(np.prod(np.shape(problem.wrt_symbols(wrt))))
+
+
+def _refuse_size(what, n_out, n_var, max_entries):
     if n_out * n_var > max_entries:
         raise SizeLimitError(
-            f"{problem!r} has a {n_out}x{n_var} Jacobian d vec({problem.names.output}) / "
-            f"d vec({getattr(problem.names, wrt, wrt)}) "
-            f"({n_out * n_var:,} entries), over the limit of {int(max_entries):,} entries for a "
-            "check (raise it with max_entries=, or jacobian-cnn check --max-entries)")
+            f"{what} has a {n_out}x{n_var} Jacobian ({n_out * n_var:,} entries), over the limit "
+            f"of {int(max_entries):,} entries for a check (raise it with max_entries=, or "
+            "jacobian-cnn check --max-entries)")
+
+
+def _check_size_from_shapes(layer, x, wrt, max_entries):
+    """Refuse an oversized problem before its symbols are made (a numeric forward of zeros).
+
+    Inputs this cannot size (a bad shape, an unknown ``wrt``) are left to
+    :class:`~jacobian_cnn.symbolic.SymbolicProblem`, which reports them.
+    """
+    from . import symbolic
+
+    if isinstance(x, tuple):
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
+                   for v in x) or not 1 <= len(x) <= 3:
+            return
+        shape = tuple(int(v) for v in x)
+    else:
+        shape = np.shape(x)
+    n_in = int(np.prod(shape, dtype=object))
+    if n_in > symbolic.MAX_SYMBOLIC_SIZE:
+        raise SizeLimitError(f"the input has {n_in:,} entries; symbolic matrices are for teaching "
+                             f"sizes (limit {symbolic.MAX_SYMBOLIC_SIZE:,} entries, "
+                             "jacobian_cnn.symbolic.MAX_SYMBOLIC_SIZE)")
+    params = getattr(layer, "params", {}) if wrt != "input" else {}
+    if wrt != "input" and wrt not in params:
+        return
+    try:
+        y = layer.forward(np.zeros(shape) if isinstance(x, tuple) else np.asarray(x, dtype=float))
+    except JacobianCNNError:
+        return  # SymbolicProblem reports it
+    n_var = n_in if wrt == "input" else int(np.size(params[wrt]))
+    _refuse_size(f"{layer!r} on a {'x'.join(map(str, shape))} input", int(np.size(y)), n_var,
+                 max_entries)
+
+
+def _check_problem_size(problem, wrt, max_entries):
+    """Refuse a problem whose Jacobian has more than ``max_entries`` entries (from shapes)."""
+    n_out = int(np.prod(problem.output_shape))
+    n_var = int(np.prod(np.shape(problem.wrt_symbols(wrt))))
+    _refuse_size(repr(problem), n_out, n_var, max_entries)
 
 
 def _layout_shapes(quantity, problem, wrt):

@@ -1532,6 +1532,8 @@ def _read_matrix(text, which):
     sympy = require_sympy()
     if not isinstance(text, str):
         raise InvalidTypeError(f"text must be a str, got {type(text).__name__}")
+    _check_length(text)
+    _count_entries_roughly(text)
     tokens = _tokenize(text)
     sources = _find_matrices(text, tokens)
     if not sources:
@@ -1545,6 +1547,31 @@ def _read_matrix(text, which):
     rows = _parse_body(text, tokens, source)
     matrix = sympy.ImmutableMatrix(rows)
     return (matrix.T if source.transposed else matrix), len(sources)
+
+
+_ENV_RE = re.compile(r"\\begin\s*\{(" + "|".join(_MATRIX_ENVS) + r")\}")
+
+
+def _count_entries_roughly(text):
+    """Refuse a matrix over :data:`MAX_MATRIX_ENTRIES` from its raw text, before tokenizing.
+
+    Counts the ``&`` and ``\\\\`` between each ``\\begin{env}`` and the next ``\\end{env}``
+    (fast, at C speed); tokenizing a huge matrix first would take seconds. An escaped
+    ``\\&`` or one in a comment is counted too, so this is an upper bound, exact for
+    ordinary matrices; :func:`_parse_body` counts exactly.
+    """
+    end = 0
+    for m in _ENV_RE.finditer(text):
+        if m.start() < end:
+            continue  # inside the previous matrix: spans stay disjoint, the scan linear
+        end = text.find(f"\\end{{{m[1]}}}", m.end())
+        end = len(text) if end < 0 else end
+        n = text.count("&", m.end(), end) + text.count("\\\\", m.end(), end) + 1
+        if n > MAX_MATRIX_ENTRIES:
+            raise LatexSizeError(
+                f"the matrix has about {n:,} entries (counting its '&' and '\\\\'), over the "
+                f"limit of {MAX_MATRIX_ENTRIES:,} ({_limit_name('MAX_MATRIX_ENTRIES')})", text,
+                m.start())
 
 
 def _parse_body(text, tokens, source):
