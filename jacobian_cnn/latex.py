@@ -1122,19 +1122,19 @@ class _Parser:
             sigma = s.Function("sigma")(arg)
             return sigma * (1 - sigma) if prime else sigma
         if name == "tanh":
-            value = self.tanh(arg)
+            value = self.apply(s.tanh, arg)
             return 1 - value**2 if prime else value
-        return s.exp(arg)  # exp' = exp
+        return self.apply(s.exp, arg)  # exp' = exp
 
-    def tanh(self, arg):
-        """``tanh(arg)``: SymPy evaluates only a number; its evaluation of a symbolic
-        argument asks assumptions whose cost grows exponentially with nesting depth."""
-        s = self.sympy
+    def apply(self, function, arg):
+        """``function(arg)`` (tanh or exp), evaluated by SymPy only for a number: its
+        evaluation of a symbolic argument asks assumptions whose cost grows exponentially
+        with nesting (``\\tanh`` 8 deep took 4 s, 10 deep 47 s)."""
         if arg.is_Number:
-            return s.tanh(arg)
-        if arg.could_extract_minus_sign():  # what that evaluation does: tanh is odd
-            return -s.tanh(-arg, evaluate=False)
-        return s.tanh(arg, evaluate=False)
+            return function(arg)
+        if function is self.sympy.tanh and arg.could_extract_minus_sign():
+            return -function(-arg, evaluate=False)  # what that evaluation does: tanh is odd
+        return function(arg, evaluate=False)
 
     def parenthesized(self):
         tok = self.peek()
