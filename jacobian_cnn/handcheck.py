@@ -19,6 +19,11 @@ in :mod:`jacobian_cnn.vec`) and compares:
    summed (an entry that keeps only some of its windows' terms) and stray factors
    (a term whose coefficient is off by the same factor, seed 000's extra 1/4).
 
+Before anything is built, the problem's size (the entries of its Jacobian, at most
+``max_entries``) and the written matrix's shape are tested from shapes alone; the
+written entries are held to the LaTeX reader's limits (:mod:`jacobian_cnn.latex`), so
+no input makes the checker hang.
+
 Examples
 --------
 Seed 000's eq. 3 is right:
@@ -663,7 +668,7 @@ def _check_size_from_shapes(layer, x, wrt, max_entries):
         return
     try:
         y = layer.forward(np.zeros(shape) if isinstance(x, tuple) else np.asarray(x, dtype=float))
-    except JacobianCNNError:
+    except (JacobianCNNError, TypeError, ValueError):
         return  # SymbolicProblem reports it
     n_var = n_in if wrt == "input" else int(np.size(params[wrt]))
     _refuse_size(f"{layer!r} on a {'x'.join(map(str, shape))} input", int(np.size(y)), n_var,

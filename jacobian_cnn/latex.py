@@ -1329,7 +1329,10 @@ def parse_expression(text):
     Raises
     ------
     LatexParseError
-        On anything outside the restricted grammar, naming line and column.
+        On anything outside the restricted grammar, naming line and column; a
+        :class:`LatexSizeError` (also a ``SizeLimitError``) over one of the limits
+        (``MAX_INPUT_CHARS``, ``MAX_DEPTH``, ``MAX_EXPONENT``, ``MAX_NUMBER_DIGITS``,
+        ``MAX_EXPANDED_TERMS``).
 
     Examples
     --------
@@ -1515,6 +1518,13 @@ def parse_matrix(text, which=-1):
     which : int
         Index into :func:`find_matrices` (default ``-1``: the last one, the
         result of a chain of equalities).
+
+    Raises
+    ------
+    LatexParseError
+        On malformed input (line and column); a :class:`LatexSizeError` over one of
+        the limits, ``MAX_MATRIX_ENTRIES`` and ``MAX_EXPANDED_TERMS`` counting all the
+        entries of the matrix.
 
     Examples
     --------

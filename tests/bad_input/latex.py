@@ -132,6 +132,9 @@ CASES = [
     Bad("latex 10^{-3}", parse("10^{-3}"), None, check=equals(sympy.Rational(1, 1000))),
     Bad("latex e stays a symbol with a space", parse("2 e-1"), None, check=equals(2 * e - 1)),
     Bad("latex 2e is 2 times e", parse("2e + a"), None, check=equals(2 * e + a)),
+    Bad("latex no exponent part after a subscript", parse("a_2e3"), LatexParseError,
+        ("a number cannot follow a factor", "column 5")),
+    Bad("latex a scientific number inside frac", parse(r"\frac{1e3}{2}"), None, check=equals(sympy.Integer(500))),
     Bad("latex (a+b+c+d)^{10} is accepted", parse("(a+b+c+d)^{10}"), None, check=monomials(286)),
     # --- the hand checker: problem size and written shape before anything is built
     Bad("latex check_derivation of a 100x100 problem",
