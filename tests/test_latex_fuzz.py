@@ -128,7 +128,7 @@ def warm_up():
     parse_expression(r"\frac{1}{4} \tanh(a_{11}) + 2.5e-1 b")  # imports and SymPy's caches
 
 
-FUZZ = settings(max_examples=150, deadline=None, database=None,
+FUZZ = settings(max_examples=120, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -138,7 +138,7 @@ def test_random_entries_are_parsed_or_refused_quickly(text):
     assert_exact_and_defined(read(parse_expression, text), text)
 
 
-@settings(FUZZ, max_examples=30)
+@settings(FUZZ, max_examples=25)
 @given(st.lists(st.lists(entries, min_size=1, max_size=3), min_size=1, max_size=3), junk)
 def test_random_matrices_are_parsed_or_refused_quickly(rows, extra):
     body = r" \\ ".join(" & ".join(row) for row in rows)
