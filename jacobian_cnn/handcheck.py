@@ -19,6 +19,11 @@ in :mod:`jacobian_cnn.vec`) and compares:
    summed (an entry that keeps only some of its windows' terms) and stray factors
    (a term whose coefficient is off by the same factor, seed 000's extra 1/4).
 
+Before anything is built, the problem's size (the entries of its Jacobian, at most
+``max_entries``) and the written matrix's shape are tested from shapes alone; the
+written entries are held to the LaTeX reader's limits (:mod:`jacobian_cnn.latex`), so
+no input makes the checker hang.
+
 Examples
 --------
 Seed 000's eq. 3 is right:
@@ -53,14 +58,15 @@ from fractions import Fraction
 
 import numpy as np
 
-from .errors import InvalidTypeError, InvalidValueError
+from . import latex
+from .errors import InvalidTypeError, InvalidValueError, JacobianCNNError, SizeLimitError
 from .latex import (
     LatexParseError,
+    _read_matrix,
     derivative_symbol,
     entry_symbol,
-    find_matrices,
+    expansion_size,
     parse_expression,
-    parse_matrix,
     require_sympy,
     symbol_parts,
     to_text,
@@ -68,7 +74,17 @@ from .latex import (
 from .symbolic import SymbolicProblem, as_rational
 
 __all__ = ["check_derivation", "as_written_matrix", "CheckReport", "Mistake", "EntryDiff",
-           "QUANTITIES"]
+           "QUANTITIES", "MAX_CHECK_ENTRIES", "MAX_SIMPLIFY_OPS"]
+
+MAX_CHECK_ENTRIES = 250_000
+"""Default ``max_entries`` of :func:`check_derivation` (``--max-entries`` of ``jacobian-cnn
+check``): the largest problem checked, counted as the entries of its Jacobian
+``d vec(y) / d vec(wrt)`` (rows times columns), from shapes alone before anything is built.
+A 2x2 window with stride 1 on a 22x22 input is 441 x 484 = 213,444."""
+
+MAX_SIMPLIFY_OPS = 400
+"""Largest difference of two non-polynomial entries (SymPy operations) that is simplified
+to decide whether they are equal; a larger one is refused rather than guessed."""
 
 QUANTITIES = {
     "jacobian": "the Jacobian in numerator layout",
@@ -225,11 +241,10 @@ def as_written_matrix(written, *, which=-1):
     sympy = require_sympy()
     source = ""
     if isinstance(written, str):
-        sources = find_matrices(written)
-        matrix = parse_matrix(written, which)
-        if len(sources) > 1:
-            index = which % len(sources)
-            source = f" (matrix {index + 1} of {len(sources)} in the text)"
+        matrix, n_sources = _read_matrix(written, which)
+        if n_sources > 1:
+            index = which % n_sources
+            source = f" (matrix {index + 1} of {n_sources} in the text)"
         rows = matrix.tolist()
     elif isinstance(written, sympy.MatrixBase):
         rows = written.tolist()
@@ -240,10 +255,25 @@ def as_written_matrix(written, *, which=-1):
                         f"lists; got {type(written).__name__}")
     if not rows or not rows[0]:
         raise InvalidValueError("the written matrix is empty")
-    out = np.empty((len(rows), len(rows[0])), dtype=object)
+    shape = (len(rows), len(rows[0]))
+    if shape[0] * shape[1] > latex.MAX_MATRIX_ENTRIES:
+        raise SizeLimitError(
+            f"the written matrix is {shape[0]}x{shape[1]} ({shape[0] * shape[1]:,} entries), over "
+            f"the limit of {latex.MAX_MATRIX_ENTRIES:,} (jacobian_cnn.latex.MAX_MATRIX_ENTRIES)")
+    entries = np.empty(shape, dtype=object)
+    spent = 0
     for i, row in enumerate(rows):
         for j, value in enumerate(row):
-            out[i, j] = _canonical(_entry(value, (i, j)))
+            entries[i, j] = _entry(value, (i, j))
+            spent += expansion_size(entries[i, j])
+            if spent > latex.MAX_EXPANDED_TERMS:  # checked before anything is expanded
+                raise SizeLimitError(
+                    f"expanding the written entries up to ({i + 1}, {j + 1}) would create about "
+                    f"{spent:,} terms, over the limit of {latex.MAX_EXPANDED_TERMS:,} "
+                    "(jacobian_cnn.latex.MAX_EXPANDED_TERMS)")
+    out = np.empty(shape, dtype=object)
+    for (i, j), value in np.ndenumerate(entries):
+        out[i, j] = _canonical(value)
     return out, source
 
 
@@ -276,10 +306,20 @@ def _entry(value, where):
     if isinstance(value, (bool, np.bool_)):
         raise InvalidTypeError(f"entry ({where[0] + 1}, {where[1] + 1}) is a bool, not a number")
     if isinstance(value, sympy.Basic):
+        if not isinstance(value, sympy.Expr):
+            raise InvalidTypeError(f"entry ({where[0] + 1}, {where[1] + 1}) is a "
+                                   f"{type(value).__name__}, not an expression")
+        for number in value.atoms(sympy.Rational):
+            _check_digits(max(abs(int(number.p)), int(number.q)), where)
+        if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            raise InvalidValueError(f"entry ({where[0] + 1}, {where[1] + 1}) is undefined or "
+                                    f"infinite: {value}")
         return value
     if isinstance(value, (numbers.Integral, np.integer)):
+        _check_digits(abs(int(value)), where)
         return sympy.Integer(int(value))
     if isinstance(value, Fraction):
+        _check_digits(max(abs(value.numerator), value.denominator), where)
         return sympy.Rational(value.numerator, value.denominator)
     if isinstance(value, (numbers.Real, np.floating)):
         if not np.isfinite(float(value)):
@@ -287,6 +327,15 @@ def _entry(value, where):
         return as_rational(value)
     raise InvalidTypeError(f"entry ({where[0] + 1}, {where[1] + 1}) has unsupported type "
                     f"{type(value).__name__}")
+
+
+def _check_digits(n, where):
+    """Refuse an exact number of more than ``MAX_NUMBER_DIGITS`` digits (as the reader does)."""
+    if n.bit_length() > latex.MAX_NUMBER_DIGITS * 3.33 + 4 or n >= 10**latex.MAX_NUMBER_DIGITS:
+        raise SizeLimitError(
+            f"entry ({where[0] + 1}, {where[1] + 1}) holds a number of about "
+            f"{int(n.bit_length() * 0.30103) + 1:,} digits, over the limit of "
+            f"{latex.MAX_NUMBER_DIGITS} (jacobian_cnn.latex.MAX_NUMBER_DIGITS)")
 
 
 def _canonical(expr):
@@ -473,7 +522,7 @@ def _shape_text(shape):
 # the check
 
 def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", which=-1,
-                     **options):
+                     max_entries=MAX_CHECK_ENTRIES, **options):
     """Compare a hand-derived matrix with the package's result for a layer and input.
 
     Parameters
@@ -492,6 +541,9 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
         :data:`QUANTITIES`.
     which : int
         For LaTeX text with several matrices, which one (default: the last).
+    max_entries : int
+        Largest problem checked: the entries of its Jacobian ``d vec(y) / d vec(wrt)``
+        (default :data:`MAX_CHECK_ENTRIES`), tested from shapes before anything is built.
     **options
         Passed to :class:`~jacobian_cnn.symbolic.SymbolicProblem` (``names=``,
         ``params=``, ``switches=``, ``winners=``, ``flip_kernel=``).
@@ -504,9 +556,14 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
     ------
     ValueError
         If the written matrix's shape fits none of the quantities (the message
-        lists the shapes that would), or on malformed LaTeX
-        (:class:`~jacobian_cnn.latex.LatexParseError`, with line and column).
+        lists the shapes that would; tested before any expected matrix is built), or
+        on malformed LaTeX (:class:`~jacobian_cnn.latex.LatexParseError`, with line
+        and column).
+    SizeLimitError
+        If the problem is over ``max_entries``, or the written matrix over a limit of
+        the reader (:mod:`jacobian_cnn.latex`: ``MAX_INPUT_CHARS``, ...).
     """
+    _check_max_entries(max_entries)
     if isinstance(layer, SymbolicProblem):
         if x is not None or options:
             raise InvalidTypeError("with a SymbolicProblem, pass neither x nor problem options")
@@ -514,12 +571,21 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
     else:
         if x is None:
             raise InvalidTypeError("check_derivation needs x: the input shape or a numeric input")
+        _check_size_from_shapes(layer, x, wrt, max_entries)
         problem = SymbolicProblem(layer, x, **options)
     if quantity != "auto" and quantity not in QUANTITIES:
         raise InvalidValueError(f"quantity must be 'auto' or one of {sorted(QUANTITIES)}, got {quantity!r}")
     problem.check_wrt(wrt)
+    _check_problem_size(problem, wrt, max_entries)
     W, source = as_written_matrix(written, which=which)
     candidates = [quantity] if quantity != "auto" else _quantities_for(W, problem, wrt)
+    shapes = {q: _layout_shapes(q, problem, wrt) for q in candidates}
+    if not any(W.shape == shape for q in candidates for shape, _ in shapes[q]):
+        fitting = ", ".join(f"{q}: {_shape_text(shape)}" for q, shape in dict.fromkeys(
+            (q, shape) for q in candidates for shape, correct in shapes[q] if correct))
+        raise InvalidValueError(f"a {_shape_text(W.shape)} matrix fits none of the quantities of "
+                                f"{problem!r}; expected shapes are {fitting}")
+    candidates = [q for q in candidates if any(W.shape == shape for shape, _ in shapes[q])]
     variants = _variants(problem)
     expected_cache = {}
 
@@ -563,6 +629,87 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
     return _report(W, problem, wrt, q, v, a, E, arranged, expected(q, variants[0]), source)
 
 
+def _check_max_entries(max_entries):
+    if isinstance(max_entries, bool) or not isinstance(max_entries, numbers.Integral) \
+            or max_entries < 1:
+        raise InvalidValueError(f"max_entries must be a positive int, got {max_entries!r}")
+
+
+def _refuse_size(what, n_out, n_var, max_entries):
+    if n_out * n_var > max_entries:
+        raise SizeLimitError(
+            f"{what} has a {n_out}x{n_var} Jacobian ({n_out * n_var:,} entries), over the limit "
+            f"of {int(max_entries):,} entries for a check (raise it with max_entries=, or "
+            "jacobian-cnn check --max-entries)")
+
+
+def _check_size_from_shapes(layer, x, wrt, max_entries):
+    """Refuse an oversized problem before its symbols are made (a numeric forward of zeros).
+
+    Inputs this cannot size (a bad shape, an unknown ``wrt``) are left to
+    :class:`~jacobian_cnn.symbolic.SymbolicProblem`, which reports them.
+    """
+    from . import symbolic
+
+    if isinstance(x, tuple):
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
+                   for v in x) or not 1 <= len(x) <= 3:
+            return
+        shape = tuple(int(v) for v in x)
+    else:
+        shape = np.shape(x)
+    n_in = int(np.prod(shape, dtype=object))
+    if n_in > symbolic.MAX_SYMBOLIC_SIZE:
+        raise SizeLimitError(f"the input has {n_in:,} entries; symbolic matrices are for teaching "
+                             f"sizes (limit {symbolic.MAX_SYMBOLIC_SIZE:,} entries, "
+                             "jacobian_cnn.symbolic.MAX_SYMBOLIC_SIZE)")
+    params = getattr(layer, "params", {}) if wrt != "input" else {}
+    if wrt != "input" and wrt not in params:
+        return
+    try:
+        y = layer.forward(np.zeros(shape) if isinstance(x, tuple) else np.asarray(x, dtype=float))
+    except (JacobianCNNError, TypeError, ValueError):
+        return  # SymbolicProblem reports it
+    n_var = n_in if wrt == "input" else int(np.size(params[wrt]))
+    _refuse_size(f"{layer!r} on a {'x'.join(map(str, shape))} input", int(np.size(y)), n_var,
+                 max_entries)
+
+
+def _check_problem_size(problem, wrt, max_entries):
+    """Refuse a problem whose Jacobian has more than ``max_entries`` entries (from shapes)."""
+    n_out = int(np.prod(problem.output_shape))
+    n_var = int(np.prod(np.shape(problem.wrt_symbols(wrt))))
+    _refuse_size(repr(problem), n_out, n_var, max_entries)
+
+
+def _layout_shapes(quantity, problem, wrt):
+    """``(shape, correct)`` of every layout :func:`_arrangements` tries, from shapes alone.
+
+    ``correct`` marks the layouts without a mistake (the shapes an error message lists).
+    A quantity with no matrix form (a multi-channel gradient or output) has none.
+    """
+    var_shape = np.shape(problem.wrt_symbols(wrt))
+    while len(var_shape) > 2 and var_shape[-1] == 1:  # a (kh, kw, 1, 1) kernel, as _Expected
+        var_shape = var_shape[:-1]
+    n_var, out_shape = int(np.prod(var_shape)), tuple(problem.output_shape)
+    family = _family(quantity)
+    if family == "jacobian":
+        m, n = int(np.prod(out_shape)), n_var
+        return [((m, n), True), ((n, m), False)]
+    if family == "row":
+        return [((1, n_var), True), ((n_var, 1), False)]
+    shape = var_shape if family == "shaped" else out_shape
+    if len(shape) > 2:
+        return []
+    m, n = shape if len(shape) == 2 else (int(shape[0]), 1)
+    out = [((m, n), True)]
+    if n != 1 or m != 1:
+        out.append(((n, m), n == 1))
+    if family == "forward" and m > 1 and n > 1:
+        out.append(((m * n, 1), True))
+    return out
+
+
 def _variants(problem):
     """``(kinds, make_problem)`` pairs: the correct problem first, then mistaken versions."""
     out = [((), lambda: problem)]
@@ -580,7 +727,7 @@ def _variants(problem):
     return out
 
 
-def _same(a, b):
+def _same(a, b, where=None):
     """Equal as expressions (both are expanded; only non-polynomials need ``simplify``)."""
     sympy = require_sympy()
     if a == b:
@@ -590,6 +737,13 @@ def _same(a, b):
         return True
     if difference.is_polynomial():
         return False
+    ops = sympy.count_ops(difference)
+    if ops > MAX_SIMPLIFY_OPS:
+        at = f" at row {where[0]}, column {where[1]}" if where else ""
+        raise SizeLimitError(
+            f"the written entry{at} differs from the correct one by an expression of {ops} "
+            f"operations; deciding whether it is zero needs simplify, which is limited to "
+            f"{MAX_SIMPLIFY_OPS} (jacobian_cnn.handcheck.MAX_SIMPLIFY_OPS)")
     try:
         return sympy.simplify(difference) == 0
     except Exception:  # simplify can fail on exotic input; then they differ
@@ -614,7 +768,7 @@ def _report(W, problem, wrt, quantity, variant, arrangement, E, arranged, E0, so
     diffs = []
     for (i, j), w in np.ndenumerate(W):
         c = arranged[i, j]
-        if w == c or _same(w, c):
+        if w == c or _same(w, c, (i + 1, j + 1)):
             continue
         note, kinds = _explain(w, c, quantity)
         diffs.append(EntryDiff((i + 1, j + 1), E.label(src[i, j]), w, c, note, kinds))

@@ -25,6 +25,27 @@ Parsing
     subscript (``a_11`` is ``a_{11}``, never ``a_1 1``), and ``\\sigma(x)`` is the
     logistic function applied to ``x``.
 
+Numbers
+    A number is digits with an optional fraction (``2``, ``2.5``, ``.5``), then
+    optionally ``e`` or ``E``, an optional sign and digits, with no space anywhere:
+    ``2.5e-1``, ``1e3`` and ``-3.0E+2`` are numbers (``-`` being the usual minus).
+    Anything else keeps ``e`` a symbol: ``2e`` is ``2 e``, ``2 e-1`` and ``2e - 1``
+    are ``2 e - 1``, ``e^{2}`` is the symbol ``e`` squared (never Euler's number).
+    Right after ``_``, ``^`` or ``\\frac`` a digit run takes no exponent part
+    (``a_2e3`` is ``a_{2} e 3``, an error). ``2.5 \\times 10^{-1}`` and
+    ``2.5 \\cdot 10^{-1}`` are products of exact numbers. Every number is an exact
+    rational. A division by zero in any spelling (``1/0``, ``\\frac{1}{1-1}``,
+    ``0^{-1}``) is an error, never SymPy's ``zoo``.
+
+Limits
+    The reader refuses input that would make it (or the comparison after it) hang:
+    :data:`MAX_INPUT_CHARS`, :data:`MAX_DEPTH`, :data:`MAX_EXPONENT`,
+    :data:`MAX_NUMBER_DIGITS`, :data:`MAX_MATRIX_ENTRIES` and
+    :data:`MAX_EXPANDED_TERMS`, each read when a call starts (assign a new value to
+    the module attribute to change it). A refusal is a :class:`LatexSizeError`, both
+    a :class:`LatexParseError` (line and column) and a
+    :class:`~jacobian_cnn.errors.SizeLimitError`, and names the limit.
+
 Rendering
     :func:`to_latex` and :func:`to_text` print sums in ``vec`` order of their
     symbols, exact rationals (``\\frac{1}{4}``, ``1/4``) and a common rational
@@ -34,18 +55,44 @@ Rendering
 from __future__ import annotations
 
 import importlib
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
-from .errors import InvalidTypeError, InvalidValueError
+from .errors import InvalidTypeError, InvalidValueError, SizeLimitError
 
 __all__ = [
     "LatexParseError", "require_sympy", "format_indices", "entry_symbol", "derivative_symbol",
     "differential_symbol", "symbol_parts", "normalize_base", "render_name", "to_latex", "to_text",
     "matrix_to_latex", "matrix_to_text", "parse_expression", "find_matrices", "parse_matrix",
-    "MatrixSource",
+    "MatrixSource", "LatexSizeError", "expansion_size", "MAX_INPUT_CHARS", "MAX_DEPTH",
+    "MAX_EXPONENT", "MAX_NUMBER_DIGITS", "MAX_MATRIX_ENTRIES", "MAX_EXPANDED_TERMS",
 ]
+
+MAX_INPUT_CHARS = 200_000
+"""Longest text the reader accepts (characters): a 100x100 matrix of ``\\frac{1}{4}``
+is about 140,000."""
+
+MAX_DEPTH = 50
+"""Deepest nesting of groups, parentheses, fractions and exponents in one entry."""
+
+MAX_EXPONENT = 100
+"""Largest numerator or denominator of a numeric exponent (``a^{100}``, ``a^{1/100}``)."""
+
+MAX_NUMBER_DIGITS = 100
+"""Most decimal digits of any exact number the reader writes or builds (numerator or
+denominator: a literal, ``1e100``, ``10^{100}``, a product of such numbers)."""
+
+MAX_MATRIX_ENTRIES = 40_000
+"""Most entries (rows times columns) of one matrix, counted before any entry is read."""
+
+MAX_EXPANDED_TERMS = 5_000
+"""Most terms that expanding an entry's products and powers may create
+(:func:`expansion_size`), for one :func:`parse_expression` or all entries of one
+:func:`parse_matrix` together: ``(a+b+c+d)^{10}`` creates 286, ``(a+b+c+d)^{90}``
+129,766."""
 
 GREEK = (
     "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
@@ -68,6 +115,7 @@ _SIZE_MACROS = {"left", "right", "middle", "big", "Big", "bigg", "Bigg", "bigl",
 _IGNORED_MACROS = {"quad", "qquad", "displaystyle", "textstyle", "hline", "nonumber", "notag",
                    ",", ";", ":", "!", " ", "limits"}
 _OPEN_CLOSE = {"(": ")", "[": "]", "\\{": "\\}", "{": "}"}
+_CLOSERS = frozenset(_OPEN_CLOSE.values())
 
 
 class LatexParseError(InvalidValueError):
@@ -96,6 +144,14 @@ class LatexParseError(InvalidValueError):
         caret = " " * (position - lo + (3 if lo > start else 0)) + "^"
         super().__init__(f"{message} at line {self.line}, column {self.column}:\n"
                          f"    {excerpt}\n    {caret}")
+
+
+class LatexSizeError(LatexParseError, SizeLimitError):
+    """Input over one of the reader's limits (``MAX_...``); names the limit and where it is hit."""
+
+
+def _limit_name(name):
+    return f"jacobian_cnn.latex.{name}"
 
 
 def require_sympy():
@@ -591,8 +647,7 @@ def _labels(labels, render):
 # --------------------------------------------------------------------------------------
 # tokens
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):
     kind: str   # num sym func partial op cmd size begin end rowsep other
     value: str
     pos: int
@@ -607,13 +662,37 @@ _TOKEN_RE = re.compile(r"""
 |(?P<rowsep>\\\\)
 |(?P<cmd>\\[A-Za-z]+)
 |(?P<cmdchar>\\[^A-Za-z])
-|(?P<num>\d+(?:\.\d+)?|\.\d+)
+|(?P<num>(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?)
 |(?P<word>[A-Za-z]+)
 |(?P<char>.)
 """, re.VERBOSE | re.DOTALL)
 
 
+def _check_length(text):
+    if len(text) > MAX_INPUT_CHARS:
+        raise LatexSizeError(
+            f"the text has {len(text):,} characters, over the limit of {MAX_INPUT_CHARS:,} "
+            f"({_limit_name('MAX_INPUT_CHARS')})", text, MAX_INPUT_CHARS)
+
+
+_SCRIPT_OWNERS = {("op", "_"), ("op", "^"), ("cmd", "frac"), ("cmd", "dfrac"), ("cmd", "tfrac")}
+
+
+def _split_exponent(tok):
+    """``2e-1`` as the tokens ``2``, ``e``, ``-``, ``1`` (after ``_``, ``^``, ``\\frac``)."""
+    m = re.fullmatch(r"([\d.]+)([eE])([+-]?)(\d+)", tok.value)
+    if not m:
+        return [tok]
+    out, at = [], tok.pos
+    for kind, part in (("num", m[1]), ("sym", m[2]), ("op", m[3]), ("num", m[4])):
+        if part:
+            out.append(_Token(kind, part, at, at + len(part)))
+            at += len(part)
+    return out
+
+
 def _tokenize(text):
+    _check_length(text)
     tokens = []
     for m in _TOKEN_RE.finditer(text):
         kind, pos, end = m.lastgroup, m.start(), m.end()
@@ -670,27 +749,82 @@ def _tokenize(text):
                 tokens.append(_Token("op", value, pos, end))
             else:
                 tokens.append(_Token("other", value, pos, end))
-    # \frac14 is \frac{1}{4}: split a digit run right after \frac into single digits.
+    # After _, ^ and \frac a number takes no exponent part; \frac14 is \frac{1}{4}: split
+    # a digit run right after \frac into single digits.
     out = []
     for i, tok in enumerate(tokens):
-        if (tok.kind == "num" and i and tokens[i - 1].kind == "cmd"
-                and tokens[i - 1].value in ("frac", "dfrac", "tfrac") and tok.value.isdigit()):
-            out += [_Token("num", c, tok.pos + k, tok.pos + k + 1) for k, c in enumerate(tok.value)]
-        else:
+        owner = (tokens[i - 1].kind, tokens[i - 1].value) if i else None
+        if tok.kind != "num" or owner not in _SCRIPT_OWNERS:
             out.append(tok)
+            continue
+        parts = _split_exponent(tok)
+        head = parts[0]
+        if owner[0] == "cmd" and head.value.isdigit():
+            out += [_Token("num", c, head.pos + k, head.pos + k + 1) for k, c in enumerate(head.value)]
+        else:
+            out.append(head)
+        out += parts[1:]
     return out
+
+
+def _pairs(tokens):
+    """Closing index of every ``{`` (braces only) and of every opener (any bracket kind)."""
+    braces, groups, brace_stack, group_stack = {}, {}, [], []
+    for j, tok in enumerate(tokens):
+        if tok.kind != "op":
+            continue
+        if tok.value == "{":
+            brace_stack.append(j)
+        elif tok.value == "}" and brace_stack:
+            braces[brace_stack.pop()] = j
+        if tok.value in _OPEN_CLOSE:
+            group_stack.append(j)
+        elif tok.value in _CLOSERS and group_stack:
+            groups[group_stack.pop()] = j
+    return braces, groups
 
 
 # --------------------------------------------------------------------------------------
 # parser
 
+def _largest(rational):
+    """The larger of a SymPy rational's numerator (absolute value) and denominator."""
+    return max(abs(int(rational.p)), int(rational.q))
+
+
+def _over_digits(n):
+    """Whether the int ``n >= 0`` has more than :data:`MAX_NUMBER_DIGITS` decimal digits."""
+    bits = n.bit_length()
+    if bits * _LOG10_2 < MAX_NUMBER_DIGITS - 1:
+        return False
+    return bits * _LOG10_2 > MAX_NUMBER_DIGITS + 1 or n >= 10**MAX_NUMBER_DIGITS
+
+
+def _digits(n):
+    """Decimal digits of the int ``n >= 0`` (estimated from its bits when large)."""
+    return len(str(n)) if n.bit_length() < 3000 else int(n.bit_length() * _LOG10_2) + 1
+
+
+_LOG10_2 = 0.30102999566398120
+
+
+def _short(value, width=24):
+    text = str(value)
+    return text if len(text) <= width else text[:width] + "..."
+
+
+def _undefined(sympy):
+    return sympy.zoo, sympy.nan, sympy.oo, -sympy.oo
+
 class _Parser:
     """Recursive descent over ``tokens[lo:hi]`` of ``text``."""
 
-    def __init__(self, text, tokens, lo=0, hi=None):
+    def __init__(self, text, tokens, lo=0, hi=None, *, pairs=None, depth=0):
         self.sympy = require_sympy()
         self.text, self.tokens = text, tokens
         self.i, self.hi = lo, len(tokens) if hi is None else hi
+        self.pairs = _pairs(tokens) if pairs is None else pairs
+        self.depth = depth
 
     # -- helpers
     def error(self, message, tok=None):
@@ -737,32 +871,64 @@ class _Parser:
 
     def matching(self, open_index):
         """Index of the ``}`` closing the ``{`` at ``open_index`` (within ``hi``)."""
-        depth = 0
-        for j in range(open_index, self.hi):
-            tok = self.tokens[j]
-            if tok.kind == "op" and tok.value == "{":
-                depth += 1
-            elif tok.kind == "op" and tok.value == "}":
-                depth -= 1
-                if depth == 0:
-                    return j
-        self.error("unbalanced '{': no matching '}'", self.tokens[open_index])
+        j = self.pairs[0].get(open_index, self.hi)
+        if j >= self.hi:
+            self.error("unbalanced '{': no matching '}'", self.tokens[open_index])
+        return j
 
     def child(self, lo, hi):
-        return _Parser(self.text, self.tokens, lo, hi)
+        """A parser of ``tokens[lo:hi]``, one nesting level deeper (at most :data:`MAX_DEPTH`)."""
+        if self.depth + 1 > MAX_DEPTH:
+            tok = self.tokens[lo - 1] if lo > 0 else self.tokens[lo]
+            raise LatexSizeError(f"groups nested more than {MAX_DEPTH} deep "
+                                 f"({_limit_name('MAX_DEPTH')})", self.text, tok.pos)
+        return _Parser(self.text, self.tokens, lo, hi, pairs=self.pairs, depth=self.depth + 1)
+
+    # -- exact numbers, checked against the limits before and after SymPy builds them
+    def too_large(self, digits, tok, what="a number"):
+        raise LatexSizeError(
+            f"{what} would have about {digits:,} digits, over the limit of {MAX_NUMBER_DIGITS} "
+            f"digits ({_limit_name('MAX_NUMBER_DIGITS')})", self.text, tok.pos)
+
+    def check_number(self, number, tok):
+        if number.is_Rational and _over_digits(_largest(number)):
+            self.too_large(_digits(_largest(number)), tok)
+        return number
+
+    def checked(self, value, tok):
+        """``value``, after checking its rational coefficient against :data:`MAX_NUMBER_DIGITS`."""
+        self.check_number(value.as_coeff_Add()[0] if value.is_Add else value.as_coeff_Mul()[0], tok)
+        return value
+
+    def entry(self, what="entry"):
+        """A whole entry: an expression up to ``hi``, defined (no ``zoo``, ``nan``, ``oo``)."""
+        first = self.peek()
+        value = self.expression()
+        self.expect_end(what)
+        if value.has(*_undefined(self.sympy)):
+            self.error("the value is undefined (a division by zero)", first)
+        return value
 
     # -- grammar
     def expression(self):
         s = self.sympy
-        terms = []
+        groups = {}  # like terms: rest -> coefficient, summed here so that every sum is checked
+        first = self.peek()
         sign = 1
         if self.at("op", "+") or self.at("op", "-"):
             sign = -1 if self.next().value == "-" else 1
-        terms.append(sign * self.term())
-        while self.at("op", "+") or self.at("op", "-"):
+        while True:
+            tok = self.peek()
+            value = self.term()
+            if not groups and sign == 1 and not (self.at("op", "+") or self.at("op", "-")):
+                return value  # one term: nothing to collect
+            for part in s.Add.make_args(value):
+                coeff, rest = part.as_coeff_Mul()
+                groups[rest] = self.check_number(groups.get(rest, s.Integer(0)) + sign * coeff, tok)
+            if not (self.at("op", "+") or self.at("op", "-")):
+                break
             sign = -1 if self.next().value == "-" else 1
-            terms.append(sign * self.term())
-        return s.Add(*terms)
+        return self.checked(s.Add(*[c * r for r, c in groups.items()]), first)
 
     def starts_factor(self, tok):
         if tok is None:
@@ -773,30 +939,48 @@ class _Parser:
             return tok.value in ("(", "[", "{", "\\{")
         return tok.kind in ("cmd", "begin")  # unknown macros fail in primary() with their name
 
+    def continues_term(self):
+        tok = self.peek()
+        return tok is not None and (tok.kind == "op" and tok.value in ("*", "/")
+                                    or self.starts_factor(tok))
+
     def term(self):
+        s = self.sympy
+        first = self.peek()
+        coeff, rest = s.Integer(1), []  # one Mul at the end: linear in the number of factors
+
+        def times(value, tok):
+            nonlocal coeff
+            c, r = value.as_coeff_Mul()
+            coeff = self.checked(coeff * c, tok)
+            if r != 1:
+                rest.append(r)
+
         value = self.factor()
+        if not self.continues_term():
+            return value  # one factor: nothing to multiply
+        times(value, first)
         while True:
             tok = self.peek()
             if tok is not None and tok.kind == "op" and tok.value == "*":
                 self.next()
-                value = value * self.factor()
+                times(self.factor(), tok)
             elif tok is not None and tok.kind == "op" and tok.value == "/":
                 self.next()
                 den_tok = self.peek()
                 den = self.factor()
                 if den == 0:
                     self.error("division by zero", den_tok)
-                value = value / den
+                times(1 / den, den_tok)
             elif self.starts_factor(tok):
                 if tok.kind == "num":
                     self.error("a number cannot follow a factor without an operator "
                                "(a missing '&' between entries?)", tok)
-                value = value * self.factor()
+                times(self.factor(), tok)
             else:
-                return value
+                return self.checked(s.Mul(coeff, *rest), first)
 
     def factor(self):
-        s = self.sympy
         base = self.primary()
         while self.at("op", "^"):
             caret = self.next()
@@ -806,8 +990,34 @@ class _Parser:
             if (tok.kind == "cmd" and tok.value in ("intercal", "top", "prime")) or (
                     tok.kind == "sym" and tok.value == "T"):
                 self.error("a transpose applies to a whole matrix, not to an entry", tok)
-            base = s.Pow(base, self.script_argument())
+            exp_tok = self.peek()
+            base = self.power(base, self.script_argument(), caret, exp_tok)
+            if self.at("op", "^"):
+                self.error("double superscript: write a^{b^{c}} or {a^{b}}^{c}", self.peek())
         return base
+
+    def power(self, base, exponent, caret, exp_tok):
+        """``base ** exponent``, refusing huge exponents and results, and ``0`` to a negative power."""
+        s = self.sympy
+        if exponent.is_number:
+            if not exponent.is_Rational:
+                self.error("a numeric exponent must be a rational number", exp_tok)
+            p, q = abs(int(exponent.p)), int(exponent.q)
+            if max(p, q) > MAX_EXPONENT:
+                raise LatexSizeError(
+                    f"exponent {_short(exponent)} is over the limit: numerator and denominator "
+                    f"at most {MAX_EXPONENT} ({_limit_name('MAX_EXPONENT')})", self.text,
+                    exp_tok.pos)
+            if base == 0 and exponent.is_negative:
+                self.error("division by zero: 0 to a negative power", caret)
+            for number in s.Mul.make_args(base):
+                if number.is_Rational and number != 0:
+                    digits = math.log10(_largest(number)) * p / q
+                    if digits > MAX_NUMBER_DIGITS + 1:  # near the limit: build, then check
+                        self.too_large(int(digits) + 1, caret, "the power")
+        elif base == 0 and not exponent.is_nonnegative:
+            self.error("0 to a power that may be negative is undefined; write the power out", caret)
+        return self.checked(s.Pow(base, exponent), caret)
 
     def script_argument(self):
         """The argument of ``^``: a braced group, one number, or one symbol."""
@@ -836,6 +1046,13 @@ class _Parser:
         return s.Integer(1)
 
     def number(self, tok):
+        mantissa, _, exponent = tok.value.lower().partition("e")
+        digits = len(mantissa.replace(".", "")) + (abs(int(exponent or 0)) if len(exponent) <= 7
+                                                  else 10**6)
+        if digits > MAX_NUMBER_DIGITS:
+            self.too_large(digits, tok, f"the number {_short(tok.value)}")
+        if tok.value.isdigit():
+            return self.sympy.Integer(int(tok.value))
         f = Fraction(tok.value)
         return self.sympy.Rational(f.numerator, f.denominator)
 
@@ -905,8 +1122,19 @@ class _Parser:
             sigma = s.Function("sigma")(arg)
             return sigma * (1 - sigma) if prime else sigma
         if name == "tanh":
-            return 1 - s.tanh(arg) ** 2 if prime else s.tanh(arg)
-        return s.exp(arg)  # exp' = exp
+            value = self.apply(s.tanh, arg)
+            return 1 - value**2 if prime else value
+        return self.apply(s.exp, arg)  # exp' = exp
+
+    def apply(self, function, arg):
+        """``function(arg)`` (tanh or exp), evaluated by SymPy only for a number: its
+        evaluation of a symbolic argument asks assumptions whose cost grows exponentially
+        with nesting (``\\tanh`` 8 deep took 4 s, 10 deep 47 s)."""
+        if arg.is_Number:
+            return function(arg)
+        if function is self.sympy.tanh and arg.could_extract_minus_sign():
+            return -function(-arg, evaluate=False)  # what that evaluation does: tanh is odd
+        return function(arg, evaluate=False)
 
     def parenthesized(self):
         tok = self.peek()
@@ -918,17 +1146,7 @@ class _Parser:
                            tok)
         opener = self.next()
         closer = _OPEN_CLOSE[opener.value]
-        # find the matching closer at the same nesting depth
-        depth, j = 0, self.i
-        while j < self.hi:
-            t = self.tokens[j]
-            if t.kind == "op" and t.value in _OPEN_CLOSE:
-                depth += 1
-            elif t.kind == "op" and t.value in _OPEN_CLOSE.values():
-                if depth == 0:
-                    break
-                depth -= 1
-            j += 1
+        j = self.pairs[1].get(self.i - 1, self.hi)  # the closer at the same nesting depth
         if j >= self.hi:
             self.error(f"unbalanced '{opener.value}': no matching '{closer}'", opener)
         if self.tokens[j].value != closer:
@@ -1102,7 +1320,7 @@ class _Parser:
         den.expect_end("denominator")
         if bottom == 0:
             self.error("division by zero", den_tok)
-        return top / bottom
+        return self.checked(top / bottom, cmd_tok)
 
 
 def parse_expression(text):
@@ -1111,7 +1329,10 @@ def parse_expression(text):
     Raises
     ------
     LatexParseError
-        On anything outside the restricted grammar, naming line and column.
+        On anything outside the restricted grammar, naming line and column; a
+        :class:`LatexSizeError` (also a ``SizeLimitError``) over one of the limits
+        (``MAX_INPUT_CHARS``, ``MAX_DEPTH``, ``MAX_EXPONENT``, ``MAX_NUMBER_DIGITS``,
+        ``MAX_EXPANDED_TERMS``).
 
     Examples
     --------
@@ -1134,9 +1355,75 @@ def parse_expression(text):
         if tok.kind in ("op",) and tok.value in ("&",) or tok.kind == "rowsep":
             raise LatexParseError("'&' and '\\\\' separate matrix entries; use parse_matrix",
                                   text, tok.pos)
-    value = parser.expression()
-    parser.expect_end("expression")
+    value = parser.entry("expression")
+    _check_expansion(value, 0, text, tokens[0].pos)
     return value
+
+
+def expansion_size(expr):
+    """Upper bound on the terms that expanding ``expr`` creates (``sympy.expand``).
+
+    Counts the monomials made by multiplying out products and integer powers of sums,
+    inside function arguments too; an already expanded expression costs nothing.
+    Compared with :data:`MAX_EXPANDED_TERMS` before anything is expanded.
+
+    Examples
+    --------
+    >>> from jacobian_cnn.latex import expansion_size, parse_expression
+    >>> expansion_size(parse_expression("a + 2 b c")), expansion_size(parse_expression("(a+b)(c+d)"))
+    (0, 4)
+    >>> expansion_size(parse_expression("(a+b+c+d)^{10}"))
+    286
+    """
+    cap = 10**12
+    terms, work = {}, [0]
+
+    def count(e):
+        if e in terms:
+            return terms[e]
+        if e.is_Atom:
+            n = 1
+        elif e.is_Add:
+            n = min(cap, sum(count(a) for a in e.args))
+        elif e.is_Mul:
+            n, spread = 1, False
+            for a in e.args:
+                k = count(a)
+                n, spread = min(cap, n * k), spread or k > 1
+            if spread:
+                work[0] += n
+        elif e.is_Pow:
+            base, exponent = e.args
+            k = count(base)
+            count(exponent)
+            n = 1
+            if k > 1 and exponent.is_Integer and exponent != 0:
+                m = min(abs(int(exponent)), cap)
+                n = math.comb(min(k, cap) + m - 1, m) if m < 10_000 else cap
+                n = min(n, cap)
+                work[0] += n
+        else:  # a function: its arguments are expanded, it stays one factor
+            for a in e.args:
+                count(a)
+            n = 1
+        terms[e] = n
+        return n
+
+    try:
+        count(expr)
+    except RecursionError:
+        return cap
+    return min(work[0], cap)
+
+
+def _check_expansion(value, spent, text, pos):
+    """``spent`` plus the expansion of ``value``, refused over :data:`MAX_EXPANDED_TERMS`."""
+    total = spent + expansion_size(value)
+    if total > MAX_EXPANDED_TERMS:
+        raise LatexSizeError(
+            f"expanding the products and powers would create about {total:,} terms, over the "
+            f"limit of {MAX_EXPANDED_TERMS:,} ({_limit_name('MAX_EXPANDED_TERMS')})", text, pos)
+    return total
 
 
 @dataclass(frozen=True)
@@ -1177,7 +1464,10 @@ def find_matrices(text):
     """
     if not isinstance(text, str):
         raise InvalidTypeError(f"text must be a str, got {type(text).__name__}")
-    tokens = _tokenize(text)
+    return _find_matrices(text, _tokenize(text))
+
+
+def _find_matrices(text, tokens):
     found, stack = [], []
     for i, tok in enumerate(tokens):
         if tok.kind == "begin" and tok.value in _MATRIX_ENVS:
@@ -1229,6 +1519,13 @@ def parse_matrix(text, which=-1):
         Index into :func:`find_matrices` (default ``-1``: the last one, the
         result of a chain of equalities).
 
+    Raises
+    ------
+    LatexParseError
+        On malformed input (line and column); a :class:`LatexSizeError` over one of
+        the limits, ``MAX_MATRIX_ENTRIES`` and ``MAX_EXPANDED_TERMS`` counting all the
+        entries of the matrix.
+
     Examples
     --------
     >>> from jacobian_cnn.latex import parse_matrix
@@ -1237,8 +1534,18 @@ def parse_matrix(text, which=-1):
     [1/4,   0],
     [  0, 1/4]])
     """
+    return _read_matrix(text, which)[0]
+
+
+def _read_matrix(text, which):
+    """:func:`parse_matrix`, and how many matrices the text holds (one tokenization)."""
     sympy = require_sympy()
-    sources = find_matrices(text)
+    if not isinstance(text, str):
+        raise InvalidTypeError(f"text must be a str, got {type(text).__name__}")
+    _check_length(text)
+    _count_entries_roughly(text)
+    tokens = _tokenize(text)
+    sources = _find_matrices(text, tokens)
     if not sources:
         raise LatexParseError("no \\begin{bmatrix}/\\begin{pmatrix}/\\begin{matrix} environment "
                               "found", text, 0)
@@ -1247,10 +1554,34 @@ def parse_matrix(text, which=-1):
     if not -len(sources) <= which < len(sources):
         raise InvalidValueError(f"which={which} but the text has {len(sources)} matrices")
     source = sources[which]
-    tokens = _tokenize(text)
     rows = _parse_body(text, tokens, source)
     matrix = sympy.ImmutableMatrix(rows)
-    return matrix.T if source.transposed else matrix
+    return (matrix.T if source.transposed else matrix), len(sources)
+
+
+_ENV_RE = re.compile(r"\\begin\s*\{(" + "|".join(_MATRIX_ENVS) + r")\}")
+
+
+def _count_entries_roughly(text):
+    """Refuse a matrix over :data:`MAX_MATRIX_ENTRIES` from its raw text, before tokenizing.
+
+    Counts the ``&`` and ``\\\\`` between each ``\\begin{env}`` and the next ``\\end{env}``
+    (fast, at C speed); tokenizing a huge matrix first would take seconds. An escaped
+    ``\\&`` or one in a comment is counted too, so this is an upper bound, exact for
+    ordinary matrices; :func:`_parse_body` counts exactly.
+    """
+    end = 0
+    for m in _ENV_RE.finditer(text):
+        if m.start() < end:
+            continue  # inside the previous matrix: spans stay disjoint, the scan linear
+        end = text.find(f"\\end{{{m[1]}}}", m.end())
+        end = len(text) if end < 0 else end
+        n = text.count("&", m.end(), end) + text.count("\\\\", m.end(), end) + 1
+        if n > MAX_MATRIX_ENTRIES:
+            raise LatexSizeError(
+                f"the matrix has about {n:,} entries (counting its '&' and '\\\\'), over the "
+                f"limit of {MAX_MATRIX_ENTRIES:,} ({_limit_name('MAX_MATRIX_ENTRIES')})", text,
+                m.start())
 
 
 def _parse_body(text, tokens, source):
@@ -1284,16 +1615,20 @@ def _parse_body(text, tokens, source):
         cells.pop()
     if cells == [[(lo, hi)]] and lo == hi:
         raise LatexParseError(f"empty \\begin{{{source.env}}}", text, source.start)
-    parsed = []
+    n_entries = sum(len(r) for r in cells)
+    if n_entries > MAX_MATRIX_ENTRIES:
+        raise LatexSizeError(
+            f"the matrix has {n_entries:,} entries ({len(cells):,} rows), over the limit of "
+            f"{MAX_MATRIX_ENTRIES:,} ({_limit_name('MAX_MATRIX_ENTRIES')})", text, source.start)
+    parsed, pairs, spent = [], _pairs(tokens), 0
     for cell_row in cells:
         out = []
         for a, b in cell_row:
             if a == b:
                 out.append(None)
                 continue
-            parser = _Parser(text, tokens, a, b)
-            value = parser.expression()
-            parser.expect_end("entry")
+            value = _Parser(text, tokens, a, b, pairs=pairs).entry()
+            spent = _check_expansion(value, spent, text, tokens[a].pos)
             out.append(value)
         parsed.append(out)
     headers = _strip_headers(parsed)
