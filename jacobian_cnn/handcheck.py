@@ -572,6 +572,7 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
         if x is None:
             raise InvalidTypeError("check_derivation needs x: the input shape or a numeric input")
         _check_size_from_shapes(layer, x, wrt, max_entries)
+        options.setdefault("max_entries", max_entries)  # one limit for the whole check
         problem = SymbolicProblem(layer, x, **options)
     if quantity != "auto" and quantity not in QUANTITIES:
         raise InvalidValueError(f"quantity must be 'auto' or one of {sorted(QUANTITIES)}, got {quantity!r}")

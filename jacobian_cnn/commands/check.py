@@ -50,12 +50,9 @@ def add_parser(sub):
                    help="what the matrix is (default: decided from its symbols and shape)")
     p.add_argument("--which", type=int, default=None, metavar="N",
                    help="check the N-th matrix of the file (1-based; default: the last)")
-    try:  # `show` may share an option of this name through add_operation_arguments
-        p.add_argument("--max-entries", type=_positive_int, default=None, metavar="N",
-                       help="largest problem checked, as the entries (rows x columns) of its "
-                            "Jacobian (default: jacobian_cnn.handcheck.MAX_CHECK_ENTRIES)")
-    except argparse.ArgumentError:
-        pass
+    p.add_argument("--max-entries", type=_positive_int, default=None, metavar="N",
+                   help="largest problem checked, as the entries (rows x columns) of its "
+                        "Jacobian (default: jacobian_cnn.handcheck.MAX_CHECK_ENTRIES)")
     p.set_defaults(run=run)
 
 

@@ -162,10 +162,11 @@ MAX_ARRAY_ENTRIES = 10_000_000
 
 def _check_array(entries, what, args):
     """Refuse an array the options describe before it is allocated."""
-    if hasattr(args, "max_entries"):
-        _options.refuse_over(entries, args.max_entries, what, "--max-entries")
-    else:
+    limit = getattr(args, "max_entries", None)  # show's and check's own --max-entries
+    if limit is None:
         _options.refuse_over(entries, MAX_ARRAY_ENTRIES, what, None)
+    else:
+        _options.refuse_over(entries, limit, what, "--max-entries")
 
 
 def build_operation(args):

@@ -280,7 +280,8 @@ _LAYERS = {"conv": conv.Conv2D, "avg": pooling.AvgPool2D, "max": pooling.MaxPool
            "flatten": reshape.Flatten}
 
 
-_FORMS = {(1, 2, 3, 4): "1 to 4 positive sizes like 6, 6x6, 6x6x2 or 6x6x2x3",
+_FORMS = {(1, 2, 3, 4): "1 to 4 positive sizes like 6, 6x6, 6x6x2 or 6x6x2x3 (the batch size "
+                        "N, last, may be 0)",
           (4,): "4 positive sizes KHxKWxC_INxC_OUT like 3x3x2x4", (1,): "a positive integer"}
 
 
@@ -288,9 +289,14 @@ def _sizes(value, key, op, lengths):
     """A tuple of positive ints (an int is a 1-tuple) of one of ``lengths``, or a named error."""
     value = (value,) if _is_int(value) else value
     if not (isinstance(value, tuple) and len(value) in lengths and all(_is_int(v) for v in value)
-            and min(value) > 0):
+            and min(value) >= 0 and min(_not_the_batch(value, key)) > 0):
         raise InvalidValueError(f"-c {op}: {key} must be {_FORMS[lengths]}, got {_text(value)}")
     return value
+
+
+def _not_the_batch(sizes, key):
+    """Every size but an input's batch size N (in HxWxCxN), which may be 0 as in PyTorch."""
+    return sizes[:-1] if key == "x" and len(sizes) == 4 else sizes
 
 
 def _is_int(value):
