@@ -6,6 +6,7 @@ the harness is :mod:`bad_input.harness`.
 
 import importlib
 import pkgutil
+from concurrent.futures import ThreadPoolExecutor
 
 import bad_input
 import pytest
@@ -22,10 +23,19 @@ def test_ids_are_unique_and_the_catalogue_is_complete():
     assert len(ids) >= 150
 
 
+@pytest.fixture(scope="module")
+def isolated_problems():
+    """Every isolated case run once, two fresh interpreters at a time (one per core here)."""
+    isolated = [(area, case) for area, case in CATALOGUE if case.isolate]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        problems = pool.map(lambda item: run_isolated(item[1], item[0]), isolated)
+        return {case.id: p for (_, case), p in zip(isolated, problems, strict=True)}
+
+
 @pytest.mark.parametrize("area, case", [pytest.param(a, c, id=f"{a}:{c.id}") for a, c in CATALOGUE])
-def test_bad_input(area, case):
+def test_bad_input(area, case, request):
     if case.isolate:
-        problems = run_isolated(case, area)
+        problems = request.getfixturevalue("isolated_problems")[case.id]
     else:
         problems = verdict(case, *run_case(case))
     assert not problems, "; ".join(problems)
