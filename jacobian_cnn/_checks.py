@@ -170,6 +170,17 @@ def frozen_copy(x, name):
     return arr
 
 
+def bias_copy(value, length, label):
+    """``None``, or a read-only float copy of a bias of shape ``(length,)`` (``label`` names the axis)."""
+    if value is None:
+        return None
+    value = frozen_copy(value, "bias")
+    if value.shape != (length,):
+        raise InvalidValueError(
+            f"bias must be None or have shape ({label},) = ({length},); got {value.shape}")
+    return value
+
+
 def byte_limit(max_bytes):
     """The ``max_bytes`` argument as an int: ``None`` is :data:`DEFAULT_MAX_BYTES`.
 

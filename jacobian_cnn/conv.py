@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._assembly import conv_input_jacobian, conv_kernel_jacobian
-from ._checks import cast, check_size, frozen_copy, is_int, padding_pairs, pair
+from ._checks import bias_copy, cast, check_size, frozen_copy, is_int, padding_pairs, pair
 from ._csr import CSRParts, csr_from_rows, empty
 from ._layer import Layer, as_maps, maps_like
 from .errors import InvalidTypeError, InvalidValueError
@@ -142,14 +142,7 @@ class Conv2D(Layer):
 
     @bias.setter
     def bias(self, value):
-        if value is not None:
-            value = frozen_copy(value, "bias")
-            if value.shape != (self.kernel.shape[3],):
-                raise InvalidValueError(
-                    f"bias must be None or have shape (C_out,) = ({self.kernel.shape[3]},); "
-                    f"got {value.shape}"
-                )
-        self._bias = value
+        self._bias = bias_copy(value, self.kernel.shape[3], "C_out")
 
     def _padding(self, padding):
         """Explicit ``((top, bottom), (left, right))`` of an int, pair or "same"/"valid"."""

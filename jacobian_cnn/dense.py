@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import cast, check_size, float_array, frozen_copy
+from ._checks import bias_copy, cast, check_size, float_array, frozen_copy
 from ._csr import CSRParts, index_dtype
 from ._layer import Layer
 from .errors import InvalidValueError
@@ -85,13 +85,7 @@ class Dense(Layer):
 
     @bias.setter
     def bias(self, value):
-        if value is not None:
-            value = frozen_copy(value, "bias")
-            if value.shape != (self.weight.shape[1],):
-                raise InvalidValueError(
-                    f"bias must be None or have shape (n_out,) = ({self.weight.shape[1]},); "
-                    f"got {value.shape}")
-        self._bias = value
+        self._bias = bias_copy(value, self.weight.shape[1], "n_out")
 
     def __repr__(self):
         n_in, n_out = self.weight.shape
