@@ -3,30 +3,29 @@
 The conventions are stated once, in :mod:`jacobian_cnn.vec`.
 """
 
-from . import autograd, layout
-from ._checks import DEFAULT_MAX_BYTES
-from .activations import ReLU, Sigmoid, Softmax, Tanh
-from .chain import Chain, Gradients, Step, Trace
-from .checking import (
+from jacobian_cnn._arguments import DEFAULT_MAX_BYTES
+from jacobian_cnn.chain import Chain, Gradients, Step, Trace
+from jacobian_cnn.checking import (
     JacobianReport,
     assert_jacobian_close,
     compare_jacobians,
     numerical_jacobian,
 )
-from .conv import Conv2D
-from .dense import Dense
-from .errors import (
+from jacobian_cnn.errors import (
     InvalidTypeError,
     InvalidValueError,
     JacobianCNNError,
     JacobianTooLargeError,
     SizeLimitError,
 )
-from .geometry import WindowGeometry
-from .losses import MSELoss, SoftmaxCrossEntropy
-from .pooling import AvgPool2D, MaxPool2D, switches_jacobian
-from .reshape import FLATTEN_ORDERS, Flatten
-from .vec import as_parameter_shape, commutation_matrix, unvec, vec, vec_index
+from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh
+from jacobian_cnn.ops.conv import Conv2D
+from jacobian_cnn.ops.dense import Dense
+from jacobian_cnn.ops.geometry import WindowGeometry
+from jacobian_cnn.ops.losses import MSELoss, SoftmaxCrossEntropy
+from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D, switches_jacobian
+from jacobian_cnn.ops.reshape import FLATTEN_ORDERS, Flatten
+from jacobian_cnn.vec import as_parameter_shape, commutation_matrix, unvec, vec, vec_index
 
 __version__ = "0.1.0"
 
@@ -39,5 +38,21 @@ __all__ = [
     "Conv2D", "Dense", "WindowGeometry", "MSELoss", "SoftmaxCrossEntropy",
     "AvgPool2D", "MaxPool2D", "switches_jacobian", "FLATTEN_ORDERS", "Flatten",
     "as_parameter_shape", "commutation_matrix", "unvec", "vec", "vec_index",
-    "autograd", "layout",
 ]
+
+
+_SUBMODULES = ("compare", "symbolic", "handcheck", "classical", "training", "plots", "examples", "ops",
+               "cli")
+"""Reached as attributes (``jc.compare``, ``jc.symbolic`` ...), imported on first use."""
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"jacobian_cnn.{name}")
+    raise AttributeError(f"module 'jacobian_cnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES))

@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from jacobian_cnn.cli.main import main
 
 sys.exit(main())

@@ -14,12 +14,12 @@ How the products are computed, fastest first, all giving ``g @ J`` up to the ord
 floating-point sums (``tests/test_layers.py`` checks each against the dense product):
 
 * The layers of this package hand over their Jacobians as CSR arrays
-  (:class:`~jacobian_cnn._csr.CSRParts`: the arrays ``layer.jacobian`` would wrap in a
+  (:class:`~jacobian_cnn._sparse.csr.CSRParts`: the arrays ``layer.jacobian`` would wrap in a
   ``csr_array``, without a scipy object per layer) with the *form* the builder knows:
   a full diagonal scales columns, a matrix with every entry stored is a dense (BLAS)
   product, row and column blocks are outer and dot products.
 * Convolution and average-pooling Jacobians (zero padding) are multiplied tile by
-  tile from the layout they were written in (:mod:`jacobian_cnn._blocked`): small dense
+  tile from the layout they were written in (:mod:`jacobian_cnn._sparse.blocked`): small dense
   matrix products over the output channels, then one pass that adds each entry's sum
   into its input column.
 * Anything else, and other layers' ``jacobian`` results, is scipy's sparse product.
@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from ._checks import byte_limit, check_size
-from ._csr import CSRParts, dense_to_csr
-from ._layer import Layer
-from .errors import InvalidTypeError, InvalidValueError, JacobianTooLargeError
+from jacobian_cnn._arguments import byte_limit, check_size
+from jacobian_cnn._sparse.csr import CSRParts, dense_to_csr
+from jacobian_cnn.errors import InvalidTypeError, InvalidValueError, JacobianTooLargeError
+from jacobian_cnn.ops.layer import Layer
 
 __all__ = ["Chain", "Gradients", "Step", "Trace"]
 
@@ -158,7 +158,7 @@ class Chain:
             one row). Defaults to ``[[1.0]]`` when the output is a scalar (a chain
             ending in a loss) and to the identity rows otherwise.
         max_bytes : int, optional
-            Limit (default :data:`jacobian_cnn._checks.DEFAULT_MAX_BYTES`) on each
+            Limit (default :data:`jacobian_cnn._arguments.DEFAULT_MAX_BYTES`) on each
             layer's Jacobian and on each block of cotangent rows (the identity rows
             when ``g`` is omitted included), checked before it is built.
 
@@ -196,7 +196,7 @@ class Chain:
         dense-times-sparse product is then one pass over each layer's nonzeros) and
         as CSR otherwise. It is never multiplied right to left.
 
-        ``max_bytes`` (default :data:`jacobian_cnn._checks.DEFAULT_MAX_BYTES`) limits
+        ``max_bytes`` (default :data:`jacobian_cnn._arguments.DEFAULT_MAX_BYTES`) limits
         each layer's Jacobian and each running product: an upper bound of the product's
         size is checked before it is formed, and the refusal names the step.
         """
@@ -328,8 +328,8 @@ def _as_rows(J):
 def _times(rows, J):
     """``rows @ J``: rows (dense or CSR) times a layer's explicit Jacobian.
 
-    Dense rows times :class:`~jacobian_cnn._csr.CSRParts` use the kernel that fits
-    ``J``'s form (:meth:`~jacobian_cnn._csr.CSRParts.rows_times`), except that a
+    Dense rows times :class:`~jacobian_cnn._sparse.csr.CSRParts` use the kernel that fits
+    ``J``'s form (:meth:`~jacobian_cnn._sparse.csr.CSRParts.rows_times`), except that a
     general ``J`` whose dense form takes no more bytes than its CSR form (a small,
     nearly full block) is multiplied as a dense block (BLAS). Anything else is
     scipy's sparse product.

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from ._checks import byte_limit, float_array
-from .errors import InvalidTypeError, InvalidValueError, SizeLimitError
-from .vec import unvec, vec
+from jacobian_cnn._arguments import byte_limit, float_array
+from jacobian_cnn.errors import InvalidTypeError, InvalidValueError, SizeLimitError
+from jacobian_cnn.vec import unvec, vec
 
 __all__ = ["numerical_jacobian", "compare_jacobians", "assert_jacobian_close",
            "JacobianReport", "entry_label", "min_eps"]

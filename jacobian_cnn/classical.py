@@ -28,11 +28,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import cast, float_array, pair, shape_tuple
-from ._layer import as_maps
-from .errors import InvalidTypeError, InvalidValueError
-from .geometry import WindowGeometry, check_bool
-from .vec import unvec, vec
+from jacobian_cnn._arguments import cast, float_array, pair, shape_tuple
+from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
+from jacobian_cnn.ops.geometry import WindowGeometry, check_bool
+from jacobian_cnn.ops.layer import as_maps
+from jacobian_cnn.vec import unvec, vec
 
 __all__ = [
     "zero_insert", "correlate2d", "conv2d_input_gradient", "conv2d_kernel_gradient",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import activations, chain, conv, dense, losses, pooling, reshape
+from jacobian_cnn import chain
+from jacobian_cnn.ops import activations, conv, dense, losses, pooling, reshape
 
 
 def seed_cnn(rng=None, *, size=8, channels=(1, 2, 3), n_classes=4, pool="avg"):

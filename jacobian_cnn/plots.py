@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import InvalidValueError
+from jacobian_cnn.errors import InvalidValueError
 
 __all__ = ["spy", "heatmap", "block_sizes", "vec_labels", "plot_history"]
 

@@ -42,9 +42,9 @@ import numbers
 
 import numpy as np
 
-from ._checks import byte_limit, check_size, int_value, shape_tuple
-from ._csr import permutation_rows
-from .errors import InvalidTypeError, InvalidValueError
+from jacobian_cnn._arguments import byte_limit, check_size, int_value, shape_tuple
+from jacobian_cnn._sparse.csr import permutation_rows
+from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 
 __all__ = ["vec", "unvec", "commutation_matrix", "as_parameter_shape", "vec_index"]
 

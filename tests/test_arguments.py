@@ -12,8 +12,8 @@ import pytest
 from optional import require
 
 import jacobian_cnn as jc
-from jacobian_cnn._checks import float_array
-from jacobian_cnn.layout import from_layout, switches_from_torch_indices, to_layout
+from jacobian_cnn._arguments import float_array
+from jacobian_cnn.compare.layout import from_layout, switches_from_torch_indices, to_layout
 
 X = np.arange(1.0, 26.0).reshape(5, 5) * np.array([1, -1, 1, -1, 1])  # no ties, mixed signs
 

@@ -1,4 +1,4 @@
-"""jacobian_cnn.autograd: every case, chains and parameters against torch.func and jax.jacrev.
+"""jacobian_cnn.compare.autograd: every case, chains and parameters against torch.func and jax.jacrev.
 
 Locally a missing torch or JAX skips these tests; in CI (env var CI set) it fails them.
 """
@@ -12,7 +12,8 @@ import pytest
 from cases import CASES, OPS, PARITY_CASES
 
 import jacobian_cnn as jc
-from jacobian_cnn import autograd, examples
+from jacobian_cnn import examples
+from jacobian_cnn.compare import autograd
 
 
 def _differs_by_tie_rule(case):
@@ -179,7 +180,7 @@ def test_importing_the_package_imports_neither_torch_nor_jax():
 
 def test_verify_builtin_sweep_passes_with_torch_and_finite_differences(capsys, torch_ref):
     from jacobian_cnn.cli import main
-    from jacobian_cnn.commands.verify import BUILTIN
+    from jacobian_cnn.cli.verify import BUILTIN
 
     assert main(["verify", "--backends", "torch"]) == 0
     out = capsys.readouterr().out

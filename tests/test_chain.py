@@ -5,8 +5,8 @@ import pytest
 import scipy.sparse as sp
 
 import jacobian_cnn as jc
-from jacobian_cnn._layer import Layer
 from jacobian_cnn.examples import seed_cnn, with_loss
+from jacobian_cnn.ops.layer import Layer
 
 
 def _net(seed=0, pool="avg"):

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jacobian_cnn as jc
-from jacobian_cnn.geometry import WindowGeometry
+from jacobian_cnn.ops.geometry import WindowGeometry
 
 NON_FINITE = [np.nan, np.inf, -np.inf]
 

@@ -54,7 +54,7 @@ def test_closed_pipe_exits_quietly_with_141():
 
 
 def test_a_bug_prints_its_traceback_and_exits_3(capsys, monkeypatch):
-    from jacobian_cnn.commands import show
+    from jacobian_cnn.cli import show
 
     def broken(args):
         raise IndexError("index 0 is out of bounds")

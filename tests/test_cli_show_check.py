@@ -1,4 +1,4 @@
-"""``jacobian-cnn show`` and ``jacobian-cnn check`` (through ``jacobian_cnn.cli.main``)."""
+"""``jacobian-cnn show`` and ``jacobian-cnn check`` (through ``jacobian_cnn.cli.main.main``)."""
 
 import io
 
@@ -9,7 +9,7 @@ from jacobian_cnn.cli import main
 
 sympy = pytest.importorskip("sympy")
 
-from jacobian_cnn.latex import parse_matrix  # noqa: E402
+from jacobian_cnn.symbolic.latex import parse_matrix  # noqa: E402
 
 AVGPOOL = ["--input", "3x3", "--window", "2", "--stride", "1"]
 

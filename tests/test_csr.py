@@ -8,7 +8,7 @@ pinned down on a small matrix whose dense value is written out by hand.
 import numpy as np
 import pytest
 
-from jacobian_cnn._csr import CSRParts
+from jacobian_cnn._sparse.csr import CSRParts
 
 # (form, data, shape, the dense matrix by hand)
 FORM_CASES = [

@@ -1,7 +1,7 @@
 """The fast Jacobian builders give bit-identical CSR arrays to the plain index-arithmetic ones.
 
 ``Conv2D.jacobian`` and ``AvgPool2D.jacobian`` write their matrices tile by tile
-(:mod:`jacobian_cnn._assembly`); ``_jacobian_by_index`` next to each forward pass
+(:mod:`jacobian_cnn._sparse.assembly`); ``_jacobian_by_index`` next to each forward pass
 builds the same matrix entry by entry and is the reference. Over many random
 geometries (stride, asymmetric padding, dilation, groups, ceil_mode, divisors,
 batches, float32/float64, windows larger than the input) both must agree exactly:
@@ -14,7 +14,7 @@ import pytest
 import scipy.sparse as sp
 
 import jacobian_cnn as jc
-from jacobian_cnn import _tiles
+from jacobian_cnn._sparse import tiles as _tiles
 
 
 def assert_identical(J, expected):
@@ -192,7 +192,7 @@ def test_chain_jacobian_keeps_the_smaller_form():
 @pytest.mark.parametrize("seed", range(10))
 def test_block_product_in_chunks_of_rows(seed, monkeypatch):
     """With a tiny working-array limit the rows go through one at a time: same product."""
-    from jacobian_cnn import _blocked
+    from jacobian_cnn._sparse import blocked as _blocked
 
     conv, x = _random_conv(seed)
     pool, x_pool = _random_avg(seed)

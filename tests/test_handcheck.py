@@ -15,8 +15,8 @@ sympy = pytest.importorskip("sympy")
 
 import jacobian_cnn as jc  # noqa: E402
 from jacobian_cnn.handcheck import as_written_matrix, check_derivation  # noqa: E402
-from jacobian_cnn.latex import LatexParseError, derivative_symbol, entry_symbol  # noqa: E402
 from jacobian_cnn.symbolic import Names, SymbolicProblem  # noqa: E402
+from jacobian_cnn.symbolic.latex import LatexParseError, derivative_symbol, entry_symbol  # noqa: E402
 
 # Seed 000's final answer dJ/dA^{[l]}, copied verbatim. It is wrong twice: the vec-order
 # row was reshaped row by row (the matrix is the transpose of unvec's), and two entries

@@ -1,4 +1,4 @@
-"""The restricted LaTeX/plain-text parser and the renderers of ``jacobian_cnn.latex``.
+"""The restricted LaTeX/plain-text parser and the renderers of ``jacobian_cnn.symbolic.latex``.
 
 Expected values come from the seed documents (copied here as literals) or are
 written out by hand; the parser must read the seeds' own LaTeX.
@@ -12,7 +12,7 @@ from seed_latex import SEED000_EQ3, SEED000_ROW, SEED004_REP2
 
 sympy = pytest.importorskip("sympy")
 
-from jacobian_cnn.latex import (  # noqa: E402
+from jacobian_cnn.symbolic.latex import (  # noqa: E402
     LatexParseError,
     derivative_symbol,
     differential_symbol,

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from jacobian_cnn.errors import SizeLimitError  # noqa: E402
-from jacobian_cnn.latex import LatexParseError, parse_expression, parse_matrix  # noqa: E402
+from jacobian_cnn.symbolic.latex import LatexParseError, parse_expression, parse_matrix  # noqa: E402
 
 CPU_BUDGET = 0.2
 """CPU seconds one entry may take (an idle machine needs a few milliseconds)."""

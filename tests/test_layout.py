@@ -1,4 +1,4 @@
-"""The layout bridge (jacobian_cnn.layout): conversions, permutation matrices, switches.
+"""The layout bridge (jacobian_cnn.compare.layout): conversions, permutation matrices, switches.
 
 The NumPy-only properties run everywhere; the ones that feed PyTorch or JAX use
 the ``torch_ref`` / ``jax_module`` fixtures (skipped locally without them, a failure
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import jacobian_cnn as jc
-from jacobian_cnn import layout
+from jacobian_cnn.compare import layout
 
 SHAPES = {"NCHW": (3, 4, 2, 2), "NHWC": (3, 4, 2, 2), "OIHW": (2, 3, 2, 4), "HWIO": (2, 3, 2, 4),
           "NC": (5, 3), "IO": (5, 3), "C": (4,)}

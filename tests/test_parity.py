@@ -14,8 +14,8 @@ import scipy.sparse as sp
 from cases import OPS, PARITY_CASES
 
 import jacobian_cnn as jc
-from jacobian_cnn import autograd, layout
-from jacobian_cnn.geometry import WindowGeometry
+from jacobian_cnn.compare import autograd, layout
+from jacobian_cnn.ops.geometry import WindowGeometry
 
 CASE_WRTS = [pytest.param(case, wrt, id=f"{case.id}-{wrt}")
              for case in PARITY_CASES for wrt in OPS[case.op].wrts

@@ -18,8 +18,8 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import jacobian_cnn as jc  # noqa: E402
-from jacobian_cnn import autograd  # noqa: E402
-from jacobian_cnn.geometry import PADDING_MODES  # noqa: E402
+from jacobian_cnn.compare import autograd  # noqa: E402
+from jacobian_cnn.ops.geometry import PADDING_MODES  # noqa: E402
 
 EXAMPLES = {"conv": 1500, "avg": 1000, "max": 1000, "jax": 12}
 """max_examples per property: 3500 configurations against torch, a handful against JAX."""

@@ -15,12 +15,6 @@ from seed_latex import SEED000_EQ3_VALUES, SEED004_REP2
 sympy = pytest.importorskip("sympy")
 
 import jacobian_cnn as jc  # noqa: E402
-from jacobian_cnn.latex import (  # noqa: E402
-    derivative_symbol,
-    entry_symbol,
-    parse_expression,
-    parse_matrix,
-)
 from jacobian_cnn.symbolic import (  # noqa: E402
     Names,
     SymbolicProblem,
@@ -29,6 +23,12 @@ from jacobian_cnn.symbolic import (  # noqa: E402
     symbolic_forward,
     symbolic_gradient,
     symbolic_jacobian,
+)
+from jacobian_cnn.symbolic.latex import (  # noqa: E402
+    derivative_symbol,
+    entry_symbol,
+    parse_expression,
+    parse_matrix,
 )
 
 # Seed 000's question, answered by the chain rule by hand: dJ/da_ij = sum over the windows

@@ -41,7 +41,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import jacobian_cnn as jc  # noqa: E402
-from jacobian_cnn import _tiles  # noqa: E402
+from jacobian_cnn._sparse import tiles as _tiles  # noqa: E402
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError  # noqa: E402
 
 SETTINGS = dict(deadline=None, derandomize=True, database=None, print_blob=True)
@@ -270,9 +270,10 @@ def test_every_raw_view_of_the_package_is_the_checked_one():
             for path in sorted(PACKAGE.rglob("*.py"))
             for number, line in enumerate(path.read_text().splitlines(), 1)
             if raw.search(line) and not line.lstrip().startswith("#")]
-    source = (PACKAGE / "_tiles.py").read_text().splitlines()
+    source = (PACKAGE / "_sparse" / "tiles.py").read_text().splitlines()
     assert [(p, source[n - 1].strip()) for p, n in hits] == [
-        ("_tiles.py", "return np.ndarray(shape, a.dtype, a, offset * size, tuple(s * size for s in strides))")
+        ("_sparse/tiles.py",
+         "return np.ndarray(shape, a.dtype, a, offset * size, tuple(s * size for s in strides))")
     ], hits
 
 

@@ -10,7 +10,8 @@ import numpy as np
 
 import jacobian_cnn as jc
 from bad_input.harness import Bad
-from jacobian_cnn import classical, layout
+from jacobian_cnn import classical
+from jacobian_cnn.compare import layout
 from jacobian_cnn.errors import InvalidTypeError as T
 from jacobian_cnn.errors import InvalidValueError as V
 

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 import jacobian_cnn as jc
 from bad_input.harness import Bad
-from jacobian_cnn import autograd
+from jacobian_cnn.compare import autograd
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError, JacobianTooLargeError, SizeLimitError
 
 if importlib.util.find_spec("sympy"):  # imported here so that its import time is not a case's

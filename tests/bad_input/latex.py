@@ -16,7 +16,7 @@ import jacobian_cnn as jc
 from bad_input.harness import Bad, CLIFailed, cli
 from jacobian_cnn.errors import SizeLimitError
 from jacobian_cnn.handcheck import as_written_matrix, check_derivation
-from jacobian_cnn.latex import LatexParseError, LatexSizeError, parse_expression, parse_matrix
+from jacobian_cnn.symbolic.latex import LatexParseError, LatexSizeError, parse_expression, parse_matrix
 
 AVG3 = ("--op", "avgpool", "--input", "3x3", "--window", "2", "--stride", "1")
 a, b, e = sympy.symbols("a b e")
@@ -123,7 +123,7 @@ CASES = [
     Bad("latex 0^{-1/2}", parse("0^{-1/2}"), LatexParseError, ("division by zero",)),
     Bad("latex 0 to a symbolic power", parse("0^{a}"), LatexParseError, ("may be negative",)),
     Bad("latex double superscript", parse("a^b^c"), LatexParseError, ("double superscript", "column 4")),
-    # --- numbers (the rule is in jacobian_cnn.latex's docstring)
+    # --- numbers (the rule is in jacobian_cnn.symbolic.latex's docstring)
     Bad("latex 2.5e-1", parse("2.5e-1"), None, check=equals(sympy.Rational(1, 4))),
     Bad("latex 2.5 times 10^{-1}", parse(r"2.5\times 10^{-1}"), None, check=equals(sympy.Rational(1, 4))),
     Bad("latex 2.5 cdot 10^{-1}", parse(r"2.5 \cdot 10^{-1}"), None, check=equals(sympy.Rational(1, 4))),

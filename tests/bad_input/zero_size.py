@@ -17,9 +17,9 @@ import scipy.sparse as sp
 
 import jacobian_cnn as jc
 from bad_input.harness import Bad, CLIFailed, cli
-from jacobian_cnn import _tiles
-from jacobian_cnn.activations import softmax
+from jacobian_cnn._sparse import tiles as _tiles
 from jacobian_cnn.errors import InvalidValueError
+from jacobian_cnn.ops.activations import softmax
 
 
 def empty_jacobian(shape, dtype=np.float64):

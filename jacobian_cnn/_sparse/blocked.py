@@ -1,0 +1,202 @@
+"""``rows @ J`` for the window layers' Jacobians, read block by block from their tiles.
+
+A convolution or average-pooling Jacobian with zero padding is written tile by tile
+(:mod:`jacobian_cnn._sparse.assembly`) and remembers that layout: a :class:`WindowJacobian` is
+its values plus the :class:`~jacobian_cnn._sparse.tiles.BlockLayout` they were written in (its
+column indices and row pointers follow from the layout and are written on demand).
+The chain's product ``rows @ J`` with a few dense rows reads it the same way. Every
+stored entry takes part exactly once, but the entries of one tile form dense arrays,
+so the sums become small matrix products (BLAS) instead of scipy's one-entry-at-a-time
+sparse kernel, which was the slow part of a convolution layer's backward step:
+
+* **input Jacobian.** The rows of one block group ``(sample, group)`` that share an
+  output position ``o`` hold the same columns in every output channel ``c`` of the
+  group: ``T[e] = sum_c rows[c, o(e)] * J[c, e]`` is, per row of a tile, a
+  ``(k x C) @ (C x L)`` product (with ``C = 1``, pooling and depthwise convolution, a
+  plain product per entry). The sums ``T`` land on their input columns through a
+  cached 0/1 matrix (one entry per stored position of a block), itself a sparse
+  product but ``C`` times smaller than the Jacobian; where no two entries of a block
+  share a column (windows that do not overlap) they are simply assigned.
+* **kernel Jacobian.** Every row of a tile holds the same kernel columns, so a tile
+  contributes ``rows[c, tile rows] @ J[c, tile rows, :]`` to output channel ``c``'s
+  kernel gradient: one matrix product per channel, summed over the tile's rows.
+
+The rows go through in chunks so that the working array stays below
+:data:`WORKING_ENTRIES`. The per-layout helpers (block columns, the 0/1 matrix; entry
+rows in :mod:`jacobian_cnn._sparse.tiles`) are cached like the layouts themselves (64 entries
+each). Index conventions:
+:mod:`jacobian_cnn.vec`; the layout: :mod:`jacobian_cnn._sparse.tiles`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import scipy.sparse as sp
+
+from jacobian_cnn._sparse.csr import CSRParts
+from jacobian_cnn._sparse.tiles import entry_rows, input_columns, rows_view, view
+
+__all__ = ["WindowJacobian", "WORKING_ENTRIES"]
+
+WORKING_ENTRIES = 2**22
+"""Largest working array of the input product, in entries (16 MiB in float32)."""
+
+
+class WindowJacobian(CSRParts):
+    """A window layer's Jacobian: its values and the block layout they were written in.
+
+    Rows are ``o + n_out * (c + n_summed * g)``: output position ``o``, then channel
+    ``c`` of ``n_summed`` within block group ``g`` of ``n_groups``. Each ``(g, c)`` is
+    one block of ``layout.nnz`` entries of ``data``, all with the layout's pattern:
+
+    * ``kind="input"``: block group ``g`` writes to input columns
+      ``g * width + pattern`` (``width = shape[1] / n_groups``): convolution groups
+      ``(sample, group)`` with ``n_summed`` output channels per group; pooling planes
+      with ``n_summed = 1``.
+    * ``kind="kernel"``: ``g`` is the sample, ``c`` the output channel; block ``(g, c)``
+      writes to kernel columns ``c * width + kernel pattern``, ``width = shape[1] / n_summed``.
+
+    The column indices and row pointers are a function of the layout alone (the
+    known technique: cache the layout per geometry, refresh only the values). They
+    are written when first asked for, by :meth:`tocsr` (``layer.jacobian``), and the
+    product :meth:`rows_times` never needs them.
+    """
+
+    __slots__ = ("layout", "kind", "n_groups", "n_summed", "out_size")
+
+    def __init__(self, data, shape, *, layout, kind, n_groups, n_summed, out_size):
+        self.data, self.shape, self.form = data, (int(shape[0]), int(shape[1])), "window"
+        self.layout, self.kind = layout, kind
+        self.n_groups, self.n_summed, self.out_size = n_groups, n_summed, out_size
+        self._indices = self._indptr = None
+
+    def _write_indptr(self):
+        """Row pointers: the layout's, repeated block after block."""
+        layout, n_blocks = self.layout, self.n_groups * self.n_summed
+        n_out = layout.indptr.size - 1
+        index = layout.indptr.dtype
+        indptr = np.empty(n_blocks * n_out + 1, index)
+        indptr[0] = 0
+        starts = np.arange(n_blocks, dtype=index) * index.type(layout.nnz)
+        np.add(starts[:, None], layout.indptr[1:], out=indptr[1:].reshape(n_blocks, n_out))
+        return indptr
+
+    def _write_indices(self):
+        """Block ``(0, 0)``'s columns from the tiles, then every other block: a shifted copy."""
+        layout, block = self.layout, self.layout.nnz
+        indices = np.empty(self.data.size, layout.indptr.dtype)
+        if self.kind == "input":
+            input_columns(indices, layout)
+        else:
+            for t in layout.tiles:
+                rows_view(indices, t)[...] = t.kernel_pattern
+        if not block:
+            return indices
+        blocks = indices.reshape(self.n_groups, self.n_summed, block)
+        if self.kind == "input":
+            # Every channel of a group reads the same input columns; group g's are
+            # group 0's moved by g * width.
+            blocks[0, 1:] = blocks[0, 0]
+            shifts = np.arange(1, self.n_groups, dtype=indices.dtype) * (self.shape[1] // self.n_groups)
+            np.add(blocks[0], shifts[:, None, None], out=blocks[1:])
+        else:
+            # Output channel c's kernel columns are channel 0's moved by c * width; every
+            # sample has the same columns.
+            shifts = np.arange(1, self.n_summed, dtype=indices.dtype) * (self.shape[1] // self.n_summed)
+            np.add(blocks[0, 0], shifts[:, None], out=blocks[0, 1:])
+            blocks[1:] = blocks[0]
+        return indices
+
+    def rows_times(self, rows):
+        """``rows @ J`` for a dense ``(k, m)`` block of rows, block by block (see the module)."""
+        dtype = np.result_type(rows.dtype, self.data.dtype)
+        if rows.shape[0] == 0:
+            return np.zeros((0, self.shape[1]), dtype)
+        data = self.data.astype(dtype, copy=False)
+        product = _input_product if self.kind == "input" else _kernel_product
+        # The input product keeps one sum per (block entry, group, row): take the rows in
+        # chunks so that this working array stays under WORKING_ENTRIES.
+        chunk = max(1, WORKING_ENTRIES // max(1, self.layout.nnz * self.n_groups))
+        parts = [product(self, np.ascontiguousarray(rows[i:i + chunk], dtype=dtype), data)
+                 for i in range(0, rows.shape[0], chunk)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _tile_data(J, data, t):
+    """``(n_groups, n_summed, n_q, n_p, L)`` view of tile ``t``'s entries in every block."""
+    blocks = rows_view(data, t, J.n_groups * J.n_summed, J.layout.nnz)
+    return blocks.reshape(J.n_groups, J.n_summed, t.n_q, t.n_p, t.row_len)  # a view: one axis split
+
+
+def _tile_rows(J, rows, t):
+    """``(k, n_groups, n_summed, n_q, n_p)`` view of the rows over tile ``t``'s outputs."""
+    ho, wo = J.out_size
+    grid = rows.reshape(rows.shape[0], J.n_groups, J.n_summed, wo, ho)
+    return grid[:, :, :, t.q0:t.q0 + t.n_q, t.p0:t.p0 + t.n_p]
+
+
+def _input_product(J, rows, data):
+    k, layout = rows.shape[0], J.layout
+    n_vectors = J.n_groups * k
+    width = J.shape[1] // J.n_groups
+    columns, distinct = _block_columns(layout)
+    if J.n_summed == 1:  # pooling: nothing to sum, one product per entry
+        sums = rows.reshape(k, J.n_groups, -1)[:, :, entry_rows(layout)] * data.reshape(J.n_groups, -1)
+        if distinct:  # windows that do not overlap: every input column gets one entry at most
+            out = np.zeros((k, J.n_groups, width), rows.dtype)
+            out[:, :, columns] = sums
+            return out.reshape(k, J.shape[1])
+        summed = _scatter_matrix(layout, width, rows.dtype) @ sums.reshape(n_vectors, layout.nnz).T
+        return summed.reshape(width, k, J.n_groups).transpose(1, 2, 0).reshape(k, J.shape[1])
+    # sums[e, g, kk] = sum_c rows[kk, g, c, o(e)] * J[(g, c), e]: one column per (group, row).
+    sums = np.empty((layout.nnz, J.n_groups, k), rows.dtype)
+    flat = sums.reshape(-1)
+    for t in layout.tiles:
+        # (G, nq, np, L, C) @ (G, nq, np, C, k), written straight into its place in sums
+        target = view(flat, t.offset * n_vectors, (J.n_groups, t.n_q, t.n_p, t.row_len, k),
+                      (k, t.q_stride * n_vectors, t.row_len * n_vectors, n_vectors, 1))
+        np.matmul(_tile_data(J, data, t).transpose(0, 2, 3, 4, 1),
+                  _tile_rows(J, rows, t).transpose(1, 3, 4, 2, 0), out=target)
+    if distinct:
+        summed = np.zeros((width, n_vectors), rows.dtype)
+        summed[columns] = sums.reshape(layout.nnz, n_vectors)
+    else:
+        summed = _scatter_matrix(layout, width, rows.dtype) @ sums.reshape(layout.nnz, n_vectors)
+    return summed.reshape(width, J.n_groups, k).transpose(2, 1, 0).reshape(k, J.shape[1])
+
+
+def _kernel_product(J, rows, data):
+    k = rows.shape[0]
+    width = J.shape[1] // J.n_summed
+    out = np.zeros((J.n_summed, k, width), rows.dtype)
+    for t in J.layout.tiles:
+        r, d = _tile_rows(J, rows, t), _tile_data(J, data, t)
+        # (C, samples, nq, k, np) @ (C, samples, nq, np, L), summed over samples and nq
+        part = np.matmul(r.transpose(2, 1, 3, 0, 4), d.transpose(1, 0, 2, 3, 4))
+        out[:, :, t.kernel_pattern] += part.sum(axis=(1, 2))
+    return out.transpose(1, 0, 2).reshape(k, J.shape[1])
+
+
+@lru_cache(maxsize=64)
+def _block_columns(layout):
+    """``(columns, distinct)``: block entry ``e``'s input column, and whether no two share one."""
+    columns = np.empty(layout.nnz, layout.indptr.dtype)
+    input_columns(columns, layout)
+    columns.flags.writeable = False
+    return columns, bool(np.unique(columns).size == columns.size)
+
+
+@lru_cache(maxsize=64)
+def _scatter_matrix(layout, width, dtype):
+    """``(width, layout.nnz)`` CSR 0/1 matrix: column ``e`` has its 1 at block entry ``e``'s input column.
+
+    Cached with the layout (it depends on the geometry only); one entry per stored
+    position of a block, ``C`` times fewer than the Jacobian it serves.
+    """
+    n = layout.nnz
+    columns = _block_columns(layout)[0]
+    ones = np.ones(n, dtype)
+    by_entry = sp.csr_array((ones, columns, np.arange(n + 1, dtype=columns.dtype)), shape=(n, width))
+    return by_entry.T.tocsr()

@@ -1,1 +1,0 @@
-"""One module per ``jacobian-cnn`` verb; see :mod:`jacobian_cnn.cli`."""

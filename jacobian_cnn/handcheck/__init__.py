@@ -1,0 +1,13 @@
+"""The hand-derivation checker: reads a written matrix and names its mistakes (extra ``symbolic``)."""
+
+from jacobian_cnn.handcheck.check import (
+    QUANTITIES,
+    CheckReport,
+    EntryDiff,
+    Mistake,
+    as_written_matrix,
+    check_derivation,
+)
+
+__all__ = ["check_derivation", "as_written_matrix", "CheckReport", "Mistake", "EntryDiff",
+           "QUANTITIES"]

@@ -1,0 +1,151 @@
+"""Fully connected layer ``z = W.T @ x + b`` and its Jacobians (seed 004 section 3.1.1).
+
+``W`` has shape ``(n_in, n_out)`` as in the seed derivation, ``x`` is ``(n_in,)`` or a
+batch ``(n_in, N)``. Index conventions: :mod:`jacobian_cnn.vec`. In Kronecker form,
+for one sample:
+
+* ``d z / d x = W.T``
+* ``d z / d vec(W) = I_{n_out} kron x.T`` (``z_j = sum_i W[i, j] x_i``; ``vec(W)[i + j*n_in] = W[i, j]``)
+* ``d z / d b = I_{n_out}``
+
+so ``g @ dz/dvec(W)`` reshaped column-major to ``(n_in, n_out)`` is ``x g`` (the
+seed's ``(dJ/dZ)^T B^T``, transposed into W's own shape). A batch stacks one block
+per sample: block-diagonal for ``x``, stacked rows for ``W`` and ``b``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jacobian_cnn._arguments import bias_copy, cast, check_size, float_array, frozen_copy
+from jacobian_cnn._sparse.csr import CSRParts, index_dtype
+from jacobian_cnn.errors import InvalidValueError
+from jacobian_cnn.ops.layer import Layer
+
+__all__ = ["Dense"]
+
+
+class Dense(Layer):
+    """Fully connected layer ``z = W.T @ x + b``.
+
+    Parameters
+    ----------
+    weight : array_like
+        ``(n_in, n_out)``.
+    bias : array_like, optional
+        ``(n_out,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import jacobian_cnn as jc
+    >>> W = np.array([[1., 2.], [3., 4.], [5., 6.]])     # n_in = 3, n_out = 2
+    >>> layer = jc.Dense(W, bias=[0.5, -0.5])
+    >>> layer.forward(np.array([1., 0., 1.]))
+    array([6.5, 7.5])
+    >>> layer.jacobian(np.array([1., 0., 1.]), wrt="weight").toarray()
+    array([[1., 0., 1., 0., 0., 0.],
+           [0., 0., 0., 1., 0., 1.]])
+    """
+
+    param_names = ("weight", "bias")
+
+    def __init__(self, weight, bias=None):
+        self._weight = self._checked_weight(weight)
+        self.bias = bias
+
+    @staticmethod
+    def _checked_weight(weight, shape=None):
+        """A read-only float copy of ``weight`` (of ``shape`` if given)."""
+        weight = frozen_copy(weight, "weight")
+        if weight.ndim != 2:
+            raise InvalidValueError(f"weight must be (n_in, n_out); got shape {weight.shape}")
+        if weight.size == 0:
+            raise InvalidValueError(
+                f"weight must be (n_in, n_out) with n_in >= 1 and n_out >= 1, got shape {weight.shape}"
+            )
+        if shape is not None and weight.shape != shape:
+            raise InvalidValueError(f"weight must keep the layer's shape {shape}; got {weight.shape} "
+                                    "(make a new Dense for another shape)")
+        return weight
+
+    @property
+    def weight(self):
+        """``(n_in, n_out)``, a read-only copy; assign an array of that shape to change it."""
+        return self._weight
+
+    @weight.setter
+    def weight(self, value):
+        self._weight = self._checked_weight(value, self._weight.shape)
+
+    @property
+    def bias(self):
+        """``(n_out,)`` or ``None``, a read-only copy; assign an array (or ``None``) to change it."""
+        return self._bias
+
+    @bias.setter
+    def bias(self, value):
+        self._bias = bias_copy(value, self.weight.shape[1], "n_out")
+
+    def __repr__(self):
+        n_in, n_out = self.weight.shape
+        return f"Dense({n_in}->{n_out}, bias={self.bias is not None})"
+
+    def _prepare(self, x):
+        x = float_array(x, "x")
+        if x.ndim not in (1, 2) or x.shape[0] != self.weight.shape[0]:
+            raise InvalidValueError(
+                f"x must be (n_in,) or (n_in, N) with n_in={self.weight.shape[0]}; "
+                f"got shape {x.shape}"
+            )
+        return x, x.reshape(x.shape[0], -1)
+
+    def forward(self, x):
+        """``W.T @ x + b``, for a vector or a batch of columns."""
+        x, x2 = self._prepare(x)
+        dtype = x.dtype  # computed in the input's precision
+        z = cast(self.weight, dtype, "weight").T @ x2.astype(dtype, copy=False)
+        if self.bias is not None:
+            z += cast(self.bias, dtype, "bias")[:, None]
+        return z if x.ndim == 2 else z[:, 0]
+
+    def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
+        """``d vec(z) / d vec(x)``, ``/ d vec(weight)`` or ``/ d bias`` as a ``csr_array``."""
+        self._check_wrt(wrt)
+        x, x2 = self._prepare(x)
+        n_in, n_out = self.weight.shape
+        n = x2.shape[1]
+        dtype = x.dtype  # computed in the input's precision
+        n_rows = n_out * n
+        per_row = 1 if wrt == "bias" else n_in
+        check_size(n_rows, n_rows * per_row, np.dtype(dtype).itemsize, max_bytes,
+                   f"Dense {wrt} Jacobian")
+        n_cols = {"input": x.size, "weight": self.weight.size, "bias": n_out}[wrt]
+        # Rows are ordered (sample, output unit): row j + n_out*s, each with per_row
+        # entries. The data is written once, by broadcasting, straight into the CSR array.
+        data = np.empty((n, n_out, per_row), dtype)
+        if wrt == "input":
+            data[...] = cast(self.weight, dtype, "weight").T[None]
+        elif wrt == "weight":
+            data[...] = x2.T.astype(dtype, copy=False)[:, None, :]
+        else:
+            data.fill(1)
+        if n == 1:
+            # One sample: the input Jacobian stores every entry of W.T; row j of the
+            # weight Jacobian holds exactly columns j*n_in .. (j+1)*n_in - 1 (x itself);
+            # the bias Jacobian is the identity. The form fixes indices and indptr.
+            form = {"input": "dense", "weight": "row_blocks", "bias": "diagonal"}[wrt]
+            return CSRParts(data.reshape(-1), None, None, (n_rows, n_cols), form)
+        index = index_dtype(n_rows, n_cols, n_rows * per_row)
+        indptr = np.arange(n_rows + 1, dtype=index)
+        indptr *= per_row  # every row holds per_row entries: the row pointers are a ramp
+        indices = np.empty((n, n_out, per_row), index)
+        if wrt == "input":
+            indices[...] = (np.arange(n_in, dtype=index)[None, None, :]
+                            + (n_in * np.arange(n, dtype=index))[:, None, None])
+        elif wrt == "weight":
+            indices[...] = (np.arange(n_in, dtype=index)[None, :]
+                            + (n_in * np.arange(n_out, dtype=index))[:, None])[None]
+        else:
+            indices[...] = np.arange(n_out, dtype=index)[None, :, None]
+        return CSRParts(data.reshape(-1), indices.reshape(-1), indptr, (n_rows, n_cols))

@@ -1,0 +1,458 @@
+"""Average pooling and max pooling with switches, each with its Jacobian.
+
+Both act on every channel and sample independently and share the window geometry
+of :mod:`jacobian_cnn.ops.geometry` with convolution. Index conventions:
+:mod:`jacobian_cnn.vec`.
+
+Average pooling is a convolution with a constant kernel applied per channel: row
+``(o, c, n)`` of ``d vec(y) / d vec(x)`` holds ``1 / divisor[o]`` at every in-input
+tap of window ``o``. Where windows overlap, one input column has entries in several
+rows, and ``g @ J`` adds them (seed 000).
+
+Max pooling keeps, for every output, the *switch*: the vec index into ``x`` of the
+entry that won. Its Jacobian has a single 1 per row, at the switch, and is built
+from the switches recorded by the forward pass, never by recomputing it.
+
+Only the batch may be empty, as in PyTorch: ``(H, W, C, 0)`` pools to
+``(Ho, Wo, C, 0)`` with a ``(0, 0)`` Jacobian (and empty switches); an input without
+channels is refused.
+
+``ceil_mode=True`` is PyTorch's: the output size rounds up, so the last window may
+hang past the padding (those taps do not exist: they never win and are never
+counted), except that a last window starting in the bottom/right padding is dropped.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from jacobian_cnn._arguments import check_size, int_value, is_int, padding_pairs, pair
+from jacobian_cnn._sparse.assembly import avgpool_jacobian
+from jacobian_cnn._sparse.csr import CSRParts, csr_from_rows, empty, index_dtype
+from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
+from jacobian_cnn.ops.geometry import WindowGeometry, check_bool, describe
+from jacobian_cnn.ops.layer import Layer, as_maps, maps_like
+
+__all__ = ["AvgPool2D", "MaxPool2D", "switches_jacobian"]
+
+
+class _Pool2D(Layer):
+    """Geometry handling shared by the pooling layers."""
+
+    def __init__(self, window, stride, padding, dilation, ceil_mode):
+        self.window = pair(window, "window", minimum=1)
+        # PyTorch: an omitted stride, None or an empty tuple/list, is the window.
+        empty = isinstance(stride, (tuple, list)) and not stride
+        self.stride = self.window if stride is None or empty else pair(stride, "stride", minimum=1)
+        self.padding = padding_pairs(padding)
+        self.dilation = pair(dilation, "dilation", minimum=1)
+        self.ceil_mode = check_bool(ceil_mode, "ceil_mode")
+
+    def geometry(self, in_size):
+        """The :class:`WindowGeometry` of this layer on an ``(H, W)`` input."""
+        return WindowGeometry.from_args(in_size, self.window, stride=self.stride,
+                                        padding=self.padding, dilation=self.dilation,
+                                        ceil_mode=self.ceil_mode)
+
+    def _prepare(self, x):
+        x4, ndim = as_maps(x)
+        if x4.shape[2] == 0:
+            raise InvalidValueError(
+                f"x must have at least one channel (only the batch axis N of (H, W, C, N) may be "
+                f"0, as in PyTorch's pooling), got shape {np.shape(x)}"
+            )
+        return x4, ndim, self.geometry(x4.shape[:2])
+
+    def _geometry_repr(self):
+        kh, kw = self.window
+        rest = describe(self.stride, self.padding, self.dilation, default_stride=self.window)
+        if self.ceil_mode:
+            rest = ", ".join(p for p in (rest, "ceil_mode=True") if p)
+        return f"{kh}x{kw}" + (f", {rest}" if rest else "")
+
+
+def _output_position(o, geo):
+    """``(p, q)`` of output ``o`` (vec order), as plain ints for messages."""
+    return tuple(int(i) for i in np.unravel_index(o, geo.out_size, order="F"))
+
+
+def _gather(x4, geo, fill):
+    """Window contents ``(n_out, n_taps, C, N)``, with ``fill`` at taps in padding."""
+    h, w, c, n = x4.shape
+    planes = np.concatenate([x4.reshape(h * w, c, n, order="F"),
+                             np.full((1, c, n), fill, dtype=x4.dtype)])
+    return np.take(planes, geo.taps, axis=0)  # planes[geo.taps]: index -1 reads the fill row
+
+
+class AvgPool2D(_Pool2D):
+    """Average pooling; overlapping windows are allowed.
+
+    Parameters
+    ----------
+    window : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to the window (non-overlapping pooling).
+    padding : int, (int, int) or ((top, bottom), (left, right))
+        Zero padding.
+    count_include_pad : bool
+        ``True`` (default, PyTorch's default): divide by the number of taps inside
+        the padded input (``kh*kw`` unless ``ceil_mode`` lets the window hang past the
+        padding: the overhang is never counted). ``False``: divide by the number of
+        taps inside the input.
+    ceil_mode : bool
+        PyTorch's ``ceil_mode`` (see the module docstring).
+    divisor_override : int, optional
+        Divide every window's sum by this nonzero number instead (PyTorch's
+        ``divisor_override``; like PyTorch, a negative divisor is allowed).
+    dilation : int or (int, int)
+        Spacing between taps (not in PyTorch's average pooling).
+
+    Examples
+    --------
+    Seed 000: a 3x3 input, 2x2 windows, stride 1 (eq. 3).
+
+    >>> import numpy as np
+    >>> import jacobian_cnn as jc
+    >>> J = jc.AvgPool2D(2, stride=1).jacobian(np.zeros((3, 3)))
+    >>> print(J.toarray() * 4)
+    [[1. 1. 0. 1. 1. 0. 0. 0. 0.]
+     [0. 1. 1. 0. 1. 1. 0. 0. 0.]
+     [0. 0. 0. 1. 1. 0. 1. 1. 0.]
+     [0. 0. 0. 0. 1. 1. 0. 1. 1.]]
+
+    With ``ceil_mode`` a 3x3 input pooled 2x2 has a second, overhanging window per
+    axis; PyTorch divides by the taps that exist, here 2 in the border windows and
+    1 in the corner (the overhang is never counted, padding or not):
+
+    >>> pool = jc.AvgPool2D(2, ceil_mode=True)
+    >>> pool.forward(np.ones((3, 3)))
+    array([[1., 1.],
+           [1., 1.]])
+    >>> [int(d) for d in pool.divisors(pool.geometry((3, 3)))]
+    [4, 2, 2, 1]
+    """
+
+    def __init__(self, window, *, stride=None, padding=0, count_include_pad=True, dilation=1,
+                 ceil_mode=False, divisor_override=None):
+        super().__init__(window, stride, padding, dilation, ceil_mode)
+        self.count_include_pad = check_bool(count_include_pad, "count_include_pad")
+        if divisor_override is not None:
+            if not is_int(divisor_override):
+                raise InvalidTypeError(
+                    f"divisor_override must be None or a nonzero int, got {divisor_override!r}")
+            if divisor_override == 0:
+                raise InvalidValueError(
+                    f"divisor_override must be None or a nonzero int, got {divisor_override!r}")
+            divisor_override = int(divisor_override)
+        self.divisor_override = divisor_override
+
+    def __repr__(self):
+        extra = "" if self.count_include_pad else ", count_include_pad=False"
+        if self.divisor_override is not None:
+            extra += f", divisor_override={self.divisor_override}"
+        return f"AvgPool2D({self._geometry_repr()}{extra})"
+
+    def divisors(self, geo):
+        """The divisor of every output position, ``(n_out,)``, exactly as PyTorch computes it.
+
+        ``geo`` is this layer's :meth:`geometry` on the input size.
+        """
+        if not isinstance(geo, WindowGeometry):
+            raise InvalidTypeError(f"geo must be a WindowGeometry (pool.geometry((H, W))), got {geo!r}")
+        if self.divisor_override is not None:
+            return np.full(geo.n_out, self.divisor_override)
+        if self.count_include_pad:
+            return geo.padded_counts
+        counts = geo.valid_counts
+        if np.any(counts == 0):
+            o = int(np.flatnonzero(counts == 0)[0])
+            raise InvalidValueError(
+                f"window at output {_output_position(o, geo)} lies entirely "
+                f"in padding {self.padding}; with count_include_pad=False its average is 0/0"
+            )
+        return counts
+
+    def forward(self, x, *, max_bytes=None):
+        """Average every window of every channel.
+
+        ``max_bytes`` (default 2 GiB) limits the window tables and gathered windows
+        (:meth:`~jacobian_cnn.ops.geometry.WindowGeometry.check_tables`).
+        """
+        x4, ndim, geo = self._prepare(x)
+        geo.check_tables(max_bytes, what=f"AvgPool2D forward pass on x of shape {x4.shape}",
+                         bytes_per_tap=x4.shape[2] * x4.shape[3] * x4.dtype.itemsize)
+        patches, divisors = _gather(x4, geo, 0), self.divisors(geo)
+        with np.errstate(over="ignore"):  # checked below
+            y = (patches.sum(axis=1) / divisors[:, None, None]).astype(x4.dtype, copy=False)
+            if not np.isfinite(y).all():
+                # The sum overflowed: add each tap's share instead, which stays finite
+                # wherever the mean is representable (ordinary inputs never come here).
+                y = (patches / divisors[:, None, None, None]).sum(axis=1).astype(x4.dtype, copy=False)
+        if not np.isfinite(y).all():
+            o = int(np.flatnonzero(~np.isfinite(y).all(axis=(1, 2)))[0])
+            raise InvalidValueError(
+                f"the average of the window at output "
+                f"{_output_position(o, geo)} overflows {x4.dtype} "
+                f"(divisor {divisors[o]}); allowed are inputs whose averages are finite"
+            )
+        return maps_like(y.reshape(geo.out_size + x4.shape[2:], order="F"), ndim)
+
+    def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
+        """``d vec(y) / d vec(x)`` as a ``csr_array``; depends on ``x`` only through its shape."""
+        self._check_wrt(wrt)
+        x4, _, geo = self._prepare(x)
+        h, w, c, n = x4.shape
+        n_rows = geo.n_out * c * n
+        nnz = geo.n_valid * c * n  # closed form: no table is built before the checks
+        what = f"AvgPool2D Jacobian ({n_rows} x {x4.size})"
+        check_size(n_rows, nnz, x4.dtype.itemsize, max_bytes, what)
+        geo.check_tables(max_bytes, what=what)
+        divisors = self.divisors(geo)  # refuses a 0/0 average, whatever the batch
+        if n_rows == 0:  # an empty batch (N = 0, as PyTorch allows): nothing to build
+            return empty((n_rows, x4.size), x4.dtype)
+        # The same matrix as _jacobian_by_index, written tile by tile.
+        return avgpool_jacobian(geo, x4.shape, x4.dtype, divisors)
+
+    def _jacobian_by_index(self, x4, geo):
+        """The Jacobian from plain index arithmetic over every nonzero.
+
+        The reference the tiled builder of :mod:`jacobian_cnn._sparse.assembly` must match
+        bit for bit. The caller has checked the size.
+        """
+        h, w, c, n = x4.shape
+        n_rows = geo.n_out * c * n
+        o_idx, t_idx = np.nonzero(geo.valid)  # sorted by o, then t: sorted columns
+        offsets = np.arange(c * n) * (h * w)  # channel c of sample n starts at (c + n*C)*H*W
+        cols = geo.taps[o_idx, t_idx][None, :].astype(np.int64) + offsets[:, None]
+        vals = (1.0 / self.divisors(geo)).astype(x4.dtype)[o_idx]
+        vals = np.broadcast_to(vals[None, :], cols.shape)
+        lengths = np.broadcast_to(geo.valid_counts[None, :], (c * n, geo.n_out))
+        return csr_from_rows(lengths, cols, np.ascontiguousarray(vals), (n_rows, x4.size))
+
+
+class MaxPool2D(_Pool2D):
+    """Max pooling that records its switches.
+
+    Parameters
+    ----------
+    window : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to the window.
+    padding : int, (int, int) or ((top, bottom), (left, right))
+    dilation : int or (int, int)
+        Spacing between window taps (PyTorch's ``dilation``).
+    pad_value : float or None
+        ``None`` (default): padding never wins, as in PyTorch, JAX and MatConvNet.
+        A number (seed 004 appendix B uses ``0.0``): padding taps hold that value
+        and can win; the output is then ``pad_value`` and its Jacobian row is empty
+        (switch ``-1``). Taps past the padding (``ceil_mode``) never win.
+    tie : {"column_major", "row_major"}
+        Which of several equal maxima wins. ``"column_major"`` (default): the first
+        in the window's column-major order, the seed's ``vec(Omega)`` order and
+        MatConvNet's. ``"row_major"``: the first in row-major order, PyTorch's CPU
+        rule (and JAX's), so that even on ties the Jacobian equals theirs. Either way
+        exactly one entry per window wins.
+    ceil_mode : bool
+        PyTorch's ``ceil_mode`` (see the module docstring).
+
+    Notes
+    -----
+    NaN input is rejected with ``ValueError``: a NaN makes "the maximum" and
+    hence the switch undefined (PyTorch would propagate the NaN and route the
+    gradient to it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import jacobian_cnn as jc
+    >>> x = np.array([[1., 5.], [5., 2.]])      # a tie: 5 at (1, 0) and at (0, 1)
+    >>> jc.MaxPool2D(2).switches(x)              # column-major: (1, 0) comes first
+    array([[1]])
+    >>> jc.MaxPool2D(2, tie="row_major").switches(x)
+    array([[2]])
+    """
+
+    def __init__(self, window, *, stride=None, padding=0, dilation=1, pad_value=None,
+                 tie="column_major", ceil_mode=False):
+        super().__init__(window, stride, padding, dilation, ceil_mode)
+        if pad_value is not None and (not isinstance(pad_value, (numbers.Real, np.integer, np.floating))
+                                      or isinstance(pad_value, (bool, np.bool_))):
+            raise InvalidTypeError(f"pad_value must be None or a finite number, got {pad_value!r}")
+        if pad_value is not None and not np.isfinite(pad_value):
+            raise InvalidValueError(f"pad_value must be None or a finite number, got {pad_value!r}")
+        if not isinstance(tie, str) or tie not in ("column_major", "row_major"):
+            raise InvalidValueError(f"tie must be 'column_major' or 'row_major', got {tie!r}")
+        self.pad_value = None if pad_value is None else float(pad_value)
+        self.tie = tie
+
+    def __repr__(self):
+        extra = "" if self.pad_value is None else f", pad_value={self.pad_value}"
+        extra += "" if self.tie == "column_major" else f", tie={self.tie!r}"
+        return f"MaxPool2D({self._geometry_repr()}{extra})"
+
+    def forward_with_cache(self, x, *, max_bytes=None):
+        """``(y, switches)``: the pooled maps and the switches (see :meth:`switches`).
+
+        ``max_bytes`` (default 2 GiB) limits the window tables and gathered windows
+        (:meth:`~jacobian_cnn.ops.geometry.WindowGeometry.check_tables`).
+        """
+        x4, ndim, geo = self._prepare(x)
+        h, w, c, n = x4.shape
+        geo.check_tables(max_bytes, what=f"MaxPool2D forward pass on x of shape {x4.shape}",
+                         bytes_per_tap=c * n * x4.dtype.itemsize)
+        if self.pad_value is None and np.any(geo.valid_counts == 0):
+            o = int(np.flatnonzero(geo.valid_counts == 0)[0])
+            raise InvalidValueError(
+                f"window at output {_output_position(o, geo)} lies entirely "
+                f"in padding {self.padding}; with pad_value=None it has no maximum"
+            )
+        # Tap by tap over every window of every (channel, sample) plane at once:
+        # windows[t] is (n_out, C*N), contiguous.
+        planes = np.empty((h * w + 1, c * n), x4.dtype)
+        planes[:-1] = x4.reshape(h * w, c * n, order="F")
+        planes[-1] = -np.inf  # what index -1 (no input) reads
+        windows = planes[geo.taps.T]
+        if self.pad_value is not None:
+            windows[(geo.in_padded & ~geo.valid).T] = self.pad_value  # padding, not the overhang
+        order = np.arange(geo.n_taps)
+        if self.tie == "row_major":
+            order = order.reshape(self.window, order="F").ravel(order="C")
+        # A strictly larger value takes over: the first maximum in visiting order wins.
+        y = windows[order[0]].copy()
+        winner = np.full(y.shape, order[0])  # tap index, (n_out, C*N)
+        for t in order[1:]:
+            larger = windows[t] > y
+            np.copyto(y, windows[t], where=larger)
+            winner[larger] = t
+        tap_pos = geo.taps[np.arange(geo.n_out)[:, None], winner]
+        offsets = np.arange(c * n) * (h * w)  # plane c + C*n starts at (c + C*n)*H*W
+        switches = np.where(tap_pos >= 0, tap_pos + offsets, -1)
+        shape = geo.out_size + (c, n)  # (o, plane) column-major is vec order
+        return (maps_like(y.reshape(shape, order="F"), ndim),
+                maps_like(switches.reshape(shape, order="F"), ndim))
+
+    def forward(self, x, *, max_bytes=None):
+        """Take the maximum of every window of every channel (``max_bytes``: see
+        :meth:`forward_with_cache`)."""
+        return self.forward_with_cache(x, max_bytes=max_bytes)[0]
+
+    def switches(self, x, *, max_bytes=None):
+        """Int array of ``y``'s shape: vec index into ``x`` of each winner, ``-1`` if padding won."""
+        return self.forward_with_cache(x, max_bytes=max_bytes)[1]
+
+    def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
+        """``d vec(y) / d vec(x)`` from the switches (pass them as ``cache`` to skip the forward)."""
+        self._check_wrt(wrt)
+        x4, ndim, geo = self._prepare(x)
+        if cache is None:
+            # At most one nonzero per output: refuse before the forward pass gathers windows.
+            n_rows = geo.n_out * x4.shape[2] * x4.shape[3]
+            check_size(n_rows, n_rows, x4.dtype.itemsize, max_bytes,
+                       f"MaxPool2D Jacobian ({n_rows} x {x4.size})")
+            switches = self.switches(x, max_bytes=max_bytes)
+        else:
+            switches = self._checked_switches(cache, x4.shape, ndim, geo)
+        return _switches_parts(switches, x4.size, dtype=x4.dtype, max_bytes=max_bytes)
+
+    def _checked_switches(self, cache, x_shape, ndim, geo):
+        """The switches passed as ``cache``, checked: shape, integer type, and each a tap of its window.
+
+        Each switch must be ``-1`` (only where ``pad_value`` lets the padding of
+        that window win) or the vec index of an input entry of its own window,
+        channel and sample: anything else is not what the forward pass returns.
+        """
+        h, w, c, n = x_shape
+        shape = (geo.out_size + (c, n))[:ndim]
+        what = (f"cache must be the switches forward_with_cache(x) returns for x of shape "
+                f"{x_shape[:ndim]}: ints of shape {shape}, each the vec index of an input of its "
+                "window")
+        s = np.asarray(cache)
+        if s.dtype.kind not in "iu":
+            raise InvalidTypeError(f"{what}; got dtype {s.dtype}")
+        if s.shape != shape:
+            raise InvalidValueError(f"{what}; got shape {s.shape}")
+        s2 = s.reshape(geo.n_out, c * n, order="F")
+        if s2.size and (s2.min() < -1 or s2.max() >= h * w * c * n):
+            raise InvalidValueError(f"{what}; got values in [{s2.min()}, {s2.max()}], allowed "
+                                    f"[-1, {h * w * c * n})")
+        # Position of each switch inside its own (channel, sample) plane, then its
+        # offset (row, col) from its window's first tap: a tap iff both are multiples
+        # of the dilation within the window's span. In place, in 32-bit where it fits:
+        # this runs on every cached Jacobian and must stay small next to the matrix.
+        index = np.int32 if h * w * c * n < 2**31 else np.int64
+        col = s2.astype(index)
+        col -= (np.arange(c * n, dtype=index) * (h * w))[None, :]
+        inside = col >= 0
+        inside &= col < h * w
+        row = col % h
+        col //= h
+        (sh, sw), (dh, dw), (kh, kw) = geo.stride, geo.dilation, geo.window
+        o = np.arange(geo.n_out, dtype=index)
+        row -= ((o % geo.out_size[0]) * sh - geo.padding[0][0])[:, None]  # window's first row
+        col -= ((o // geo.out_size[0]) * sw - geo.padding[1][0])[:, None]
+        for d, step, k in ((row, dh, kh), (col, dw, kw)):
+            inside &= d >= 0
+            inside &= d <= step * (k - 1)
+            if step > 1:
+                inside &= d % step == 0
+        if self.pad_value is not None:  # padding may win where the window holds some
+            has_padding = (geo.in_padded & ~geo.valid).any(axis=1)
+            inside |= (s2 == -1) & has_padding[:, None]
+        if not inside.all():
+            bad = np.argwhere(~inside)[0]
+            where = np.unravel_index(bad[0] + geo.n_out * bad[1], shape, order="F")
+            reason = ("-1 (padding won) is possible only with pad_value, in a window holding "
+                      "padding") if s2[tuple(bad)] == -1 else "not an input of that window"
+            raise InvalidValueError(
+                f"{what}; got {int(s2[tuple(bad)])} at index {tuple(int(i) for i in where)}, "
+                f"{reason}")
+        return s
+
+
+def switches_jacobian(switches, n_inputs, *, dtype=np.float64, max_bytes=None):
+    """The 0/1 Jacobian of max pooling from its switches, a ``csr_array``.
+
+    Row ``i`` (output ``vec(y)[i]``) has a 1 in column ``vec(switches)[i]``, or no
+    entry where the switch is ``-1`` (padding won).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jacobian_cnn.ops.pooling import switches_jacobian
+    >>> switches_jacobian(np.array([[3], [-1]]), 4).toarray()
+    array([[0., 0., 0., 1.],
+           [0., 0., 0., 0.]])
+    """
+    n_inputs = int_value(n_inputs, "n_inputs", minimum=0)
+    try:
+        float_dtype = np.dtype(dtype)
+    except TypeError:
+        float_dtype = None
+    if float_dtype not in (np.float32, np.float64):
+        raise InvalidValueError(f"dtype must be float32 or float64, got {dtype!r}")
+    return _switches_parts(switches, n_inputs, dtype=float_dtype, max_bytes=max_bytes).tocsr()
+
+
+def _switches_parts(switches, n_inputs, *, dtype, max_bytes):
+    """:func:`switches_jacobian` as :class:`~jacobian_cnn._sparse.csr.CSRParts`."""
+    s = np.asarray(switches)
+    if s.dtype.kind not in "iu":
+        raise InvalidTypeError(f"switches must be ints (vec indices into x, -1 where padding won), "
+                               f"got dtype {s.dtype}")
+    s = s.ravel(order="F")
+    if s.size and (s.min() < -1 or s.max() >= n_inputs):
+        raise InvalidValueError(f"switches must lie in [-1, {n_inputs}); got range [{s.min()}, {s.max()}]")
+    won = s >= 0
+    n_won = int(np.count_nonzero(won))
+    check_size(s.size, n_won, np.dtype(dtype).itemsize, max_bytes, "MaxPool2D Jacobian")
+    # One entry per row that a real input won, written straight into 32-bit indices.
+    index = index_dtype(s.size, int(n_inputs), n_won)
+    if n_won == s.size:
+        indptr, indices = np.arange(s.size + 1, dtype=index), s.astype(index)
+    else:
+        indptr = np.zeros(s.size + 1, index)
+        np.cumsum(won, out=indptr[1:])
+        indices = s[won].astype(index)
+    return CSRParts(np.ones(n_won, dtype), indices, indptr, (s.size, int(n_inputs)))
