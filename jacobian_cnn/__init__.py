@@ -21,7 +21,8 @@ from jacobian_cnn.errors import (
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh
 from jacobian_cnn.ops.conv import Conv2D
 from jacobian_cnn.ops.dense import Dense
-from jacobian_cnn.ops.geometry import WindowGeometry
+from jacobian_cnn.ops.geometry import PADDING_MODES, WindowGeometry
+from jacobian_cnn.ops.layer import Layer
 from jacobian_cnn.ops.losses import MSELoss, SoftmaxCrossEntropy
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D, switches_jacobian
 from jacobian_cnn.ops.reshape import FLATTEN_ORDERS, Flatten
@@ -35,7 +36,7 @@ __all__ = [
     "ReLU", "Sigmoid", "Softmax", "Tanh",
     "Chain", "Gradients", "Step", "Trace",
     "JacobianReport", "assert_jacobian_close", "compare_jacobians", "numerical_jacobian",
-    "Conv2D", "Dense", "WindowGeometry", "MSELoss", "SoftmaxCrossEntropy",
+    "Conv2D", "Dense", "Layer", "PADDING_MODES", "WindowGeometry", "MSELoss", "SoftmaxCrossEntropy",
     "AvgPool2D", "MaxPool2D", "switches_jacobian", "FLATTEN_ORDERS", "Flatten",
     "as_parameter_shape", "commutation_matrix", "unvec", "vec", "vec_index",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from jacobian_cnn import chain
-from jacobian_cnn.ops import activations, conv, dense, losses, pooling, reshape
+from jacobian_cnn.ops import activations, conv, dense, pooling, reshape
 
 
 def seed_cnn(rng=None, *, size=8, channels=(1, 2, 3), n_classes=4, pool="avg"):
@@ -51,4 +51,4 @@ def with_loss(net, loss):
     return chain.Chain([*net.layers, loss])
 
 
-__all__ = ["seed_cnn", "with_loss", "losses"]
+__all__ = ["seed_cnn", "with_loss"]
