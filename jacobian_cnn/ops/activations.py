@@ -26,7 +26,7 @@ class _Elementwise(Layer):
         return self._f(float_array(x, "x"))
 
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
-        """The diagonal Jacobian ``diag(f'(vec(x)))`` as a ``csr_array``."""
+        """The diagonal Jacobian ``diag(f'(vec(x)))`` as :class:`~jacobian_cnn._sparse.csr.CSRParts`."""
         self._check_wrt(wrt)
         x = float_array(x, "x")
         values, keep = self._derivative(x)

@@ -226,7 +226,8 @@ class Conv2D(Layer):
         return maps_like(y4, ndim)
 
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
-        """``d vec(y) / d vec(x)``, ``/ d vec(kernel)`` or ``/ d bias`` as a ``csr_array``.
+        """``d vec(y) / d vec(x)``, ``/ d vec(kernel)`` or ``/ d bias`` as
+        :class:`~jacobian_cnn._sparse.csr.CSRParts`.
 
         Parameters
         ----------

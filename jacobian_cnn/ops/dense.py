@@ -110,7 +110,10 @@ class Dense(Layer):
         return z if x.ndim == 2 else z[:, 0]
 
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
-        """``d vec(z) / d vec(x)``, ``/ d vec(weight)`` or ``/ d bias`` as a ``csr_array``."""
+        """``d vec(z) / d vec(x)``, ``/ d vec(weight)`` or ``/ d bias``.
+
+        As :class:`~jacobian_cnn._sparse.csr.CSRParts`.
+        """
         self._check_wrt(wrt)
         x, x2 = self._prepare(x)
         n_in, n_out = self.weight.shape

@@ -16,7 +16,12 @@ from jacobian_cnn.errors import InvalidValueError
 
 
 class Layer:
-    """Base class: a differentiable map ``y = f(x)`` with explicit Jacobians."""
+    """Base class: a differentiable map ``y = f(x)`` with explicit Jacobians.
+
+    A layer of your own that subclasses ``Layer`` and implements ``forward`` and
+    ``jacobian`` works in a :class:`~jacobian_cnn.Chain`, which multiplies through what
+    its ``jacobian`` returns. Only the package's own layers hand the chain their CSR
+    arrays directly (the faster route); the results are the same."""
 
     #: names accepted by ``jacobian(x, wrt=...)`` besides "input", in order
     param_names: tuple = ()
@@ -56,8 +61,8 @@ class Layer:
         -------
         scipy.sparse.csr_array
             Canonical (columns sorted within each row, no duplicates), 32-bit indices
-            whenever they fit; what each layer stores is described by its
-            ``_jacobian_parts``.
+            whenever they fit; what each layer stores is described in its class
+            docstring.
         """
         return self._jacobian_parts(x, wrt, cache=cache, max_bytes=max_bytes).tocsr()
 

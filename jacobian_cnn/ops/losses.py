@@ -25,7 +25,10 @@ class _Loss(Layer):
         return self.jacobian(y).toarray()
 
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
-        """``dL / d vec(y)`` as a ``(1, y.size)`` ``csr_array`` (dense: every entry counts)."""
+        """``dL / d vec(y)`` as a ``(1, y.size)`` row (dense: every entry counts).
+
+        As :class:`~jacobian_cnn._sparse.csr.CSRParts`.
+        """
         self._check_wrt(wrt)
         byte_limit(max_bytes)  # one row of y.size entries: validated, never the limit
         return dense_to_csr(vec(self._gradient(x))[None, :])

@@ -200,7 +200,10 @@ class AvgPool2D(_Pool2D):
         return maps_like(y.reshape(geo.out_size + x4.shape[2:], order="F"), ndim)
 
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
-        """``d vec(y) / d vec(x)`` as a ``csr_array``; depends on ``x`` only through its shape."""
+        """``d vec(y) / d vec(x)``; depends on ``x`` only through its shape.
+
+        As :class:`~jacobian_cnn._sparse.csr.CSRParts`.
+        """
         self._check_wrt(wrt)
         x4, _, geo = self._prepare(x)
         h, w, c, n = x4.shape
