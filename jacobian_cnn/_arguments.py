@@ -93,6 +93,16 @@ def shape_tuple(shape, name, *, minimum=0):
     return out
 
 
+def as_array(value, name, allowed):
+    """``np.asarray(value)``, or an :class:`InvalidTypeError` naming ``name`` when numpy cannot
+    make an array of it (ragged nested lists and the like); ``allowed`` says what is."""
+    try:
+        return np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise InvalidTypeError(
+            f"{name} must be {allowed}, got {type(value).__name__}: {exc}") from None
+
+
 _FLOAT_TYPES = (np.float32, np.float64)
 
 
@@ -130,10 +140,7 @@ def float_array(x, name, *, dtype=None):
         # returned as is (``np.asarray`` would too); only finiteness needs checking.
         if np.isfinite(x).all():
             return x
-    try:
-        arr = np.asarray(x)
-    except Exception as exc:  # ragged lists and the like
-        raise InvalidTypeError(f"{name} must be a numeric array: {exc}") from None
+    arr = as_array(x, name, "a numeric array")
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
     ):

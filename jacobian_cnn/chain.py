@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from jacobian_cnn._arguments import byte_limit, check_size
+from jacobian_cnn._arguments import as_array, byte_limit, check_size
 from jacobian_cnn._sparse.csr import CSRParts, dense_to_csr
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError, JacobianTooLargeError
 from jacobian_cnn.ops.layer import Layer
@@ -233,11 +233,7 @@ class Chain:
                     f"max_bytes={limit:,}; pass g (rows over vec(y)) or a larger max_bytes"
                 )
             return np.eye(y.size, dtype=dtype)
-        try:
-            g = np.asarray(g)
-        except Exception:  # ragged lists and the like
-            raise InvalidTypeError(f"g must be a real numeric array of (k, {y.size}) rows, "
-                                   f"got {type(g).__name__}") from None
+        g = as_array(g, "g", f"a real numeric array of (k, {y.size}) rows")
         if g.dtype.kind == "c":
             raise InvalidTypeError(f"g must be real, got dtype {g.dtype}: the Jacobians are real "
                                    "and the imaginary part would be lost")

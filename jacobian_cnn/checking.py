@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from jacobian_cnn._arguments import byte_limit, float_array
+from jacobian_cnn._arguments import as_array, byte_limit, float_array
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError, SizeLimitError
 from jacobian_cnn.vec import unvec, vec
 
@@ -145,11 +145,7 @@ def _matrix(J, name):
     if sp.issparse(J):
         M = J
     else:
-        try:
-            M = np.asarray(J)
-        except Exception:  # ragged lists and the like
-            raise InvalidTypeError(f"{name} must be a 2-D numeric array or a sparse array, "
-                                   f"got {type(J).__name__}") from None
+        M = as_array(J, name, "a 2-D numeric array or a sparse array")
     dtype = M.dtype
     if dtype.kind == "c":
         raise InvalidTypeError(f"{name} must be real, got dtype {dtype}")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from jacobian_cnn._arguments import cast, float_array, pair, shape_tuple
+from jacobian_cnn._arguments import as_array, cast, float_array, pair, shape_tuple
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.geometry import WindowGeometry, check_bool
 from jacobian_cnn.ops.layer import as_maps
@@ -103,10 +103,7 @@ def correlate2d(x, w, *, stride=1, dilation=1):
 
 def _numeric(a, name):
     """``a`` as a real numeric array, unconverted (``correlate2d`` keeps integer dtypes)."""
-    try:
-        arr = np.asarray(a)
-    except ValueError as exc:  # ragged nested lists
-        raise InvalidTypeError(f"{name} must be a numeric array, got {type(a).__name__}: {exc}") from None
+    arr = as_array(a, name, "a numeric array")
     if arr.dtype.kind not in "biuf":
         raise InvalidTypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
     return arr

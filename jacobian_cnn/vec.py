@@ -42,7 +42,7 @@ import numbers
 
 import numpy as np
 
-from jacobian_cnn._arguments import byte_limit, check_size, int_value, shape_tuple
+from jacobian_cnn._arguments import as_array, byte_limit, check_size, int_value, shape_tuple
 from jacobian_cnn._sparse.csr import permutation_rows
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 
@@ -98,10 +98,7 @@ def unvec(v, shape):
     array([[1, 2, 3],
            [4, 5, 6]])
     """
-    try:
-        v = np.asarray(v)
-    except ValueError as exc:  # ragged nested lists
-        raise InvalidTypeError(f"unvec: v must be an array, got {type(v).__name__}: {exc}") from None
+    v = as_array(v, "unvec: v", "an array")
     shape = shape_tuple(shape, "unvec: shape")
     size = int(np.prod(shape, dtype=object))
     if v.size != size:
@@ -202,10 +199,7 @@ def as_parameter_shape(rows, shape):
     array([[[1., 3.],
             [2., 4.]]])
     """
-    try:
-        rows = np.asarray(rows)
-    except ValueError as exc:  # ragged nested lists
-        raise InvalidTypeError(f"rows must be an array, got {type(rows).__name__}: {exc}") from None
+    rows = as_array(rows, "rows", "an array")
     shape = shape_tuple(shape, "shape")
     size = int(np.prod(shape, dtype=object))
     if rows.ndim not in (1, 2) or rows.shape[-1] != size:

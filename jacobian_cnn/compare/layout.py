@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jacobian_cnn._arguments import check_size, int_value, shape_tuple
+from jacobian_cnn._arguments import as_array, check_size, int_value, shape_tuple
 from jacobian_cnn._sparse.csr import permutation_rows
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 
@@ -234,10 +234,7 @@ def jacobian_to_vec(J, y_shape, y_layout, x_shape, x_layout):
 
 def _int_array(a, name):
     """``a`` as an int64 array; anything but integers is refused (a float index is a bug)."""
-    try:
-        arr = np.asarray(a)
-    except ValueError as exc:  # ragged nested lists
-        raise InvalidTypeError(f"{name} must be an array of ints, got {type(a).__name__}: {exc}") from None
+    arr = as_array(a, name, "an array of ints")
     if arr.dtype.kind not in "iu":
         raise InvalidTypeError(f"{name} must be an array of ints, got dtype {arr.dtype}")
     return arr.astype(np.int64, copy=False)
