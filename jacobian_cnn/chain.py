@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from jacobian_cnn._arguments import as_array, byte_limit, check_size
-from jacobian_cnn._sparse.csr import CSRParts, dense_to_csr
+from jacobian_cnn._sparse.csr import CSRParts, dense_to_csr, index_dtype
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError, JacobianTooLargeError
 from jacobian_cnn.ops.layer import Layer
 
@@ -294,7 +294,7 @@ def _check_product(rows, J, limit, i, layer, wrt):
     value = np.result_type(rows.dtype, J.dtype).itemsize
     if sp.issparse(rows):
         nnz = min(k * n, int(rows.nnz) * _nnz_per_row(J))
-        index = 4 if max(nnz, k, n) < 2**31 else 8
+        index = index_dtype(k, n, nnz).itemsize
         estimate, form = nnz * (value + index) + (k + 1) * index, f"{nnz:,} nonzeros at most"
     else:
         estimate, form = k * n * value, "dense"

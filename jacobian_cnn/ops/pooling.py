@@ -384,7 +384,7 @@ class MaxPool2D(_Pool2D):
         # offset (row, col) from its window's first tap: a tap iff both are multiples
         # of the dilation within the window's span. In place, in 32-bit where it fits:
         # this runs on every cached Jacobian and must stay small next to the matrix.
-        index = np.int32 if h * w * c * n < 2**31 else np.int64
+        index = index_dtype(0, h * w * c * n, 0)  # the switches are columns of x.size
         col = s2.astype(index)
         col -= (np.arange(c * n, dtype=index) * (h * w))[None, :]
         inside = col >= 0
