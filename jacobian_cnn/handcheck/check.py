@@ -61,6 +61,7 @@ import numbers
 
 import numpy as np
 
+from jacobian_cnn.chain import Chain
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError, JacobianCNNError, SizeLimitError
 from jacobian_cnn.handcheck.candidates import (
     _arrangements,
@@ -73,6 +74,7 @@ from jacobian_cnn.handcheck.candidates import (
 from jacobian_cnn.handcheck.diagnosis import _report
 from jacobian_cnn.handcheck.reading import as_written_matrix
 from jacobian_cnn.handcheck.report import QUANTITIES, CheckReport, EntryDiff, Mistake
+from jacobian_cnn.symbolic import SUPPORTED_LAYERS
 from jacobian_cnn.symbolic.jacobians import SymbolicProblem
 
 __all__ = ["check_derivation", "as_written_matrix", "CheckReport", "Mistake", "EntryDiff",
@@ -163,8 +165,9 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
         if key not in expected_cache:
             try:
                 expected_cache[key] = _Expected(v[1](), q, wrt)
-            except ValueError:
-                expected_cache[key] = None
+            except InvalidValueError:  # refused on purpose: no matrix form for this quantity (a
+                expected_cache[key] = None  # multi-channel output) or a variant not modelled
+                # (shifted windows need zero padding); a size limit or any other error propagates
         return expected_cache[key]
 
     best, fitting_shapes = None, []
@@ -216,8 +219,9 @@ def _refuse_size(what, n_out, n_var, max_entries):
 def _check_size_from_shapes(layer, x, wrt, max_entries):
     """Refuse an oversized problem before its symbols are made (a numeric forward of zeros).
 
-    Inputs this cannot size (a bad shape, an unknown ``wrt``) are left to
-    :class:`~jacobian_cnn.symbolic.jacobians.SymbolicProblem`, which reports them.
+    Inputs this cannot size (a bad shape, an unknown ``wrt``, a layer with no symbolic rule, an
+    ``x`` that is not numeric) are left to :class:`~jacobian_cnn.symbolic.jacobians.SymbolicProblem`,
+    which reports them.
     """
     from jacobian_cnn.symbolic import jacobians as symbolic
 
@@ -236,10 +240,20 @@ def _check_size_from_shapes(layer, x, wrt, max_entries):
     params = getattr(layer, "params", {}) if wrt != "input" else {}
     if wrt != "input" and wrt not in params:
         return
+    layers = layer.layers if isinstance(layer, Chain) else [layer]
+    if not all(type(lay) in SUPPORTED_LAYERS for lay in layers):
+        return  # SymbolicProblem names the layer with no symbolic rule
+    if isinstance(x, tuple):
+        probe = np.zeros(shape)
+    else:
+        try:
+            probe = np.asarray(x, dtype=float)
+        except (TypeError, ValueError):  # numpy: not numbers; SymbolicProblem refuses x the same way
+            return
     try:
-        y = layer.forward(np.zeros(shape) if isinstance(x, tuple) else np.asarray(x, dtype=float))
-    except (JacobianCNNError, TypeError, ValueError):
-        return  # SymbolicProblem reports it
+        y = layer.forward(probe)
+    except JacobianCNNError:  # the layer refuses this input on purpose; SymbolicProblem, which runs
+        return              # the same forward pass, reports it (any other exception is a bug)
     n_var = n_in if wrt == "input" else int(np.size(params[wrt]))
     _refuse_size(f"{layer!r} on a {'x'.join(map(str, shape))} input", int(np.size(y)), n_var,
                  max_entries)

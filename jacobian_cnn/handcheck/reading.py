@@ -108,9 +108,9 @@ def _entry(value, where):
     if isinstance(value, str):
         try:
             return parse_expression(value)
-        except LatexParseError as exc:
-            raise LatexParseError(f"in entry ({where[0] + 1}, {where[1] + 1}): {exc.reason}",
-                                  value, exc.position) from None
+        except LatexParseError as exc:  # the reader's refusal, said again with the entry's place;
+            raise type(exc)(f"in entry ({where[0] + 1}, {where[1] + 1}): {exc.reason}", value,
+                            exc.position) from None  # a LatexSizeError stays a SizeLimitError
     if isinstance(value, (bool, np.bool_)):
         raise InvalidTypeError(f"entry ({where[0] + 1}, {where[1] + 1}) is a bool, not a number")
     if isinstance(value, sympy.Basic):
@@ -153,8 +153,8 @@ def _canonical(expr):
     for s in expr.free_symbols:
         try:
             parsed = parse_expression(s.name)
-        except LatexParseError:
-            continue
+        except LatexParseError:  # not a name the reader knows (a LaTeX fragment, 'x__1', too
+            continue  # long): the symbol stays as written, and differs from every expected one
         if parsed.is_Symbol and parsed != s:
             replace[s] = parsed
     for f in expr.atoms(sympy.Float):
