@@ -56,7 +56,7 @@ def add_parser(sub):
                     "them with torch.func.jacrev, jax.jacrev (mapped into vec order) and "
                     "central finite differences. Exits 1 on a mismatch.",
         epilog="example: jacobian-cnn verify -c conv x=6x6x4 kernel=3x3x2x4 groups=2 "
-               "padding=same padding_mode=reflect -c max x=5x5x2 window=2 ceil_mode=true "
+               "padding=same padding_mode=reflect -c maxpool x=5x5x2 window=2 ceil_mode=true "
                "tie=row_major input=ties --no-builtin")
     p.add_argument("-c", "--config", nargs="+", action="append", default=[], metavar="ARG",
                    help=f"OP KEY=VALUE ...; OP one of {', '.join(OPERATIONS)}; keys: x (input "
