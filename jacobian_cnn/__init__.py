@@ -43,11 +43,15 @@ __all__ = [
 
 
 _SUBMODULES = ("compare", "symbolic", "handcheck", "classical", "training", "plots", "examples", "ops",
-               "cli")
+               "cli", "explorer")
 """Reached as attributes (``jc.compare``, ``jc.symbolic`` ...), imported on first use."""
 
 
 def __getattr__(name):
+    if name == "explore":  # jc.explore(layer, x): the explorer page, imported on first use
+        from jacobian_cnn.explorer import explore
+
+        return explore
     if name in _SUBMODULES:
         import importlib
 
@@ -56,4 +60,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_SUBMODULES))
+    return sorted(set(globals()) | set(_SUBMODULES) | {"explore"})

@@ -39,7 +39,7 @@ import traceback
 from jacobian_cnn import __version__
 from jacobian_cnn.errors import JacobianCNNError
 
-VERBS = ["demo", "show", "check", "verify", "train"]
+VERBS = ["demo", "show", "check", "verify", "train", "explore"]
 """Verb modules in ``jacobian_cnn.cli``, in the order ``--help`` shows them."""
 
 EXIT_OK, EXIT_DISAGREE, EXIT_ERROR, EXIT_BUG, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 130, 141
