@@ -27,12 +27,14 @@ from jacobian_cnn.ops.by_name import op_name
 
 
 def _op(text):
+    """An operation ``explore`` draws (``avg`` and ``max`` accepted, as everywhere)."""
     try:
         name = op_name(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    except InvalidValueError:
+        name = None
     if name not in OPS:
-        raise argparse.ArgumentTypeError(f"explore takes one of {', '.join(OPS)}, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(OPS)} (avg and max are short for "
+                                         f"avgpool and maxpool), got {text!r}")
     return name
 
 
@@ -84,9 +86,9 @@ def run(args):
     if args.grad_values is not None:
         g = parse_rows(args.grad_values, "--grad-values")
         out = _options.output_shape(layer, shape)
-        if g.size != n_out or (len(out) > 1 and g.shape != tuple(out)):
-            raise InvalidValueError(f"--grad-values must have y's shape {'x'.join(map(str, out))}, "
-                                    f"got {g.shape[0]} row(s) of {g.shape[1]}")
+        if g.size != n_out or (len(out) > 1 and g.shape != tuple(out[:2])):
+            raise InvalidValueError(f"--grad-values must have y's shape {'x'.join(map(str, out))} "
+                                    f"(one channel), got {g.shape[0]} row(s) of {g.shape[1]}")
         g = g.ravel(order="F")  # vec(g); a vector y is one row
     view = explore(layer, x, g=g, symbolic=args.symbolic, controls=not args.no_controls,
                    max_entries=args.max_entries)

@@ -200,7 +200,7 @@ def chain_panels(chain, x, g=None, *, symbolic=None, max_entries=MAX_EXPLORE_ENT
     for layer in chain.layers:
         inputs.append(np.asarray(layer.forward(inputs[-1])))
         _check_size(inputs[-1].size, inputs[-2].size, max_entries,
-                    f"step {len(inputs) - 2} ({layer!r})")
+                    f"step {len(inputs) - 1} ({layer!r})")
     y = inputs[-1]
     g = np.ones(y.size) if g is None else np.asarray(g, dtype=np.float64).ravel()
     letters = _letters(chain.layers)
