@@ -219,3 +219,18 @@ def test_chain_shows_each_step_and_the_gradient_row(open_page):
     page.click("#jc-step")
     assert page.eval_on_selector_all(".panel.active", "es => es.map(e => e.dataset.panel)") == ["3"]
     assert "the row that enters step 3" in page.inner_text("#jc-info")
+
+
+def test_the_jupyter_iframe_runs_the_page(open_page):
+    """``_repr_html_`` (what Jupyter shows): the iframe's ``srcdoc`` page runs its script."""
+    layer, x = jc.AvgPool2D(2, stride=1), np.arange(1., 10.).reshape(3, 3)
+    view = jc.explore(layer, x, symbolic=False)
+    holder = type(view)(dict(view.data))  # the notebook cell's output, as a page of its own
+    cell = view._repr_html_()
+    holder.to_html = lambda: f'<!DOCTYPE html><html><body data-ready="true">{cell}</body></html>'
+    page = open_page(holder, "jupyter_iframe")
+    frame = page.frame_locator("iframe")
+    frame.locator("body[data-ready=true]").wait_for(state="attached")
+    frame.locator('td.cell[data-i="3"][data-j="4"]').hover()
+    assert frame.locator("#jc-info").get_attribute("data-value") == f"{layer.jacobian(x)[3, 4]:.6g}"
+    assert frame.locator(".px.in.hl").evaluate_all("es => es.map(e => +e.dataset.j)") == [4]
