@@ -23,19 +23,16 @@ from jacobian_cnn.cli._options import positive_int
 from jacobian_cnn.cli.show import OPS, add_operation_arguments, build_operation, parse_rows
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.explorer.data import MAX_EXPLORE_ENTRIES
-from jacobian_cnn.ops.by_name import op_name
+from jacobian_cnn.ops.by_name import OP_NAMES, SHORT_NAMES, op_name
 
 
 def _op(text):
     """An operation ``explore`` draws (``avg`` and ``max`` accepted, as everywhere)."""
-    try:
-        name = op_name(text)
-    except InvalidValueError:
-        name = None
-    if name not in OPS:
-        raise argparse.ArgumentTypeError(f"must be one of {', '.join(OPS)} (avg and max are short for "
-                                         f"avgpool and maxpool), got {text!r}")
-    return name
+    name = op_name(text) if text in (*OP_NAMES, *SHORT_NAMES) else None
+    if name in OPS:
+        return name
+    raise argparse.ArgumentTypeError(f"must be one of {', '.join(OPS)} (avg and max are short for "
+                                     f"avgpool and maxpool), got {text!r}")
 
 
 def add_parser(sub):

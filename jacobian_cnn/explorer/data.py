@@ -96,11 +96,13 @@ def map_data(name, values):
 
 
 def _check_size(n_out, n_in, max_entries, what):
-    if n_out * n_in > max_entries:
-        raise SizeLimitError(
-            f"the explorer draws every cell of {what}: {n_out:,} x {n_in:,} = {n_out * n_in:,} "
-            f"cells, over the limit of {max_entries:,}; pass a larger max_entries (command "
-            "line: --max-entries) or a smaller input")
+    cells = n_out * n_in
+    if cells <= max_entries:
+        return
+    raise SizeLimitError(
+        f"the explorer draws every cell of {what}: {n_out:,} x {n_in:,} = {cells:,} cells, over "
+        f"the limit of {max_entries:,}; pass a larger max_entries (command line: --max-entries) "
+        "or a smaller input")
 
 
 def _symbolic_entries(layer, x, letters):

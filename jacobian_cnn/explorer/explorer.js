@@ -174,31 +174,30 @@
     say(text, attrs);
   }
 
-  function showRow(sec, p, i) {
-    mark(sec, '.cell[data-i="' + i + '"]', "band");
-    mark(sec, '.rowh[data-i="' + i + '"], .px.out[data-i="' + i + '"], .gout[data-i="' + i + '"]');
-    p._rows[i].forEach(function (j) {
-      mark(sec, '.cell[data-i="' + i + '"][data-j="' + j + '"], .px.in[data-j="' + j + '"]');
-    });
-    var text = math(p.output.labels[i]) + " = " + esc(p.output.texts[i]) + ": row " + (i + 1) +
-      " of J; receptive field (" + p._rows[i].length + "): " + list(p, p.input.labels, p._rows[i]);
-    if (p.switches) {
-      var s = p.switches[i];
-      text += "; switch: " + (s < 0 ? "padding won" : math(p.input.labels[s]));
-    }
-    say(text, { "data-i": i });
-  }
+  function at(cls, key, k) { return cls + "[data-" + key + '="' + k + '"]'; }
 
-  function showColumn(sec, p, j) {
-    mark(sec, '.cell[data-j="' + j + '"]', "band");
-    mark(sec, '.colh[data-j="' + j + '"], .px.in[data-j="' + j + '"], .gin[data-j="' + j + '"]');
-    p._cols[j].forEach(function (i) {
-      mark(sec, '.cell[data-i="' + i + '"][data-j="' + j + '"], .px.out[data-i="' + i + '"]');
+  // A row (output i, isRow) or a column (input j): its band, its label, pixel and gradient entry,
+  // and the entries and pixels it links to (the receptive field, or the outputs it feeds).
+  function showLine(sec, p, isRow, k) {
+    var me = isRow ? "i" : "j", other = isRow ? "j" : "i", side = isRow ? "out" : "in";
+    var linked = (isRow ? p._rows : p._cols)[k], mine = isRow ? p.output : p.input;
+    mark(sec, at(".cell", me, k), "band");
+    mark(sec, [at(isRow ? ".rowh" : ".colh", me, k), at(".px." + side, me, k), at(".g" + side, me, k)].join(", "));
+    linked.forEach(function (l) {
+      mark(sec, at(at(".cell", me, k), other, l) + ", " + at(".px." + (isRow ? "in" : "out"), other, l));
     });
-    var text = math(p.input.labels[j]) + " = " + esc(p.input.texts[j]) + ": column " + (j + 1) +
-      " of J; feeds (" + p._cols[j].length + "): " + list(p, p.output.labels, p._cols[j]);
-    if (p.gradient) { text += "; its gradient adds one term per output it feeds: " + esc(num(p.gradient["in"][j])); }
-    say(text, { "data-j": j });
+    var text = math(mine.labels[k]) + " = " + esc(mine.texts[k]) + ": " + (isRow ? "row " : "column ") +
+      (k + 1) + " of J; " + (isRow ? "receptive field" : "feeds") + " (" + linked.length + "): " +
+      list(p, (isRow ? p.input : p.output).labels, linked);
+    if (isRow && p.switches) {
+      text += "; switch: " + (p.switches[k] < 0 ? "padding won" : math(p.input.labels[p.switches[k]]));
+    }
+    if (!isRow && p.gradient) {
+      text += "; its gradient adds one term per output it feeds: " + esc(num(p.gradient["in"][k]));
+    }
+    var attrs = {};
+    attrs["data-" + me] = k;
+    say(text, attrs);
   }
 
   function activate(target) {
@@ -209,8 +208,7 @@
     clear();
     var i = t.getAttribute("data-i"), j = t.getAttribute("data-j");
     if (i !== null && j !== null) { showEntry(sec, p, Number(i), Number(j)); }
-    else if (i !== null) { showRow(sec, p, Number(i)); }
-    else { showColumn(sec, p, Number(j)); }
+    else { showLine(sec, p, i !== null, Number(i !== null ? i : j)); }
   }
   panelsBox.addEventListener("mouseover", function (ev) { activate(ev.target); });
   panelsBox.addEventListener("focusin", function (ev) { activate(ev.target); });
