@@ -207,7 +207,7 @@ def test_the_page_is_self_contained_and_holds_the_data(tmp_path):
     frame = view._repr_html_()
     srcdoc = re.fullmatch(r'<iframe srcdoc="([^"]*)" [^>]*sandbox="allow-scripts"[^>]*></iframe>', frame)
     assert html.unescape(srcdoc.group(1)) == page  # the whole page, its script run by the iframe
-    weird = dict(view.data, title="</script><script>alert(1)</script>")
+    weird = dict(view.data, title="</script><script>alert(1)</script><!-- a & b")
     assert _script_data(jc.explorer.render_page(weird))["title"] == weird["title"]
 
 

@@ -41,7 +41,7 @@ def render_page(data):
     from jacobian_cnn import __version__
 
     payload = json.dumps(data, separators=(",", ":"), allow_nan=False)
-    payload = payload.replace("</", "<\\/").replace("<!--", "<\\!--")  # cannot end the script element
+    payload = payload.replace("<", "\\u003c")  # no "</script>" or "<!--" can end the script element
     page = _asset("template.html")
     for key, value in (("__CSS__", _asset("explorer.css")), ("__JS__", _asset("explorer.js")),
                        ("__TITLE__", html.escape(data["title"])), ("__VERSION__", __version__),
