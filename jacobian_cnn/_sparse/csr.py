@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from jacobian_cnn._arguments import check_size
+from jacobian_cnn._arguments import check_size, index_dtype
 from jacobian_cnn.errors import InvalidValueError
 
 __all__ = ["CSRParts", "FORMS", "csr_from_rows", "dense_to_csr", "block_diagonal", "diagonal",
@@ -34,11 +34,6 @@ FORMS = ("general", "diagonal", "dense", "row_blocks", "column_blocks", "window"
 ``"window"``: written tile by tile from a cached layout, which the product reads
 (:class:`jacobian_cnn._sparse.blocked.WindowJacobian`).
 """
-
-
-def index_dtype(n_rows, n_cols, nnz):
-    """``int32`` when every index and row pointer fits, else ``int64``."""
-    return np.dtype(np.int32 if max(n_rows, n_cols, nnz) < 2**31 else np.int64)
 
 
 class CSRParts:
@@ -198,7 +193,7 @@ def dense_to_csr(rows):
     without its detour through COO. A block without zeros has the form ``"dense"``.
     """
     k, n = rows.shape
-    if rows.dtype.kind != "f" or max(k, n, rows.size) >= 2**31:
+    if rows.dtype.kind != "f" or index_dtype(k, n, rows.size) != np.int32:
         return CSRParts.from_csr(sp.csr_array(rows))
     if np.count_nonzero(rows) == rows.size:  # every entry stored (the usual end of a chain)
         return CSRParts(np.ascontiguousarray(rows).reshape(-1), None, None, (k, n), "dense")

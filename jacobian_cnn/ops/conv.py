@@ -24,14 +24,56 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from jacobian_cnn._arguments import bias_copy, cast, check_size, frozen_copy, is_int, padding_pairs, pair
+from jacobian_cnn._arguments import (
+    bias_copy,
+    cast,
+    check_size,
+    frozen_copy,
+    index_dtype,
+    is_int,
+    padding_pairs,
+    pair,
+)
 from jacobian_cnn._sparse.assembly import conv_input_jacobian, conv_kernel_jacobian
 from jacobian_cnn._sparse.csr import CSRParts, csr_from_rows, empty
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.geometry import WindowGeometry, check_padding_mode, describe
-from jacobian_cnn.ops.layer import Layer, as_maps, maps_like
+from jacobian_cnn.ops.layer import Definition, Layer, as_maps, maps_like, numeric_terms
 
-__all__ = ["Conv2D"]
+__all__ = ["Conv2D", "conv_entries"]
+
+
+def conv_entries(geo, kernel_shape, groups, n_samples, wrt, kernel_tap=None):
+    """The entries ``(row, column, term)`` of ``d vec(y) / d vec(wrt)``, read off the forward pass.
+
+    ``y[o, co, n] = b[co] + sum_{ci, t} K[t, ci, co] * x[taps[o, t], G*C_in/g + ci, n]``
+    (``G`` the group of ``co``, ``t`` the taps of window ``o`` that read the input), so
+    ``dy[o, co, n] / dx[taps[o, t], ...]`` is ``K[t, ci, co]``, ``dy / dK[t, ci, co]`` is
+    that input value and ``dy / db[co]`` is 1. ``geo`` is the
+    :class:`~jacobian_cnn.ops.geometry.WindowGeometry`; ``kernel_tap[t]`` (default ``t``)
+    is the kernel tap that multiplies window tap ``t`` (a flipped kernel, in the
+    symbolic mistake catalogue). A copying padding mode lets several taps of a window
+    read one input entry: their entries repeat and are summed, in tap order.
+    """
+    kh, kw, ci_group, c_out = kernel_shape
+    n_taps, plane, c_in = kh * kw, geo.n_in, ci_group * groups
+    kernel_tap = list(range(n_taps)) if kernel_tap is None else [int(k) for k in kernel_tap]
+    taps = geo.taps.tolist()
+    for n in range(n_samples):
+        for co in range(c_out):
+            first_channel = (co // (c_out // groups)) * ci_group  # of co's group
+            for o in range(geo.n_out):
+                row = o + geo.n_out * (co + c_out * n)
+                if wrt == "bias":
+                    yield row, co, ("one",)
+                    continue
+                for ci in range(ci_group):
+                    for t in range(n_taps):
+                        if taps[o][t] < 0:  # the tap reads zero padding (or hangs past it)
+                            continue
+                        k = kernel_tap[t] + n_taps * (ci + ci_group * co)  # vec(K) index
+                        i = taps[o][t] + plane * (first_channel + ci + c_in * n)  # vec(x) index
+                        yield (row, i, ("kernel", k)) if wrt == "input" else (row, k, ("input", i))
 
 
 class Conv2D(Layer):
@@ -254,7 +296,7 @@ class Conv2D(Layer):
             # store column c alone (column blocks), which fixes indices and indptr.
             if n == 1:
                 return CSRParts(np.ones(n_rows, dtype), None, None, (n_rows, co), "column_blocks")
-            index = np.int32 if max(n_rows, co) < 2**31 else np.int64
+            index = index_dtype(n_rows, co)
             indices = np.empty((n, co, geo.n_out), index)
             indices[...] = np.arange(co, dtype=index)[None, :, None]
             return CSRParts(np.ones(n_rows, dtype), indices.reshape(-1),
@@ -269,6 +311,15 @@ class Conv2D(Layer):
         if wrt == "input":
             return conv_input_jacobian(geo, cast(self.kernel, dtype, "kernel"), n, self.groups)
         return conv_kernel_jacobian(geo, x4, co, self.groups)
+
+    def _definition(self, x, wrt, cache):
+        x4, _, geo = self._prepare(x)
+        dtype = x4.dtype
+        entries = conv_entries(geo, self.kernel.shape, self.groups, x4.shape[3], wrt)
+        n_cols = {"input": x4.size, "kernel": self.kernel.size, "bias": self.kernel.shape[3]}[wrt]
+        return Definition(entries, (geo.n_out * self.kernel.shape[3] * x4.shape[3], n_cols),
+                          numeric_terms(dtype, kernel=cast(self.kernel, dtype, "kernel"), input=x4),
+                          dtype)
 
     def _jacobian_by_index(self, x4, geo, wrt):
         """The input or kernel Jacobian from plain index arithmetic over every nonzero.
@@ -334,10 +385,10 @@ def _csr_summing_duplicates(row_lengths, cols, vals, shape):
     The result is canonical (sorted, no repeated column), as from :func:`csr_from_rows`.
     Only copying padding modes need this slower path.
     """
-    index_dtype = np.int32 if max(shape[0], shape[1], cols.size) < 2**31 else np.int64
-    indptr = np.zeros(shape[0] + 1, dtype=index_dtype)
+    index = index_dtype(shape[0], shape[1], cols.size)
+    indptr = np.zeros(shape[0] + 1, dtype=index)
     np.cumsum(np.asarray(row_lengths).ravel(), out=indptr[1:])
     # Own writable copies: sorting works in place and vals may be a broadcast view.
-    J = sp.csr_array((np.array(vals).ravel(), cols.ravel().astype(index_dtype), indptr), shape=shape)
+    J = sp.csr_array((np.array(vals).ravel(), cols.ravel().astype(index), indptr), shape=shape)
     J.sum_duplicates()  # sorts each row's columns, then adds equal neighbours (vectorized)
     return CSRParts.from_csr(J)

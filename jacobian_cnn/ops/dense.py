@@ -17,12 +17,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from jacobian_cnn._arguments import bias_copy, cast, check_size, float_array, frozen_copy
-from jacobian_cnn._sparse.csr import CSRParts, index_dtype
+from jacobian_cnn._arguments import bias_copy, cast, check_size, float_array, frozen_copy, index_dtype
+from jacobian_cnn._sparse.csr import CSRParts
 from jacobian_cnn.errors import InvalidValueError
-from jacobian_cnn.ops.layer import Layer
+from jacobian_cnn.ops.layer import Definition, Layer, numeric_terms
 
-__all__ = ["Dense"]
+__all__ = ["Dense", "dense_entries"]
+
+
+def dense_entries(n_in, n_out, n_samples, wrt):
+    """The entries ``(row, column, term)`` of ``d vec(z) / d vec(wrt)``, one sample block at a time.
+
+    ``z[j, s] = sum_i W[i, j] x[i, s] + b[j]``: ``dz[j, s] / dx[i, s] = W[i, j]``
+    (``W.T``), ``dz[j, s] / dW[i, j] = x[i, s]`` (``I kron x.T``) and
+    ``dz[j, s] / db[j] = 1`` (``I``).
+    """
+    for s in range(n_samples):
+        for j in range(n_out):
+            row = j + n_out * s
+            if wrt == "bias":
+                yield row, j, ("one",)
+                continue
+            for i in range(n_in):
+                w, x = i + n_in * j, i + n_in * s  # vec indices of W[i, j] and x[i, s]
+                yield (row, x, ("weight", w)) if wrt == "input" else (row, w, ("input", x))
 
 
 class Dense(Layer):
@@ -108,6 +126,13 @@ class Dense(Layer):
         if self.bias is not None:
             z += cast(self.bias, dtype, "bias")[:, None]
         return z if x.ndim == 2 else z[:, 0]
+
+    def _definition(self, x, wrt, cache):
+        x, x2 = self._prepare(x)
+        (n_in, n_out), n = self.weight.shape, x2.shape[1]
+        n_cols = {"input": x.size, "weight": self.weight.size, "bias": n_out}[wrt]
+        return Definition(dense_entries(n_in, n_out, n, wrt), (n_out * n, n_cols),
+                          numeric_terms(x.dtype, weight=self.weight, input=x2), x.dtype)
 
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
         """``d vec(z) / d vec(x)``, ``/ d vec(weight)`` or ``/ d bias``.

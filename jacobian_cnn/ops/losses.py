@@ -13,10 +13,19 @@ from jacobian_cnn._arguments import byte_limit, cast, float_array, frozen_copy, 
 from jacobian_cnn._sparse.csr import dense_to_csr
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.activations import softmax
-from jacobian_cnn.ops.layer import Layer
+from jacobian_cnn.ops.layer import Definition, Layer
 from jacobian_cnn.vec import vec
 
-__all__ = ["MSELoss", "SoftmaxCrossEntropy"]
+__all__ = ["MSELoss", "SoftmaxCrossEntropy", "loss_entries"]
+
+
+def loss_entries(n):
+    """The entries of a scalar loss's ``(1, n)`` Jacobian: ``dL / d vec(y)[i]`` in column ``i``.
+
+    Every entry is listed; the fast path stores none that is exactly 0.
+    """
+    for i in range(n):
+        yield 0, i, ("gradient", i)
 
 
 class _Loss(Layer):
@@ -32,6 +41,10 @@ class _Loss(Layer):
         self._check_wrt(wrt)
         byte_limit(max_bytes)  # one row of y.size entries: validated, never the limit
         return dense_to_csr(vec(self._gradient(x))[None, :])
+
+    def _definition(self, x, wrt, cache):
+        entry, n, dtype = self._gradient_entry(x)
+        return Definition(loss_entries(n), (1, n), {"gradient": entry}, dtype)
 
 
 class MSELoss(_Loss):
@@ -84,6 +97,12 @@ class MSELoss(_Loss):
     def _gradient(self, x):
         y = self._check(x)
         return (2.0 / y.size) * cast(y - self.target, y.dtype, "y - target")
+
+    def _gradient_entry(self, x):
+        """``dL / d vec(y)[i] = 2 (y_i - target_i) / n``, entry by entry."""
+        y = vec(self._check(x))
+        target = vec(self.target)
+        return lambda i: (2.0 / y.size) * y.dtype.type(y[i] - target[i]), y.size, y.dtype
 
 
 class SoftmaxCrossEntropy(_Loss):
@@ -172,6 +191,16 @@ class SoftmaxCrossEntropy(_Loss):
         logp = self._log_probs(z2)
         picked = logp[self.labels.ravel(), np.arange(z2.shape[1])]
         return np.asarray(-picked.mean(), dtype=z.dtype)
+
+    def _gradient_entry(self, x):
+        """``dL / dz[c, n] = (softmax(z[:, n])[c] - [c == labels[n]]) / N``, entry by entry."""
+        z, z2 = self._check(x)
+        s, labels = softmax(z2), self.labels.ravel()
+
+        def entry(i):
+            c, n = i % z2.shape[0], i // z2.shape[0]
+            return (s[c, n] - 1 if c == labels[n] else s[c, n]) / z2.shape[1]
+        return entry, z.size, z.dtype
 
     def _gradient(self, x):
         z, z2 = self._check(x)

@@ -28,14 +28,43 @@ import numbers
 
 import numpy as np
 
-from jacobian_cnn._arguments import check_size, int_value, is_int, padding_pairs, pair
+from jacobian_cnn._arguments import check_size, index_dtype, int_value, is_int, padding_pairs, pair
 from jacobian_cnn._sparse.assembly import avgpool_jacobian
-from jacobian_cnn._sparse.csr import CSRParts, csr_from_rows, empty, index_dtype
+from jacobian_cnn._sparse.csr import CSRParts, empty
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.geometry import WindowGeometry, check_bool, describe
-from jacobian_cnn.ops.layer import Layer, as_maps, maps_like
+from jacobian_cnn.ops.layer import Definition, Layer, as_maps, maps_like, numeric_terms
 
-__all__ = ["AvgPool2D", "MaxPool2D", "switches_jacobian"]
+__all__ = ["AvgPool2D", "MaxPool2D", "switches_jacobian", "avgpool_entries", "switches_entries"]
+
+
+def avgpool_entries(geo, divisors, n_planes):
+    """The entries ``(row, column, term)`` of average pooling's ``d vec(y) / d vec(x)``.
+
+    ``y[o, plane] = sum_t x[taps[o, t], plane] / divisor[o]`` over the taps ``t`` of
+    window ``o`` that read the input, so row ``(o, plane)`` holds ``1 / divisor[o]`` at
+    each of them. ``geo`` is the :class:`~jacobian_cnn.ops.geometry.WindowGeometry`
+    (moved windows, in the symbolic mistake catalogue, keep the true ``divisors``);
+    ``n_planes`` is ``C * N``.
+    """
+    taps = geo.taps.tolist()
+    for plane in range(n_planes):
+        for o in range(geo.n_out):
+            for t in range(geo.n_taps):
+                if taps[o][t] >= 0:  # the tap reads the input, not padding
+                    yield (o + geo.n_out * plane, taps[o][t] + geo.n_in * plane,
+                           ("divisor", int(divisors[o])))
+
+
+def switches_entries(switches):
+    """The entries of max pooling's ``d vec(y) / d vec(x)``: row ``i`` selects its switch.
+
+    ``y_i = x[switches_i]`` (``vec`` order), so row ``i`` holds a 1 at column
+    ``switches_i``, and nothing where the switch is ``-1`` (padding won).
+    """
+    for i, s in enumerate(np.ravel(switches, order="F").tolist()):
+        if s >= 0:
+            yield i, s, ("one",)
 
 
 class _Pool2D(Layer):
@@ -215,24 +244,14 @@ class AvgPool2D(_Pool2D):
         divisors = self.divisors(geo)  # refuses a 0/0 average, whatever the batch
         if n_rows == 0:  # an empty batch (N = 0, as PyTorch allows): nothing to build
             return empty((n_rows, x4.size), x4.dtype)
-        # The same matrix as _jacobian_by_index, written tile by tile.
+        # The matrix of avgpool_entries, written tile by tile.
         return avgpool_jacobian(geo, x4.shape, x4.dtype, divisors)
 
-    def _jacobian_by_index(self, x4, geo):
-        """The Jacobian from plain index arithmetic over every nonzero.
-
-        The reference the tiled builder of :mod:`jacobian_cnn._sparse.assembly` must match
-        bit for bit. The caller has checked the size.
-        """
-        h, w, c, n = x4.shape
-        n_rows = geo.n_out * c * n
-        o_idx, t_idx = np.nonzero(geo.valid)  # sorted by o, then t: sorted columns
-        offsets = np.arange(c * n) * (h * w)  # channel c of sample n starts at (c + n*C)*H*W
-        cols = geo.taps[o_idx, t_idx][None, :].astype(np.int64) + offsets[:, None]
-        vals = (1.0 / self.divisors(geo)).astype(x4.dtype)[o_idx]
-        vals = np.broadcast_to(vals[None, :], cols.shape)
-        lengths = np.broadcast_to(geo.valid_counts[None, :], (c * n, geo.n_out))
-        return csr_from_rows(lengths, cols, np.ascontiguousarray(vals), (n_rows, x4.size))
+    def _definition(self, x, wrt, cache):
+        x4, _, geo = self._prepare(x)
+        planes = x4.shape[2] * x4.shape[3]
+        return Definition(avgpool_entries(geo, self.divisors(geo), planes),
+                          (geo.n_out * planes, x4.size), numeric_terms(x4.dtype), x4.dtype)
 
 
 class MaxPool2D(_Pool2D):
@@ -358,6 +377,13 @@ class MaxPool2D(_Pool2D):
         else:
             switches = self._checked_switches(cache, x4.shape, ndim, geo)
         return _switches_parts(switches, x4.size, dtype=x4.dtype, max_bytes=max_bytes)
+
+    def _definition(self, x, wrt, cache):
+        x4, ndim, geo = self._prepare(x)
+        switches = self.switches(x) if cache is None else self._checked_switches(cache, x4.shape,
+                                                                                 ndim, geo)
+        return Definition(switches_entries(switches), (np.size(switches), x4.size),
+                          numeric_terms(x4.dtype), x4.dtype)
 
     def _checked_switches(self, cache, x_shape, ndim, geo):
         """The switches passed as ``cache``, checked: shape, integer type, and each a tap of its window.
