@@ -37,8 +37,9 @@ from jacobian_cnn._arguments import (
 from jacobian_cnn._sparse.assembly import conv_input_jacobian, conv_kernel_jacobian
 from jacobian_cnn._sparse.csr import CSRParts, csr_from_rows, empty
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
-from jacobian_cnn.ops.geometry import WindowGeometry, check_padding_mode, describe
-from jacobian_cnn.ops.layer import Definition, Layer, as_maps, maps_like, numeric_terms
+from jacobian_cnn.ops.geometry import check_padding_mode
+from jacobian_cnn.ops.layer import Definition, Layer, Parameter, as_maps, describe, maps_like, numeric_terms
+from jacobian_cnn.ops.window import SlidingWindow
 
 __all__ = ["Conv2D", "conv_entries"]
 
@@ -136,7 +137,7 @@ class Conv2D(Layer):
 
     def __init__(self, kernel, bias=None, *, stride=1, padding=0, dilation=1, groups=1,
                  padding_mode="zeros"):
-        self._kernel = self._checked_kernel(kernel)
+        self.kernel = kernel
         self.bias = bias
         self.stride = pair(stride, "stride", minimum=1)
         self.dilation = pair(dilation, "dilation", minimum=1)
@@ -151,10 +152,17 @@ class Conv2D(Layer):
         self.padding_mode = check_padding_mode(padding_mode)
         self.padding_name = padding if isinstance(padding, str) else None
         self.padding = self._padding(padding)
+        self._window = SlidingWindow(self.kernel.shape[:2], self.stride, self.padding, self.dilation,
+                                     padding_mode=self.padding_mode, name="kernel")
 
-    @staticmethod
-    def _checked_kernel(kernel, shape=None):
-        """A read-only 4-D float copy of ``kernel`` (of ``shape`` if given)."""
+    kernel = Parameter("``(kh, kw, C_in / groups, C_out)``, a read-only copy; assign a new array of "
+                       "that shape.")
+    bias = Parameter("``(C_out,)`` or ``None``, a read-only copy; assign an array (or ``None``) to "
+                     "change it.")
+
+    def _checked_kernel(self, kernel):
+        """A read-only 4-D float copy of ``kernel`` (of the layer's shape once it has one)."""
+        shape = self.kernel.shape if "kernel" in self.__dict__ else None
         kernel = frozen_copy(kernel, "kernel")
         if kernel.ndim not in (2, 3, 4):
             raise InvalidValueError(
@@ -168,23 +176,8 @@ class Conv2D(Layer):
         _check_kernel_not_empty(kernel.shape)
         return kernel
 
-    @property
-    def kernel(self):
-        """``(kh, kw, C_in / groups, C_out)``, a read-only copy; assign a new array of that shape."""
-        return self._kernel
-
-    @kernel.setter
-    def kernel(self, value):
-        self._kernel = self._checked_kernel(value, self._kernel.shape)
-
-    @property
-    def bias(self):
-        """``(C_out,)`` or ``None``, a read-only copy; assign an array (or ``None``) to change it."""
-        return self._bias
-
-    @bias.setter
-    def bias(self, value):
-        self._bias = bias_copy(value, self.kernel.shape[3], "C_out")
+    def _checked_bias(self, bias):
+        return bias_copy(bias, self.kernel.shape[3], "C_out")
 
     def _padding(self, padding):
         """Explicit ``((top, bottom), (left, right))`` of an int, pair or "same"/"valid"."""
@@ -215,10 +208,8 @@ class Conv2D(Layer):
         return f"Conv2D({', '.join(p for p in parts if p)})"
 
     def geometry(self, in_size):
-        """The :class:`WindowGeometry` of this layer on an ``(H, W)`` input."""
-        return WindowGeometry.from_args(in_size, self.kernel.shape[:2], stride=self.stride,
-                                        padding=self.padding, dilation=self.dilation,
-                                        padding_mode=self.padding_mode, window_name="kernel")
+        """The :class:`~jacobian_cnn.ops.geometry.WindowGeometry` of this layer on an ``(H, W)`` input."""
+        return self._window.on(in_size)
 
     def _prepare(self, x):
         x4, ndim = as_maps(x)

@@ -20,7 +20,7 @@ import numpy as np
 from jacobian_cnn._arguments import bias_copy, cast, check_size, float_array, frozen_copy, index_dtype
 from jacobian_cnn._sparse.csr import CSRParts
 from jacobian_cnn.errors import InvalidValueError
-from jacobian_cnn.ops.layer import Definition, Layer, numeric_terms
+from jacobian_cnn.ops.layer import Definition, Layer, Parameter, numeric_terms
 
 __all__ = ["Dense", "dense_entries"]
 
@@ -69,12 +69,16 @@ class Dense(Layer):
     param_names = ("weight", "bias")
 
     def __init__(self, weight, bias=None):
-        self._weight = self._checked_weight(weight)
+        self.weight = weight
         self.bias = bias
 
-    @staticmethod
-    def _checked_weight(weight, shape=None):
-        """A read-only float copy of ``weight`` (of ``shape`` if given)."""
+    weight = Parameter("``(n_in, n_out)``, a read-only copy; assign an array of that shape to change it.")
+    bias = Parameter("``(n_out,)`` or ``None``, a read-only copy; assign an array (or ``None``) to "
+                     "change it.")
+
+    def _checked_weight(self, weight):
+        """A read-only float copy of ``weight`` (of the layer's shape once it has one)."""
+        shape = self.weight.shape if "weight" in self.__dict__ else None
         weight = frozen_copy(weight, "weight")
         if weight.ndim != 2:
             raise InvalidValueError(f"weight must be (n_in, n_out); got shape {weight.shape}")
@@ -87,23 +91,8 @@ class Dense(Layer):
                                     "(make a new Dense for another shape)")
         return weight
 
-    @property
-    def weight(self):
-        """``(n_in, n_out)``, a read-only copy; assign an array of that shape to change it."""
-        return self._weight
-
-    @weight.setter
-    def weight(self, value):
-        self._weight = self._checked_weight(value, self._weight.shape)
-
-    @property
-    def bias(self):
-        """``(n_out,)`` or ``None``, a read-only copy; assign an array (or ``None``) to change it."""
-        return self._bias
-
-    @bias.setter
-    def bias(self, value):
-        self._bias = bias_copy(value, self.weight.shape[1], "n_out")
+    def _checked_bias(self, bias):
+        return bias_copy(bias, self.weight.shape[1], "n_out")
 
     def __repr__(self):
         n_in, n_out = self.weight.shape

@@ -125,6 +125,32 @@ class Layer:
         return wrt_name(wrt, {"input", *self.params}, type(self).__name__)
 
 
+class Parameter:
+    """A checked, read-only array attribute of a layer (a parameter, a loss's target).
+
+    Reading gives the stored copy; assigning stores what the layer's
+    ``_checked_<name>(value)`` returns (a read-only copy, or an error naming what is
+    allowed), in the constructor as afterwards.
+    """
+
+    def __init__(self, doc):
+        self.__doc__ = doc
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, layer, owner=None):
+        if layer is None:
+            return self
+        try:
+            return layer.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(f"{type(layer).__name__} has no {self.name} yet") from None
+
+    def __set__(self, layer, value):
+        layer.__dict__[self.name] = getattr(layer, f"_checked_{self.name}")(value)
+
+
 class Definition(NamedTuple):
     """A Jacobian as its readable definition: entries and what their terms mean.
 
@@ -202,3 +228,28 @@ def maps_like(y4, ndim):
     if ndim == 2 and y4.shape[2] == 1:
         return y4[:, :, 0, 0]
     return y4[:, :, :, 0]
+
+
+def describe(stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), *, default_stride=(1, 1)):
+    """Short text of the non-default geometry arguments, for layer reprs.
+
+    Examples
+    --------
+    >>> from jacobian_cnn.ops.layer import describe
+    >>> describe((1, 2), ((1, 1), (1, 1)), (1, 1))
+    'stride=(1, 2), padding=1'
+    """
+    parts = []
+    if stride != default_stride:
+        parts.append(f"stride={stride[0] if stride[0] == stride[1] else stride}")
+    (top, bottom), (left, right) = padding
+    if top == bottom == left == right:
+        if top:
+            parts.append(f"padding={top}")
+    elif top == bottom and left == right:
+        parts.append(f"padding={(top, left)}")
+    else:
+        parts.append(f"padding={padding}")
+    if dilation != (1, 1):
+        parts.append(f"dilation={dilation[0] if dilation[0] == dilation[1] else dilation}")
+    return ", ".join(parts)

@@ -13,7 +13,7 @@ from jacobian_cnn._arguments import byte_limit, cast, float_array, frozen_copy, 
 from jacobian_cnn._sparse.csr import dense_to_csr
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.activations import softmax
-from jacobian_cnn.ops.layer import Definition, Layer
+from jacobian_cnn.ops.layer import Definition, Layer, Parameter
 from jacobian_cnn.vec import vec
 
 __all__ = ["MSELoss", "SoftmaxCrossEntropy", "loss_entries"]
@@ -63,23 +63,19 @@ class MSELoss(_Loss):
     array([[1., 2.]])
     """
 
+    target = Parameter("The target, a read-only float copy; assign an array to change it.")
+
     def __init__(self, target):
         self.target = target
 
-    @property
-    def target(self):
-        """The target, a read-only float copy; assign an array to change it."""
-        return self._target
-
-    @target.setter
-    def target(self, value):
+    def _checked_target(self, value):
         target = frozen_copy(value, "target")
         if target.size == 0:
             raise InvalidValueError(
                 f"target must hold at least one entry (the mean over no entries is undefined), "
                 f"got shape {target.shape}"
             )
-        self._target = target
+        return target
 
     def __repr__(self):
         return f"MSELoss(target shape {self.target.shape})"
@@ -127,16 +123,12 @@ class SoftmaxCrossEntropy(_Loss):
     array([[ 0.25, -0.75,  0.25,  0.25]])
     """
 
+    labels = Parameter("The labels, a read-only int64 copy; assign new labels to change them.")
+
     def __init__(self, labels):
         self.labels = labels
 
-    @property
-    def labels(self):
-        """The labels, a read-only int64 copy; assign new labels to change them."""
-        return self._labels
-
-    @labels.setter
-    def labels(self, value):
+    def _checked_labels(self, value):
         allowed = "an int or a 1-D array of ints (class indices)"
         try:
             labels = np.asarray(value)
@@ -158,7 +150,7 @@ class SoftmaxCrossEntropy(_Loss):
             )
         labels = labels.astype(np.int64)
         labels.flags.writeable = False
-        self._labels = labels
+        return labels
 
     def __repr__(self):
         return f"SoftmaxCrossEntropy({self.labels.size} label(s))"

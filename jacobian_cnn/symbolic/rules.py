@@ -19,8 +19,9 @@ from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh, elementwise_entries, softmax_entries
 from jacobian_cnn.ops.conv import Conv2D, conv_entries
 from jacobian_cnn.ops.dense import Dense, dense_entries
-from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D, avgpool_entries, switches_entries
+from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D, avgpool_entries
 from jacobian_cnn.ops.reshape import Flatten, flatten_entries
+from jacobian_cnn.ops.switches import switches_entries
 from jacobian_cnn.symbolic.latex import require_sympy
 from jacobian_cnn.symbolic.names import symbol_array, unvec_list, value_array, vec_list
 from jacobian_cnn.symbolic.sparse import from_definition, symbolic_terms
