@@ -292,7 +292,7 @@ class Conv2D(Layer):
             indices[...] = np.arange(co, dtype=index)[None, :, None]
             return CSRParts(np.ones(n_rows, dtype), indices.reshape(-1),
                             np.arange(n_rows + 1, dtype=index), (n_rows, co))
-        nnz = geo.n_valid * ci * co * n  # closed form: no table is built before the checks
+        nnz = geo.jacobian_nnz(ci, co * n)  # no table is built before the checks
         what = f"Conv2D {wrt} Jacobian ({n_rows} x {x4.size if wrt == 'input' else self.kernel.size})"
         check_size(n_rows, nnz, np.dtype(dtype).itemsize, max_bytes, what)
         geo.check_tables(max_bytes, what=what)

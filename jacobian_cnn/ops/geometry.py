@@ -179,7 +179,7 @@ class WindowGeometry:
         """Whether taps in the padding read an input entry (a copying mode with padding)."""
         return self.taps_may_repeat
 
-    @property
+    @cached_property
     def n_valid(self):
         """Number of ``(output, tap)`` pairs that read the input: one channel's Jacobian nonzeros.
 
@@ -187,6 +187,16 @@ class WindowGeometry:
         """
         inside = self._reads_padding
         return int(self._axis_counts(0, inside).sum()) * int(self._axis_counts(1, inside).sum())
+
+    def jacobian_nnz(self, channels, blocks=1):
+        """Nonzeros of a window layer's Jacobian, from :attr:`n_valid` (no table is built).
+
+        Every ``(output, tap)`` pair that reads the input, over ``channels`` input planes
+        per row, in each of ``blocks`` (output channel, sample) blocks: the exact count
+        with zero padding, where the size guards and the fast builders both use it; an
+        upper bound with a copying padding mode, whose repeated taps are summed.
+        """
+        return self.n_valid * channels * blocks
 
     @property
     def index_dtype(self):

@@ -46,9 +46,9 @@ def _layer_counts(layer, in_shape, out_shape):
         c = in_shape[2] if len(in_shape) == 3 else 1
         geo = layer.geometry(tuple(in_shape[:2]))
         if isinstance(layer, AvgPool2D):
-            return {"input": geo.n_valid * c}, geo.n_taps
+            return {"input": geo.jacobian_nnz(c)}, geo.n_taps
         ci, co = (layer.kernel.shape + (1, 1))[2:4]
-        nnz = {"input": geo.n_valid * ci * co, "kernel": geo.n_valid * ci * co}
+        nnz = {"input": geo.jacobian_nnz(ci, co), "kernel": geo.jacobian_nnz(ci, co)}
         if layer.bias is not None:
             nnz["bias"] = geo.n_out * co
         return nnz, geo.n_taps * ci
