@@ -1,10 +1,11 @@
 """Fast assembly of the window layers' Jacobians (convolution, average pooling).
 
-The builders here return the same CSR arrays as the plain index-arithmetic
-builders next to each forward pass (``_jacobian_by_index`` in :mod:`jacobian_cnn.ops.conv`
-and :mod:`jacobian_cnn.ops.pooling`), bit for bit: same ``indptr``, ``indices`` and ``data``
-(``tests/test_fast_paths.py`` checks this over many geometries). They serve zero padding
-(the copying padding modes, whose repeated taps must be summed, keep the plain builder)
+The builders here return the same CSR arrays as the readable definitions next to each
+forward pass (``reference_jacobian`` of :mod:`jacobian_cnn.ops.conv` and
+:mod:`jacobian_cnn.ops.pooling`), bit for bit: same ``indptr``, ``indices`` and ``data``
+(``tests/test_fast_paths.py`` and ``tests/test_definitions.py`` check this). They serve
+zero padding (the copying padding modes, whose repeated taps must be summed, keep a plain
+index-arithmetic builder)
 and differ only in how the arrays are written, which decides the speed of a memory-bound
 job:
 

@@ -199,7 +199,8 @@ class Softmax(Layer):
                           s.dtype)
 
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
-        """Block-diagonal ``diag(s) - s s^T``, one dense block per sample."""
+        """Block-diagonal ``diag(s) - s s^T``, one dense block per sample, as
+        :class:`~jacobian_cnn._sparse.csr.CSRParts`."""
         self._check_wrt(wrt)
         z = self._check(x)
         s = softmax(z) if cache is None else self._checked_cache(cache, z)

@@ -22,7 +22,6 @@ several taps; their kernel values are summed into one entry.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from jacobian_cnn._arguments import (
     bias_copy,
@@ -35,7 +34,7 @@ from jacobian_cnn._arguments import (
     pair,
 )
 from jacobian_cnn._sparse.assembly import conv_input_jacobian, conv_kernel_jacobian
-from jacobian_cnn._sparse.csr import CSRParts, csr_from_rows, empty
+from jacobian_cnn._sparse.csr import CSRParts, csr_from_rows, csr_summing_duplicates, empty
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.geometry import check_padding_mode
 from jacobian_cnn.ops.layer import Definition, Layer, Parameter, as_maps, describe, maps_like, numeric_terms
@@ -242,8 +241,7 @@ class Conv2D(Layer):
             [x4.astype(dtype, copy=False).reshape(h * w, ci, n, order="F"),
              np.zeros((1, ci, n), dtype)]
         )
-        # (n_out, n_taps, C_in, N); index -1 reads the zero row. np.take is planes[geo.taps],
-        # about twice as fast as fancy indexing here.
+        # (n_out, n_taps, C_in, N); index -1 reads the zero row (np.take is planes[geo.taps]).
         patches = np.take(planes, geo.taps, axis=0)
         g, cig, co = self.groups, self.kernel.shape[2], self.kernel.shape[3]
         # One matrix product per group: (N*n_out, n_taps*C_in/g) @ (n_taps*C_in/g, C_out/g).
@@ -313,11 +311,10 @@ class Conv2D(Layer):
                           dtype)
 
     def _jacobian_by_index(self, x4, geo, wrt):
-        """The input or kernel Jacobian from plain index arithmetic over every nonzero.
-
-        The reference for the tiled builders of :mod:`jacobian_cnn._sparse.assembly` (which
-        must match it bit for bit) and the builder for copying padding modes, whose
-        repeated taps are summed. The caller has checked the size.
+        """The input or kernel Jacobian from plain index arithmetic over every nonzero: the
+        builder for copying padding modes, whose repeated taps are summed (the tiled
+        builders of :mod:`jacobian_cnn._sparse.assembly` serve zero padding). The caller
+        has checked the size.
         """
         h, w, c_in, n = x4.shape
         ci, co = self.kernel.shape[2:]  # ci: input channels per group
@@ -348,8 +345,8 @@ class Conv2D(Layer):
         lengths = np.broadcast_to(row_len[None, None, :], (n, co, geo.n_out))
         cols = np.ascontiguousarray(cols)
         vals = np.ascontiguousarray(vals)
-        if wrt == "input" and geo.taps_may_repeat:
-            return _csr_summing_duplicates(lengths, cols, vals, (n_rows, n_cols))
+        if wrt == "input":  # repeated taps of a window read one input entry: summed
+            return csr_summing_duplicates(lengths, cols, vals, (n_rows, n_cols))
         return csr_from_rows(lengths, cols, vals, (n_rows, n_cols))
 
 
@@ -368,18 +365,3 @@ def _check_kernel_not_empty(shape):
                 f"kernel must have every axis of (kh, kw, C_in / groups, C_out) at least 1, "
                 f"got shape {shape} with {name} = 0"
             )
-
-
-def _csr_summing_duplicates(row_lengths, cols, vals, shape):
-    """CSR from per-row entries whose columns may repeat or be unsorted: duplicates are summed.
-
-    The result is canonical (sorted, no repeated column), as from :func:`csr_from_rows`.
-    Only copying padding modes need this slower path.
-    """
-    index = index_dtype(shape[0], shape[1], cols.size)
-    indptr = np.zeros(shape[0] + 1, dtype=index)
-    np.cumsum(np.asarray(row_lengths).ravel(), out=indptr[1:])
-    # Own writable copies: sorting works in place and vals may be a broadcast view.
-    J = sp.csr_array((np.array(vals).ravel(), cols.ravel().astype(index), indptr), shape=shape)
-    J.sum_duplicates()  # sorts each row's columns, then adds equal neighbours (vectorized)
-    return CSRParts.from_csr(J)

@@ -78,8 +78,7 @@ class Layer:
             switches, softmax probabilities); computed from ``x`` when omitted.
         max_bytes : int, optional
             Refuse (``JacobianTooLargeError``, before allocating) a Jacobian whose
-            estimated size exceeds this; the default is
-            :data:`jacobian_cnn._arguments.DEFAULT_MAX_BYTES`.
+            estimated size exceeds this; the default is 2 GiB.
 
         Returns
         -------

@@ -356,7 +356,8 @@ class MaxPool2D(_Pool2D):
         return self.forward_with_cache(x, max_bytes=max_bytes)[1]
 
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
-        """``d vec(y) / d vec(x)`` from the switches (pass them as ``cache`` to skip the forward)."""
+        """``d vec(y) / d vec(x)`` from the switches (pass them as ``cache`` to skip the forward),
+        as :class:`~jacobian_cnn._sparse.csr.CSRParts`."""
         self._check_wrt(wrt)
         x4, ndim, geo = self._prepare(x)
         if cache is None:

@@ -116,7 +116,8 @@ class Flatten(Layer):
                           numeric_terms(x.dtype), x.dtype)
 
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
-        """The permutation matrix ``d vec(y) / d vec(x)`` (identity for ``order="F"``)."""
+        """The permutation matrix ``d vec(y) / d vec(x)`` (identity for ``order="F"``), as
+        :class:`~jacobian_cnn._sparse.csr.CSRParts`."""
         self._check_wrt(wrt)
         x = float_array(x, "x")
         self._check(x)
