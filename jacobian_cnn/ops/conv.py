@@ -98,7 +98,9 @@ class Conv2D(Layer):
         Channel groups; must divide ``C_out`` (and ``C_in = kernel.shape[2] * groups``).
     padding_mode : {"zeros", "reflect", "replicate", "circular"}
         PyTorch's ``padding_mode``: what the padding holds. The copying modes make
-        an input entry feed several taps; its Jacobian entry is their sum.
+        an input entry feed several taps; its Jacobian entry is their sum (which
+        :meth:`reference_jacobian` adds in tap order and :meth:`jacobian` in another,
+        so the two may differ in the last bit there).
 
     Notes
     -----
