@@ -209,13 +209,28 @@ def byte_limit(max_bytes):
     return int(max_bytes)
 
 
+def index_dtype(*counts):
+    """``int32`` when every count (rows, columns, nonzeros, ...) fits, else ``int64``.
+
+    The one rule for index widths: CSR indices and row pointers, window tables and
+    switches are 32-bit whenever every index they can hold is below ``2**31``.
+
+    Examples
+    --------
+    >>> from jacobian_cnn._arguments import index_dtype
+    >>> index_dtype(10, 2**31 - 1), index_dtype(10, 2**31)
+    (dtype('int32'), dtype('int64'))
+    """
+    return np.dtype(np.int32 if max(counts) < 2**31 else np.int64)
+
+
 def check_size(n_rows, nnz, itemsize, max_bytes, what):
     """Refuse a CSR Jacobian whose estimated size exceeds ``max_bytes``.
 
     The estimate is ``nnz * (itemsize + index bytes) + (n_rows + 1) * index bytes``.
     """
     limit = byte_limit(max_bytes)
-    index_bytes = 4 if max(nnz, n_rows) < 2**31 else 8
+    index_bytes = index_dtype(nnz, n_rows).itemsize
     estimate = int(nnz) * (itemsize + index_bytes) + (int(n_rows) + 1) * index_bytes
     if estimate > limit:
         raise JacobianTooLargeError(

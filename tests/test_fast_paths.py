@@ -1,8 +1,8 @@
-"""The fast Jacobian builders give bit-identical CSR arrays to the plain index-arithmetic ones.
+"""The fast Jacobian builders give bit-identical CSR arrays to the readable definitions.
 
 ``Conv2D.jacobian`` and ``AvgPool2D.jacobian`` write their matrices tile by tile
-(:mod:`jacobian_cnn._sparse.assembly`); ``_jacobian_by_index`` next to each forward pass
-builds the same matrix entry by entry and is the reference. Over many random
+(:mod:`jacobian_cnn._sparse.assembly`); ``reference_jacobian`` evaluates the readable
+definition next to each forward pass entry by entry and is the reference. Over many random
 geometries (stride, asymmetric padding, dilation, groups, ceil_mode, divisors,
 batches, float32/float64, windows larger than the input) both must agree exactly:
 same shape, same ``indptr``, ``indices`` and ``data``, same dtypes, no copy-paste
@@ -89,17 +89,15 @@ def assert_block_product_matches(parts, seed):
 @pytest.mark.parametrize("seed", range(150))
 def test_conv_fast_path_is_bit_identical(seed):
     conv, x = _random_conv(seed)
-    x4, _, geo = conv._prepare(x)
     for wrt in ("input", "kernel"):
-        assert_identical(conv.jacobian(x, wrt=wrt), conv._jacobian_by_index(x4, geo, wrt))
+        assert_identical(conv.jacobian(x, wrt=wrt), conv.reference_jacobian(x, wrt))
         assert_block_product_matches(conv._jacobian_parts(x, wrt=wrt), seed)
 
 
 @pytest.mark.parametrize("seed", range(150))
 def test_avgpool_fast_path_is_bit_identical(seed):
     pool, x = _random_avg(seed)
-    x4, _, geo = pool._prepare(x)
-    assert_identical(pool.jacobian(x), pool._jacobian_by_index(x4, geo))
+    assert_identical(pool.jacobian(x), pool.reference_jacobian(x))
     assert_block_product_matches(pool._jacobian_parts(x), seed)
 
 
@@ -115,20 +113,25 @@ def test_conv_fast_path_on_network_shapes(kernel, x_shape, options):
     rng = np.random.default_rng(sum(kernel))
     conv = jc.Conv2D(rng.normal(size=kernel).astype(np.float32), **options)
     x = rng.normal(size=x_shape).astype(np.float32)
-    x4, _, geo = conv._prepare(x)
     for wrt in ("input", "kernel"):
-        assert_identical(conv.jacobian(x, wrt=wrt), conv._jacobian_by_index(x4, geo, wrt))
+        assert_identical(conv.jacobian(x, wrt=wrt), conv.reference_jacobian(x, wrt))
         assert_block_product_matches(conv._jacobian_parts(x, wrt=wrt), len(x_shape))
 
 
-def test_copying_padding_modes_use_the_summing_builder():
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_copying_padding_modes_sum_repeated_taps(mode):
+    """The same entries as the definition; repeated taps are summed in another order
+    (scipy's ``sum_duplicates``), so values agree to rounding, the kernel's exactly."""
     rng = np.random.default_rng(0)
-    conv = jc.Conv2D(rng.normal(size=(3, 3, 2, 2)), padding=1, padding_mode="reflect")
-    x = rng.normal(size=(5, 4, 2))
-    x4, _, geo = conv._prepare(x)
-    assert geo.taps_may_repeat
-    for wrt in ("input", "kernel"):
-        assert_identical(conv.jacobian(x, wrt=wrt), conv._jacobian_by_index(x4, geo, wrt))
+    conv = jc.Conv2D(rng.normal(size=(3, 3, 2, 2)), padding=1, padding_mode=mode)
+    x = rng.normal(size=(5, 2, 2))  # 2 columns: every window reads one of them twice
+    assert conv.geometry((5, 2)).taps_may_repeat
+    J, expected = conv.jacobian(x), conv.reference_jacobian(x)
+    assert J.nnz < 9 * 2 * 2 * 5 * 2  # repeated taps were summed into one entry
+    for name in ("indptr", "indices"):
+        np.testing.assert_array_equal(getattr(J, name), getattr(expected, name), strict=True)
+    np.testing.assert_allclose(J.data, expected.data, rtol=1e-15, atol=0)
+    assert_identical(conv.jacobian(x, wrt="kernel"), conv.reference_jacobian(x, "kernel"))
 
 
 @pytest.mark.parametrize("seed", range(20))

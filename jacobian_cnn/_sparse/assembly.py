@@ -1,10 +1,11 @@
 """Fast assembly of the window layers' Jacobians (convolution, average pooling).
 
-The builders here return the same CSR arrays as the plain index-arithmetic
-builders next to each forward pass (``_jacobian_by_index`` in :mod:`jacobian_cnn.ops.conv`
-and :mod:`jacobian_cnn.ops.pooling`), bit for bit: same ``indptr``, ``indices`` and ``data``
-(``tests/test_fast_paths.py`` checks this over many geometries). They serve zero padding
-(the copying padding modes, whose repeated taps must be summed, keep the plain builder)
+The builders here return the same CSR arrays as the readable definitions next to each
+forward pass (``reference_jacobian`` of :mod:`jacobian_cnn.ops.conv` and
+:mod:`jacobian_cnn.ops.pooling`), bit for bit: same ``indptr``, ``indices`` and ``data``
+(``tests/test_fast_paths.py`` and ``tests/test_definitions.py`` check this). They serve
+zero padding (the copying padding modes, whose repeated taps must be summed, keep a plain
+index-arithmetic builder)
 and differ only in how the arrays are written, which decides the speed of a memory-bound
 job:
 
@@ -33,7 +34,7 @@ import numpy as np
 
 from jacobian_cnn._sparse.blocked import WindowJacobian
 from jacobian_cnn._sparse.csr import index_dtype
-from jacobian_cnn._sparse.tiles import block_layout, block_nnz, entry_rows, rows_view, view
+from jacobian_cnn._sparse.tiles import block_layout, entry_rows, rows_view, view
 
 __all__ = ["conv_input_jacobian", "conv_kernel_jacobian", "avgpool_jacobian"]
 
@@ -55,7 +56,7 @@ def conv_input_jacobian(geo, kernel, n_samples, groups=1):
     kh, kw, ci, co = kernel.shape  # ci: input channels per group
     n = n_samples
     shape = (geo.n_out * co * n, geo.n_in * ci * groups * n)
-    idx = index_dtype(*shape, block_nnz(geo, ci) * co * n)
+    idx = index_dtype(*shape, geo.jacobian_nnz(ci, co * n))
     layout = block_layout(geo, ci, idx)
     block = layout.nnz
     data = np.empty(block * co * n, kernel.dtype)
@@ -82,7 +83,7 @@ def conv_kernel_jacobian(geo, x4, n_out_channels, groups=1):
     co = n_out_channels
     per_group = co // groups
     shape = (geo.n_out * co * n, kh * kw * ci * co)
-    idx = index_dtype(*shape, block_nnz(geo, ci) * co * n)
+    idx = index_dtype(*shape, geo.jacobian_nnz(ci, co * n))
     layout = block_layout(geo, ci, idx)
     block = layout.nnz
     data = np.empty(block * co * n, x4.dtype)
@@ -111,7 +112,7 @@ def avgpool_jacobian(geo, x_shape, dtype, divisors):
     h, w, c, n = x_shape
     planes = c * n
     shape = (geo.n_out * planes, geo.n_in * planes)
-    idx = index_dtype(*shape, block_nnz(geo, 1) * planes)
+    idx = index_dtype(*shape, geo.jacobian_nnz(1, planes))
     layout = block_layout(geo, 1, idx)
     block = layout.nnz
     data = np.empty(block * planes, dtype)

@@ -7,7 +7,7 @@ column indices and row pointers follow from the layout and are written on demand
 The chain's product ``rows @ J`` with a few dense rows reads it the same way. Every
 stored entry takes part exactly once, but the entries of one tile form dense arrays,
 so the sums become small matrix products (BLAS) instead of scipy's one-entry-at-a-time
-sparse kernel, which was the slow part of a convolution layer's backward step:
+sparse kernel:
 
 * **input Jacobian.** The rows of one block group ``(sample, group)`` that share an
   output position ``o`` hold the same columns in every output channel ``c`` of the

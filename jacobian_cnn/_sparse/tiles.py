@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Tile", "BlockLayout", "block_layout", "block_nnz", "entry_rows", "view", "rows_view",
+__all__ = ["Tile", "BlockLayout", "block_layout", "entry_rows", "view", "rows_view",
            "input_columns", "ViewOutOfBounds"]
 
 
@@ -80,22 +80,6 @@ def _axis_runs(n_out, size, taps, stride, before, dilation):
     ends = np.concatenate([change, [n_out]])
     runs = tuple((int(a), int(b - a), int(lo[a]), int(hi[a])) for a, b in zip(starts, ends, strict=True))
     return first, runs, hi - lo
-
-
-@lru_cache(maxsize=64)
-def _taps_per_axis(geo):
-    """Total number of in-input taps over the output rows and over the output columns."""
-    (h, w), (kh, kw), (sh, sw) = geo.in_size, geo.window, geo.stride
-    (top, _), (left, _) = geo.padding
-    rows = _axis_runs(geo.out_size[0], h, kh, sh, top, geo.dilation[0])[2]
-    cols = _axis_runs(geo.out_size[1], w, kw, sw, left, geo.dilation[1])[2]
-    return int(rows.sum()), int(cols.sum())
-
-
-def block_nnz(geo, channels):
-    """Entries of one (sample, channel) block over ``channels`` input planes."""
-    rows, cols = _taps_per_axis(geo)
-    return channels * rows * cols
 
 
 def _frozen(a):

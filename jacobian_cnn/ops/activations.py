@@ -13,9 +13,33 @@ import numpy as np
 from jacobian_cnn._arguments import float_array
 from jacobian_cnn._sparse.csr import block_diagonal, diagonal
 from jacobian_cnn.errors import InvalidValueError
-from jacobian_cnn.ops.layer import Layer
+from jacobian_cnn.ops.layer import Definition, Layer
 
-__all__ = ["ReLU", "Sigmoid", "Tanh", "Softmax", "softmax"]
+__all__ = ["ReLU", "Sigmoid", "Tanh", "Softmax", "softmax", "elementwise_entries", "softmax_entries"]
+
+
+def elementwise_entries(n, active=None):
+    """The entries of ``d vec(y) / d vec(x) = diag(f'(vec(x)))`` for ``n`` entries.
+
+    ``y_k = f(x_k)`` depends on ``x_k`` alone: row ``k`` holds ``f'(x_k)`` on the
+    diagonal, for every ``k`` or (ReLU) only where ``active[k]`` (``vec`` order).
+    """
+    for k in range(n):
+        if active is None or active[k]:
+            yield k, k, ("derivative", k)
+
+
+def softmax_entries(n_classes, n_samples):
+    """The entries of softmax's ``d vec(s) / d vec(z)``: one dense block per sample.
+
+    ``s_i = exp(z_i) / sum_j exp(z_j)`` over a sample's classes, so
+    ``ds_i / dz_j = s_i (delta_ij - s_j)`` inside a sample and 0 across samples
+    (``i``, ``j`` are ``vec`` indices).
+    """
+    for n in range(n_samples):
+        for i in range(n * n_classes, (n + 1) * n_classes):
+            for j in range(n * n_classes, (n + 1) * n_classes):
+                yield i, j, ("softmax", i, j)
 
 
 class _Elementwise(Layer):
@@ -32,6 +56,14 @@ class _Elementwise(Layer):
         values, keep = self._derivative(x)
         return diagonal(values, keep=keep, max_bytes=max_bytes,
                         what=f"{type(self).__name__} Jacobian")
+
+    def _definition(self, x, wrt, cache):
+        x = float_array(x, "x")
+        values, keep = self._derivative(x)
+        values = np.ravel(values, order="F")
+        active = None if keep is None else np.ravel(keep, order="F").tolist()
+        return Definition(elementwise_entries(x.size, active), (x.size, x.size),
+                          {"derivative": lambda k: values[k]}, values.dtype)
 
 
 class ReLU(_Elementwise):
@@ -154,8 +186,21 @@ class Softmax(Layer):
         y = self.forward(x)
         return y, y
 
+    def _definition(self, x, wrt, cache):
+        z = self._check(x)
+        s = softmax(z) if cache is None else self._checked_cache(cache, z)
+        s = np.ravel(s, order="F")
+
+        def value(i, j):  # s_i (delta_ij - s_j), as -s_i s_j (+ s_i on the diagonal)
+            return -s[i] * s[j] + s[i] if i == j else -s[i] * s[j]
+
+        n = z.shape[0]
+        return Definition(softmax_entries(n, z.size // n), (z.size, z.size), {"softmax": value},
+                          s.dtype)
+
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
-        """Block-diagonal ``diag(s) - s s^T``, one dense block per sample."""
+        """Block-diagonal ``diag(s) - s s^T``, one dense block per sample, as
+        :class:`~jacobian_cnn._sparse.csr.CSRParts`."""
         self._check_wrt(wrt)
         z = self._check(x)
         s = softmax(z) if cache is None else self._checked_cache(cache, z)

@@ -22,16 +22,58 @@ several taps; their kernel values are summed into one entry.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
-from jacobian_cnn._arguments import bias_copy, cast, check_size, frozen_copy, is_int, padding_pairs, pair
+from jacobian_cnn._arguments import (
+    bias_copy,
+    cast,
+    check_size,
+    frozen_copy,
+    index_dtype,
+    is_int,
+    padding_pairs,
+    pair,
+)
 from jacobian_cnn._sparse.assembly import conv_input_jacobian, conv_kernel_jacobian
-from jacobian_cnn._sparse.csr import CSRParts, csr_from_rows, empty
+from jacobian_cnn._sparse.csr import CSRParts, csr_from_rows, csr_summing_duplicates, empty
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
-from jacobian_cnn.ops.geometry import WindowGeometry, check_padding_mode, describe
-from jacobian_cnn.ops.layer import Layer, as_maps, maps_like
+from jacobian_cnn.ops.geometry import check_padding_mode
+from jacobian_cnn.ops.layer import Definition, Layer, Parameter, as_maps, describe, maps_like, numeric_terms
+from jacobian_cnn.ops.window import SlidingWindow
 
-__all__ = ["Conv2D"]
+__all__ = ["Conv2D", "conv_entries"]
+
+
+def conv_entries(geo, kernel_shape, groups, n_samples, wrt, kernel_tap=None):
+    """The entries ``(row, column, term)`` of ``d vec(y) / d vec(wrt)``, read off the forward pass.
+
+    ``y[o, co, n] = b[co] + sum_{ci, t} K[t, ci, co] * x[taps[o, t], G*C_in/g + ci, n]``
+    (``G`` the group of ``co``, ``t`` the taps of window ``o`` that read the input), so
+    ``dy[o, co, n] / dx[taps[o, t], ...]`` is ``K[t, ci, co]``, ``dy / dK[t, ci, co]`` is
+    that input value and ``dy / db[co]`` is 1. ``geo`` is the
+    :class:`~jacobian_cnn.ops.geometry.WindowGeometry`; ``kernel_tap[t]`` (default ``t``)
+    is the kernel tap that multiplies window tap ``t`` (a flipped kernel, in the
+    symbolic mistake catalogue). A copying padding mode lets several taps of a window
+    read one input entry: their entries repeat and are summed, in tap order.
+    """
+    kh, kw, ci_group, c_out = kernel_shape
+    n_taps, plane, c_in = kh * kw, geo.n_in, ci_group * groups
+    kernel_tap = list(range(n_taps)) if kernel_tap is None else [int(k) for k in kernel_tap]
+    taps = geo.taps.tolist()
+    for n in range(n_samples):
+        for co in range(c_out):
+            first_channel = (co // (c_out // groups)) * ci_group  # of co's group
+            for o in range(geo.n_out):
+                row = o + geo.n_out * (co + c_out * n)
+                if wrt == "bias":
+                    yield row, co, ("one",)
+                    continue
+                for ci in range(ci_group):
+                    for t in range(n_taps):
+                        if taps[o][t] < 0:  # the tap reads zero padding (or hangs past it)
+                            continue
+                        k = kernel_tap[t] + n_taps * (ci + ci_group * co)  # vec(K) index
+                        i = taps[o][t] + plane * (first_channel + ci + c_in * n)  # vec(x) index
+                        yield (row, i, ("kernel", k)) if wrt == "input" else (row, k, ("input", i))
 
 
 class Conv2D(Layer):
@@ -56,7 +98,9 @@ class Conv2D(Layer):
         Channel groups; must divide ``C_out`` (and ``C_in = kernel.shape[2] * groups``).
     padding_mode : {"zeros", "reflect", "replicate", "circular"}
         PyTorch's ``padding_mode``: what the padding holds. The copying modes make
-        an input entry feed several taps; its Jacobian entry is their sum.
+        an input entry feed several taps; its Jacobian entry is their sum (which
+        :meth:`reference_jacobian` adds in tap order and :meth:`jacobian` in another,
+        so the two may differ in the last bit there).
 
     Notes
     -----
@@ -94,7 +138,7 @@ class Conv2D(Layer):
 
     def __init__(self, kernel, bias=None, *, stride=1, padding=0, dilation=1, groups=1,
                  padding_mode="zeros"):
-        self._kernel = self._checked_kernel(kernel)
+        self.kernel = kernel
         self.bias = bias
         self.stride = pair(stride, "stride", minimum=1)
         self.dilation = pair(dilation, "dilation", minimum=1)
@@ -109,10 +153,17 @@ class Conv2D(Layer):
         self.padding_mode = check_padding_mode(padding_mode)
         self.padding_name = padding if isinstance(padding, str) else None
         self.padding = self._padding(padding)
+        self._window = SlidingWindow(self.kernel.shape[:2], self.stride, self.padding, self.dilation,
+                                     padding_mode=self.padding_mode, name="kernel")
 
-    @staticmethod
-    def _checked_kernel(kernel, shape=None):
-        """A read-only 4-D float copy of ``kernel`` (of ``shape`` if given)."""
+    kernel = Parameter("``(kh, kw, C_in / groups, C_out)``, a read-only copy; assign a new array of "
+                       "that shape.")
+    bias = Parameter("``(C_out,)`` or ``None``, a read-only copy; assign an array (or ``None``) to "
+                     "change it.")
+
+    def _checked_kernel(self, kernel):
+        """A read-only 4-D float copy of ``kernel`` (of the layer's shape once it has one)."""
+        shape = self.kernel.shape if "kernel" in self.__dict__ else None
         kernel = frozen_copy(kernel, "kernel")
         if kernel.ndim not in (2, 3, 4):
             raise InvalidValueError(
@@ -126,23 +177,8 @@ class Conv2D(Layer):
         _check_kernel_not_empty(kernel.shape)
         return kernel
 
-    @property
-    def kernel(self):
-        """``(kh, kw, C_in / groups, C_out)``, a read-only copy; assign a new array of that shape."""
-        return self._kernel
-
-    @kernel.setter
-    def kernel(self, value):
-        self._kernel = self._checked_kernel(value, self._kernel.shape)
-
-    @property
-    def bias(self):
-        """``(C_out,)`` or ``None``, a read-only copy; assign an array (or ``None``) to change it."""
-        return self._bias
-
-    @bias.setter
-    def bias(self, value):
-        self._bias = bias_copy(value, self.kernel.shape[3], "C_out")
+    def _checked_bias(self, bias):
+        return bias_copy(bias, self.kernel.shape[3], "C_out")
 
     def _padding(self, padding):
         """Explicit ``((top, bottom), (left, right))`` of an int, pair or "same"/"valid"."""
@@ -173,10 +209,8 @@ class Conv2D(Layer):
         return f"Conv2D({', '.join(p for p in parts if p)})"
 
     def geometry(self, in_size):
-        """The :class:`WindowGeometry` of this layer on an ``(H, W)`` input."""
-        return WindowGeometry.from_args(in_size, self.kernel.shape[:2], stride=self.stride,
-                                        padding=self.padding, dilation=self.dilation,
-                                        padding_mode=self.padding_mode, window_name="kernel")
+        """The :class:`~jacobian_cnn.ops.geometry.WindowGeometry` of this layer on an ``(H, W)`` input."""
+        return self._window.on(in_size)
 
     def _prepare(self, x):
         x4, ndim = as_maps(x)
@@ -209,8 +243,7 @@ class Conv2D(Layer):
             [x4.astype(dtype, copy=False).reshape(h * w, ci, n, order="F"),
              np.zeros((1, ci, n), dtype)]
         )
-        # (n_out, n_taps, C_in, N); index -1 reads the zero row. np.take is planes[geo.taps],
-        # about twice as fast as fancy indexing here.
+        # (n_out, n_taps, C_in, N); index -1 reads the zero row (np.take is planes[geo.taps]).
         patches = np.take(planes, geo.taps, axis=0)
         g, cig, co = self.groups, self.kernel.shape[2], self.kernel.shape[3]
         # One matrix product per group: (N*n_out, n_taps*C_in/g) @ (n_taps*C_in/g, C_out/g).
@@ -254,12 +287,12 @@ class Conv2D(Layer):
             # store column c alone (column blocks), which fixes indices and indptr.
             if n == 1:
                 return CSRParts(np.ones(n_rows, dtype), None, None, (n_rows, co), "column_blocks")
-            index = np.int32 if max(n_rows, co) < 2**31 else np.int64
+            index = index_dtype(n_rows, co)
             indices = np.empty((n, co, geo.n_out), index)
             indices[...] = np.arange(co, dtype=index)[None, :, None]
             return CSRParts(np.ones(n_rows, dtype), indices.reshape(-1),
                             np.arange(n_rows + 1, dtype=index), (n_rows, co))
-        nnz = geo.n_valid * ci * co * n  # closed form: no table is built before the checks
+        nnz = geo.jacobian_nnz(ci, co * n)  # no table is built before the checks
         what = f"Conv2D {wrt} Jacobian ({n_rows} x {x4.size if wrt == 'input' else self.kernel.size})"
         check_size(n_rows, nnz, np.dtype(dtype).itemsize, max_bytes, what)
         geo.check_tables(max_bytes, what=what)
@@ -270,12 +303,20 @@ class Conv2D(Layer):
             return conv_input_jacobian(geo, cast(self.kernel, dtype, "kernel"), n, self.groups)
         return conv_kernel_jacobian(geo, x4, co, self.groups)
 
-    def _jacobian_by_index(self, x4, geo, wrt):
-        """The input or kernel Jacobian from plain index arithmetic over every nonzero.
+    def _definition(self, x, wrt, cache):
+        x4, _, geo = self._prepare(x)
+        dtype = x4.dtype
+        entries = conv_entries(geo, self.kernel.shape, self.groups, x4.shape[3], wrt)
+        n_cols = {"input": x4.size, "kernel": self.kernel.size, "bias": self.kernel.shape[3]}[wrt]
+        return Definition(entries, (geo.n_out * self.kernel.shape[3] * x4.shape[3], n_cols),
+                          numeric_terms(dtype, kernel=cast(self.kernel, dtype, "kernel"), input=x4),
+                          dtype)
 
-        The reference for the tiled builders of :mod:`jacobian_cnn._sparse.assembly` (which
-        must match it bit for bit) and the builder for copying padding modes, whose
-        repeated taps are summed. The caller has checked the size.
+    def _jacobian_by_index(self, x4, geo, wrt):
+        """The input or kernel Jacobian from plain index arithmetic over every nonzero: the
+        builder for copying padding modes, whose repeated taps are summed (the tiled
+        builders of :mod:`jacobian_cnn._sparse.assembly` serve zero padding). The caller
+        has checked the size.
         """
         h, w, c_in, n = x4.shape
         ci, co = self.kernel.shape[2:]  # ci: input channels per group
@@ -306,8 +347,8 @@ class Conv2D(Layer):
         lengths = np.broadcast_to(row_len[None, None, :], (n, co, geo.n_out))
         cols = np.ascontiguousarray(cols)
         vals = np.ascontiguousarray(vals)
-        if wrt == "input" and geo.taps_may_repeat:
-            return _csr_summing_duplicates(lengths, cols, vals, (n_rows, n_cols))
+        if wrt == "input":  # repeated taps of a window read one input entry: summed
+            return csr_summing_duplicates(lengths, cols, vals, (n_rows, n_cols))
         return csr_from_rows(lengths, cols, vals, (n_rows, n_cols))
 
 
@@ -326,18 +367,3 @@ def _check_kernel_not_empty(shape):
                 f"kernel must have every axis of (kh, kw, C_in / groups, C_out) at least 1, "
                 f"got shape {shape} with {name} = 0"
             )
-
-
-def _csr_summing_duplicates(row_lengths, cols, vals, shape):
-    """CSR from per-row entries whose columns may repeat or be unsorted: duplicates are summed.
-
-    The result is canonical (sorted, no repeated column), as from :func:`csr_from_rows`.
-    Only copying padding modes need this slower path.
-    """
-    index_dtype = np.int32 if max(shape[0], shape[1], cols.size) < 2**31 else np.int64
-    indptr = np.zeros(shape[0] + 1, dtype=index_dtype)
-    np.cumsum(np.asarray(row_lengths).ravel(), out=indptr[1:])
-    # Own writable copies: sorting works in place and vals may be a broadcast view.
-    J = sp.csr_array((np.array(vals).ravel(), cols.ravel().astype(index_dtype), indptr), shape=shape)
-    J.sum_duplicates()  # sorts each row's columns, then adds equal neighbours (vectorized)
-    return CSRParts.from_csr(J)

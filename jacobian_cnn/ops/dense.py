@@ -17,12 +17,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from jacobian_cnn._arguments import bias_copy, cast, check_size, float_array, frozen_copy
-from jacobian_cnn._sparse.csr import CSRParts, index_dtype
+from jacobian_cnn._arguments import bias_copy, cast, check_size, float_array, frozen_copy, index_dtype
+from jacobian_cnn._sparse.csr import CSRParts
 from jacobian_cnn.errors import InvalidValueError
-from jacobian_cnn.ops.layer import Layer
+from jacobian_cnn.ops.layer import Definition, Layer, Parameter, numeric_terms
 
-__all__ = ["Dense"]
+__all__ = ["Dense", "dense_entries"]
+
+
+def dense_entries(n_in, n_out, n_samples, wrt):
+    """The entries ``(row, column, term)`` of ``d vec(z) / d vec(wrt)``, one sample block at a time.
+
+    ``z[j, s] = sum_i W[i, j] x[i, s] + b[j]``: ``dz[j, s] / dx[i, s] = W[i, j]``
+    (``W.T``), ``dz[j, s] / dW[i, j] = x[i, s]`` (``I kron x.T``) and
+    ``dz[j, s] / db[j] = 1`` (``I``).
+    """
+    for s in range(n_samples):
+        for j in range(n_out):
+            row = j + n_out * s
+            if wrt == "bias":
+                yield row, j, ("one",)
+                continue
+            for i in range(n_in):
+                w, x = i + n_in * j, i + n_in * s  # vec indices of W[i, j] and x[i, s]
+                yield (row, x, ("weight", w)) if wrt == "input" else (row, w, ("input", x))
 
 
 class Dense(Layer):
@@ -51,12 +69,16 @@ class Dense(Layer):
     param_names = ("weight", "bias")
 
     def __init__(self, weight, bias=None):
-        self._weight = self._checked_weight(weight)
+        self.weight = weight
         self.bias = bias
 
-    @staticmethod
-    def _checked_weight(weight, shape=None):
-        """A read-only float copy of ``weight`` (of ``shape`` if given)."""
+    weight = Parameter("``(n_in, n_out)``, a read-only copy; assign an array of that shape to change it.")
+    bias = Parameter("``(n_out,)`` or ``None``, a read-only copy; assign an array (or ``None``) to "
+                     "change it.")
+
+    def _checked_weight(self, weight):
+        """A read-only float copy of ``weight`` (of the layer's shape once it has one)."""
+        shape = self.weight.shape if "weight" in self.__dict__ else None
         weight = frozen_copy(weight, "weight")
         if weight.ndim != 2:
             raise InvalidValueError(f"weight must be (n_in, n_out); got shape {weight.shape}")
@@ -69,23 +91,8 @@ class Dense(Layer):
                                     "(make a new Dense for another shape)")
         return weight
 
-    @property
-    def weight(self):
-        """``(n_in, n_out)``, a read-only copy; assign an array of that shape to change it."""
-        return self._weight
-
-    @weight.setter
-    def weight(self, value):
-        self._weight = self._checked_weight(value, self._weight.shape)
-
-    @property
-    def bias(self):
-        """``(n_out,)`` or ``None``, a read-only copy; assign an array (or ``None``) to change it."""
-        return self._bias
-
-    @bias.setter
-    def bias(self, value):
-        self._bias = bias_copy(value, self.weight.shape[1], "n_out")
+    def _checked_bias(self, bias):
+        return bias_copy(bias, self.weight.shape[1], "n_out")
 
     def __repr__(self):
         n_in, n_out = self.weight.shape
@@ -108,6 +115,13 @@ class Dense(Layer):
         if self.bias is not None:
             z += cast(self.bias, dtype, "bias")[:, None]
         return z if x.ndim == 2 else z[:, 0]
+
+    def _definition(self, x, wrt, cache):
+        x, x2 = self._prepare(x)
+        (n_in, n_out), n = self.weight.shape, x2.shape[1]
+        n_cols = {"input": x.size, "weight": self.weight.size, "bias": n_out}[wrt]
+        return Definition(dense_entries(n_in, n_out, n, wrt), (n_out * n, n_cols),
+                          numeric_terms(x.dtype, weight=self.weight, input=x2), x.dtype)
 
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
         """``d vec(z) / d vec(x)``, ``/ d vec(weight)`` or ``/ d bias``.

@@ -33,14 +33,14 @@ entry (8 for inputs of ``2**30`` entries or more) and no larger intermediate.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 import numpy as np
 
-from jacobian_cnn._arguments import byte_limit, padding_pairs, pair
+from jacobian_cnn._arguments import byte_limit, index_dtype, pair
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError, SizeLimitError
 
-__all__ = ["WindowGeometry", "PADDING_MODES", "describe"]
+__all__ = ["WindowGeometry", "PADDING_MODES", "check_padding_mode", "check_bool"]
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 """What padding holds: zeros, or (PyTorch's ``padding_mode``) copies of input entries."""
@@ -50,7 +50,8 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 class WindowGeometry:
     """A 2-D sliding window over one ``(H, W)`` plane, with every argument explicit.
 
-    Build it with :meth:`from_args`, which accepts the loose forms users write.
+    Build it with :meth:`from_args`, which accepts the loose forms users write, or
+    from a layer's :class:`~jacobian_cnn.ops.window.SlidingWindow` (``window.on((H, W))``).
 
     Attributes
     ----------
@@ -113,28 +114,16 @@ class WindowGeometry:
 
         ``stride=None`` means stride 1 (convolution); pooling passes its window.
         ``padding_mode="reflect"`` needs each padding smaller than the input along
-        its axis and ``"circular"`` at most the input (PyTorch's limits).
-
-        Equal arguments return the same instance (a small cache of recent
-        geometries): a geometry is immutable, so its index tables are computed once
-        and every forward pass and Jacobian of a layer on one input size shares them.
+        its axis and ``"circular"`` at most the input (PyTorch's limits). The same as
+        ``SlidingWindow.from_args(window, ...).on(in_size)``; layers make their
+        :class:`~jacobian_cnn.ops.window.SlidingWindow` once, in their constructor.
         """
-        if (_is_pair(in_size, 1) and _is_pair(window, 1) and (stride is None or _is_pair(stride, 1))
-                and _is_pair(dilation, 1) and type(padding) is tuple and len(padding) == 2
-                and _is_pair(padding[0], 0) and _is_pair(padding[1], 0)
-                and type(ceil_mode) is bool and padding_mode in PADDING_MODES):
-            # Already normalized (a layer's own attributes): skip straight to the cache.
-            return _from_normalized(cls, in_size, window, stride or (1, 1), padding, dilation,
-                                    ceil_mode, padding_mode, window_name)
+        from jacobian_cnn.ops.window import SlidingWindow  # which imports this module
+
         in_size = pair(tuple(in_size), "input spatial size", minimum=1)
-        window = pair(window, window_name, minimum=1)
-        stride = (1, 1) if stride is None else pair(stride, "stride", minimum=1)
-        dilation = pair(dilation, "dilation", minimum=1)
-        padding = padding_pairs(padding)
-        ceil_mode = check_bool(ceil_mode, "ceil_mode")
-        padding_mode = check_padding_mode(padding_mode)
-        return _from_normalized(cls, in_size, window, stride, padding, dilation, ceil_mode,
-                                padding_mode, window_name)
+        return SlidingWindow.from_args(window, stride=stride, padding=padding, dilation=dilation,
+                                       ceil_mode=ceil_mode, padding_mode=padding_mode,
+                                       window_name=window_name).on(in_size)
 
     @property
     def n_out(self):
@@ -190,7 +179,7 @@ class WindowGeometry:
         """Whether taps in the padding read an input entry (a copying mode with padding)."""
         return self.taps_may_repeat
 
-    @property
+    @cached_property
     def n_valid(self):
         """Number of ``(output, tap)`` pairs that read the input: one channel's Jacobian nonzeros.
 
@@ -199,11 +188,21 @@ class WindowGeometry:
         inside = self._reads_padding
         return int(self._axis_counts(0, inside).sum()) * int(self._axis_counts(1, inside).sum())
 
+    def jacobian_nnz(self, channels, blocks=1):
+        """Nonzeros of a window layer's Jacobian, from :attr:`n_valid` (no table is built).
+
+        Every ``(output, tap)`` pair that reads the input, over ``channels`` input planes
+        per row, in each of ``blocks`` (output channel, sample) blocks: the exact count
+        with zero padding, where the size guards and the fast builders both use it; an
+        upper bound with a copying padding mode, whose repeated taps are summed.
+        """
+        return self.n_valid * channels * blocks
+
     @property
     def index_dtype(self):
         """Integer type of :attr:`taps`: int32 unless the input is too large for it."""
         h, w = self.in_size
-        return np.dtype(np.int32 if 2 * (h + 1) * (w + 1) < 2**31 else np.int64)
+        return index_dtype(2 * (h + 1) * (w + 1))  # the table's intermediate sums reach this
 
     def table_bytes(self, bytes_per_tap=0):
         """Estimated bytes of the tap tables (:attr:`taps` and :attr:`valid`), plus
@@ -325,47 +324,6 @@ class WindowGeometry:
         )
 
 
-@lru_cache(maxsize=64)
-def _from_normalized(cls, in_size, window, stride, padding, dilation, ceil_mode, padding_mode,
-                     window_name):
-    """:meth:`WindowGeometry.from_args` after normalization: validate, size the output."""
-    out = []
-    for axis, name in enumerate(("height", "width")):
-        n, (lo, hi) = in_size[axis], padding[axis]
-        if padding_mode == "reflect" and max(lo, hi) >= n:
-            raise InvalidValueError(
-                f"padding {padding} with padding_mode='reflect' must be smaller than the "
-                f"input {name} {n} (input {in_size}): reflection does not repeat the edge"
-            )
-        if padding_mode == "circular" and max(lo, hi) > n:
-            raise InvalidValueError(
-                f"padding {padding} with padding_mode='circular' must be at most the input "
-                f"{name} {n} (input {in_size}): it would wrap around more than once"
-            )
-        span = dilation[axis] * (window[axis] - 1) + 1
-        padded = n + lo + hi
-        if span > padded:
-            raise InvalidValueError(
-                f"{window_name} {window} with dilation {dilation} spans {span} in {name} "
-                f"but the padded input has {name} {padded} (input {in_size}, padding "
-                f"{padding}); the output would be empty"
-            )
-        if ceil_mode:
-            size = -(-(padded - span) // stride[axis]) + 1
-            if (size - 1) * stride[axis] >= n + lo:  # the last window starts in the padding
-                size -= 1
-        else:
-            size = (padded - span) // stride[axis] + 1
-        out.append(size)
-    return cls(in_size, window, stride, padding, dilation, tuple(out), ceil_mode, padding_mode)
-
-
-def _is_pair(value, minimum):
-    """Whether ``value`` is already a normalized pair: a tuple of two ints ``>= minimum``."""
-    return (type(value) is tuple and len(value) == 2 and type(value[0]) is int
-            and type(value[1]) is int and value[0] >= minimum and value[1] >= minimum)
-
-
 def _frozen(a):
     """``a`` made read-only: geometries are shared, so are their tables."""
     a.flags.writeable = False
@@ -394,28 +352,3 @@ def check_bool(value, name):
     if not isinstance(value, (bool, np.bool_)):
         raise InvalidTypeError(f"{name} must be a bool, got {value!r}")
     return bool(value)
-
-
-def describe(stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), *, default_stride=(1, 1)):
-    """Short text of the non-default geometry arguments, for layer reprs.
-
-    Examples
-    --------
-    >>> from jacobian_cnn.ops.geometry import describe
-    >>> describe((1, 2), ((1, 1), (1, 1)), (1, 1))
-    'stride=(1, 2), padding=1'
-    """
-    parts = []
-    if stride != default_stride:
-        parts.append(f"stride={stride[0] if stride[0] == stride[1] else stride}")
-    (top, bottom), (left, right) = padding
-    if top == bottom == left == right:
-        if top:
-            parts.append(f"padding={top}")
-    elif top == bottom and left == right:
-        parts.append(f"padding={(top, left)}")
-    else:
-        parts.append(f"padding={padding}")
-    if dilation != (1, 1):
-        parts.append(f"dilation={dilation[0] if dilation[0] == dilation[1] else dilation}")
-    return ", ".join(parts)

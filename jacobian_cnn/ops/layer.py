@@ -7,11 +7,35 @@ it from ``forward_with_cache`` and accept it back as ``jacobian(..., cache=...)`
 The layers of this package build their Jacobians in ``_jacobian_parts`` as CSR
 arrays (:mod:`jacobian_cnn._sparse.csr`); ``jacobian`` wraps them in a ``csr_array``.
 See :mod:`jacobian_cnn.vec` for the index conventions.
+
+Each of them also has a readable definition of every Jacobian, next to its forward
+pass: a generator of *entries* ``(row, column, term)``, one per structural nonzero
+(loops over outputs and window taps, or the Kronecker/selection form), where ``term``
+names where the value comes from:
+
+==========================  ==========================================================
+``("one",)``                the number 1 (biases, selections, permutations)
+``("divisor", d)``          ``1 / d`` (average pooling)
+``("kernel", k)``           ``vec(K)[k]``; likewise ``("weight", k)``
+``("input", i)``            ``vec(x)[i]``
+``("derivative", i)``       ``f'(vec(x)[i])`` of an elementwise ``f``
+``("softmax", i, j)``       ``s_i (delta_ij - s_j)`` with ``s = softmax``
+``("gradient", i)``         entry ``i`` of a loss's gradient (its own formula)
+==========================  ==========================================================
+
+:meth:`Layer.reference_jacobian` evaluates those entries with numbers
+(:func:`evaluate`); the symbolic rules (:mod:`jacobian_cnn.symbolic.rules`) evaluate the
+same entries with SymPy expressions, so the two cannot diverge.
 """
 
 from __future__ import annotations
 
-from jacobian_cnn._arguments import float_array, wrt_name
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+
+from jacobian_cnn._arguments import float_array, index_dtype, wrt_name
 from jacobian_cnn.errors import InvalidValueError
 
 
@@ -54,8 +78,7 @@ class Layer:
             switches, softmax probabilities); computed from ``x`` when omitted.
         max_bytes : int, optional
             Refuse (``JacobianTooLargeError``, before allocating) a Jacobian whose
-            estimated size exceeds this; the default is
-            :data:`jacobian_cnn._arguments.DEFAULT_MAX_BYTES`.
+            estimated size exceeds this; the default is 2 GiB.
 
         Returns
         -------
@@ -70,8 +93,121 @@ class Layer:
         """The Jacobian's CSR arrays, a :class:`jacobian_cnn._sparse.csr.CSRParts`."""
         raise NotImplementedError
 
+    def reference_jacobian(self, x, wrt="input", *, cache=None):
+        """:meth:`jacobian` from the readable definition next to the forward pass (slow).
+
+        The definition lists the structural nonzeros one by one, as the derivation
+        writes them (see the module docstring); they are evaluated in ``x``'s precision
+        by :func:`evaluate`. The fast :meth:`jacobian` must equal this matrix: same
+        shape, same stored entries, same values (bit for bit, except where the
+        layer's docstring says repeated taps are summed in another order). Meant for
+        tests and for reading, at teaching sizes: it runs a Python loop per entry.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import jacobian_cnn as jc
+        >>> pool = jc.AvgPool2D(2, stride=1)
+        >>> print(pool.reference_jacobian(np.zeros((3, 3))).toarray() * 4)
+        [[1. 1. 0. 1. 1. 0. 0. 0. 0.]
+         [0. 1. 1. 0. 1. 1. 0. 0. 0.]
+         [0. 0. 0. 1. 1. 0. 1. 1. 0.]
+         [0. 0. 0. 0. 1. 1. 0. 1. 1.]]
+        """
+        return evaluate(self._definition(x, self._check_wrt(wrt), cache))
+
+    def _definition(self, x, wrt, cache):
+        """The :class:`Definition` of ``d vec(y) / d vec(wrt)`` at ``x``."""
+        raise NotImplementedError
+
     def _check_wrt(self, wrt):
         return wrt_name(wrt, {"input", *self.params}, type(self).__name__)
+
+
+class Parameter:
+    """A checked, read-only array attribute of a layer (a parameter, a loss's target).
+
+    Reading gives the stored copy; assigning stores what the layer's
+    ``_checked_<name>(value)`` returns (a read-only copy, or an error naming what is
+    allowed), in the constructor as afterwards.
+    """
+
+    def __init__(self, doc):
+        self.__doc__ = doc
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, layer, owner=None):
+        if layer is None:
+            return self
+        try:
+            return layer.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(f"{type(layer).__name__} has no {self.name} yet") from None
+
+    def __set__(self, layer, value):
+        layer.__dict__[self.name] = getattr(layer, f"_checked_{self.name}")(value)
+
+
+class Definition(NamedTuple):
+    """A Jacobian as its readable definition: entries and what their terms mean.
+
+    Attributes
+    ----------
+    entries : iterable of (int, int, tuple)
+        ``(row, column, term)`` for every structural nonzero; an entry repeated at
+        the same ``(row, column)`` is summed (copying padding modes).
+    shape : (int, int)
+    values : dict
+        For each term kind, a function of the term's indices giving its number.
+    dtype : numpy.dtype
+        The precision the values are computed in.
+    """
+
+    entries: object
+    shape: tuple
+    values: dict
+    dtype: object
+
+
+def numeric_terms(dtype, **arrays):
+    """Numbers of the terms ``("one",)``, ``("divisor", d)`` and ``(name, i)`` for each
+    array given (looked up in its ``vec``), computed in ``dtype``."""
+    dtype = np.dtype(dtype)
+    values = {name: _lookup(np.ravel(a, order="F").astype(dtype, copy=False))
+              for name, a in arrays.items()}
+    values["one"] = lambda: dtype.type(1)
+    values["divisor"] = lambda d: dtype.type(1.0 / d)
+    return values
+
+
+def _lookup(flat):
+    return lambda i: flat[i]
+
+
+def evaluate(definition):
+    """The ``csr_array`` of a :class:`Definition`.
+
+    Entries at the same ``(row, column)`` are added in the order the definition
+    yields them; every entry it yields is stored (even one whose value is 0), with
+    columns sorted within each row, 32-bit indices when they fit.
+    """
+    entries, shape, values, dtype = definition
+    dtype = np.dtype(dtype)
+    sums = {}
+    for row, col, (kind, *index) in entries:
+        value = dtype.type(values[kind](*index))
+        key = (int(row), int(col))
+        sums[key] = sums[key] + value if key in sums else value
+    keys = sorted(sums)
+    index = index_dtype(shape[0], shape[1], len(keys))
+    rows = np.array([k[0] for k in keys], dtype=np.int64)
+    indptr = np.zeros(shape[0] + 1, index)
+    np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
+    indices = np.array([k[1] for k in keys], dtype=index)
+    data = np.array([sums[k] for k in keys], dtype=dtype)
+    return sp.csr_array((data, indices, indptr), shape=shape)
 
 
 def as_maps(x, name="x"):
@@ -91,3 +227,28 @@ def maps_like(y4, ndim):
     if ndim == 2 and y4.shape[2] == 1:
         return y4[:, :, 0, 0]
     return y4[:, :, :, 0]
+
+
+def describe(stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), *, default_stride=(1, 1)):
+    """Short text of the non-default geometry arguments, for layer reprs.
+
+    Examples
+    --------
+    >>> from jacobian_cnn.ops.layer import describe
+    >>> describe((1, 2), ((1, 1), (1, 1)), (1, 1))
+    'stride=(1, 2), padding=1'
+    """
+    parts = []
+    if stride != default_stride:
+        parts.append(f"stride={stride[0] if stride[0] == stride[1] else stride}")
+    (top, bottom), (left, right) = padding
+    if top == bottom == left == right:
+        if top:
+            parts.append(f"padding={top}")
+    elif top == bottom and left == right:
+        parts.append(f"padding={(top, left)}")
+    else:
+        parts.append(f"padding={padding}")
+    if dilation != (1, 1):
+        parts.append(f"dilation={dilation[0] if dilation[0] == dilation[1] else dilation}")
+    return ", ".join(parts)

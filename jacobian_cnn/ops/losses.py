@@ -13,10 +13,19 @@ from jacobian_cnn._arguments import byte_limit, cast, float_array, frozen_copy, 
 from jacobian_cnn._sparse.csr import dense_to_csr
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.activations import softmax
-from jacobian_cnn.ops.layer import Layer
+from jacobian_cnn.ops.layer import Definition, Layer, Parameter
 from jacobian_cnn.vec import vec
 
-__all__ = ["MSELoss", "SoftmaxCrossEntropy"]
+__all__ = ["MSELoss", "SoftmaxCrossEntropy", "loss_entries"]
+
+
+def loss_entries(n):
+    """The entries of a scalar loss's ``(1, n)`` Jacobian: ``dL / d vec(y)[i]`` in column ``i``.
+
+    Every entry is listed; the fast path stores none that is exactly 0.
+    """
+    for i in range(n):
+        yield 0, i, ("gradient", i)
 
 
 class _Loss(Layer):
@@ -32,6 +41,10 @@ class _Loss(Layer):
         self._check_wrt(wrt)
         byte_limit(max_bytes)  # one row of y.size entries: validated, never the limit
         return dense_to_csr(vec(self._gradient(x))[None, :])
+
+    def _definition(self, x, wrt, cache):
+        entry, n, dtype = self._gradient_entry(x)
+        return Definition(loss_entries(n), (1, n), {"gradient": entry}, dtype)
 
 
 class MSELoss(_Loss):
@@ -50,23 +63,19 @@ class MSELoss(_Loss):
     array([[1., 2.]])
     """
 
+    target = Parameter("The target, a read-only float copy; assign an array to change it.")
+
     def __init__(self, target):
         self.target = target
 
-    @property
-    def target(self):
-        """The target, a read-only float copy; assign an array to change it."""
-        return self._target
-
-    @target.setter
-    def target(self, value):
+    def _checked_target(self, value):
         target = frozen_copy(value, "target")
         if target.size == 0:
             raise InvalidValueError(
                 f"target must hold at least one entry (the mean over no entries is undefined), "
                 f"got shape {target.shape}"
             )
-        self._target = target
+        return target
 
     def __repr__(self):
         return f"MSELoss(target shape {self.target.shape})"
@@ -84,6 +93,12 @@ class MSELoss(_Loss):
     def _gradient(self, x):
         y = self._check(x)
         return (2.0 / y.size) * cast(y - self.target, y.dtype, "y - target")
+
+    def _gradient_entry(self, x):
+        """``dL / d vec(y)[i] = 2 (y_i - target_i) / n``, entry by entry."""
+        y = vec(self._check(x))
+        target = vec(self.target)
+        return lambda i: (2.0 / y.size) * y.dtype.type(y[i] - target[i]), y.size, y.dtype
 
 
 class SoftmaxCrossEntropy(_Loss):
@@ -108,16 +123,12 @@ class SoftmaxCrossEntropy(_Loss):
     array([[ 0.25, -0.75,  0.25,  0.25]])
     """
 
+    labels = Parameter("The labels, a read-only int64 copy; assign new labels to change them.")
+
     def __init__(self, labels):
         self.labels = labels
 
-    @property
-    def labels(self):
-        """The labels, a read-only int64 copy; assign new labels to change them."""
-        return self._labels
-
-    @labels.setter
-    def labels(self, value):
+    def _checked_labels(self, value):
         allowed = "an int or a 1-D array of ints (class indices)"
         try:
             labels = np.asarray(value)
@@ -139,7 +150,7 @@ class SoftmaxCrossEntropy(_Loss):
             )
         labels = labels.astype(np.int64)
         labels.flags.writeable = False
-        self._labels = labels
+        return labels
 
     def __repr__(self):
         return f"SoftmaxCrossEntropy({self.labels.size} label(s))"
@@ -172,6 +183,16 @@ class SoftmaxCrossEntropy(_Loss):
         logp = self._log_probs(z2)
         picked = logp[self.labels.ravel(), np.arange(z2.shape[1])]
         return np.asarray(-picked.mean(), dtype=z.dtype)
+
+    def _gradient_entry(self, x):
+        """``dL / dz[c, n] = (softmax(z[:, n])[c] - [c == labels[n]]) / N``, entry by entry."""
+        z, z2 = self._check(x)
+        s, labels = softmax(z2), self.labels.ravel()
+
+        def entry(i):
+            c, n = i % z2.shape[0], i // z2.shape[0]
+            return (s[c, n] - 1 if c == labels[n] else s[c, n]) / z2.shape[1]
+        return entry, z.size, z.dtype
 
     def _gradient(self, x):
         z, z2 = self._check(x)

@@ -28,14 +28,34 @@ import numbers
 
 import numpy as np
 
-from jacobian_cnn._arguments import check_size, int_value, is_int, padding_pairs, pair
+from jacobian_cnn._arguments import check_size, is_int, padding_pairs, pair
 from jacobian_cnn._sparse.assembly import avgpool_jacobian
-from jacobian_cnn._sparse.csr import CSRParts, csr_from_rows, empty, index_dtype
+from jacobian_cnn._sparse.csr import empty
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
-from jacobian_cnn.ops.geometry import WindowGeometry, check_bool, describe
-from jacobian_cnn.ops.layer import Layer, as_maps, maps_like
+from jacobian_cnn.ops.geometry import WindowGeometry, check_bool
+from jacobian_cnn.ops.layer import Definition, Layer, as_maps, describe, maps_like, numeric_terms
+from jacobian_cnn.ops.switches import checked_switches, switches_entries, switches_jacobian, switches_parts
+from jacobian_cnn.ops.window import SlidingWindow
 
-__all__ = ["AvgPool2D", "MaxPool2D", "switches_jacobian"]
+__all__ = ["AvgPool2D", "MaxPool2D", "switches_jacobian", "avgpool_entries"]
+
+
+def avgpool_entries(geo, divisors, n_planes):
+    """The entries ``(row, column, term)`` of average pooling's ``d vec(y) / d vec(x)``.
+
+    ``y[o, plane] = sum_t x[taps[o, t], plane] / divisor[o]`` over the taps ``t`` of
+    window ``o`` that read the input, so row ``(o, plane)`` holds ``1 / divisor[o]`` at
+    each of them. ``geo`` is the :class:`~jacobian_cnn.ops.geometry.WindowGeometry`
+    (moved windows, in the symbolic mistake catalogue, keep the true ``divisors``);
+    ``n_planes`` is ``C * N``.
+    """
+    taps = geo.taps.tolist()
+    for plane in range(n_planes):
+        for o in range(geo.n_out):
+            for t in range(geo.n_taps):
+                if taps[o][t] >= 0:  # the tap reads the input, not padding
+                    yield (o + geo.n_out * plane, taps[o][t] + geo.n_in * plane,
+                           ("divisor", int(divisors[o])))
 
 
 class _Pool2D(Layer):
@@ -49,12 +69,12 @@ class _Pool2D(Layer):
         self.padding = padding_pairs(padding)
         self.dilation = pair(dilation, "dilation", minimum=1)
         self.ceil_mode = check_bool(ceil_mode, "ceil_mode")
+        self._window = SlidingWindow(self.window, self.stride, self.padding, self.dilation,
+                                     self.ceil_mode)
 
     def geometry(self, in_size):
         """The :class:`WindowGeometry` of this layer on an ``(H, W)`` input."""
-        return WindowGeometry.from_args(in_size, self.window, stride=self.stride,
-                                        padding=self.padding, dilation=self.dilation,
-                                        ceil_mode=self.ceil_mode)
+        return self._window.on(in_size)
 
     def _prepare(self, x):
         x4, ndim = as_maps(x)
@@ -208,31 +228,21 @@ class AvgPool2D(_Pool2D):
         x4, _, geo = self._prepare(x)
         h, w, c, n = x4.shape
         n_rows = geo.n_out * c * n
-        nnz = geo.n_valid * c * n  # closed form: no table is built before the checks
+        nnz = geo.jacobian_nnz(1, c * n)  # no table is built before the checks
         what = f"AvgPool2D Jacobian ({n_rows} x {x4.size})"
         check_size(n_rows, nnz, x4.dtype.itemsize, max_bytes, what)
         geo.check_tables(max_bytes, what=what)
         divisors = self.divisors(geo)  # refuses a 0/0 average, whatever the batch
         if n_rows == 0:  # an empty batch (N = 0, as PyTorch allows): nothing to build
             return empty((n_rows, x4.size), x4.dtype)
-        # The same matrix as _jacobian_by_index, written tile by tile.
+        # The matrix of avgpool_entries, written tile by tile.
         return avgpool_jacobian(geo, x4.shape, x4.dtype, divisors)
 
-    def _jacobian_by_index(self, x4, geo):
-        """The Jacobian from plain index arithmetic over every nonzero.
-
-        The reference the tiled builder of :mod:`jacobian_cnn._sparse.assembly` must match
-        bit for bit. The caller has checked the size.
-        """
-        h, w, c, n = x4.shape
-        n_rows = geo.n_out * c * n
-        o_idx, t_idx = np.nonzero(geo.valid)  # sorted by o, then t: sorted columns
-        offsets = np.arange(c * n) * (h * w)  # channel c of sample n starts at (c + n*C)*H*W
-        cols = geo.taps[o_idx, t_idx][None, :].astype(np.int64) + offsets[:, None]
-        vals = (1.0 / self.divisors(geo)).astype(x4.dtype)[o_idx]
-        vals = np.broadcast_to(vals[None, :], cols.shape)
-        lengths = np.broadcast_to(geo.valid_counts[None, :], (c * n, geo.n_out))
-        return csr_from_rows(lengths, cols, np.ascontiguousarray(vals), (n_rows, x4.size))
+    def _definition(self, x, wrt, cache):
+        x4, _, geo = self._prepare(x)
+        planes = x4.shape[2] * x4.shape[3]
+        return Definition(avgpool_entries(geo, self.divisors(geo), planes),
+                          (geo.n_out * planes, x4.size), numeric_terms(x4.dtype), x4.dtype)
 
 
 class MaxPool2D(_Pool2D):
@@ -346,7 +356,8 @@ class MaxPool2D(_Pool2D):
         return self.forward_with_cache(x, max_bytes=max_bytes)[1]
 
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
-        """``d vec(y) / d vec(x)`` from the switches (pass them as ``cache`` to skip the forward)."""
+        """``d vec(y) / d vec(x)`` from the switches (pass them as ``cache`` to skip the forward),
+        as :class:`~jacobian_cnn._sparse.csr.CSRParts`."""
         self._check_wrt(wrt)
         x4, ndim, geo = self._prepare(x)
         if cache is None:
@@ -356,106 +367,12 @@ class MaxPool2D(_Pool2D):
                        f"MaxPool2D Jacobian ({n_rows} x {x4.size})")
             switches = self.switches(x, max_bytes=max_bytes)
         else:
-            switches = self._checked_switches(cache, x4.shape, ndim, geo)
-        return _switches_parts(switches, x4.size, dtype=x4.dtype, max_bytes=max_bytes)
+            switches = checked_switches(cache, x4.shape, ndim, geo, self.pad_value)
+        return switches_parts(switches, x4.size, dtype=x4.dtype, max_bytes=max_bytes)
 
-    def _checked_switches(self, cache, x_shape, ndim, geo):
-        """The switches passed as ``cache``, checked: shape, integer type, and each a tap of its window.
-
-        Each switch must be ``-1`` (only where ``pad_value`` lets the padding of
-        that window win) or the vec index of an input entry of its own window,
-        channel and sample: anything else is not what the forward pass returns.
-        """
-        h, w, c, n = x_shape
-        shape = (geo.out_size + (c, n))[:ndim]
-        what = (f"cache must be the switches forward_with_cache(x) returns for x of shape "
-                f"{x_shape[:ndim]}: ints of shape {shape}, each the vec index of an input of its "
-                "window")
-        s = np.asarray(cache)
-        if s.dtype.kind not in "iu":
-            raise InvalidTypeError(f"{what}; got dtype {s.dtype}")
-        if s.shape != shape:
-            raise InvalidValueError(f"{what}; got shape {s.shape}")
-        s2 = s.reshape(geo.n_out, c * n, order="F")
-        if s2.size and (s2.min() < -1 or s2.max() >= h * w * c * n):
-            raise InvalidValueError(f"{what}; got values in [{s2.min()}, {s2.max()}], allowed "
-                                    f"[-1, {h * w * c * n})")
-        # Position of each switch inside its own (channel, sample) plane, then its
-        # offset (row, col) from its window's first tap: a tap iff both are multiples
-        # of the dilation within the window's span. In place, in 32-bit where it fits:
-        # this runs on every cached Jacobian and must stay small next to the matrix.
-        index = index_dtype(0, h * w * c * n, 0)  # the switches are columns of x.size
-        col = s2.astype(index)
-        col -= (np.arange(c * n, dtype=index) * (h * w))[None, :]
-        inside = col >= 0
-        inside &= col < h * w
-        row = col % h
-        col //= h
-        (sh, sw), (dh, dw), (kh, kw) = geo.stride, geo.dilation, geo.window
-        o = np.arange(geo.n_out, dtype=index)
-        row -= ((o % geo.out_size[0]) * sh - geo.padding[0][0])[:, None]  # window's first row
-        col -= ((o // geo.out_size[0]) * sw - geo.padding[1][0])[:, None]
-        for d, step, k in ((row, dh, kh), (col, dw, kw)):
-            inside &= d >= 0
-            inside &= d <= step * (k - 1)
-            if step > 1:
-                inside &= d % step == 0
-        if self.pad_value is not None:  # padding may win where the window holds some
-            has_padding = (geo.in_padded & ~geo.valid).any(axis=1)
-            inside |= (s2 == -1) & has_padding[:, None]
-        if not inside.all():
-            bad = np.argwhere(~inside)[0]
-            where = np.unravel_index(bad[0] + geo.n_out * bad[1], shape, order="F")
-            reason = ("-1 (padding won) is possible only with pad_value, in a window holding "
-                      "padding") if s2[tuple(bad)] == -1 else "not an input of that window"
-            raise InvalidValueError(
-                f"{what}; got {int(s2[tuple(bad)])} at index {tuple(int(i) for i in where)}, "
-                f"{reason}")
-        return s
-
-
-def switches_jacobian(switches, n_inputs, *, dtype=np.float64, max_bytes=None):
-    """The 0/1 Jacobian of max pooling from its switches, a ``csr_array``.
-
-    Row ``i`` (output ``vec(y)[i]``) has a 1 in column ``vec(switches)[i]``, or no
-    entry where the switch is ``-1`` (padding won).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from jacobian_cnn.ops.pooling import switches_jacobian
-    >>> switches_jacobian(np.array([[3], [-1]]), 4).toarray()
-    array([[0., 0., 0., 1.],
-           [0., 0., 0., 0.]])
-    """
-    n_inputs = int_value(n_inputs, "n_inputs", minimum=0)
-    try:
-        float_dtype = np.dtype(dtype)
-    except TypeError:
-        float_dtype = None
-    if float_dtype not in (np.float32, np.float64):
-        raise InvalidValueError(f"dtype must be float32 or float64, got {dtype!r}")
-    return _switches_parts(switches, n_inputs, dtype=float_dtype, max_bytes=max_bytes).tocsr()
-
-
-def _switches_parts(switches, n_inputs, *, dtype, max_bytes):
-    """:func:`switches_jacobian` as :class:`~jacobian_cnn._sparse.csr.CSRParts`."""
-    s = np.asarray(switches)
-    if s.dtype.kind not in "iu":
-        raise InvalidTypeError(f"switches must be ints (vec indices into x, -1 where padding won), "
-                               f"got dtype {s.dtype}")
-    s = s.ravel(order="F")
-    if s.size and (s.min() < -1 or s.max() >= n_inputs):
-        raise InvalidValueError(f"switches must lie in [-1, {n_inputs}); got range [{s.min()}, {s.max()}]")
-    won = s >= 0
-    n_won = int(np.count_nonzero(won))
-    check_size(s.size, n_won, np.dtype(dtype).itemsize, max_bytes, "MaxPool2D Jacobian")
-    # One entry per row that a real input won, written straight into 32-bit indices.
-    index = index_dtype(s.size, int(n_inputs), n_won)
-    if n_won == s.size:
-        indptr, indices = np.arange(s.size + 1, dtype=index), s.astype(index)
-    else:
-        indptr = np.zeros(s.size + 1, index)
-        np.cumsum(won, out=indptr[1:])
-        indices = s[won].astype(index)
-    return CSRParts(np.ones(n_won, dtype), indices, indptr, (s.size, int(n_inputs)))
+    def _definition(self, x, wrt, cache):
+        x4, ndim, geo = self._prepare(x)
+        switches = self.switches(x) if cache is None else self._checked_switches(cache, x4.shape,
+                                                                                 ndim, geo)
+        return Definition(switches_entries(switches), (np.size(switches), x4.size),
+                          numeric_terms(x4.dtype), x4.dtype)

@@ -14,16 +14,34 @@ import numpy as np
 from jacobian_cnn._arguments import check_size, float_array
 from jacobian_cnn._sparse.csr import permutation_rows
 from jacobian_cnn.errors import InvalidValueError
-from jacobian_cnn.ops.layer import Layer
+from jacobian_cnn.ops.layer import Definition, Layer, numeric_terms
 from jacobian_cnn.vec import vec
 
-__all__ = ["Flatten", "FLATTEN_ORDERS"]
+__all__ = ["Flatten", "FLATTEN_ORDERS", "flatten_entries"]
 
 FLATTEN_ORDERS = {
     "F": "column-major over (H, W, C): vec, as in seed 004 and MatConvNet",
     "C": "row-major over (H, W, C): NumPy's ravel() and Keras' channels-last Flatten",
     "torch": "row-major over (C, H, W): PyTorch's flatten of an NCHW tensor",
 }
+
+
+def flatten_entries(shape, order):
+    """The entries ``(row, column, term)`` of the permutation ``d vec(y) / d vec(x)``.
+
+    Entry ``x[i, j, c, n]`` (``shape`` is ``(H, W, C, N)``) lands in sample ``n``'s
+    vector at its position in the flatten order; that row holds a 1 at its ``vec(x)``
+    column.
+    """
+    h, w, c, n_samples = shape
+    for n in range(n_samples):
+        for c_ in range(c):
+            for j in range(w):
+                for i in range(h):
+                    position = {"F": i + h * (j + w * c_),       # column-major (H, W, C)
+                                "C": c_ + c * (j + w * i),       # row-major (H, W, C)
+                                "torch": j + w * (i + h * c_)}[order]  # row-major (C, H, W)
+                    yield position + h * w * c * n, i + h * (j + w * (c_ + c * n)), ("one",)
 
 
 class Flatten(Layer):
@@ -90,8 +108,16 @@ class Flatten(Layer):
         self._check(x)
         return self._flatten(x)
 
+    def _definition(self, x, wrt, cache):
+        x = float_array(x, "x")
+        self._check(x)
+        shape = x.shape + (1,) * (4 - x.ndim)
+        return Definition(flatten_entries(shape, self.order), (x.size, x.size),
+                          numeric_terms(x.dtype), x.dtype)
+
     def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
-        """The permutation matrix ``d vec(y) / d vec(x)`` (identity for ``order="F"``)."""
+        """The permutation matrix ``d vec(y) / d vec(x)`` (identity for ``order="F"``), as
+        :class:`~jacobian_cnn._sparse.csr.CSRParts`."""
         self._check_wrt(wrt)
         x = float_array(x, "x")
         self._check(x)

@@ -1,0 +1,131 @@
+"""Max pooling's switches: checking the ones a caller passes back, and the Jacobian they select.
+
+The switch of an output is the ``vec`` index into ``x`` of the entry that won its
+window, ``-1`` where padding won (:class:`~jacobian_cnn.MaxPool2D` records them in its
+forward pass). The Jacobian has a single 1 per row, at the switch. Index conventions:
+:mod:`jacobian_cnn.vec`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jacobian_cnn._arguments import check_size, index_dtype, int_value
+from jacobian_cnn._sparse.csr import CSRParts
+from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
+
+__all__ = ["switches_jacobian", "switches_entries", "checked_switches"]
+
+
+def switches_entries(switches):
+    """The entries of max pooling's ``d vec(y) / d vec(x)``: row ``i`` selects its switch.
+
+    ``y_i = x[switches_i]`` (``vec`` order), so row ``i`` holds a 1 at column
+    ``switches_i``, and nothing where the switch is ``-1`` (padding won).
+    """
+    for i, s in enumerate(np.ravel(switches, order="F").tolist()):
+        if s >= 0:
+            yield i, s, ("one",)
+
+
+def checked_switches(cache, x_shape, ndim, geo, pad_value):
+    """The switches passed as ``cache``, checked: shape, integer type, and each a tap of its window.
+
+    ``x_shape`` is the input's ``(H, W, C, N)``, ``ndim`` its own number of axes, ``geo``
+    the layer's geometry on it. Each switch must be ``-1`` (only where ``pad_value`` lets the padding of
+    that window win) or the vec index of an input entry of its own window,
+    channel and sample: anything else is not what the forward pass returns.
+    """
+    h, w, c, n = x_shape
+    shape = (geo.out_size + (c, n))[:ndim]
+    what = (f"cache must be the switches forward_with_cache(x) returns for x of shape "
+            f"{x_shape[:ndim]}: ints of shape {shape}, each the vec index of an input of its "
+            "window")
+    s = np.asarray(cache)
+    if s.dtype.kind not in "iu":
+        raise InvalidTypeError(f"{what}; got dtype {s.dtype}")
+    if s.shape != shape:
+        raise InvalidValueError(f"{what}; got shape {s.shape}")
+    s2 = s.reshape(geo.n_out, c * n, order="F")
+    if s2.size and (s2.min() < -1 or s2.max() >= h * w * c * n):
+        raise InvalidValueError(f"{what}; got values in [{s2.min()}, {s2.max()}], allowed "
+                                f"[-1, {h * w * c * n})")
+    # Position of each switch inside its own (channel, sample) plane, then its
+    # offset (row, col) from its window's first tap: a tap iff both are multiples
+    # of the dilation within the window's span. In place, in 32-bit where it fits:
+    # this runs on every cached Jacobian and must stay small next to the matrix.
+    index = index_dtype(0, h * w * c * n, 0)  # the switches are columns of x.size
+    col = s2.astype(index)
+    col -= (np.arange(c * n, dtype=index) * (h * w))[None, :]
+    inside = col >= 0
+    inside &= col < h * w
+    row = col % h
+    col //= h
+    (sh, sw), (dh, dw), (kh, kw) = geo.stride, geo.dilation, geo.window
+    o = np.arange(geo.n_out, dtype=index)
+    row -= ((o % geo.out_size[0]) * sh - geo.padding[0][0])[:, None]  # window's first row
+    col -= ((o // geo.out_size[0]) * sw - geo.padding[1][0])[:, None]
+    for d, step, k in ((row, dh, kh), (col, dw, kw)):
+        inside &= d >= 0
+        inside &= d <= step * (k - 1)
+        if step > 1:
+            inside &= d % step == 0
+    if pad_value is not None:  # padding may win where the window holds some
+        has_padding = (geo.in_padded & ~geo.valid).any(axis=1)
+        inside |= (s2 == -1) & has_padding[:, None]
+    if not inside.all():
+        bad = np.argwhere(~inside)[0]
+        where = np.unravel_index(bad[0] + geo.n_out * bad[1], shape, order="F")
+        reason = ("-1 (padding won) is possible only with pad_value, in a window holding "
+                  "padding") if s2[tuple(bad)] == -1 else "not an input of that window"
+        raise InvalidValueError(
+            f"{what}; got {int(s2[tuple(bad)])} at index {tuple(int(i) for i in where)}, "
+            f"{reason}")
+    return s
+
+
+def switches_jacobian(switches, n_inputs, *, dtype=np.float64, max_bytes=None):
+    """The 0/1 Jacobian of max pooling from its switches, a ``csr_array``.
+
+    Row ``i`` (output ``vec(y)[i]``) has a 1 in column ``vec(switches)[i]``, or no
+    entry where the switch is ``-1`` (padding won).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jacobian_cnn.ops.pooling import switches_jacobian
+    >>> switches_jacobian(np.array([[3], [-1]]), 4).toarray()
+    array([[0., 0., 0., 1.],
+           [0., 0., 0., 0.]])
+    """
+    n_inputs = int_value(n_inputs, "n_inputs", minimum=0)
+    try:
+        float_dtype = np.dtype(dtype)
+    except TypeError:
+        float_dtype = None
+    if float_dtype not in (np.float32, np.float64):
+        raise InvalidValueError(f"dtype must be float32 or float64, got {dtype!r}")
+    return switches_parts(switches, n_inputs, dtype=float_dtype, max_bytes=max_bytes).tocsr()
+
+
+def switches_parts(switches, n_inputs, *, dtype, max_bytes):
+    """:func:`switches_jacobian` as :class:`~jacobian_cnn._sparse.csr.CSRParts`."""
+    s = np.asarray(switches)
+    if s.dtype.kind not in "iu":
+        raise InvalidTypeError(f"switches must be ints (vec indices into x, -1 where padding won), "
+                               f"got dtype {s.dtype}")
+    s = s.ravel(order="F")
+    if s.size and (s.min() < -1 or s.max() >= n_inputs):
+        raise InvalidValueError(f"switches must lie in [-1, {n_inputs}); got range [{s.min()}, {s.max()}]")
+    won = s >= 0
+    n_won = int(np.count_nonzero(won))
+    check_size(s.size, n_won, np.dtype(dtype).itemsize, max_bytes, "MaxPool2D Jacobian")
+    # One entry per row that a real input won, written straight into 32-bit indices.
+    index = index_dtype(s.size, int(n_inputs), n_won)
+    if n_won == s.size:
+        indptr, indices = np.arange(s.size + 1, dtype=index), s.astype(index)
+    else:
+        indptr = np.zeros(s.size + 1, index)
+        np.cumsum(won, out=indptr[1:])
+        indices = s[won].astype(index)
+    return CSRParts(np.ones(n_won, dtype), indices, indptr, (s.size, int(n_inputs)))
