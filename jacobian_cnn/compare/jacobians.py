@@ -119,9 +119,8 @@ def jacobian(layer, x, wrt="input", *, backend="torch", max_bytes=None):
         chain, ``"input"`` or ``(layer_index, name)``.
     backend : {"torch", "jax"}
     max_bytes : int, optional
-        Refuse (:class:`~jacobian_cnn.errors.JacobianTooLargeError`), before the
-        backend is called, a dense Jacobian of ``y.size * wrt.size * 8`` bytes over
-        this; default :data:`jacobian_cnn._arguments.DEFAULT_MAX_BYTES`.
+        Refuse, before the backend is called, a dense Jacobian of
+        ``y.size * wrt.size * 8`` bytes over this (:mod:`jacobian_cnn.vec`, "Size limits").
 
     Returns
     -------
