@@ -94,8 +94,8 @@ def torch_gradients(net, x, labels):
                           "(the CPU build: pip install torch --index-url "
                           "https://download.pytorch.org/whl/cpu)") from exc
     threads = torch.get_num_threads()
-    # These tensors are tiny: with several threads, start-up and contention cost ~100x the
-    # work on a busy machine. Run single-threaded and give the caller's setting back.
+    # These tensors are tiny: threads cost more than the work (benchmarks/README.md).
+    # Run single-threaded and give the caller's setting back.
     torch.set_num_threads(1)
     try:
         return _torch_gradients(net, x, labels, torch)
