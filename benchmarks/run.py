@@ -18,13 +18,13 @@ import platform
 import sys
 import time
 import tracemalloc
-from dataclasses import dataclass, field
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import jacobian_cnn as jc  # noqa: E402
+from jacobian_cnn.cases import BENCHMARK_CASES  # noqa: E402
 from jacobian_cnn.compare.layout import to_layout  # noqa: E402
 from jacobian_cnn.compare.torch_layers import torch_layer  # noqa: E402
 from jacobian_cnn.compare.translation import BACKEND_LAYOUTS  # noqa: E402
@@ -128,56 +128,38 @@ def jacrev_estimate(n_out, n_in, itemsize=4):
 # ---------------------------------------------------------------- layer cases
 
 
-@dataclass
-class LayerCase:
-    name: str
-    x_shape: tuple
-    kind: str                 # "conv" | "avg" | "max"
-    kernel: tuple = ()        # conv: (kh, kw, ci, co)
-    options: dict = field(default_factory=dict)
-
-    def build(self, rng):
-        x = rng.normal(size=self.x_shape).astype(F32)
-        if self.kind == "conv":
-            kernel = rng.normal(size=self.kernel) / np.sqrt(np.prod(self.kernel[:3]))
-            layer = jc.Conv2D(kernel.astype(F32), **self.options)
-        elif self.kind == "avg":
-            layer = jc.AvgPool2D(**self.options)
-        else:
-            layer = jc.MaxPool2D(**self.options)
-        return layer, x
-
-    def torch_fn(self, torch, layer, x, wrt):
-        """``(fn, at)`` for jacrev: the layer through the package's one torch translation
-        (:func:`jacobian_cnn.compare.torch_layers.torch_layer`, the code the tests hold to
-        ``layer.jacobian``), as a function of the input or of the kernel, in float32."""
-        fn = torch_layer(layer, "maps", x.shape)[0]
-        params = {name: torch.tensor(to_layout(value, BACKEND_LAYOUTS["torch"][name]))
-                  for name, value in layer.params.items()}
-        xt = torch.tensor(to_layout(x, "NCHW"))
-        if wrt == "input":
-            return (lambda t: fn(t, params)), xt
-        return (lambda k: fn(xt, {**params, wrt: k})), params[wrt]
+# The rows are the package's case table (jacobian_cnn.cases.BENCHMARK_CASES): float32, no bias.
+LAYER_CASES = BENCHMARK_CASES
 
 
-LAYER_CASES = [
-    LayerCase("LeNet conv1 32x32x1 5x5 1->6", (32, 32, 1), "conv", (5, 5, 1, 6)),
-    LayerCase("conv 32x32x3 3x3 3->16 pad 1", (32, 32, 3), "conv", (3, 3, 3, 16), {"padding": 1}),
-    LayerCase("conv 16x16x16 3x3 16->32 pad 1", (16, 16, 16), "conv", (3, 3, 16, 32), {"padding": 1}),
-    LayerCase("conv 64x64x32 3x3 32->64 pad 1 stride 2", (64, 64, 32), "conv", (3, 3, 32, 64),
-              {"padding": 1, "stride": 2}),
-    LayerCase("avg pool 2x2/2 on 32x32x16", (32, 32, 16), "avg", options={"window": 2}),
-    LayerCase("avg pool 3x3/1 on 32x32x16", (32, 32, 16), "avg", options={"window": 3, "stride": 1}),
-    LayerCase("max pool 2x2/2 on 32x32x16", (32, 32, 16), "max", options={"window": 2}),
-]
+def build(case):
+    """``(layer, x)``: the case's own input and parameters, the kernel scaled by 1/sqrt(fan-in), float32."""
+    params = {name: (value / np.sqrt(np.prod(value.shape[:3]))).astype(F32)
+              for name, value in case.params().items()}
+    return case.layer(params), case.x()
+
+
+def torch_fn(torch, case, layer, x, wrt):
+    """``(f, at)`` for jacrev: the layer through the package's one torch translation
+    (:func:`jacobian_cnn.compare.torch_layers.torch_layer`, the code the tests hold to
+    ``layer.jacobian``), as a function of the input or of the kernel, in float32."""
+    fn = torch_layer(layer, "maps", x.shape)[0]
+    params = {name: torch.tensor(to_layout(value, BACKEND_LAYOUTS["torch"][name]))
+              for name, value in layer.params.items()}
+    xt = torch.tensor(to_layout(x, "NCHW"))
+    if wrt == "input":
+        return (lambda t: fn(t, params)), xt
+    return (lambda k: fn(xt, {**params, wrt: k})), params[wrt]
+
+
 CACHE_SIZED = LAYER_CASES[:3]
 BIG_CASE = LAYER_CASES[3]
 
 
-def measure_layer(case, torch, repeat, bandwidth, rng):
+def measure_layer(case, torch, repeat, bandwidth):
     """One row per Jacobian of ``case``: sizes, build time, bound, jacrev."""
-    layer, x = case.build(rng)
-    wrts = ("input", "kernel") if case.kind == "conv" else ("input",)
+    layer, x = build(case)
+    wrts = ("input", "kernel") if case.op == "conv" else ("input",)
     return [measure_jacobian(case, layer, x, wrt, torch, repeat, bandwidth) for wrt in wrts]
 
 
@@ -186,13 +168,13 @@ def measure_jacobian(case, layer, x, wrt, torch, repeat, bandwidth):
     # Chain does); that forward pass is timed separately. The peak is that of a repeated
     # build (the first one also fills the per-geometry caches).
     cache, forward = None, None
-    if case.kind == "max":
+    if case.op == "maxpool":
         cache = layer.forward_with_cache(x)[1]
         forward = median_ms(lambda: layer.forward_with_cache(x), repeat)
     build = median_ms(lambda: layer.jacobian(x, wrt=wrt, cache=cache), repeat)
     J, peak = peak_bytes(lambda: layer.jacobian(x, wrt=wrt, cache=cache))
     value_index = J.data.itemsize + J.indices.itemsize
-    row = dict(case=case.name, kind=case.kind, wrt=wrt, shape=J.shape, nnz=J.nnz,
+    row = dict(case=case.id, kind=case.op, wrt=wrt, shape=J.shape, nnz=J.nnz,
                bytes=J.nnz * value_index, index=J.indices.dtype.name, total=csr_bytes(J),
                peak=peak, build=build, bound=J.nnz * value_index / bandwidth * 1e3,
                jacrev=None, jacrev_note="", forward=forward)
@@ -202,10 +184,10 @@ def measure_jacobian(case, layer, x, wrt, torch, repeat, bandwidth):
         return row
     from torch.func import jacrev
 
-    fn, at = case.torch_fn(torch, layer, x, wrt)
+    fn, at = torch_fn(torch, case, layer, x, wrt)
     jac = jacrev(fn)
     J_torch = jac(at)
-    check_against_torch(J, J_torch, layer, x, wrt, case.name)
+    check_against_torch(J, J_torch, layer, x, wrt, case.id)
     del J, J_torch  # that call was the warm-up
     row["jacrev"] = median_ms(lambda: jac(at), max(3, repeat // 4), warmup=False)
     return row
@@ -402,12 +384,12 @@ def target_lines(layers, lenet, scaling):
         ratio = r["build"] / r["bound"]
         lines.append(f"  {verdict(ratio <= 1.5)}  conv Jacobian over 50 MB within 1.5x of the fresh-memory "
                      f"bound: {name}, {r['bytes'] / MB:.0f} MB: {ratio:.2f}x")
-    small_names = {c.name for c in CACHE_SIZED}
+    small_names = {c.id for c in CACHE_SIZED}
     for r in (r for r in conv if r["case"] in small_names):
         rate = r["nnz"] / r["build"] / 1e3
         lines.append(f"  {verdict(rate >= 300)}  cache-sized conv Jacobian at >= 300 M nnz/s: "
                      f"{r['case']} ({r['wrt']}, {r['bytes'] / MB:.1f} MB): {rate:.0f} M nnz/s")
-    r = next((r for r in conv if r["case"] == LAYER_CASES[1].name and r["wrt"] == "input"), None)
+    r = next((r for r in conv if r["case"] == LAYER_CASES[1].id and r["wrt"] == "input"), None)
     if r is not None and r["jacrev"] is not None:
         speedup = r["jacrev"] / r["build"]
         lines.append(f"  {verdict(speedup >= 1000)}  >= 1000x faster than torch.func.jacrev: "
@@ -419,7 +401,7 @@ def target_lines(layers, lenet, scaling):
         ratio = lenet["backward"] / lenet["torch_backward"]
         lines.append(f"  {verdict(ratio <= 2)}  one-sample gradient within 2x of torch's backward: "
                      f"{fmt_ms(lenet['backward'])} vs {fmt_ms(lenet['torch_backward'])} ms ({ratio:.2f}x)")
-    for r in (r for r in conv if r["case"] == BIG_CASE.name):
+    for r in (r for r in conv if r["case"] == BIG_CASE.id):
         lines.append(f"  {verdict(r['build'] <= 60)}  {r['case']} ({r['wrt']}, {r['nnz'] / 1e6:.1f} M nnz) "
                      f"in <= 60 ms: {fmt_ms(r['build'])} ms")
     if not layers:
@@ -479,8 +461,8 @@ def main(argv=None):
     warm_allocator()
     layers = []
     for case in [] if args.lenet else LAYER_CASES:
-        print(f"... {case.name}", file=sys.stderr, flush=True)
-        layers += measure_layer(case, torch, repeat, bandwidth, rng)
+        print(f"... {case.id}", file=sys.stderr, flush=True)
+        layers += measure_layer(case, torch, repeat, bandwidth)
     print("... LeNet-5", file=sys.stderr, flush=True)
     lenet = measure_lenet(torch, lenet_repeat, rng)
     scaling = []

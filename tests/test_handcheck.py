@@ -1,26 +1,29 @@
 """The hand-derivation checker (``jacobian_cnn.handcheck``).
 
-The written matrices are the seeds' own (copied here as literals), or hand-made
-mistakes of the kinds the checker must name; every expected diagnosis and value is
-worked out by hand in the comments.
+The mistakes the checker must name are a table (``handcheck_cases.CASES``: the seeds' own
+matrices and hand-made ones, every expected diagnosis worked out by hand), checked by one
+generic test; the tests below it are about input forms, errors and speed.
 """
 
 import time
 
 import numpy as np
 import pytest
-from seed_latex import SEED000_EQ3, SEED000_FINAL, SEED000_ROW, SEED000_ZHANG, SEED004_REP2
 
 sympy = pytest.importorskip("sympy")
 
+from handcheck_cases import CASES  # noqa: E402
+
 import jacobian_cnn as jc  # noqa: E402
 from jacobian_cnn.handcheck import as_written_matrix, check_derivation  # noqa: E402
-from jacobian_cnn.symbolic import Names, SymbolicProblem  # noqa: E402
-from jacobian_cnn.symbolic.latex import LatexParseError, derivative_symbol, entry_symbol  # noqa: E402
-
-# Seed 000's final answer dJ/dA^{[l]}, copied verbatim. It is wrong twice: the vec-order
-# row was reshaped row by row (the matrix is the transpose of unvec's), and two entries
-# carry a stray factor 1/4 (dJ/da21 and dJ/da12 should be (dJ/dp11 + dJ/dp21)/4 and
+from jacobian_cnn.symbolic import SymbolicProblem  # noqa: E402
+from jacobian_cnn.symbolic.latex import (  # noqa: E402
+    LatexParseError,
+    LatexSizeError,
+    derivative_symbol,
+    entry_symbol,
+    parse_expression,
+)
 
 POOL = jc.AvgPool2D(2, stride=1)
 Q = sympy.Rational(1, 4)
@@ -33,142 +36,40 @@ def dJ(m, n):
     return derivative_symbol(entry_symbol("J"), entry_symbol("p", (m, n)))
 
 
-# ----------------------------------------------------------------------------- acceptance
+# ----------------------------------------------------------------------------- the mistake catalogue
 
-def test_seed000_final_answer_reshape_error_and_stray_quarters():
-    report = check_derivation(SEED000_FINAL, POOL, (3, 3))
-    assert not report.ok
-    assert report.quantity == "gradient"
-    assert report.kinds == {"row_major_reshape", "stray_factor"}
-    assert [d.label for d in report.diffs] == ["∂J/∂a_{21}", "∂J/∂a_{12}"]
-    assert [d.position for d in report.diffs] == [(1, 2), (2, 1)]   # where the seed put them
-    first, second = report.diffs
-    assert sympy.expand(first.correct - (dJ(1, 1) + dJ(2, 1)) / 4) == 0
-    assert sympy.expand(first.written - (dJ(1, 1) / 4 + dJ(2, 1) / 16)) == 0
-    assert sympy.expand(second.correct - (dJ(1, 1) + dJ(1, 2)) / 4) == 0
-    assert "stray factor 1/4" in first.note
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_mistake_catalogue(case):
+    report = check_derivation(case.written, case.layer, case.x, **case.options)
+    assert report.ok == case.correct
+    assert report.kinds == set(case.kinds)
+    if case.quantity is not None:
+        assert report.quantity == case.quantity
+    assert [(d.label, d.position) for d in report.diffs] == list(case.diffs)
+    by_label = {d.label: d for d in report.diffs}
+    for label, written, correct in case.values:
+        assert sympy.expand(by_label[label].written - parse_expression(written)) == 0
+        assert sympy.expand(by_label[label].correct - parse_expression(correct)) == 0
+    for label, note in case.notes:
+        assert note in by_label[label].note
+    if case.missing_terms is not None:
+        assert [d.label for d in report.diffs if "missing_terms" in d.kinds] == list(case.missing_terms)
+    if case.n_matching is not None:
+        assert report.n_matching == case.n_matching
     text = str(report)
-    assert "reshaped row-major" in text
-    assert "your entry (1, 2) is ∂J/∂a_{21}, where ∂J/∂a_{12} belongs" in text
-    assert "stray factor 1/4 on 2 terms" in text
-    assert report.n_matching == 7
+    for fragment in case.fragments:
+        assert fragment in text
+    if case.correct:
+        assert report.n_matching == report.n_entries
+        assert text.endswith(f"Correct: all {report.n_entries} entries match.")
 
 
-def test_seed000_eq3_jacobian_is_confirmed():
-    report = check_derivation(SEED000_EQ3, POOL, (3, 3))
-    assert report.ok and report.quantity == "jacobian"
-    assert report.n_entries == report.n_matching == 36
-    assert str(report).endswith("Correct: all 36 entries match.")
-    assert "matrix 4 of 4" in str(report)
-
-
-# ----------------------------------------------------------------------------- more seed material
-
-def test_seed000_eq3_labels_are_in_vec_order():
-    report = check_derivation(SEED000_EQ3, POOL, (3, 3), which=2)
-    assert report.ok and report.quantity == "jacobian_labels"
-
-
-def test_seed000_row_has_only_the_stray_factors():
-    report = check_derivation(SEED000_ROW, POOL, (3, 3))
-    assert report.quantity == "gradient_row"
-    assert report.kinds == {"stray_factor"}
-    assert [(d.label, d.position) for d in report.diffs] == [("∂J/∂a_{21}", (1, 2)),
-                                                             ("∂J/∂a_{12}", (1, 4))]
-
-
-def test_seed000_zhang_overlap_not_summed():
-    report = check_derivation(SEED000_ZHANG, POOL, (3, 3))
-    assert report.kinds == {"overlap_not_summed", "wrong_entries"}
-    # a12, a21, a22, a23, a32 keep one window's term only; a33 has dJ/dp12 for dJ/dp22
-    summed = [d.label for d in report.diffs if "missing_terms" in d.kinds]
-    assert summed == ["∂J/∂a_{12}", "∂J/∂a_{21}", "∂J/∂a_{22}", "∂J/∂a_{23}", "∂J/∂a_{32}"]
-    a33 = [d for d in report.diffs if d.label == "∂J/∂a_{33}"][0]
-    assert a33.written == dJ(1, 2) / 4 and a33.correct == dJ(2, 2) / 4
-    assert "overlapping windows not summed in 5 entries" in str(report)
-
-
-def test_seed004_rep2_forward_is_right_and_a_flipped_kernel_is_named():
-    report = check_derivation(SEED004_REP2, SEED004_CONV, (3, 4), names=Names(kernel="beta"))
-    assert report.ok and report.quantity == "forward"
-    # the same result with beta rotated by 180 degrees: beta11 <-> beta22, beta12 <-> beta21
-    swap = {"11": "22", "22": "11", "12": "21", "21": "12"}
-    flipped = SEED004_REP2
-    for old, new in swap.items():
-        flipped = flipped.replace(r"\beta_{" + old + "}", r"\beta_{X" + new + "}")
-    flipped = flipped.replace(r"\beta_{X", r"\beta_{")
-    report = check_derivation(flipped, SEED004_CONV, (3, 4), names=Names(kernel="beta"))
-    assert report.kinds == {"kernel_flip"} and not report.diffs
-    assert "kernel flipped" in str(report)
-
-
-SEED004_CONV = jc.Conv2D(np.ones((2, 2)), stride=(1, 2), padding=1)
-
-
-# ----------------------------------------------------------------------------- mistake kinds
-
-def test_one_wrong_entry_is_labelled_by_meaning():
-    written = [row[:] for row in EQ3]
-    written[2][1] = Q            # row p12, column a21: a21 is not in p12's window
-    report = check_derivation(written, POOL, (3, 3))
-    assert report.kinds == {"wrong_entries"}
-    assert [str(d) for d in report.diffs] == [
-        "∂p_{12}/∂a_{21}: you wrote 1/4, correct is 0  [row 3, column 2]"]
-
-
-def test_denominator_layout():
-    report = check_derivation(np.array(EQ3, dtype=float).T, POOL, (3, 3))
-    assert report.kinds == {"denominator_layout"} and not report.diffs
-    assert "transposed (9x4)" in str(report)
-
-
-def test_columns_in_row_major_order():
-    # columns a11, a12, a13, a21, ... instead of vec's a11, a21, a31, a12, ...
-    columns = [r + 3 * c for r in range(3) for c in range(3)]     # vec index of the C-order list
-    written = [[row[j] for j in columns] for row in EQ3]
-    report = check_derivation(written, POOL, (3, 3))
-    assert report.kinds == {"row_major_order"} and not report.diffs
-
-
-def test_windows_shifted_by_one_column():
-    # By hand: every window one column to the right; p12 and p22 lose their third column.
-    shifted = [[0, 0, 0, Q, Q, 0, Q, Q, 0], [0, 0, 0, 0, Q, Q, 0, Q, Q],
-               [0, 0, 0, 0, 0, 0, Q, Q, 0], [0, 0, 0, 0, 0, 0, 0, Q, Q]]
-    report = check_derivation(shifted, POOL, (3, 3))
-    assert report.kinds == {"window_shift"} and not report.diffs
-    assert "one column right" in str(report)
-
-
-def test_kernel_flip_in_the_input_gradient():
-    # 3x3 input, 2x2 kernel, stride 1: dJ/da11 = dJ/dz11 k11 (a11 only meets k11 in z11).
-    conv = jc.Conv2D(np.ones((2, 2)))
-    right = SymbolicProblem(conv, (3, 3)).gradient().matrix()
-    z11 = derivative_symbol(entry_symbol("J"), entry_symbol("z", (1, 1)))
-    assert right[0, 0] == z11 * entry_symbol("k", (1, 1))
-    rotated = right.xreplace({entry_symbol("k", (r, s)): entry_symbol("k", (3 - r, 3 - s))
-                              for r in (1, 2) for s in (1, 2)})
-    report = check_derivation(rotated, conv, (3, 3))
-    assert report.kinds == {"kernel_flip"}
-    report = check_derivation(rotated, conv, (3, 3), flip_kernel=True)
-    assert report.ok      # for a true convolution the rotated kernel is right
-
-
-def test_kernel_gradient_seed003_formula():
-    # Seed 003: dF/dk_ij = sum_{i',j'} dF/dh_{i'j'} a_{i+i'-1, j+j'-1} (4x4 input, 3x3 kernel).
-    rows = []
-    for i in (1, 2, 3):
-        row = []
-        for j in (1, 2, 3):
-            row.append(" + ".join(f"∂F/∂h_{{{ip}{jp}}} a_{{{i + ip - 1}{j + jp - 1}}}"
-                                  for ip in (1, 2) for jp in (1, 2)))
-        rows.append(row)
-    names = Names(output="h", loss="F")
-    conv = jc.Conv2D(np.ones((3, 3)))
-    assert check_derivation(rows, conv, (4, 4), wrt="kernel", names=names).ok
-    rows[0][0] = rows[0][0].replace("a_{22}", "a_{23}")
-    report = check_derivation(rows, conv, (4, 4), wrt="kernel", names=names)
-    assert [d.label for d in report.diffs] == ["∂F/∂k_{11}"]
-    assert "missing ∂F/∂h_{22} a_{22}" in report.diffs[0].note
+def test_the_catalogue_has_every_mistake_kind():
+    # the kinds the checker names (its documentation): each has at least one row
+    named = set().union(*(case.kinds for case in CASES))
+    assert named == {"row_major_reshape", "row_major_order", "denominator_layout", "transposed",
+                     "kernel_flip", "window_shift", "overlap_not_summed", "stray_factor",
+                     "wrong_entries"}
 
 
 # ----------------------------------------------------------------------------- input forms
@@ -238,3 +139,31 @@ def test_a_36x64_conv_jacobian_is_checked_quickly():
     assert report.kinds == {"wrong_entries"} and len(report.diffs) == 1
     assert report.diffs[0].label == "∂z_{61}/∂a_{81}"      # vec row 5 is z_61, vec column 7 a_81
     assert elapsed < 10
+
+
+# ----------------------------------------------------------------------------- no error hidden
+
+def test_an_entry_over_a_reader_limit_is_a_size_error_naming_the_entry():
+    with pytest.raises(LatexSizeError, match=r"in entry \(1, 2\).*200 digits.*MAX_NUMBER_DIGITS") as info:
+        check_derivation([["1/4", "7" * 200]], POOL, (3, 3))
+    assert isinstance(info.value, jc.SizeLimitError) and isinstance(info.value, LatexParseError)
+
+
+def test_an_error_building_a_mistaken_variant_is_not_taken_for_a_verdict(monkeypatch):
+    # a mistaken variant that fails with anything but the package's refusal is a bug: it
+    # propagates instead of silently dropping the window-shift and kernel-flip readings
+    def broken(self, **changes):
+        raise ValueError("a bug in variant")
+
+    monkeypatch.setattr(SymbolicProblem, "variant", broken)
+    with pytest.raises(ValueError, match="a bug in variant"):
+        check_derivation(EQ3, POOL, (3, 3))
+
+
+def test_a_bug_in_a_layers_forward_pass_propagates(monkeypatch):
+    def broken(self, x):
+        raise TypeError("a bug in forward")
+
+    monkeypatch.setattr(jc.AvgPool2D, "forward", broken)
+    with pytest.raises(TypeError, match="a bug in forward"):
+        check_derivation(EQ3, jc.AvgPool2D(2, stride=1), (3, 3))

@@ -12,8 +12,10 @@ from seed_latex import SEED000_EQ3, SEED000_ROW, SEED004_REP2
 
 sympy = pytest.importorskip("sympy")
 
+from jacobian_cnn.symbolic import latex  # noqa: E402
 from jacobian_cnn.symbolic.latex import (  # noqa: E402
     LatexParseError,
+    LatexSizeError,
     derivative_symbol,
     differential_symbol,
     entry_symbol,
@@ -283,3 +285,19 @@ def test_missing_sympy_gives_a_clear_message(monkeypatch):
         require_sympy()
     with pytest.raises(ImportError, match="pip install"):
         parse_expression("a_{11}")
+
+
+def test_limits_are_read_from_the_module_when_a_call_starts():
+    # the documented way to change a limit: assign the attribute of jacobian_cnn.symbolic.latex
+    old_depth, old_chars = latex.MAX_DEPTH, latex.MAX_INPUT_CHARS
+    try:
+        latex.MAX_DEPTH = 2
+        with pytest.raises(LatexSizeError, match="nested more than 2 deep"):
+            parse_expression("((((a))))")
+        latex.MAX_DEPTH = old_depth
+        assert parse_expression("((((a))))") == entry_symbol("a")
+        latex.MAX_INPUT_CHARS = 5
+        with pytest.raises(LatexSizeError, match="29 characters, over the limit of 5"):
+            parse_matrix(r"\begin{bmatrix}1\end{bmatrix}")
+    finally:
+        latex.MAX_DEPTH, latex.MAX_INPUT_CHARS = old_depth, old_chars

@@ -125,12 +125,12 @@ def test_forward_matches_reference(case):
         assert layer.jacobian(x).dtype == np.float32
 
 
-@pytest.mark.parametrize("case", [c for c in ALL_CASES if c.op == "max"], ids=lambda c: c.id)
+@pytest.mark.parametrize("case", [c for c in ALL_CASES if c.op == "maxpool"], ids=lambda c: c.id)
 def test_max_pool_switches_match_reference(case, torch_ref):
     import reference as ref
 
     o, x = case.options, case.x()
-    layer = OPS["max"].make({}, o)
+    layer = OPS["maxpool"].make({}, o)
     args = (o["window"], o.get("stride", o["window"]), o.get("padding", 0))
     kwargs = pick(o, ("dilation", "pad_value", "ceil_mode"))
     _, expected = ref.maxpool2d(np.asarray(x, np.float64), *args, **kwargs,

@@ -235,7 +235,7 @@ def test_torch_translation_matches_finite_differences(case, torch_ref):
 # Every configuration of the case table, as the first layer of a small classifier: torch
 # (through autograd's translation) and Chain.backward must agree on the input and every
 # parameter. The losses of the table cannot sit inside a classifier: they are refused.
-TORCH_LAYER_OPS = ("conv", "avg", "max", "flatten", "dense", "relu", "sigmoid", "tanh", "softmax")
+TORCH_LAYER_OPS = ("conv", "avgpool", "maxpool", "flatten", "dense", "relu", "sigmoid", "tanh", "softmax")
 TABLE = CASES + PARITY_CASES
 N_CLASSES = 3
 
@@ -292,7 +292,7 @@ def test_the_case_table_holds_every_option_torch_gradients_translates():
         assert (key, None) in options, key
     for mode in ("reflect", "replicate", "circular"):
         assert ("padding_mode", mode) in options
-    assert any(c.op == "max" and c.x_kind == "ties" and "tie" not in c.options for c in TABLE)
+    assert any(c.op == "maxpool" and c.x_kind == "ties" and "tie" not in c.options for c in TABLE)
 
 
 @pytest.mark.parametrize("first, x_shape", [

@@ -17,42 +17,33 @@ import numpy as np
 import scipy.sparse as sp
 
 from jacobian_cnn import chain, examples
+from jacobian_cnn.cases import ALL_CASES, draw_input
 from jacobian_cnn.checking import compare_jacobians, numerical_jacobian
 from jacobian_cnn.cli import _options
 from jacobian_cnn.cli._options import nonnegative_float, nonnegative_int, positive_int
 from jacobian_cnn.compare import autograd
 from jacobian_cnn.errors import InvalidValueError, JacobianCNNError
-from jacobian_cnn.ops import activations, conv, dense, losses, pooling, reshape
+from jacobian_cnn.ops import losses
+from jacobian_cnn.ops.by_name import LAYER_CLASSES, PARAMETERS, SHORT_NAMES, make_layer
 
-BUILTIN = [
-    ("conv", {"x": (5, 6, 2), "kernel": (3, 3, 2, 3), "stride": (1, 2), "padding": 1}),
-    ("conv", {"x": (6, 6, 4, 2), "kernel": (3, 3, 2, 4), "groups": 2, "padding": "same"}),
-    ("conv", {"x": (6, 5, 3), "kernel": (3, 3, 1, 3), "groups": 3, "dilation": 2, "padding": 2}),
-    ("conv", {"x": (5, 5, 2), "kernel": (4, 4, 2, 2), "padding": "same", "padding_mode": "reflect"}),
-    ("conv", {"x": (4, 5, 2), "kernel": (3, 3, 2, 2), "padding": 2, "padding_mode": "replicate"}),
-    ("conv", {"x": (3, 4, 1, 2), "kernel": (3, 2, 1, 2), "padding": ((3, 3), (4, 4)),
-              "dilation": (2, 3), "padding_mode": "circular"}),
-    ("avg", {"x": (3, 3), "window": 2, "stride": 1}),
-    ("avg", {"x": (6, 6, 2), "window": 3, "stride": 2, "padding": 1, "ceil_mode": True}),
-    ("avg", {"x": (6, 6, 2), "window": 3, "stride": 2, "padding": 1, "ceil_mode": True,
-             "count_include_pad": False}),
-    ("avg", {"x": (5, 5, 1, 2), "window": 3, "stride": 2, "padding": 1, "divisor_override": 4}),
-    ("max", {"x": (6, 6, 2), "window": 3, "stride": 2, "padding": 1, "ceil_mode": True}),
-    ("max", {"x": (7, 7, 1, 2), "window": 2, "stride": 2, "dilation": 2, "padding": 1}),
-    ("max", {"x": (6, 6, 2), "window": 3, "stride": 1, "padding": 1, "tie": "row_major",
-             "input": "zeros"}),
-    ("max", {"x": (6, 5, 2), "window": 3, "stride": 2, "ceil_mode": True, "tie": "row_major",
-             "input": "ties"}),
-    ("flatten", {"x": (3, 2, 2, 2), "order": "torch"}),
-    ("dense", {"x": (5, 3), "n_out": 4}),
-    ("relu", {"x": (3, 4, 2)}),
-    ("softmax", {"x": (5, 2)}),
-    ("chain", {"x": (8, 8, 1, 2), "pool": "max"}),
-]
+OPERATIONS = ("conv", "avgpool", "maxpool", "flatten", "dense", "relu", "sigmoid", "tanh",
+              "softmax", "chain")
+"""What ``-c`` takes (``avg`` and ``max`` are short for ``avgpool`` and ``maxpool``)."""
+
+
+def _case_options(case):
+    """A table case as ``-c`` would write it: input shape and kind, then the options."""
+    kind = {} if case.x_kind == "normal" else {"input": case.x_kind}
+    return {"x": case.x_shape, **kind, **case.options}
+
+
+BUILTIN_CASES = [case for case in ALL_CASES if case.verify]
+"""The case table's rows marked ``verify`` (:mod:`jacobian_cnn.cases`): their own inputs and parameters."""
+
+BUILTIN = [(case.op, _case_options(case)) for case in BUILTIN_CASES] + [
+    ("chain", {"x": (8, 8, 1, 2), "pool": "max"})]
 """Built-in configurations: (operation, options); ``x`` is the input shape."""
 
-OPERATIONS = ("conv", "avg", "max", "flatten", "dense", "relu", "sigmoid", "tanh", "softmax",
-              "chain")
 INPUT_KINDS = ("normal", "ties", "zeros", "negative")
 
 
@@ -65,7 +56,7 @@ def add_parser(sub):
                     "them with torch.func.jacrev, jax.jacrev (mapped into vec order) and "
                     "central finite differences. Exits 1 on a mismatch.",
         epilog="example: jacobian-cnn verify -c conv x=6x6x4 kernel=3x3x2x4 groups=2 "
-               "padding=same padding_mode=reflect -c max x=5x5x2 window=2 ceil_mode=true "
+               "padding=same padding_mode=reflect -c maxpool x=5x5x2 window=2 ceil_mode=true "
                "tie=row_major input=ties --no-builtin")
     p.add_argument("-c", "--config", nargs="+", action="append", default=[], metavar="ARG",
                    help=f"OP KEY=VALUE ...; OP one of {', '.join(OPERATIONS)}; keys: x (input "
@@ -92,8 +83,10 @@ def add_parser(sub):
 
 
 def run(args):
+    cases = [] if args.no_builtin else [*BUILTIN_CASES, None]  # None: drawn from --seed
     configs = [] if args.no_builtin else [(op, dict(o)) for op, o in BUILTIN]
     configs += [parse_config(words) for words in args.config]
+    cases += [None] * (len(configs) - len(cases))
     if not configs:
         raise InvalidValueError("nothing to verify: give -c OP KEY=VALUE ... or drop --no-builtin")
     installed = autograd.available_backends()
@@ -109,8 +102,10 @@ def run(args):
     header = (f"{'op':<8}{'wrt':<14}{'configuration':<{width}}{'J shape':>12}{'nnz':>7}"
               + "".join(f"{b:>10}" for b in backends) + f"{'fd':>10}  result")
     built = []
-    for index, (op, options) in enumerate(configs):  # bad options fail before the table
-        built.append(build(op, options, np.random.default_rng(args.seed + index),
+    for index, ((op, options), case) in enumerate(zip(configs, cases, strict=True)):
+        # bad options fail before the table
+        built.append((case.layer(), case.x(), case.x_kind) if case is not None else
+                     build(op, options, np.random.default_rng(args.seed + index),
                            max_entries=args.max_entries))
         _check_work(op, options, *built[-1], args)
     print(header)
@@ -250,9 +245,10 @@ def parse_config(words):
     --------
     >>> from jacobian_cnn.cli.verify import parse_config
     >>> parse_config(["max", "x=5x5x2", "window=2", "ceil_mode=true", "padding=((1,0),(0,1))"])
-    ('max', {'x': (5, 5, 2), 'window': 2, 'ceil_mode': True, 'padding': ((1, 0), (0, 1))})
+    ('maxpool', {'x': (5, 5, 2), 'window': 2, 'ceil_mode': True, 'padding': ((1, 0), (0, 1))})
     """
     op, *pairs = words
+    op = SHORT_NAMES.get(op, op)
     if op not in OPERATIONS:
         raise InvalidValueError(f"-c: operation must be one of {', '.join(OPERATIONS)}, got {op!r}")
     options = {}
@@ -276,10 +272,6 @@ def _value(text):
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
-
-
-_LAYERS = {"conv": conv.Conv2D, "avg": pooling.AvgPool2D, "max": pooling.MaxPool2D,
-           "flatten": reshape.Flatten}
 
 
 _FORMS = {(1, 2, 3, 4): "1 to 4 positive sizes like 6, 6x6, 6x6x2 or 6x6x2x3 (the batch size "
@@ -338,8 +330,8 @@ def _build(op, options, rng, max_entries):
     if seed is not None and not (_is_int(seed) and seed >= 0):
         raise InvalidValueError(f"-c {op}: seed must be a non-negative integer, got {_text(seed)}")
     allowed = {"conv": {"kernel", "bias"}, "dense": {"n_out", "bias"}, "chain": {"pool"}}.get(op, set())
-    if op in _LAYERS:
-        allowed |= set(inspect.signature(_LAYERS[op]).parameters) - {"kernel", "bias"}
+    if op in LAYER_CLASSES:
+        allowed |= set(inspect.signature(LAYER_CLASSES[op]).parameters) - set(PARAMETERS.get(op, ()))
     unknown = sorted(set(o) - allowed)
     if unknown:
         raise InvalidValueError(f"-c {op}: unknown option(s) {', '.join(unknown)}; allowed: x, "
@@ -359,27 +351,7 @@ def _build(op, options, rng, max_entries):
     if op == "chain" and o.get("pool", "avg") not in ("avg", "max"):
         raise InvalidValueError(f"-c chain: pool must be avg or max, got {_text(o['pool'])}")
     rng = rng if seed is None else np.random.default_rng(seed)
-    if kind == "ties":
-        x = rng.integers(-2, 3, size=shape).astype(np.float64)
-    elif kind == "zeros":
-        x = np.zeros(shape)
-    else:
-        x = rng.normal(size=shape)
-        x = -np.abs(x) - 0.5 if kind == "negative" else x
-    if op == "conv":
-        kernel = rng.normal(size=_required(o, "kernel", op))
-        bias = rng.normal(size=kernel.shape[-1]) if o.pop("bias", True) else None
-        return conv.Conv2D(kernel, bias, **o), x, kind
-    if op == "avg":
-        return pooling.AvgPool2D(_required(o, "window", op), **o), x, kind
-    if op == "max":
-        return pooling.MaxPool2D(_required(o, "window", op), **o), x, kind
-    if op == "flatten":
-        return reshape.Flatten(**o), x, kind
-    if op == "dense":
-        n_out = _required(o, "n_out", op)
-        bias = rng.normal(size=n_out) if o.pop("bias", True) else None
-        return dense.Dense(rng.normal(size=(shape[0], n_out)), bias), x, kind
+    x = draw_input(shape, kind, rng)
     if op == "chain":
         if len(shape) != 4 or shape[0] != shape[1] or shape[0] % 4:
             raise InvalidValueError(f"-c chain: x must be SxSxCxN with S a multiple of 4, "
@@ -388,9 +360,19 @@ def _build(op, options, rng, max_entries):
                                 pool=o.pop("pool", "avg"))
         labels = rng.integers(0, 3, size=shape[3])
         return chain.Chain([*net.layers, losses.SoftmaxCrossEntropy(labels)]), x, kind
-    layer = {"relu": activations.ReLU, "sigmoid": activations.Sigmoid, "tanh": activations.Tanh,
-             "softmax": activations.Softmax}[op]
-    return layer(), x, kind
+    params = {}  # drawn in this order: conv kernel, bias; dense bias, weight
+    if op == "conv":
+        params["kernel"] = rng.normal(size=_required(o, "kernel", op))
+        if o.pop("bias", True):
+            params["bias"] = rng.normal(size=params["kernel"].shape[-1])
+    if op == "dense":
+        n_out = _required(o, "n_out", op)
+        if o.pop("bias", True):
+            params["bias"] = rng.normal(size=n_out)
+        params["weight"] = rng.normal(size=(shape[0], n_out))
+    if op in ("avgpool", "maxpool"):
+        _required(dict(o), "window", op)  # make_layer takes it from the options
+    return make_layer(op, params, o), x, kind
 
 
 def _required(options, key, op):

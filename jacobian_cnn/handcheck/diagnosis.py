@@ -1,0 +1,213 @@
+"""Naming what is wrong: entries compared as expressions, each differing entry explained
+(missing terms, a stray factor), the systematic mistakes described with an entry that shows
+them, and the :class:`~jacobian_cnn.handcheck.report.CheckReport` assembled."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jacobian_cnn.errors import SizeLimitError
+from jacobian_cnn.handcheck.candidates import _SHIFTS, _family
+from jacobian_cnn.handcheck.report import CheckReport, EntryDiff, Mistake
+from jacobian_cnn.symbolic.latex import require_sympy, to_text
+
+
+def _same(a, b, max_ops, where=None):
+    """Equal as expressions (both are expanded; only non-polynomials need ``simplify``, for a
+    difference of at most ``max_ops`` operations: :data:`~jacobian_cnn.handcheck.check.MAX_SIMPLIFY_OPS`)."""
+    sympy = require_sympy()
+    if a == b:
+        return True
+    difference = sympy.expand(a - b)
+    if difference == 0:
+        return True
+    if difference.is_polynomial():
+        return False
+    ops = sympy.count_ops(difference)
+    if ops > max_ops:
+        at = f" at row {where[0]}, column {where[1]}" if where else ""
+        raise SizeLimitError(
+            f"the written entry{at} differs from the correct one by an expression of {ops} "
+            f"operations; deciding whether it is zero needs simplify, which is limited to "
+            f"{max_ops} (jacobian_cnn.handcheck.check.MAX_SIMPLIFY_OPS)")
+    # No exception is caught here: the reader builds only rationals, symbols and a few
+    # elementary functions, so a failure of simplify is a bug to see, not a verdict.
+    return sympy.simplify(difference) == 0
+
+
+def _report(W, problem, wrt, quantity, variant, arrangement, E, arranged, E0, source, max_simplify_ops):
+    sympy = require_sympy()
+    letters = {"input": problem.names.input, "kernel": problem.names.kernel,
+               "weight": problem.names.weight, "bias": problem.names.bias}
+    var, out, loss = letters[wrt], problem.names.output, problem.names.loss
+    titles = {"jacobian": f"d vec({out}) / d vec({var})",
+              "jacobian_labels": f"the labels of d vec({out}) / d vec({var})",
+              "gradient": f"d{loss}/d{var} in {var}'s shape",
+              "gradient_row": f"d{loss} / d vec({var})",
+              "gradient_labels": f"the labels of d{loss}/d{var}",
+              "gradient_row_labels": f"the labels of d{loss} / d vec({var})",
+              "forward": f"{out} = f({var})"}
+    report = CheckReport(quantity, titles[quantity], repr(problem), W.shape, n_entries=W.size,
+                         source=source)
+    src = arrangement.src
+    diffs = []
+    for (i, j), w in np.ndenumerate(W):
+        c = arranged[i, j]
+        if w == c or _same(w, c, max_simplify_ops, (i + 1, j + 1)):
+            continue
+        note, kinds = _explain(w, c, quantity)
+        diffs.append(EntryDiff((i + 1, j + 1), E.label(src[i, j]), w, c, note, kinds))
+    report.diffs = diffs
+    report.n_matching = W.size - len(diffs)
+
+    mistakes = []
+    for kind in arrangement.kinds:
+        mistakes.append(_arrangement_mistake(kind, W, src, E0, problem, quantity, var, out))
+    for kind in variant[0]:
+        mistakes.append(_variant_mistake(kind, W, E0, arrangement, arranged, problem, quantity))
+    mistakes = _merge_order_mistakes(mistakes)
+
+    not_summed = [d for d in diffs if "missing_terms" in d.kinds and quantity.startswith("gradient")
+                  and len(sympy.Add.make_args(d.correct)) > 1]
+    if not_summed:
+        example = not_summed[0]
+        mistakes.append(Mistake(
+            "overlap_not_summed",
+            f"overlapping windows not summed in {len(not_summed)} "
+            f"entr{'y' if len(not_summed) == 1 else 'ies'}: an entry that lies in several windows "
+            f"collects a term from every one of them (chain rule: ∂J/∂a_ij = Σ_mn ∂J/∂p_mn "
+            f"∂p_mn/∂a_ij, seed 000); e.g. {example.label} = {to_text(example.correct)}, you "
+            f"wrote {to_text(example.written)}"))
+    stray = {}
+    for d in diffs:
+        for kind in d.kinds:
+            if isinstance(kind, tuple) and kind[0] == "stray_factor":
+                stray.setdefault(kind[1], []).append((d, kind[2]))
+    for ratio, items in stray.items():
+        where = ", ".join(f"{to_text(term)} in {d.label}" for d, term in items)
+        mistakes.append(Mistake(
+            "stray_factor",
+            f"stray factor {to_text(ratio)} on {len(items)} term{'s' if len(items) > 1 else ''}: "
+            f"{where}"))
+    explained = {id(d) for d in not_summed} | {id(d) for items in stray.values() for d, _ in items}
+    others = [d for d in diffs if id(d) not in explained]
+    if others:
+        mistakes.append(Mistake("wrong_entries",
+                                f"{len(others)} other entr{'y differs' if len(others) == 1 else 'ies differ'}"
+                                " (listed below)"))
+    report.mistakes = mistakes
+    return report
+
+
+def _explain(w, c, quantity):
+    """A note on how ``w`` differs from ``c``, and the kinds of difference found."""
+    sympy = require_sympy()
+    if w.is_Number and c.is_Number:
+        return "", ()
+    dw = {k: v for k, v in w.as_coefficients_dict().items() if v != 0}
+    dc = {k: v for k, v in c.as_coefficients_dict().items() if v != 0}
+    if w == 0:
+        return "", ()
+
+    def terms(monomials, coeffs):
+        return to_text(sympy.Add(*[coeffs[k] * k for k in monomials]))
+
+    missing = [k for k in dc if k not in dw]
+    extra = [k for k in dw if k not in dc]
+    changed = [k for k in dc if k in dw and dw[k] != dc[k]]
+    notes, kinds = [], []
+    if missing:
+        notes.append("missing " + terms(missing, dc))
+        if not extra and not changed:
+            kinds.append("missing_terms")
+    for k in changed:
+        ratio = dw[k] / dc[k]  # coefficients of as_coefficients_dict are numbers
+        what = "the constant term" if k == 1 else f"the coefficient of {to_text(k)}"
+        note = f"{what} is {to_text(dw[k])}, correct is {to_text(dc[k])}"
+        if ratio.is_Rational and ratio == -1:
+            note += " (wrong sign)"
+        elif ratio.is_Rational and ratio != 1:
+            note += f" (a stray factor {to_text(ratio)})"
+            kinds.append(("stray_factor", ratio, k))
+        notes.append(note)
+    if extra:
+        notes.append("extra " + terms(extra, dw))
+    return "; ".join(notes), tuple(kinds)
+
+
+def _first_moved(src, E0):
+    """First written position whose source differs from the identity layout, or None."""
+    identity = np.arange(E0.values.size).reshape(E0.values.shape)
+    if src.shape != identity.shape:
+        return None
+    moved = np.argwhere(src != identity)
+    return None if not len(moved) else tuple(int(v) for v in moved[0])
+
+
+def _arrangement_mistake(kind, W, src, E0, problem, quantity, var, out):
+    m, n = E0.values.shape
+    pos = _first_moved(src, E0)
+    example = ""
+    if pos is not None:
+        example = (f": your entry ({pos[0] + 1}, {pos[1] + 1}) is {E0.label(src[pos])}, where "
+                   f"{E0.label(pos[0] * n + pos[1])} belongs")
+    if kind == "row_major_reshape":
+        return Mistake("row_major_reshape",
+                       f"reshaped row-major: the vec-order row d{problem.names.loss}/d vec({var}) was "
+                       f"filled into {var}'s {m}x{n} shape row by row, but vec stacks columns, so "
+                       f"unvec fills column by column{example}"
+                       + (" (for a square matrix this is a transpose)" if m == n else ""))
+    if kind.startswith("row_major_order"):
+        part = kind.split(":")[1]
+        what, letter = {"rows": (f"rows (the outputs {out})", out),
+                        "cols": (f"columns (the variables {var})", var),
+                        "entries": ("entries", out if quantity == "forward" else var)}[part]
+        return Mistake(f"row_major_order:{part}",
+                       f"{what} listed in row-major order, but vec lists them column by column "
+                       f"({letter}_{{11}}, {letter}_{{21}}, ...){example}")
+    if kind == "denominator_layout":
+        if _family(quantity) == "row":
+            text = (f"a column: that is denominator layout; in numerator layout "
+                    f"d{problem.names.loss} / d vec({var}) is a 1x{n} row")
+        else:
+            text = (f"transposed ({n}x{m}): that is denominator layout; numerator layout has one "
+                    f"row per output entry and one column per variable ({m}x{n})")
+        return Mistake("denominator_layout", text)
+    if kind == "transposed":
+        return Mistake("transposed", f"transposed: you wrote {n}x{m}, the shape is {m}x{n}")
+    raise AssertionError(kind)
+
+
+def _merge_order_mistakes(mistakes):
+    """One ``row_major_order`` mistake for rows and columns together."""
+    order = [m for m in mistakes if m.kind.startswith("row_major_order")]
+    rest = [m for m in mistakes if not m.kind.startswith("row_major_order")]
+    if not order:
+        return mistakes
+    message = "; ".join(m.message for m in order)
+    return [Mistake("row_major_order", message)] + rest
+
+
+def _variant_mistake(kind, W, E0, arrangement, arranged, problem, quantity):
+    """A kernel flip or window shift, with an entry that shows it."""
+    base = E0.values.ravel()[arrangement.src]
+    differs = np.argwhere((base != arranged) & (arranged == W))
+    example = ""
+    if len(differs):
+        i, j = (int(v) for v in differs[0])
+        example = (f"; e.g. {E0.label(arrangement.src[i, j])}: you wrote {to_text(W[i, j])}, "
+                   f"correct is {to_text(base[i, j])}")
+    if kind == "kernel_flip":
+        if problem.flip_kernel:
+            text = ("kernel not flipped: this operation is a true convolution, which uses the "
+                    "kernel rotated by 180 degrees")
+        else:
+            text = ("kernel flipped (rotated by 180 degrees) where it should not be: Conv2D is a "
+                    "cross-correlation, z_pq = Σ_rs k_rs a_(p+r-1)(q+s-1)")
+            if quantity.startswith("gradient"):
+                text += (" (the input gradient is a full convolution of ∂J/∂z with the rotated "
+                         "kernel, but written out entry by entry the rotation is already in the "
+                         "indices: ∂J/∂a_ij = Σ_pq ∂J/∂z_pq k_(i-p+1)(j-q+1))")
+        return Mistake("kernel_flip", text + example)
+    shift = tuple(int(v) for v in kind.split(":")[1].split(","))
+    return Mistake("window_shift", f"every window shifted by {_SHIFTS[shift]}{example}")

@@ -1,0 +1,127 @@
+"""What the hand checker reports: the quantities it compares, a systematic :class:`Mistake`, one
+differing entry (:class:`EntryDiff`) and the whole :class:`CheckReport` with its text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jacobian_cnn.symbolic.latex import to_text
+
+QUANTITIES = {
+    "jacobian": "the Jacobian in numerator layout",
+    "jacobian_labels": "the entry labels of the Jacobian",
+    "gradient": "the gradient reshaped into the variable's shape",
+    "gradient_row": "the gradient as a row over vec order",
+    "gradient_labels": "the entry labels of the gradient, in the variable's shape",
+    "gradient_row_labels": "the entry labels of the gradient row",
+    "forward": "the forward result",
+}
+"""What :func:`check_derivation` can compare, by name (``quantity=``)."""
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A systematic mistake: ``kind`` (a short name) and a message for a person."""
+
+    kind: str
+    message: str
+
+    def __str__(self):
+        return self.message
+
+
+@dataclass(frozen=True)
+class EntryDiff:
+    """One entry that differs, labelled by what it means.
+
+    Attributes
+    ----------
+    position : (int, int)
+        1-based row and column in the written matrix.
+    label : str
+        What the entry is, e.g. ``"∂p_{12}/∂a_{21}"`` or ``"∂J/∂a_{21}"`` (after
+        undoing the diagnosed systematic mistakes).
+    written, correct : sympy.Expr
+    note : str
+        How they differ (missing terms, a stray factor, ...), or ``""``.
+    """
+
+    position: tuple
+    label: str
+    written: object
+    correct: object
+    note: str = ""
+    kinds: tuple = ()
+
+    def __str__(self):
+        note = f"; {self.note}" if self.note else ""
+        return (f"{self.label}: you wrote {to_text(self.written)}, correct is "
+                f"{to_text(self.correct)}{note}  [row {self.position[0]}, column {self.position[1]}]")
+
+
+@dataclass
+class CheckReport:
+    """Outcome of :func:`check_derivation`; ``str()`` is the report for a person.
+
+    Attributes
+    ----------
+    quantity : str
+        Key of :data:`QUANTITIES` the written matrix was read as.
+    title : str
+        That quantity for this problem, e.g. ``"d vec(p) / d vec(a)"``.
+    problem : str
+        The layer and input, e.g. ``"AvgPool2D(2x2, stride=1) on a 3x3 input"``.
+    shape : (int, int)
+        Shape of the written matrix.
+    mistakes : list of Mistake
+        Systematic mistakes (empty if none).
+    diffs : list of EntryDiff
+        Entries that still differ once the systematic mistakes are undone.
+    n_entries, n_matching : int
+        Entries in total, and matching under the diagnosis.
+    source : str
+        Where the matrix came from (for LaTeX text with several matrices).
+    """
+
+    quantity: str
+    title: str
+    problem: str
+    shape: tuple
+    mistakes: list = field(default_factory=list)
+    diffs: list = field(default_factory=list)
+    n_entries: int = 0
+    n_matching: int = 0
+    source: str = ""
+
+    @property
+    def ok(self):
+        """``True`` when the written matrix is exactly right."""
+        return not self.mistakes and not self.diffs
+
+    @property
+    def kinds(self):
+        """The set of mistake kinds, e.g. ``{"row_major_reshape", "stray_factor"}``."""
+        return {m.kind for m in self.mistakes}
+
+    def __str__(self):
+        head = (f"Checked: a {self.shape[0]}x{self.shape[1]} matrix{self.source}, read as "
+                f"{self.title} ({QUANTITIES[self.quantity]})\nProblem: {self.problem}")
+        if self.ok:
+            return f"{head}\nCorrect: all {self.n_entries} entries match."
+        lines = [head]
+        if self.mistakes:
+            lines.append("Mistakes:")
+            lines += [f"  - {m.message}" for m in self.mistakes]
+        if self.diffs:
+            undone = " once the systematic mistakes are undone" if any(
+                m.kind in _STRUCTURAL for m in self.mistakes) else ""
+            lines.append(f"Entries that differ{undone} ({len(self.diffs)} of {self.n_entries}):")
+            lines += [f"  {d}" for d in self.diffs]
+        else:
+            lines.append(f"Every entry matches once the mistakes above are undone "
+                         f"({self.n_entries} entries).")
+        return "\n".join(lines)
+
+
+_STRUCTURAL = {"row_major_reshape", "row_major_order", "denominator_layout", "transposed",
+               "kernel_flip", "window_shift"}

@@ -1,0 +1,217 @@
+"""The hand checker's mistake catalogue, as data: one :class:`HandCase` per written matrix.
+
+Each row names the layer and input, the written matrix (a seed passage from ``seed_latex``, or a
+literal worked out by hand in the comment beside it), the verdict expected (the mistake kinds;
+none and no differing entry: correct) and what the report must say. Nothing here is computed by
+the package: ``test_handcheck.test_mistake_catalogue`` checks every row.
+
+Conventions (:mod:`jacobian_cnn.vec`): a Jacobian is numerator layout with columns in ``vec``
+(column-major) order a11, a21, a31, a12, ...; a gradient "in a's shape" has ``∂J/∂a_ij`` at row i,
+column j. Positions in ``diffs`` are 1-based (row, column) of the written matrix.
+"""
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+from seed_latex import SEED000_EQ3, SEED000_FINAL, SEED000_ROW, SEED000_ZHANG, SEED004_REP2
+
+import jacobian_cnn as jc
+from jacobian_cnn.symbolic import Names
+
+
+@dataclass(frozen=True)
+class HandCase:
+    """One written matrix and the diagnosis it must get.
+
+    Attributes
+    ----------
+    id : str
+    layer, x
+        The problem: ``check_derivation(written, layer, x, **options)``.
+    written : str or list
+        LaTeX text, or nested lists of numbers / plain-text entries.
+    source : str
+        Where ``written`` comes from (a seed passage, or "by hand").
+    kinds : frozenset of str
+        The expected ``report.kinds``; empty (and no ``diffs``): the verdict is "correct".
+    quantity : str or None
+        What the matrix must be read as (a key of ``QUANTITIES``), if the case says.
+    diffs : tuple of (str, (int, int))
+        Label and position of every entry that still differs, in report order.
+    fragments : tuple of str
+        Texts the printed report must contain.
+    values : tuple of (str, str, str)
+        ``(label, written, correct)`` of differing entries, as plain text compared as expressions.
+    notes : tuple of (str, str)
+        ``(label, text)``: the note of that differing entry contains the text.
+    missing_terms : tuple of str or None
+        Labels of the differing entries that only lack terms (overlapping windows not summed).
+    n_matching : int or None
+        Entries matching under the diagnosis.
+    options : dict
+        More keyword arguments of ``check_derivation`` (``which=``, ``names=``, ``wrt=``, ...).
+    """
+
+    id: str
+    layer: object
+    x: tuple
+    written: object
+    source: str
+    kinds: frozenset = frozenset()
+    quantity: str = None
+    diffs: tuple = ()
+    fragments: tuple = ()
+    values: tuple = ()
+    notes: tuple = ()
+    missing_terms: tuple = None
+    n_matching: int = None
+    options: dict = field(default_factory=dict)
+
+    @property
+    def correct(self):
+        return not self.kinds and not self.diffs
+
+
+POOL = jc.AvgPool2D(2, stride=1)          # seed 000: 2x2 windows, stride 1, on a 3x3 input
+SEED004_CONV = jc.Conv2D(np.ones((2, 2)), stride=(1, 2), padding=1)   # seed 004 appendix A
+CONV = jc.Conv2D(np.ones((2, 2)))         # 2x2 kernel k_rs, stride 1
+
+Q = Fraction(1, 4)
+# Seed 000 eq. 3 by hand: p_mn averages its 2x2 window. Rows p11, p21, p12, p22 (vec order),
+# columns a11, a21, a31, a12, a22, a32, a13, a23, a33.
+EQ3 = [[Q, Q, 0, Q, Q, 0, 0, 0, 0],      # p11: a11 a21 a12 a22
+       [0, Q, Q, 0, Q, Q, 0, 0, 0],      # p21: a21 a31 a22 a32
+       [0, 0, 0, Q, Q, 0, Q, Q, 0],      # p12: a12 a22 a13 a23
+       [0, 0, 0, 0, Q, Q, 0, Q, Q]]      # p22: a22 a32 a23 a33
+
+# EQ3 with a 1/4 at row p12, column a21 (a21 is not in p12's window).
+EQ3_ONE_WRONG = [[Q, Q, 0, Q, Q, 0, 0, 0, 0],
+                 [0, Q, Q, 0, Q, Q, 0, 0, 0],
+                 [0, Q, 0, Q, Q, 0, Q, Q, 0],
+                 [0, 0, 0, 0, Q, Q, 0, Q, Q]]
+
+# EQ3 transposed (9x4): one row per variable, one column per output (denominator layout).
+EQ3_TRANSPOSED = [[0.25, 0, 0, 0], [0.25, 0.25, 0, 0], [0, 0.25, 0, 0],
+                  [0.25, 0, 0.25, 0], [0.25, 0.25, 0.25, 0.25], [0, 0.25, 0, 0.25],
+                  [0, 0, 0.25, 0], [0, 0, 0.25, 0.25], [0, 0, 0, 0.25]]
+
+# Columns listed row-major: a11, a12, a13, a21, a22, a23, a31, a32, a33.
+EQ3_ROW_MAJOR_COLUMNS = [[Q, Q, 0, Q, Q, 0, 0, 0, 0],      # p11: a11 a12 a21 a22
+                         [0, 0, 0, Q, Q, 0, Q, Q, 0],      # p21: a21 a22 a31 a32
+                         [0, Q, Q, 0, Q, Q, 0, 0, 0],      # p12: a12 a13 a22 a23
+                         [0, 0, 0, 0, Q, Q, 0, Q, Q]]      # p22: a22 a23 a32 a33
+
+# Every window one column to the right: p11 covers a12 a22 a13 a23, p21 a22 a32 a23 a33,
+# p12 and p22 lose their third column (a13 a23 only, a23 a33 only).
+EQ3_SHIFTED_RIGHT = [[0, 0, 0, Q, Q, 0, Q, Q, 0],
+                     [0, 0, 0, 0, Q, Q, 0, Q, Q],
+                     [0, 0, 0, 0, 0, 0, Q, Q, 0],
+                     [0, 0, 0, 0, 0, 0, 0, Q, Q]]
+
+# Seed 004 rep. 2 with beta rotated by 180 degrees (beta11 <-> beta22, beta12 <-> beta21).
+SEED004_REP2_FLIPPED = r"""\begin{bmatrix}
+a_{11}\beta_{11} & a_{12}\beta_{12} + a_{13}\beta_{11} & a_{14}\beta_{12} \\
+a_{11}\beta_{21} + a_{21}\beta_{11} & a_{12}\beta_{22} + a_{13}\beta_{21} + a_{22}\beta_{12} + a_{23}\beta_{11} & a_{14}\beta_{22} + a_{24}\beta_{12} \\
+a_{21}\beta_{21} + a_{31}\beta_{11} & a_{22}\beta_{22} + a_{23}\beta_{21} + a_{32}\beta_{12} + a_{33}\beta_{11} & a_{24}\beta_{22} + a_{34}\beta_{12} \\
+a_{31}\beta_{21} & a_{32}\beta_{22} + a_{33}\beta_{21} & a_{34}\beta_{22}
+\end{bmatrix}"""  # noqa: E501
+
+# Seed 004 rep. 2 transposed by hand (3x4; the output z is 4x3).
+SEED004_REP2_TRANSPOSED = r"""\begin{bmatrix}
+a_{11}\beta_{22} & a_{11}\beta_{12} + a_{21}\beta_{22} & a_{21}\beta_{12} + a_{31}\beta_{22} & a_{31}\beta_{12} \\
+a_{12}\beta_{21} + a_{13}\beta_{22} & a_{12}\beta_{11} + a_{13}\beta_{12} + a_{22}\beta_{21} + a_{23}\beta_{22} & a_{22}\beta_{11} + a_{23}\beta_{12} + a_{32}\beta_{21} + a_{33}\beta_{22} & a_{32}\beta_{11} + a_{33}\beta_{12} \\
+a_{14}\beta_{21} & a_{14}\beta_{11} + a_{24}\beta_{21} & a_{24}\beta_{11} + a_{34}\beta_{21} & a_{34}\beta_{11}
+\end{bmatrix}"""  # noqa: E501
+
+# dJ/da_ij of CONV on a 3x3 input by hand, ∂J/∂a_ij = Σ_pq ∂J/∂z_pq k_(i-p+1)(j-q+1), written
+# with the kernel rotated (k_rs -> k_(3-r)(3-s)): the flipped-kernel mistake of a
+# cross-correlation, and the right answer for a true convolution.
+CONV_GRADIENT_ROTATED = [
+    ["∂J/∂z_{11} k_{22}", "∂J/∂z_{11} k_{21} + ∂J/∂z_{12} k_{22}", "∂J/∂z_{12} k_{21}"],
+    ["∂J/∂z_{11} k_{12} + ∂J/∂z_{21} k_{22}",
+     "∂J/∂z_{11} k_{11} + ∂J/∂z_{12} k_{12} + ∂J/∂z_{21} k_{21} + ∂J/∂z_{22} k_{22}",
+     "∂J/∂z_{12} k_{11} + ∂J/∂z_{22} k_{21}"],
+    ["∂J/∂z_{21} k_{12}", "∂J/∂z_{21} k_{11} + ∂J/∂z_{22} k_{12}", "∂J/∂z_{22} k_{11}"],
+]
+
+
+def _seed003_kernel_gradient(i, j, replace=None):
+    """Seed 003: dF/dk_ij = Σ_{i'j'} dF/dh_{i'j'} a_(i+i'-1)(j+j'-1) (4x4 input, 3x3 kernel)."""
+    text = " + ".join(f"∂F/∂h_{{{ip}{jp}}} a_{{{i + ip - 1}{j + jp - 1}}}" for ip in (1, 2) for jp in (1, 2))
+    return text.replace(*replace) if replace else text
+
+
+SEED003_KERNEL_GRADIENT = [[_seed003_kernel_gradient(i, j) for j in (1, 2, 3)] for i in (1, 2, 3)]
+# the same with a_{23} for a_{22} in dF/dk_11
+SEED003_ONE_TERM_WRONG = [[_seed003_kernel_gradient(i, j, ("a_{22}", "a_{23}") if (i, j) == (1, 1) else None)
+                           for j in (1, 2, 3)] for i in (1, 2, 3)]
+SEED003_OPTIONS = {"wrt": "kernel", "names": Names(output="h", loss="F")}
+
+
+CASES = [
+    # --- right answers
+    HandCase("seed000 eq3 values", POOL, (3, 3), SEED000_EQ3, "seed 000 eq. 3 (seed_latex.SEED000_EQ3)",
+             quantity="jacobian", n_matching=36,
+             fragments=("Correct: all 36 entries match.", "matrix 4 of 4")),
+    HandCase("seed000 eq3 labels", POOL, (3, 3), SEED000_EQ3, "seed 000 eq. 3, its labels",
+             quantity="jacobian_labels", options={"which": 2}),
+    HandCase("seed004 rep2 forward", SEED004_CONV, (3, 4), SEED004_REP2, "seed 004 appendix A rep. 2",
+             quantity="forward", options={"names": Names(kernel="beta")}),
+    HandCase("seed003 kernel gradient", jc.Conv2D(np.ones((3, 3))), (4, 4), SEED003_KERNEL_GRADIENT,
+             "seed 003's formula for dF/dk", options=SEED003_OPTIONS),
+    HandCase("rotated kernel is right for a true convolution", CONV, (3, 3), CONV_GRADIENT_ROTATED,
+             "by hand", options={"flip_kernel": True}),
+    # --- mistakes
+    # Seed 000's final answer: the vec-order row filled into a's shape row by row (the
+    # transpose of unvec), and stray 1/4s in dJ/da21 and dJ/da12 (only 7 of 9 entries match).
+    HandCase("seed000 final: reshape error and stray quarters", POOL, (3, 3), SEED000_FINAL,
+             "seed 000's final answer", kinds=frozenset({"row_major_reshape", "stray_factor"}),
+             quantity="gradient", diffs=(("∂J/∂a_{21}", (1, 2)), ("∂J/∂a_{12}", (2, 1))),
+             values=(("∂J/∂a_{21}", "1/4 dJ/dp_11 + 1/16 dJ/dp_21", "1/4 (dJ/dp_11 + dJ/dp_21)"),
+                     ("∂J/∂a_{12}", "1/4 dJ/dp_11 + 1/16 dJ/dp_12", "1/4 (dJ/dp_11 + dJ/dp_12)")),
+             notes=(("∂J/∂a_{21}", "stray factor 1/4"),),
+             fragments=("reshaped row-major",
+                        "your entry (1, 2) is ∂J/∂a_{21}, where ∂J/∂a_{12} belongs",
+                        "stray factor 1/4 on 2 terms"),
+             n_matching=7),
+    # The same row before the reshape: only the stray factors, at vec positions 2 (a21), 4 (a12).
+    HandCase("seed000 row: stray quarters", POOL, (3, 3), SEED000_ROW, "seed 000, dJ/dvec(A)",
+             kinds=frozenset({"stray_factor"}), quantity="gradient_row",
+             diffs=(("∂J/∂a_{21}", (1, 2)), ("∂J/∂a_{12}", (1, 4)))),
+    # Zhang eq. 32: a12, a21, a22, a23, a32 keep one window's term; a33 has dJ/dp12 for dJ/dp22.
+    HandCase("seed000 zhang: overlap not summed", POOL, (3, 3), SEED000_ZHANG,
+             "seed 000 quoting Zhang eq. 32",
+             kinds=frozenset({"overlap_not_summed", "wrong_entries"}), quantity="gradient",
+             diffs=(("∂J/∂a_{12}", (1, 2)), ("∂J/∂a_{21}", (2, 1)), ("∂J/∂a_{22}", (2, 2)),
+                    ("∂J/∂a_{23}", (2, 3)), ("∂J/∂a_{32}", (3, 2)), ("∂J/∂a_{33}", (3, 3))),
+             missing_terms=("∂J/∂a_{12}", "∂J/∂a_{21}", "∂J/∂a_{22}", "∂J/∂a_{23}", "∂J/∂a_{32}"),
+             values=(("∂J/∂a_{33}", "1/4 dJ/dp_12", "1/4 dJ/dp_22"),),
+             fragments=("overlapping windows not summed in 5 entries",)),
+    HandCase("seed004 rep2 with a flipped kernel", SEED004_CONV, (3, 4), SEED004_REP2_FLIPPED,
+             "seed 004 rep. 2, beta rotated by hand", kinds=frozenset({"kernel_flip"}),
+             quantity="forward", fragments=("kernel flipped",), options={"names": Names(kernel="beta")}),
+    HandCase("seed004 rep2 transposed", SEED004_CONV, (3, 4), SEED004_REP2_TRANSPOSED,
+             "seed 004 rep. 2, transposed by hand", kinds=frozenset({"transposed"}), quantity="forward",
+             fragments=("transposed: you wrote 3x4, the shape is 4x3",),
+             options={"names": Names(kernel="beta")}),
+    HandCase("one wrong entry", POOL, (3, 3), EQ3_ONE_WRONG, "eq. 3 by hand, one entry changed",
+             kinds=frozenset({"wrong_entries"}), quantity="jacobian",
+             diffs=(("∂p_{12}/∂a_{21}", (3, 2)),),
+             fragments=("∂p_{12}/∂a_{21}: you wrote 1/4, correct is 0  [row 3, column 2]",)),
+    HandCase("denominator layout", POOL, (3, 3), EQ3_TRANSPOSED, "eq. 3 by hand, transposed",
+             kinds=frozenset({"denominator_layout"}), fragments=("transposed (9x4)",)),
+    HandCase("columns in row-major order", POOL, (3, 3), EQ3_ROW_MAJOR_COLUMNS, "eq. 3 by hand",
+             kinds=frozenset({"row_major_order"}),
+             fragments=("listed in row-major order, but vec lists them column by column",)),
+    HandCase("windows shifted one column", POOL, (3, 3), EQ3_SHIFTED_RIGHT, "by hand",
+             kinds=frozenset({"window_shift"}), fragments=("one column right",)),
+    HandCase("kernel flip in the input gradient", CONV, (3, 3), CONV_GRADIENT_ROTATED, "by hand",
+             kinds=frozenset({"kernel_flip"}), quantity="gradient",
+             fragments=("kernel flipped (rotated by 180 degrees) where it should not be",
+                        "the input gradient is a full convolution")),
+    HandCase("seed003 kernel gradient, one term wrong", jc.Conv2D(np.ones((3, 3))), (4, 4),
+             SEED003_ONE_TERM_WRONG, "seed 003's formula, a_{23} for a_{22} in dF/dk_11",
+             kinds=frozenset({"wrong_entries"}), diffs=(("∂F/∂k_{11}", (1, 1)),),
+             notes=(("∂F/∂k_{11}", "missing ∂F/∂h_{22} a_{22}"),), options=SEED003_OPTIONS),
+]
