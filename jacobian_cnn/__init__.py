@@ -26,7 +26,8 @@ from jacobian_cnn.ops.layer import Layer
 from jacobian_cnn.ops.losses import MSELoss, SoftmaxCrossEntropy
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D, switches_jacobian
 from jacobian_cnn.ops.reshape import FLATTEN_ORDERS, Flatten
-from jacobian_cnn.vec import as_parameter_shape, commutation_matrix, unvec, vec, vec_index
+from jacobian_cnn.permutations import commutation_matrix
+from jacobian_cnn.vec import as_parameter_shape, unvec, vec, vec_index
 
 __version__ = "0.1.0"
 

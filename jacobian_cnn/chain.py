@@ -158,9 +158,9 @@ class Chain:
             one row). Defaults to ``[[1.0]]`` when the output is a scalar (a chain
             ending in a loss) and to the identity rows otherwise.
         max_bytes : int, optional
-            Limit (default :data:`jacobian_cnn._arguments.DEFAULT_MAX_BYTES`) on each
-            layer's Jacobian and on each block of cotangent rows (the identity rows
-            when ``g`` is omitted included), checked before it is built.
+            The size limit (:mod:`jacobian_cnn.vec`, "Size limits") on each layer's
+            Jacobian and on each block of cotangent rows (the identity rows when ``g``
+            is omitted included), checked before it is built.
 
         Returns
         -------
@@ -196,7 +196,7 @@ class Chain:
         dense-times-sparse product is then one pass over each layer's nonzeros) and
         as CSR otherwise. It is never multiplied right to left.
 
-        ``max_bytes`` (default :data:`jacobian_cnn._arguments.DEFAULT_MAX_BYTES`) limits
+        ``max_bytes`` (:mod:`jacobian_cnn.vec`, "Size limits") limits
         each layer's Jacobian and each running product: an upper bound of the product's
         size is checked before it is formed, and the refusal names the step.
         """

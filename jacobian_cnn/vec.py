@@ -32,8 +32,25 @@ Batches
     Jacobian with respect to a shared parameter stacks one block per sample
     vertically.
 
-Indices in messages and labels are 0-based NumPy indices of the array in its own
-shape (``d y[2, 1, 0] / d x[3, 1, 0]``).
+Indices
+    Two rules, one per audience. Numeric results, messages and reports (the
+    checkers, ``compare``, every error) use 0-based NumPy indices of the array in
+    its own shape: ``d y[2, 1, 0] / d x[3, 1, 0]``. Named entries written for
+    people (:mod:`jacobian_cnn.symbolic`, the LaTeX, the hand-checker's labels and
+    the command line's ``--winners`` and ``--which``) are 1-based like the seed
+    derivations: ``a_{11}`` is ``x[0, 0]``, and two digits run together below 10.
+
+Size limits
+    Everything that builds a matrix (every Jacobian builder, the products and
+    identity rows of :class:`~jacobian_cnn.Chain`, the comparisons, the permutation
+    matrices) takes ``max_bytes``: a positive int of bytes (a float holding one,
+    such as ``1e8``, is accepted), by default :data:`jacobian_cnn.DEFAULT_MAX_BYTES`
+    (2 GiB). The estimated size is checked before anything large is allocated,
+    and a refusal is a :class:`~jacobian_cnn.errors.JacobianTooLargeError` naming
+    the estimate, the limit and the step.
+
+This module imports nothing from the package but its errors
+(:mod:`jacobian_cnn.errors`): the conventions sit below everything else.
 """
 
 from __future__ import annotations
@@ -42,11 +59,9 @@ import numbers
 
 import numpy as np
 
-from jacobian_cnn._arguments import as_array, byte_limit, check_size, int_value, shape_tuple
-from jacobian_cnn._sparse.csr import permutation_rows
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 
-__all__ = ["vec", "unvec", "commutation_matrix", "as_parameter_shape", "vec_index"]
+__all__ = ["vec", "unvec", "as_parameter_shape", "vec_index"]
 
 
 def vec(a):
@@ -98,8 +113,8 @@ def unvec(v, shape):
     array([[1, 2, 3],
            [4, 5, 6]])
     """
-    v = as_array(v, "unvec: v", "an array")
-    shape = shape_tuple(shape, "unvec: shape")
+    v = _array(v, "unvec: v")
+    shape = _shape(shape, "unvec: shape")
     size = int(np.prod(shape, dtype=object))
     if v.size != size:
         raise InvalidValueError(
@@ -117,7 +132,7 @@ def vec_index(index, shape):
     >>> vec_index((1, 2), (3, 4))    # a[1, 2] is the 8th entry of vec(a)
     7
     """
-    shape = shape_tuple(shape, "vec_index: shape")
+    shape = _shape(shape, "vec_index: shape")
     items = (index,) if isinstance(index, (numbers.Integral, np.integer)) else index
     if isinstance(items, np.ndarray) and items.ndim == 1:
         items = tuple(items.tolist())
@@ -126,52 +141,14 @@ def vec_index(index, shape):
             f"vec_index: index must be a tuple of {len(shape)} ints for shape {shape}, got {index!r}")
     position, stride = 0, 1
     for axis, (i, n) in enumerate(zip(items, shape, strict=True)):
-        i = int_value(i, f"vec_index: index[{axis}]")
+        if not _is_int(i):
+            raise InvalidTypeError(f"vec_index: index[{axis}] must be an int, got {i!r}")
         if not 0 <= i < n:
             raise InvalidValueError(
                 f"vec_index: index[{axis}] must lie in [0, {n}) for shape {shape}, got {index!r}")
         position += i * stride
         stride *= n
     return position
-
-
-def commutation_matrix(m, n, *, max_bytes=None):
-    """The commutation matrix ``K(m, n)``: ``K @ vec(A) == vec(A.T)`` for ``A`` of shape (m, n).
-
-    It is the permutation matrix of the row-major/column-major mix-up that hand
-    derivations most often make.
-
-    Parameters
-    ----------
-    m, n : int
-        Shape of ``A``, positive.
-    max_bytes : int, optional
-        Refuse (``JacobianTooLargeError``, before allocating) a matrix estimated
-        larger than this; the default is ``jacobian_cnn.DEFAULT_MAX_BYTES``.
-
-    Returns
-    -------
-    scipy.sparse.csr_array
-        Shape ``(m*n, m*n)``, one 1 per row.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from jacobian_cnn import commutation_matrix, vec
-    >>> A = np.array([[1, 2, 3], [4, 5, 6]])
-    >>> K = commutation_matrix(2, 3)
-    >>> K @ vec(A)
-    array([1., 2., 3., 4., 5., 6.])
-    >>> bool(np.array_equal(K @ vec(A), vec(A.T)))
-    True
-    """
-    m = int_value(m, "commutation_matrix: m", minimum=1)
-    n = int_value(n, "commutation_matrix: n", minimum=1)
-    check_size(m * n, m * n, 8, byte_limit(max_bytes), f"commutation_matrix({m}, {n})")
-    # Row i = a + b*n of K picks vec(A.T)[i] = A.T[a, b] = A[b, a], at vec(A) index b + a*m.
-    i = np.arange(m * n)
-    cols = i // n + (i % n) * m
-    return permutation_rows(cols, m * n).tocsr()
 
 
 def as_parameter_shape(rows, shape):
@@ -199,8 +176,8 @@ def as_parameter_shape(rows, shape):
     array([[[1., 3.],
             [2., 4.]]])
     """
-    rows = as_array(rows, "rows", "an array")
-    shape = shape_tuple(shape, "shape")
+    rows = _array(rows, "rows")
+    shape = _shape(shape, "shape")
     size = int(np.prod(shape, dtype=object))
     if rows.ndim not in (1, 2) or rows.shape[-1] != size:
         raise InvalidValueError(
@@ -211,3 +188,28 @@ def as_parameter_shape(rows, shape):
     if not rows.shape[0]:
         return np.empty((0,) + shape, rows.dtype)
     return np.stack([unvec(r, shape) for r in rows])
+
+
+# The argument checks of this module, written here so that it imports nothing but the errors.
+
+def _is_int(value):
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _shape(shape, name):
+    """``shape`` as a tuple of non-negative ints; a single int is a 1-D shape."""
+    items = (shape,) if _is_int(shape) else shape
+    items = tuple(items.tolist()) if isinstance(items, np.ndarray) and items.ndim == 1 else items
+    ints = isinstance(items, (tuple, list)) and all(_is_int(s) for s in items)
+    if not ints or min(items, default=0) < 0:
+        error = InvalidValueError if ints else InvalidTypeError
+        raise error(f"{name} must be a tuple of non-negative ints, got {shape!r}")
+    return tuple(int(s) for s in items)
+
+
+def _array(value, name):
+    """``np.asarray(value)``; what numpy cannot make an array of (ragged lists) is refused."""
+    try:
+        return np.asarray(value)
+    except Exception as exc:  # ragged lists, objects whose __array__ fails
+        raise InvalidTypeError(f"{name} must be an array, got {type(value).__name__}: {exc}") from None

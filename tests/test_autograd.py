@@ -1,4 +1,4 @@
-"""jacobian_cnn.compare.autograd: every case, chains and parameters against torch.func and jax.jacrev.
+"""jacobian_cnn.compare.jacobians: every case, chains and parameters against torch.func and jax.jacrev.
 
 Locally a missing torch or JAX skips these tests; in CI (env var CI set) it fails them.
 """
@@ -13,7 +13,7 @@ from cases import CASES, OPS, PARITY_CASES
 
 import jacobian_cnn as jc
 from jacobian_cnn import examples
-from jacobian_cnn.compare import autograd
+from jacobian_cnn.compare import autograd, jacobians
 
 
 def _differs_by_tie_rule(case):
@@ -37,7 +37,7 @@ def _layer_and_x(case):
 @pytest.mark.parametrize("case, wrt", AGREE)
 def test_every_case_agrees_with_torch(case, wrt, torch_ref):
     layer, x = _layer_and_x(case)
-    result = autograd.compare(layer, x, wrt, backend="torch")
+    result = jacobians.compare(layer, x, wrt, backend="torch")
     assert result.ok, str(result)
     assert result.forward_error < (1e-5 if case.x_kind == "float32" else 1e-12)
     assert result.shape == layer.jacobian(x, wrt=wrt).shape
@@ -45,11 +45,11 @@ def test_every_case_agrees_with_torch(case, wrt, torch_ref):
 
 @pytest.mark.parametrize("case, wrt", [p for p in AGREE if p.values[0].torch])
 def test_user_facing_reference_equals_the_test_reference(case, wrt, torch_ref):
-    """Two independent torch translations (autograd.py and tests/torch_reference.py) agree."""
+    """Two independent torch translations (compare/torch_layers.py and tests/torch_reference.py) agree."""
     layer, x = _layer_and_x(case)
     x64 = np.asarray(x, np.float64)
     expected = OPS[case.op].torch(torch_ref, x64, case.params(), case.options)[wrt]
-    np.testing.assert_allclose(autograd.jacobian(layer, x64, wrt, backend="torch"), expected,
+    np.testing.assert_allclose(jacobians.jacobian(layer, x64, wrt, backend="torch"), expected,
                                rtol=1e-12, atol=1e-12)
 
 
@@ -59,7 +59,7 @@ JAX_CASES = [p for p in AGREE if p.values[0].jax]  # the table's `jax` field
 @pytest.mark.parametrize("case, wrt", JAX_CASES)
 def test_cases_agree_with_jax(case, wrt, jax_module):
     layer, x = _layer_and_x(case)
-    result = autograd.compare(layer, x, wrt, backend="jax")
+    result = jacobians.compare(layer, x, wrt, backend="jax")
     assert result.ok, str(result)
 
 
@@ -67,7 +67,7 @@ def test_cases_agree_with_jax(case, wrt, jax_module):
                          ids=lambda c: c.id)
 def test_column_major_ties_differ_from_torch_and_the_report_says_why(case, torch_ref):
     layer, x = _layer_and_x(case)
-    result = autograd.compare(layer, x, backend="torch")
+    result = jacobians.compare(layer, x, backend="torch")
     assert not result.ok and result.report.structural_mismatches > 0
     assert "tie='row_major'" in result.note
     label, got, want = result.report.worst[0]
@@ -75,7 +75,7 @@ def test_column_major_ties_differ_from_torch_and_the_report_says_why(case, torch
     # the same layer with PyTorch's tie rule agrees exactly
     row_major = jc.MaxPool2D(layer.window, stride=layer.stride, padding=layer.padding,
                              dilation=layer.dilation, tie="row_major")
-    assert autograd.compare(row_major, x, backend="torch").ok
+    assert jacobians.compare(row_major, x, backend="torch").ok
 
 
 def _parity_chain(rng, n=2):
@@ -108,9 +108,9 @@ def test_end_to_end_chains_and_their_parameters(backend, request):
     parity = _parity_chain(rng)
     for net, x in [(parity, rng.normal(size=(7, 6, 2, 2))), (seed, rng.normal(size=(8, 8, 2, 2)))]:
         if backend == "jax" and net is seed:  # each JAX comparison compiles (~1 s): input only
-            results = [autograd.compare(net, x, backend=backend)]
+            results = [jacobians.compare(net, x, backend=backend)]
         else:
-            results = autograd.compare_all(net, x, backends=[backend])
+            results = jacobians.compare_all(net, x, backends=[backend])
             assert [r.wrt for r in results] == [w if w == "input" else f"layers[{w[0]}].{w[1]}"
                                                 for w in _chain_wrts(net)]
         for result in results:
@@ -122,38 +122,38 @@ def test_a_chain_without_a_loss_compares_its_full_jacobian(torch_ref):
     net = jc.Chain([jc.Conv2D(rng.normal(size=(2, 2, 1, 2)), padding=((1, 0), (0, 1))),
                     jc.MaxPool2D(2, stride=1, pad_value=0.0), jc.Flatten("C"), jc.Softmax()])
     x = rng.normal(size=(4, 4, 1, 3))
-    result = autograd.compare(net, x, backend="torch")
+    result = jacobians.compare(net, x, backend="torch")
     assert result.ok and result.shape == (net.forward(x).size, x.size), str(result)
-    kernel = autograd.compare(net, x, (0, "kernel"), backend="torch")
+    kernel = jacobians.compare(net, x, (0, "kernel"), backend="torch")
     assert kernel.ok and kernel.wrt == "layers[0].kernel", str(kernel)
 
 
 def test_float32_layers_are_compared_with_float32_tolerances(torch_ref):
     x = np.random.default_rng(2).normal(size=(5, 5, 2)).astype(np.float32)
     conv = jc.Conv2D(np.random.default_rng(3).normal(size=(3, 3, 1, 4)), groups=2, padding=1)
-    result = autograd.compare(conv, x, backend="torch")     # float32 kernel values vs float64
+    result = jacobians.compare(conv, x, backend="torch")     # float32 kernel values vs float64
     assert result.ok and 0 < result.report.max_abs_error < 1e-6, str(result)
 
 
 def test_jax_has_no_derivative_of_dilated_max_pooling(jax_module):
     pool = jc.MaxPool2D(2, dilation=2)
     with pytest.raises(NotImplementedError, match="window dilation"):
-        autograd.compare(pool, np.zeros((5, 5)), backend="jax")
+        jacobians.compare(pool, np.zeros((5, 5)), backend="jax")
 
 
 def test_bad_arguments_name_the_problem(torch_ref):
     conv = jc.Conv2D(np.ones((2, 2)))
     with pytest.raises(ValueError, match="backend must be one of"):
-        autograd.compare(conv, np.zeros((3, 3)), backend="tensorflow")
+        jacobians.compare(conv, np.zeros((3, 3)), backend="tensorflow")
     with pytest.raises(ValueError, match="not 'weight'"):
-        autograd.compare(conv, np.zeros((3, 3)), "weight")
+        jacobians.compare(conv, np.zeros((3, 3)), "weight")
     with pytest.raises(ValueError, match=r"\(layer_index, name\)"):
-        autograd.compare(jc.Chain([conv]), np.zeros((3, 3)), "kernel")
+        jacobians.compare(jc.Chain([conv]), np.zeros((3, 3)), "kernel")
 
     class Doubler(jc.ReLU):
         pass
     with pytest.raises(TypeError, match="no torch equivalent"):
-        autograd.compare(jc.Chain([conv, Doubler()]), np.zeros((3, 3)))
+        jacobians.compare(jc.Chain([conv, Doubler()]), np.zeros((3, 3)))
 
 
 @pytest.mark.parametrize("backend", ["torch", "jax"])
@@ -161,9 +161,9 @@ def test_a_missing_backend_says_what_to_install(backend, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == backend
                         else real(name, *a))
-    assert backend not in autograd.available_backends()
+    assert backend not in jacobians.available_backends()
     with pytest.raises(ImportError, match=f"pip install {backend}"):
-        autograd.compare(jc.ReLU(), np.ones(3), backend=backend)
+        jacobians.compare(jc.ReLU(), np.ones(3), backend=backend)
 
 
 def test_importing_the_package_imports_neither_torch_nor_jax():
@@ -232,7 +232,9 @@ def test_verify_errors_are_one_line_with_exit_code_2(argv, message, capsys):
 def test_verify_without_backends_reports_them_missing_and_checks_finite_differences(capsys, monkeypatch):
     from jacobian_cnn.cli import main
 
-    monkeypatch.setattr(autograd, "available_backends", lambda: ())
+    # verify may read the backends through the comparison module's old name or its new one
+    for module in (autograd, jacobians):
+        monkeypatch.setattr(module, "available_backends", lambda: ())
     assert main(["verify", "--no-builtin", "-c", "avg", "x=5x5x2", "window=3", "stride=2",
                  "padding=1", "ceil_mode=true", "count_include_pad=false"]) == 0
     out = capsys.readouterr().out

@@ -129,3 +129,15 @@ def test_switch_conversion_refuses_what_torch_cannot_express():
         layout.switches_from_torch_indices(np.zeros((2, 2), dtype=int), (3, 3))
     with pytest.raises(ValueError, match=r"\[0, H\*W\)"):
         layout.switches_from_torch_indices(np.full((1, 1, 1, 1), 9), (3, 3))
+
+
+def test_a_permutation_too_large_is_refused_before_its_columns_are_computed():
+    """permutation_csr checks the size first: the columns of a refused matrix are never made."""
+    from jacobian_cnn.permutations import permutation_csr
+
+    def columns():
+        raise AssertionError("the columns were computed for a refused matrix")
+    with pytest.raises(jc.JacobianTooLargeError, match="P of 10\\^9"):
+        permutation_csr(10**9, columns, "P of 10^9", max_bytes=10**6)
+    P = permutation_csr(3, lambda: np.array([1, 2, 0]), "P")
+    assert np.array_equal(P @ np.array([10., 20., 30.]), [20., 30., 10.])

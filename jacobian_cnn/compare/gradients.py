@@ -2,19 +2,21 @@
 
 :func:`torch_gradients` runs a :class:`~jacobian_cnn.Chain` ending in class scores, with the
 softmax cross-entropy, in torch (float64), through the one layer translation of
-:mod:`jacobian_cnn.compare.autograd`; :mod:`jacobian_cnn.training` re-exports it. torch is
+:mod:`jacobian_cnn.compare.torch_layers`; :mod:`jacobian_cnn.training` re-exports it. torch is
 imported only when it is called.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from jacobian_cnn.compare.autograd import _LAYOUT, _input_kind, _torch_op
 from jacobian_cnn.compare.layout import LAYOUTS
+from jacobian_cnn.compare.torch_layers import torch_layer
+from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, translate_layers
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops import losses
 
@@ -42,14 +44,14 @@ class TorchGradients:
 def torch_gradients(net, x, labels):
     """The same network and loss run by torch in float64, differentiated by autograd.
 
-    Every layer goes through the one torch translation of
-    :mod:`jacobian_cnn.compare.autograd` (the one :func:`jacobian_cnn.compare.autograd.compare` is
-    tested with), so every option it honours is honoured here: padding modes,
-    groups, dilation, ``ceil_mode``, ``count_include_pad``, ``divisor_override``,
-    ``pad_value`` and the flatten orders. The leaves are kept in our layouts
-    (``(H, W, C, N)`` input, ``(kh, kw, C_in / groups, C_out)`` kernels,
-    ``(n_in, n_out)`` weights) and permuted inside the graph, so the gradients
-    come back in our shapes with no index bookkeeping.
+    Every layer goes through the one torch translation,
+    :func:`jacobian_cnn.compare.torch_layers.torch_layer` (the one
+    :func:`jacobian_cnn.compare.jacobians.compare` is tested with), so every option it
+    honours is honoured here: padding modes, groups, dilation, ``ceil_mode``,
+    ``count_include_pad``, ``divisor_override``, ``pad_value`` and the flatten orders.
+    The leaves are kept in our layouts (``(H, W, C, N)`` input,
+    ``(kh, kw, C_in / groups, C_out)`` kernels, ``(n_in, n_out)`` weights) and permuted
+    inside the graph, so the gradients come back in our shapes with no index bookkeeping.
 
     Parameters
     ----------
@@ -92,8 +94,8 @@ def torch_gradients(net, x, labels):
                           "(the CPU build: pip install torch --index-url "
                           "https://download.pytorch.org/whl/cpu)") from exc
     threads = torch.get_num_threads()
-    # These tensors are tiny: with several threads, start-up and contention cost ~100x the
-    # work on a busy machine. Run single-threaded and give the caller's setting back.
+    # These tensors are tiny: threads cost more than the work (benchmarks/README.md).
+    # Run single-threaded and give the caller's setting back.
     torch.set_num_threads(1)
     try:
         return _torch_gradients(net, x, labels, torch)
@@ -102,26 +104,22 @@ def torch_gradients(net, x, labels):
 
 
 def _translate(net, x, labels):
-    """``(x_kind, fns)``: the net and then the loss as torch functions, via :mod:`autograd`.
+    """``(x_kind, fns)``: the net and then the loss as torch functions (:func:`torch_layer`).
 
     This package's forward pass walks the layers alongside: it checks the input, the
     geometry and the labels with its own messages, and gives each layer's input
-    shape to the translation (:func:`jacobian_cnn.compare.autograd._torch_op`).
+    shape to the translation (:func:`~jacobian_cnn.compare.torch_layers.torch_layer`).
     """
-    x_kind = kind = _input_kind(net.layers, x)
-    h, fns = x, []
-    for layer in net.layers:
-        fn, out_kind, _ = _torch_op(layer, kind, np.shape(h), follow_tie=True)
-        fns.append(fn)
-        h = layer.forward(h)
-        kind = kind if out_kind == "same" else out_kind
+    translate = functools.partial(torch_layer, follow_tie=True)
+    x_kind, steps, kind, h = translate_layers(net.layers, x, translate)
+    fns = [fn for fn, _ in steps]
     if kind != "vectors" or np.ndim(h) not in (1, 2):
         raise InvalidValueError(
             f"net must end in class scores (n_classes,) or (n_classes, N) for the softmax "
             f"cross-entropy; it ends in {kind} of shape {np.shape(h)}")
     loss = losses.SoftmaxCrossEntropy(labels)
     loss.forward(h)  # checks the labels against the scores
-    fns.append(_torch_op(loss, kind, np.shape(h))[0])
+    fns.append(torch_layer(loss, kind, np.shape(h))[0])
     return x_kind, fns
 
 
@@ -133,12 +131,12 @@ def _torch_gradients(net, x, labels, torch):
     native = lambda t, layout: t.reshape(
         tuple(t.shape) + (1,) * (len(LAYOUTS[layout]) - t.ndim)).permute(*LAYOUTS[layout])
     x_leaf = leaf(x)
-    h = native(x_leaf, _LAYOUT["torch"][x_kind])
+    h = native(x_leaf, BACKEND_LAYOUTS["torch"][x_kind])
     leaves = [{name: leaf(value) for name, value in layer.params.items()} for layer in net.layers]
     with warnings.catch_warnings():  # torch's performance hint about padding='same'
         warnings.filterwarnings("ignore", message="Using padding='same'")
         for fn, params in zip(fns, [*leaves, {}], strict=True):
-            h = fn(h, {name: native(t, _LAYOUT["torch"][name]) for name, t in params.items()})
+            h = fn(h, {name: native(t, BACKEND_LAYOUTS["torch"][name]) for name, t in params.items()})
         h.backward()
     grad = lambda t: np.zeros(tuple(t.shape)) if t.grad is None else t.grad.numpy()
     return TorchGradients(

@@ -38,9 +38,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from jacobian_cnn._arguments import as_array, check_size, int_value, shape_tuple
-from jacobian_cnn._sparse.csr import permutation_rows
+from jacobian_cnn._arguments import as_array, int_value, shape_tuple
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
+from jacobian_cnn.permutations import permutation_csr
 
 __all__ = ["LAYOUTS", "to_layout", "from_layout", "permutation_matrix", "jacobian_to_vec",
            "switches_to_torch_indices", "switches_from_torch_indices"]
@@ -155,8 +155,7 @@ def permutation_matrix(shape, layout, *, max_bytes=None):
     layout : str
         A key of :data:`LAYOUTS`.
     max_bytes : int, optional
-        Refuse (``JacobianTooLargeError``, before allocating) a matrix estimated
-        larger than this; the default is ``jacobian_cnn.DEFAULT_MAX_BYTES``.
+        The size limit, checked before allocating (:mod:`jacobian_cnn.vec`, "Size limits").
 
     Returns
     -------
@@ -181,9 +180,8 @@ def permutation_matrix(shape, layout, *, max_bytes=None):
     True
     """
     size = int(np.prod(_padded(shape, len(_perm(layout)), "shape"), dtype=object))
-    check_size(size, size, 8, max_bytes, f"permutation_matrix({tuple(shape)}, {layout!r})")
-    positions = _vec_positions(shape, layout)
-    return permutation_rows(positions, positions.size).tocsr()
+    return permutation_csr(size, lambda: _vec_positions(shape, layout),
+                           f"permutation_matrix({tuple(shape)}, {layout!r})", max_bytes)
 
 
 def jacobian_to_vec(J, y_shape, y_layout, x_shape, x_layout):
