@@ -245,7 +245,7 @@ def test_cli_conv_without_kernel_values_numbers_the_kernel(tmp_path):
     (["explore", "conv", "--input", "40x40", "--kernel", "3"],
      "over the limit of 10,000; raise it with --max-entries"),
     (["explore", "avgpool", "--input", "3x3", "--window", "2", "--wrt", "kernel"], "--wrt"),
-    (["explore", "pool", "--input", "3x3"], "argument OP: must be one of conv, avgpool, maxpool, dense,"),
+    (["explore", "pool", "--input", "3x3"], "must be one of conv, avgpool, maxpool, flatten, dense,"),
     (["explore", "mse", "--input", "3"], "argument OP: must be one of"),
     (["explore", "maxpool", "--input", "4x4", "--window", "2", "--grad-values", "1,2,3"], "--grad-values"),
 ])

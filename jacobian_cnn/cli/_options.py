@@ -92,6 +92,18 @@ def open_fraction(text):
     return value
 
 
+def add_seed(p, what):
+    """``--seed``: a non-negative integer, default 0; ``what`` says what it seeds."""
+    p.add_argument("--seed", type=nonnegative_int, default=0, help=f"seed of {what} (default 0)")
+
+
+def add_max_fd_work(p, what):
+    """``--max-fd-work``: the largest finite-difference work; ``what`` counts its passes."""
+    p.add_argument("--max-fd-work", type=positive_int, default=MAX_FD_WORK, metavar="N",
+                   help=f"largest finite-difference work{what}: 2 x columns forward passes x the "
+                        f"entries each pass reads and writes (default {MAX_FD_WORK:,})")
+
+
 def refuse_over(estimate, limit, what, option, unit="entries"):
     """Raise :class:`SizeLimitError` when ``estimate`` exceeds ``limit``.
 

@@ -7,29 +7,29 @@ import numpy as np
 from jacobian_cnn import examples
 from jacobian_cnn.checking import numerical_jacobian
 from jacobian_cnn.cli import _options
-from jacobian_cnn.cli._options import nonnegative_float, nonnegative_int, positive_int
+from jacobian_cnn.cli._options import nonnegative_float, positive_int
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops import losses
 
+NETWORK = ("conv", "sigmoid", "avg pool", "conv", "relu", "max pool", "flatten", "dense",
+           "softmax cross-entropy")
+"""The layers of the demo network (:func:`jacobian_cnn.examples.seed_cnn` and its loss)."""
+
 
 def add_parser(sub):
-    p = sub.add_parser(
-        "demo", help="build a seed-style 3-layer CNN, print every chain step, check against "
-                     "finite differences (the default verb)",
-        description="Builds conv -> sigmoid -> avg pool -> conv -> relu -> max pool -> flatten "
-                    "-> dense -> softmax cross-entropy on a generated input, pushes dL/dy back "
-                    "through every layer's explicit sparse Jacobian and compares the gradients "
-                    "with central finite differences.")
+    description = (f"Builds {' -> '.join(NETWORK)} on a generated input, pushes dL/dy back "
+                   "through every layer's explicit sparse Jacobian and compares the gradients "
+                   "with central finite differences.")
+    p = sub.add_parser("demo", description=description,
+                       help="build a seed-style 3-layer CNN, print every chain step, check "
+                            "against finite differences (the default verb)")
     p.add_argument("--size", type=positive_int, default=8,
                    help="input height/width, divisible by 4 (default 8)")
     p.add_argument("--batch", type=positive_int, default=1, help="number of samples (default 1)")
-    p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default 0)")
+    _options.add_seed(p, "the input, labels and parameters")
     p.add_argument("--tolerance", type=nonnegative_float, default=1e-6,
                    help="largest accepted deviation from finite differences (default 1e-6)")
-    p.add_argument("--max-fd-work", type=positive_int, default=_options.MAX_FD_WORK, metavar="N",
-                   help="largest finite-difference work: 2 x (inputs + parameters) forward "
-                        "passes x the entries each pass reads and writes "
-                        f"(default {_options.MAX_FD_WORK:,})")
+    _options.add_max_fd_work(p, " (the columns: inputs and parameters)")
     p.set_defaults(run=run)
 
 

@@ -14,13 +14,13 @@ import numpy as np
 from jacobian_cnn.cli import _options
 from jacobian_cnn.cli._options import positive_int
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
-from jacobian_cnn.ops import activations, conv, dense, pooling, reshape
+from jacobian_cnn.ops.by_name import OP_NAMES, make_layer
 
 __all__ = ["OPS", "MAX_ARRAY_ENTRIES", "add_operation_arguments", "build_operation", "parse_shape",
            "parse_rows"]
 
-OPS = ("conv", "avgpool", "maxpool", "dense", "flatten", "relu", "sigmoid", "tanh", "softmax")
-"""Operation names accepted by ``show`` and ``check --op``."""
+OPS = tuple(op for op in OP_NAMES if op not in ("mse", "xent"))
+"""Operation names accepted by ``show`` and ``check --op``: every layer but the losses."""
 
 
 def add_operation_arguments(p):
@@ -160,7 +160,7 @@ def build_operation(args):
         raise InvalidValueError(f"--window and --stride are for pooling and conv, not {op}")
     if op in ("conv", "avgpool", "maxpool") and len(shape) < 2:
         raise InvalidValueError(f"{op} needs --input HxW, HxWxC or HxWxCxN, got {args.input!r}")
-    params = "symbols"
+    params, arrays, options = "symbols", {}, {}
     if op == "conv":
         if args.kernel is None:
             raise InvalidValueError("conv needs --kernel KHxKW")
@@ -175,18 +175,15 @@ def build_operation(args):
                 raise InvalidValueError(f"--kernel-values must be one {kh}x{kw} channel; got {k.shape} "
                                  f"with {c_in} input and {args.channels_out} output channels")
             kernel, params = k, "values"
-        bias = np.zeros(args.channels_out) if args.bias else None
-        layer = conv.Conv2D(kernel, bias, stride=1 if stride is None else stride,
-                            padding=padding, dilation=dilation)
+        arrays = {"kernel": kernel, "bias": np.zeros(args.channels_out) if args.bias else None}
+        options = {"stride": 1 if stride is None else stride, "padding": padding, "dilation": dilation}
     elif op in ("avgpool", "maxpool"):
         if args.window is None:
             raise InvalidValueError(f"{op} needs --window K or KHxKW")
-        window = _int_or_pair(args.window, "--window")
+        options = {"window": _int_or_pair(args.window, "--window"), "stride": stride,
+                   "padding": padding, "dilation": dilation}
         if op == "avgpool":
-            layer = pooling.AvgPool2D(window, stride=stride, padding=padding, dilation=dilation,
-                                      count_include_pad=not args.no_count_include_pad)
-        else:
-            layer = pooling.MaxPool2D(window, stride=stride, padding=padding, dilation=dilation)
+            options["count_include_pad"] = not args.no_count_include_pad
     elif op == "dense":
         if len(shape) != 1 or args.outputs is None:
             raise InvalidValueError(f"dense needs --input N (a vector) and --outputs M, got "
@@ -200,12 +197,10 @@ def build_operation(args):
                 raise InvalidValueError(f"--weight-values must be {shape[0]}x{args.outputs} (n_in x n_out), "
                                  f"got {weight.shape}")
             params = "values"
-        layer = dense.Dense(weight, np.zeros(args.outputs) if args.bias else None)
+        arrays = {"weight": weight, "bias": np.zeros(args.outputs) if args.bias else None}
     elif op == "flatten":
-        layer = reshape.Flatten(args.flatten_order)
-    else:
-        layer = {"relu": activations.ReLU, "sigmoid": activations.Sigmoid,
-                 "tanh": activations.Tanh, "softmax": activations.Softmax}[op]()
+        options = {"order": args.flatten_order}
+    layer = make_layer(op, arrays, options)
     allowed = ["input", *layer.params]
     if args.wrt not in allowed:
         hint = " (bias needs --bias)" if op in ("conv", "dense") and not args.bias else ""

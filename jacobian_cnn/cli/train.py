@@ -11,10 +11,10 @@ import numpy as np
 
 from jacobian_cnn import training
 from jacobian_cnn._arguments import DEFAULT_MAX_BYTES
+from jacobian_cnn.cli import _options
 from jacobian_cnn.cli._options import (
     fraction,
     nonnegative_float,
-    nonnegative_int,
     open_fraction,
     positive_float,
     positive_int,
@@ -52,8 +52,7 @@ def add_parser(sub):
                    help="channels of the two conv layers (default 4 8)")
     p.add_argument("--test-fraction", type=open_fraction, default=0.25,
                    help="fraction of the 1797 images held out, in (0, 1) (default 0.25)")
-    p.add_argument("--seed", type=nonnegative_int, default=0,
-                   help="seed of the split, weights and shuffling")
+    _options.add_seed(p, "the split, weights and shuffling")
     p.add_argument("--min-accuracy", type=fraction, default=None, metavar="A",
                    help="exit 1 unless the final test accuracy is at least A (a fraction, e.g. 0.6)")
     p.add_argument("--check-torch", action="store_true",

@@ -20,8 +20,9 @@ from jacobian_cnn import chain, examples
 from jacobian_cnn.cases import ALL_CASES, draw_input
 from jacobian_cnn.checking import compare_jacobians, numerical_jacobian
 from jacobian_cnn.cli import _options
-from jacobian_cnn.cli._options import nonnegative_float, nonnegative_int, positive_int
-from jacobian_cnn.compare import autograd
+from jacobian_cnn.cli._options import nonnegative_float, positive_int
+from jacobian_cnn.compare import jacobians
+from jacobian_cnn.compare.backends import INSTALL
 from jacobian_cnn.errors import InvalidValueError, JacobianCNNError
 from jacobian_cnn.ops import losses
 from jacobian_cnn.ops.by_name import LAYER_CLASSES, PARAMETERS, SHORT_NAMES, make_layer
@@ -67,18 +68,14 @@ def add_parser(sub):
                    help="comma-separated subset of torch,jax (default: both; one that is not "
                         "installed is reported as missing, not failed)")
     p.add_argument("--no-fd", action="store_true", help="skip the finite-difference column")
-    p.add_argument("--seed", type=nonnegative_int, default=0,
-                   help="random seed of inputs and parameters")
+    _options.add_seed(p, "the inputs and parameters of -c configurations and the chain")
     p.add_argument("--fd-tolerance", type=nonnegative_float, default=1e-6,
                    help="largest accepted |J - finite differences| (default 1e-6)")
     p.add_argument("--max-entries", type=positive_int, default=_options.MAX_DENSE_ENTRIES,
                    metavar="N", help="largest input, parameter or dense reference Jacobian "
                                      "(rows x columns) of a configuration "
                                      f"(default {_options.MAX_DENSE_ENTRIES:,})")
-    p.add_argument("--max-fd-work", type=positive_int, default=_options.MAX_FD_WORK, metavar="N",
-                   help="largest finite-difference work of one Jacobian: 2 x columns forward "
-                        "passes x the entries each pass reads and writes "
-                        f"(default {_options.MAX_FD_WORK:,})")
+    _options.add_max_fd_work(p, " of one Jacobian")
     p.set_defaults(run=run)
 
 
@@ -89,14 +86,14 @@ def run(args):
     cases += [None] * (len(configs) - len(cases))
     if not configs:
         raise InvalidValueError("nothing to verify: give -c OP KEY=VALUE ... or drop --no-builtin")
-    installed = autograd.available_backends()
+    installed = jacobians.available_backends()
     if args.backends is None:
-        backends = autograd.BACKENDS
+        backends = jacobians.BACKENDS
     else:
         backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
-        unknown = set(backends) - set(autograd.BACKENDS)
+        unknown = set(backends) - set(jacobians.BACKENDS)
         if unknown:
-            raise InvalidValueError(f"--backends must be a subset of {','.join(autograd.BACKENDS)}, "
+            raise InvalidValueError(f"--backends must be a subset of {','.join(jacobians.BACKENDS)}, "
                              f"got {args.backends!r}")
     width = max(len("configuration"), *(len(_describe(o)) for _, o in configs)) + 2
     header = (f"{'op':<8}{'wrt':<14}{'configuration':<{width}}{'J shape':>12}{'nnz':>7}"
@@ -120,7 +117,7 @@ def run(args):
                     cells.append("missing")
                     continue
                 try:
-                    result = autograd.compare(layer, x, wrt, backend=b)
+                    result = jacobians.compare(layer, x, wrt, backend=b)
                 except NotImplementedError:  # the backend lacks the feature (JAX: dilated max pool)
                     cells.append("n/a")
                     continue
@@ -146,7 +143,7 @@ def run(args):
         print(f"\nmismatch: {text}")
     missing = [b for b in backends if b not in installed]
     for b in missing:
-        print(f"\n{b} is not installed: its column was skipped ({autograd._INSTALL[b]})")
+        print(f"\n{b} is not installed: its column was skipped ({INSTALL[b]})")
     print(f"\n{total - failures} of {total} Jacobians agree"
           + (f"; {failures} MISMATCH" if failures else "")
           + " (columns: max |J - reference|; fd = central finite differences, n/a on ties)")

@@ -10,7 +10,6 @@ Examples
 True
 """
 
-from jacobian_cnn.compare.backends import INSTALL as _INSTALL  # noqa: F401  (read by cli/verify.py)
 from jacobian_cnn.compare.jacobians import (
     BACKENDS,
     AutogradComparison,

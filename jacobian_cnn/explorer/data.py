@@ -107,8 +107,7 @@ def _check_size(n_out, n_in, max_entries, what):
 
 def _symbolic_entries(layer, x, letters):
     """``[[i, j, text], ...]`` of the symbolic Jacobian, or ``[]`` when the layer has no rule."""
-    from jacobian_cnn.symbolic import Names, SymbolicProblem
-    from jacobian_cnn.symbolic.jacobians import SUPPORTED_LAYERS
+    from jacobian_cnn.symbolic import SUPPORTED_LAYERS, Names, SymbolicProblem
     from jacobian_cnn.symbolic.latex import to_text
 
     x = np.asarray(x)
