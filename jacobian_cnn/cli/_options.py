@@ -2,7 +2,7 @@
 
 A bad number is a usage error naming the option (``argument --fd-tolerance: must be
 a finite number >= 0, got 'nan'``). Every verb estimates the size of what it will
-build from shapes alone (:func:`output_shape`, :func:`jacobian_nnz`) and refuses with
+build from shapes alone (:func:`output_shape`, :func:`forward_entries`) and refuses with
 :func:`refuse_over` before allocating anything large.
 """
 
@@ -171,24 +171,3 @@ def forward_entries(layer, in_shape):
             return None
         total += size(shape)
     return total
-
-
-def jacobian_nnz(layer, in_shape, wrt="input"):
-    """An upper bound on the structural nonzeros of ``layer``'s Jacobian wrt ``wrt``.
-
-    This is the number of terms a symbolic Jacobian, forward result or gradient
-    holds: taps per output for windows, all pairs for dense and softmax.
-    """
-    out = output_shape(layer, in_shape)
-    n_out = size(out)
-    if isinstance(layer, conv.Conv2D):
-        kh, kw, ci, _ = layer.kernel.shape
-        return n_out if wrt == "bias" else n_out * kh * kw * ci
-    if isinstance(layer, (pooling.AvgPool2D, pooling.MaxPool2D)):
-        return n_out * layer.window[0] * layer.window[1]
-    if isinstance(layer, dense.Dense):
-        return n_out if wrt == "bias" else n_out * layer.weight.shape[0]
-    if isinstance(layer, activations.Softmax):
-        rows = in_shape[0]
-        return size(in_shape) * rows
-    return n_out

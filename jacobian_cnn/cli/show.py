@@ -15,6 +15,7 @@ from jacobian_cnn.cli._options import positive_int
 from jacobian_cnn.cli.operation import OPS, add_operation_arguments, build_operation, parse_rows
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.symbolic.latex import matrix_to_latex, matrix_to_text, render_name
+from jacobian_cnn.symbolic.sizes import jacobian_terms
 from jacobian_cnn.vec import unvec, vec
 
 __all__ = ["OPS", "add_operation_arguments", "add_parser", "build_operation", "run"]
@@ -93,7 +94,7 @@ def _check_size(args, layer, shape):
         what, entries = f"the gradient wrt {args.wrt}", n_wrt
     _options.refuse_over(entries, args.max_entries, what, "--max-entries")
     if args.symbolic:
-        terms = _options.jacobian_nnz(layer, shape, "input" if args.what == "forward" else args.wrt)
+        terms = jacobian_terms(layer, shape, out, "input" if args.what == "forward" else args.wrt)
         _options.refuse_over(terms, args.max_terms,
                              f"the symbolic {args.what} of {type(layer).__name__} on "
                              f"{'x'.join(map(str, shape))}", "--max-terms", unit="terms")

@@ -12,7 +12,7 @@ from jacobian_cnn.ops.conv import Conv2D
 from jacobian_cnn.ops.dense import Dense
 from jacobian_cnn.ops.pooling import AvgPool2D
 
-__all__ = ["MAX_SYMBOLIC_SIZE", "MAX_SYMBOLIC_ENTRIES", "entry_limit", "entry_estimate"]
+__all__ = ["MAX_SYMBOLIC_SIZE", "MAX_SYMBOLIC_ENTRIES", "entry_limit", "entry_estimate", "jacobian_terms"]
 
 MAX_SYMBOLIC_SIZE = 20_000
 """Largest input or output (entries) accepted: symbolic matrices are for teaching sizes."""
@@ -60,6 +60,16 @@ def _layer_counts(layer, in_shape, out_shape):
     if isinstance(layer, Softmax):
         return {"input": n_in * n_in}, n_in
     return {"input": n_out}, 1  # max pooling, flatten, elementwise: one entry per row at most
+
+
+def jacobian_terms(layer, in_shape, out_shape, wrt="input"):
+    """Upper bound on the nonzeros of one layer's symbolic Jacobian wrt ``wrt``, from the shapes.
+
+    Windows count through :meth:`~jacobian_cnn.ops.geometry.WindowGeometry.jacobian_nnz`,
+    the formula the numeric builders and their size guards use.
+    """
+    nnz, _ = _layer_counts(layer, in_shape, out_shape)
+    return nnz.get(wrt, nnz["input"])
 
 
 def entry_estimate(layers, shapes):
