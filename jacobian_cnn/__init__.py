@@ -44,7 +44,7 @@ __all__ = [
 
 
 _SUBMODULES = ("compare", "symbolic", "handcheck", "classical", "training", "plots", "examples", "ops",
-               "cli", "explorer")
+               "cli", "explorer", "cases")
 """Reached as attributes (``jc.compare``, ``jc.symbolic`` ...), imported on first use."""
 
 

@@ -1,4 +1,5 @@
-"""The import-linter contracts of pyproject.toml name every module of the package.
+"""The import-linter contracts of pyproject.toml name every module of the package, and
+every public module is reached the same way.
 
 A forbidden-import contract lists its modules one by one; a module added later and not
 listed would be silently unchecked. These tests fail until it is listed.
@@ -35,3 +36,11 @@ def test_vec_is_forbidden_every_other_module():
 def test_every_module_but_compare_is_barred_from_torch_and_jax():
     sources = set(_contract("only compare imports torch or JAX")["source_modules"])
     assert TOP_LEVEL - {"jacobian_cnn.compare"} == sources
+
+
+def test_every_public_module_is_reached_as_an_attribute():
+    """One rule for reaching submodules: ``jc.<name>`` for every public one."""
+    # jc.vec is the function vec(a); its module, the conventions, is jacobian_cnn.vec
+    public = {name.rsplit(".", 1)[1] for name in TOP_LEVEL} - {"__main__", "vec"}
+    for name in sorted(n for n in public if not n.startswith("_")):
+        assert getattr(jacobian_cnn, name).__name__ == f"jacobian_cnn.{name}", name
