@@ -51,6 +51,9 @@ class HandCase:
         Entries matching under the diagnosis.
     options : dict
         More keyword arguments of ``check_derivation`` (``which=``, ``names=``, ``wrt=``, ...).
+    detected : tuple of str
+        Right, but only under other conventions: the convention fields the report must name
+        (its verdict is then ``"right_under_other_conventions"``, with no differing entry).
     """
 
     id: str
@@ -67,6 +70,7 @@ class HandCase:
     missing_terms: tuple = None
     n_matching: int = None
     options: dict = field(default_factory=dict)
+    detected: tuple = ()
 
     @property
     def correct(self):
@@ -190,7 +194,9 @@ CASES = [
              fragments=("overlapping windows not summed in 5 entries",)),
     HandCase("seed004 rep2 with a flipped kernel", SEED004_CONV, (3, 4), SEED004_REP2_FLIPPED,
              "seed 004 rep. 2, beta rotated by hand", kinds=frozenset({"kernel_flip"}),
-             quantity="forward", fragments=("kernel flipped",), options={"names": Names(kernel="beta")}),
+             quantity="forward", detected=("convolution",),
+             fragments=("Right under true convolution", "kernel flipped"),
+             options={"names": Names(kernel="beta")}),
     HandCase("seed004 rep2 transposed", SEED004_CONV, (3, 4), SEED004_REP2_TRANSPOSED,
              "seed 004 rep. 2, transposed by hand", kinds=frozenset({"transposed"}), quantity="forward",
              fragments=("transposed: you wrote 3x4, the shape is 4x3",),
@@ -200,15 +206,18 @@ CASES = [
              diffs=(("∂p_{12}/∂a_{21}", (3, 2)),),
              fragments=("∂p_{12}/∂a_{21}: you wrote 1/4, correct is 0  [row 3, column 2]",)),
     HandCase("denominator layout", POOL, (3, 3), EQ3_TRANSPOSED, "eq. 3 by hand, transposed",
-             kinds=frozenset({"denominator_layout"}), fragments=("transposed (9x4)",)),
+             kinds=frozenset({"denominator_layout"}), detected=("layout",),
+             fragments=("Right under denominator layout, not under the declared numerator layout: "
+                        "declare it with --layout denominator",)),
     HandCase("columns in row-major order", POOL, (3, 3), EQ3_ROW_MAJOR_COLUMNS, "eq. 3 by hand",
              kinds=frozenset({"row_major_order"}),
              fragments=("listed in row-major order, but vec lists them column by column",)),
     HandCase("windows shifted one column", POOL, (3, 3), EQ3_SHIFTED_RIGHT, "by hand",
              kinds=frozenset({"window_shift"}), fragments=("one column right",)),
     HandCase("kernel flip in the input gradient", CONV, (3, 3), CONV_GRADIENT_ROTATED, "by hand",
-             kinds=frozenset({"kernel_flip"}), quantity="gradient",
-             fragments=("kernel flipped (rotated by 180 degrees) where it should not be",
+             kinds=frozenset({"kernel_flip"}), quantity="gradient", detected=("convolution",),
+             fragments=("Right under true convolution", "--convolution true",
+                        "kernel flipped (rotated by 180 degrees) where it should not be",
                         "the input gradient is a full convolution")),
     HandCase("seed003 kernel gradient, one term wrong", jc.Conv2D(np.ones((3, 3))), (4, 4),
              SEED003_ONE_TERM_WRONG, "seed 003's formula, a_{23} for a_{22} in dF/dk_11",

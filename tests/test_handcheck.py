@@ -42,6 +42,10 @@ def dJ(m, n):
 def test_mistake_catalogue(case):
     report = check_derivation(case.written, case.layer, case.x, **case.options)
     assert report.ok == case.correct
+    assert report.detected == tuple(case.detected)
+    if case.detected:
+        assert report.verdict == "right_under_other_conventions" and not report.diffs
+        assert report.n_matching == report.n_entries
     assert report.kinds == set(case.kinds)
     if case.quantity is not None:
         assert report.quantity == case.quantity
