@@ -181,8 +181,8 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
     problem.check_wrt(wrt)
     _check_problem_size(problem, wrt, max_entries)
     W, source = as_written_matrix(unwrap_written(written), which=which)
-    W = renamed(W, rename=detect_names(W, problem.names, _roles(problem, wrt),
-                                       _declared_names(options)))
+    rename = detect_names(W, problem.names, _roles(problem, wrt), _declared_names(options))
+    W = renamed(W, rename=rename)
     candidates = [quantity] if quantity != "auto" else _quantities_for(W, problem, wrt, numbers)
     shapes = {q: _layout_shapes(q, problem, wrt) for q in candidates}
     if not any(W.shape == shape for q in candidates for shape, _ in shapes[q]):
@@ -194,7 +194,10 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
                      can_rebuild=not isinstance(layer, SymbolicProblem))
     report = _report(reading, declared, wrt, source, MAX_SIMPLIFY_OPS,
                      numbers.comparer(reading.written))
+    report.problem = repr(problem)  # as declared, whatever it was read under
     report.relevant = relevant_fields(problem)
+    roles = {getattr(problem.names, r): r for r in _roles(problem, wrt)}
+    report.renamed = {theirs: (roles[ours], ours) for theirs, ours in rename.items()}
     return report
 
 

@@ -109,6 +109,7 @@ class CheckReport:
     detected_notes: list = field(default_factory=list)
     entry_status: object = None
     relevant: tuple = ("index_base", "vec_order", "layout")
+    renamed: dict = field(default_factory=dict)
 
     @property
     def ok(self):
@@ -141,7 +142,9 @@ class CheckReport:
         if self.declared is None:
             return ""
         fields = [f for f in self.relevant if getattr(self.declared, f) is not None]
-        return f"\nConventions: {self.declared.describe(fields)}"
+        names = "".join(f"\nNames: {theirs} read as the {role} {ours} (--{role}-name {theirs} "
+                        f"declares it)" for theirs, (role, ours) in self.renamed.items())
+        return f"\nConventions: {self.declared.describe(fields)}{names}"
 
     def __str__(self):
         head = (f"Checked: a {self.shape[0]}x{self.shape[1]} matrix{self.source}, read as "

@@ -132,7 +132,7 @@ def detect_names(W, names, roles, fixed=()):
     and belongs to no other name; two candidates are ambiguous (an error naming the option).
     """
     used = letters_used(W)
-    taken = {getattr(names, r) for r in ("input", "output", "kernel", "weight", "bias", "loss")}
+    taken = {getattr(names, r) for r in ("input", "output", "bias", "loss", *roles)}
     rename = {}
     for role in roles:
         own = getattr(names, role)
