@@ -9,6 +9,7 @@ import numpy as np
 from jacobian_cnn.errors import SizeLimitError
 from jacobian_cnn.handcheck.candidates import _SHIFTS, _family
 from jacobian_cnn.handcheck.numeric import require_values
+from jacobian_cnn.handcheck.patterns import entry_patterns
 from jacobian_cnn.handcheck.report import CheckReport, EntryDiff, Mistake
 from jacobian_cnn.handcheck.wording import field_message, kind
 from jacobian_cnn.symbolic.latex import require_sympy, to_text
@@ -82,7 +83,7 @@ def _report(reading, declared, wrt, source, max_simplify_ops, compare):
     for k in reading.variant[0]:
         mistakes.append(_variant_mistake(k, W, reading.base, arrangement, arranged))
     mistakes = _merge_order_mistakes(mistakes)
-    mistakes += _entry_patterns(diffs, quantity)
+    mistakes += entry_patterns(diffs, quantity, W, arranged, E, src)
     report.mistakes = mistakes
     return report
 
@@ -101,41 +102,6 @@ def _entry_status(W, diffs, reading, changed):
     for d in diffs:
         status[d.position[0] - 1, d.position[1] - 1] = "wrong"
     return status
-
-
-def _entry_patterns(diffs, quantity):
-    """Mistakes seen across entries: overlapping windows not summed, stray factors, the rest."""
-    sympy = require_sympy()
-    mistakes = []
-    not_summed = [d for d in diffs if "missing_terms" in d.kinds and quantity.startswith("gradient")
-                  and len(sympy.Add.make_args(d.correct)) > 1]
-    if not_summed:
-        example = not_summed[0]
-        mistakes.append(Mistake(
-            "overlap_not_summed",
-            f"overlapping windows not summed in {len(not_summed)} "
-            f"entr{'y' if len(not_summed) == 1 else 'ies'}: an entry that lies in several windows "
-            f"collects a term from every one of them (chain rule: ∂J/∂a_ij = Σ_mn ∂J/∂p_mn "
-            f"∂p_mn/∂a_ij); e.g. {example.label} = {to_text(example.correct)}, you "
-            f"wrote {to_text(example.written)}"))
-    stray = {}
-    for d in diffs:
-        for k in d.kinds:
-            if isinstance(k, tuple) and k[0] == "stray_factor":
-                stray.setdefault(k[1], []).append((d, k[2]))
-    for ratio, items in stray.items():
-        where = ", ".join(f"{to_text(term)} in {d.label}" for d, term in items)
-        mistakes.append(Mistake(
-            "stray_factor",
-            f"stray factor {to_text(ratio)} on {len(items)} term{'s' if len(items) > 1 else ''}: "
-            f"{where}"))
-    explained = {id(d) for d in not_summed} | {id(d) for items in stray.values() for d, _ in items}
-    others = [d for d in diffs if id(d) not in explained]
-    if others:
-        mistakes.append(Mistake("wrong_entries",
-                                f"{len(others)} other entr{'y differs' if len(others) == 1 else 'ies differ'}"
-                                " (listed below)"))
-    return mistakes
 
 
 def _explain(w, c, quantity):

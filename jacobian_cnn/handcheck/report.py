@@ -163,7 +163,12 @@ class CheckReport:
             undone = " once the systematic mistakes are undone" if any(
                 m.kind in _STRUCTURAL for m in self.mistakes) else ""
             lines.append(f"Entries that differ{undone} ({len(self.diffs)} of {self.n_entries}):")
-            lines += [f"  {d}" for d in self.diffs]
+            summarised = self.kinds & {"rows_permuted", "uniform_factor"}
+            shown = self.diffs[:2] if summarised else self.diffs
+            lines += [f"  {d}" for d in shown]
+            if len(shown) < len(self.diffs):
+                lines.append(f"  ... and {len(self.diffs) - len(shown)} more, each explained by "
+                             "the one mistake above")
         else:
             lines.append(f"Every entry matches once the mistakes above are undone "
                          f"({self.n_entries} entries).")
