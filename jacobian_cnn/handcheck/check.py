@@ -69,6 +69,7 @@ from jacobian_cnn.errors import InvalidTypeError, InvalidValueError, JacobianCNN
 from jacobian_cnn.handcheck.candidates import _layout_shapes, _quantities_for, _shape_text
 from jacobian_cnn.handcheck.conventions import CHOICES, Conventions
 from jacobian_cnn.handcheck.diagnosis import _report
+from jacobian_cnn.handcheck.fallback import explain_by_problem
 from jacobian_cnn.handcheck.numeric import DEFAULT_TOLERANCE, Numbers
 from jacobian_cnn.handcheck.problems import (
     _declared_names,
@@ -185,15 +186,26 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
     W = renamed(W, rename=rename)
     candidates = [quantity] if quantity != "auto" else _quantities_for(W, problem, wrt, numbers)
     shapes = {q: _layout_shapes(q, problem, wrt) for q in candidates}
+    rebuild = not isinstance(layer, SymbolicProblem)
+
+    def by_problem():  # a stride, padding or variable mistaken: tried only when wrong as declared
+        return explain_by_problem(W, layer, x, options, declared, wrt, quantity, numbers,
+                                  MAX_SIMPLIFY_OPS) if rebuild else None
+
     if not any(W.shape == shape for q in candidates for shape, _ in shapes[q]):
-        fitting = ", ".join(f"{q}: {_shape_text(shape)}" for q, shape in dict.fromkeys(
-            (q, shape) for q in candidates for shape, correct in shapes[q] if correct))
-        raise InvalidValueError(f"a {_shape_text(W.shape)} matrix fits none of the quantities of "
-                                f"{problem!r}; expected shapes are {fitting}")
-    reading = search(W, problem_for, declared, wrt, quantity, numbers,
-                     can_rebuild=not isinstance(layer, SymbolicProblem))
-    report = _report(reading, declared, wrt, source, MAX_SIMPLIFY_OPS,
-                     numbers.comparer(reading.written))
+        report = by_problem()
+        if report is None:
+            fitting = ", ".join(f"{q}: {_shape_text(shape)}" for q, shape in dict.fromkeys(
+                (q, shape) for q in candidates for shape, correct in shapes[q] if correct))
+            raise InvalidValueError(f"a {_shape_text(W.shape)} matrix fits none of the quantities "
+                                    f"of {problem!r}; expected shapes are {fitting}")
+    else:
+        reading = search(W, problem_for, declared, wrt, quantity, numbers, can_rebuild=rebuild)
+        report = _report(reading, declared, wrt, source, MAX_SIMPLIFY_OPS,
+                         numbers.comparer(reading.written))
+        if report.verdict == "wrong":
+            report = by_problem() or report
+    report.source = source
     report.problem = repr(problem)  # as declared, whatever it was read under
     report.relevant = relevant_fields(problem)
     roles = {getattr(problem.names, r): r for r in _roles(problem, wrt)}
