@@ -181,6 +181,7 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
         raise InvalidValueError(f"quantity must be 'auto' or one of {sorted(QUANTITIES)}, got {quantity!r}")
     problem.check_wrt(wrt)
     _check_problem_size(problem, wrt, max_entries)
+    numbers.check_sizes(problem)
     W, source = as_written_matrix(unwrap_written(written), which=which)
     rename = detect_names(W, problem.names, _roles(problem, wrt), _declared_names(options))
     W = renamed(W, rename=rename)
