@@ -83,7 +83,7 @@ def _report(reading, declared, wrt, source, max_simplify_ops, compare):
     for k in reading.variant[0]:
         mistakes.append(_variant_mistake(k, W, reading.base, arrangement, arranged))
     mistakes = _merge_order_mistakes(mistakes)
-    mistakes += entry_patterns(diffs, quantity, W, arranged, E, src)
+    mistakes += entry_patterns(diffs, quantity, W, arranged, E, src, (loss, out, var), wrt)
     report.mistakes = mistakes
     return report
 

@@ -11,8 +11,9 @@ SUMMARISED = {"rows_permuted", "uniform_factor"}
 """Kinds that explain every differing entry: the report lists one of them as an example."""
 
 
-def entry_patterns(diffs, quantity, W, arranged, E, src):
-    """The mistakes that explain the differing entries, most specific first."""
+def entry_patterns(diffs, quantity, W, arranged, E, src, letters=("J", "p", "a"), wrt="input"):
+    """The mistakes that explain the differing entries, most specific first (``letters``: the
+    loss, output and variable names the messages use)."""
     if not diffs:
         return []
     permuted = _rows_permuted(diffs, W, arranged, E, src, quantity)
@@ -21,7 +22,7 @@ def entry_patterns(diffs, quantity, W, arranged, E, src):
     factor = _uniform_factor(diffs, arranged)
     if factor:
         return [factor]
-    return _term_patterns(diffs, quantity)
+    return _term_patterns(diffs, quantity, letters, wrt)
 
 
 def _rows_permuted(diffs, W, arranged, E, src, quantity):
@@ -73,21 +74,27 @@ def _uniform_factor(diffs, arranged):
                    f"{to_text(example.correct)}")
 
 
-def _term_patterns(diffs, quantity):
+def _term_patterns(diffs, quantity, letters, wrt):
     """Overlapping windows not summed, stray factors on some terms, other entries."""
     sympy = require_sympy()
+    loss, out, var = letters
     mistakes = []
     not_summed = [d for d in diffs if "missing_terms" in d.kinds and quantity.startswith("gradient")
                   and len(sympy.Add.make_args(d.correct)) > 1]
     if not_summed:
         example = not_summed[0]
-        mistakes.append(Mistake(
-            "overlap_not_summed",
-            f"overlapping windows not summed in {len(not_summed)} "
-            f"entr{'y' if len(not_summed) == 1 else 'ies'}: an entry that lies in several windows "
-            f"collects a term from every one of them (chain rule: ∂J/∂a_ij = Σ_mn ∂J/∂p_mn "
-            f"∂p_mn/∂a_ij); e.g. {example.label} = {to_text(example.correct)}, you "
-            f"wrote {to_text(example.written)}"))
+        n = f"{len(not_summed)} entr{'y' if len(not_summed) == 1 else 'ies'}"
+        if wrt == "bias":
+            kind, why = "bias_not_summed", (f"terms missing in {n}: a bias is added to every output "
+                                            f"entry of its channel, so ∂{loss}/∂{var}_j sums "
+                                            f"∂{loss}/∂{out} over all of them")
+        else:
+            kind, why = "overlap_not_summed", (
+                f"overlapping windows not summed in {n}: an entry that lies in several windows "
+                f"collects a term from every one of them (chain rule: ∂{loss}/∂{var}_ij = Σ_mn "
+                f"∂{loss}/∂{out}_mn ∂{out}_mn/∂{var}_ij)")
+        mistakes.append(Mistake(kind, f"{why}; e.g. {example.label} = {to_text(example.correct)}, "
+                                      f"you wrote {to_text(example.written)}"))
     stray = {}
     for d in diffs:
         for k in d.kinds:
