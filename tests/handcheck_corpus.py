@@ -52,8 +52,8 @@ class CorpusItem:
     x: object
     written: object
     conventions: dict = field(default_factory=dict)
-    options: dict = field(default_factory=dict)
     transcribed: str = "as printed"
+    options: dict = field(default_factory=dict)
     named: tuple = None
 
     @property
