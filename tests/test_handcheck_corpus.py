@@ -88,3 +88,18 @@ def test_cli_weight_orientation_transposes_weight_values(capsys, tmp_path):
           "--weight-values", "1 2 3; 4 5 6", "--weight-orientation", "out_in"]
     code, out = _run(capsys, tmp_path, r"\begin{bmatrix} 6 \\ 15 \end{bmatrix}", *op)
     assert code == 0, out
+
+
+# ----------------------------------------------------------------------------- in a notebook
+
+def test_notebook_display_colours_every_entry(capsys):
+    item = next(i for i in CORPUS if i.id == "hjorth-jensen W'")
+    report = _check(item)
+    html = report._repr_html_()
+    # the 16 nonzero entries of W' (4 per row) are right only read 0-based and row-major
+    assert html.count('class="jc-convention"') == 16 and 'class="jc-wrong"' not in html
+    assert "w_{00}" in html and "Right under other conventions" in html
+    assert report._repr_markdown_().startswith("**Right under other conventions**")
+    right = _check(item, **item.conventions)
+    assert right._repr_html_().count('class="jc-right"') == 36
+    assert right._repr_latex_().count(r"\color{green}") == 36

@@ -183,6 +183,7 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
     _check_problem_size(problem, wrt, max_entries)
     numbers.check_sizes(problem)
     W, source = as_written_matrix(unwrap_written(written), which=which)
+    as_read = W
     rename = detect_names(W, problem.names, _roles(problem, wrt), _declared_names(options))
     W = renamed(W, rename=rename)
     candidates = [quantity] if quantity != "auto" else _quantities_for(W, problem, wrt, numbers)
@@ -206,7 +207,7 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
                          numbers.comparer(reading.written))
         if report.verdict == "wrong":
             report = by_problem() or report
-    report.source = source
+    report.source, report.written = source, as_read
     report.problem = repr(problem)  # as declared, whatever it was read under
     report.relevant = relevant_fields(problem)
     roles = {getattr(problem.names, r): r for r in _roles(problem, wrt)}

@@ -110,6 +110,7 @@ class CheckReport:
     entry_status: object = None
     relevant: tuple = ("index_base", "vec_order", "layout")
     renamed: dict = field(default_factory=dict)
+    written: object = None
 
     @property
     def ok(self):
@@ -137,6 +138,21 @@ class CheckReport:
         from jacobian_cnn.handcheck.wording import detected_line
 
         return detected_line(self.read_under, self.declared, list(self.detected))
+
+    def _repr_html_(self):
+        from jacobian_cnn.handcheck.display import report_html
+
+        return report_html(self)
+
+    def _repr_markdown_(self):
+        from jacobian_cnn.handcheck.display import report_markdown
+
+        return report_markdown(self)
+
+    def _repr_latex_(self):
+        from jacobian_cnn.handcheck.display import report_latex
+
+        return report_latex(self)
 
     def _conventions_line(self):
         if self.declared is None:
