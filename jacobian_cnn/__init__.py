@@ -47,13 +47,20 @@ _SUBMODULES = ("compare", "symbolic", "handcheck", "classical", "training", "plo
 """Reached as attributes (``jc.compare``, ``jc.symbolic`` ...), imported on first use."""
 
 
+_LAZY_FUNCTIONS = {"check": ("handcheck.check", "check_derivation")}
+"""Functions reached as attributes and imported on first use (``jc.check``: the hand checker)."""
+
+
 def __getattr__(name):
-    if name in _SUBMODULES:
+    if name in _SUBMODULES or name in _LAZY_FUNCTIONS:
         import importlib
 
+        if name in _LAZY_FUNCTIONS:
+            module, function = _LAZY_FUNCTIONS[name]
+            return getattr(importlib.import_module(f"jacobian_cnn.{module}"), function)
         return importlib.import_module(f"jacobian_cnn.{name}")
     raise AttributeError(f"module 'jacobian_cnn' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_SUBMODULES))
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_LAZY_FUNCTIONS))

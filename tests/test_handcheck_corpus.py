@@ -103,3 +103,11 @@ def test_notebook_display_colours_every_entry(capsys):
     right = _check(item, **item.conventions)
     assert right._repr_html_().count('class="jc-right"') == 36
     assert right._repr_latex_().count(r"\color{green}") == 36
+
+
+def test_jc_check_is_the_hand_checker():
+    import jacobian_cnn as jc
+
+    item = next(i for i in CORPUS if i.id == "cs231n max pool")
+    assert jc.check is check_derivation and "check" in dir(jc)
+    assert jc.check(item.written, item.layer, item.x).verdict == "correct"
