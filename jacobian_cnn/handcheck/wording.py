@@ -60,7 +60,9 @@ def field_message(field, read: Conventions, declared: Conventions, problem, quan
                 f"{value.replace('_', '-')} order, not in {declared.tie.replace('_', '-')} order "
                 "(the tie rule decides which of two equal entries of a window gets its gradient)")
     else:
-        text = f"{out} flattened in {Conventions(flatten_order=value).describe(['flatten_order'])}"
+        text = (f"{out} listed in the order of a "
+                f"{Conventions(flatten_order=value).describe(['flatten_order'])}, not of a "
+                f"{Conventions(flatten_order=declared.flatten_order).describe(['flatten_order'])}")
     if not hint:
         return text
     return f"{text}; if your source uses it on purpose, {declare_hint(read, [field])}"
