@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import copy
 
-from jacobian_cnn.errors import InvalidValueError
+import numpy as np
+
+from jacobian_cnn.errors import InvalidValueError, JacobianCNNError
 from jacobian_cnn.handcheck.candidates import _layout_shapes, _quantities_for
 from jacobian_cnn.handcheck.diagnosis import _report
 from jacobian_cnn.handcheck.problems import _problem_factory
@@ -65,9 +67,28 @@ def _pad_text(padding):
     return str(flat.pop()) if len(flat) == 1 else str(padding)
 
 
+def _plausible_shapes(layer, x, wrt):
+    """Every shape a quantity of ``layer`` at ``x`` wrt ``wrt`` may be written in (from a numeric
+    forward pass of zeros: no symbols)."""
+    shape = tuple(x) if isinstance(x, tuple) else np.shape(x)
+    try:
+        out = np.shape(layer.forward(np.zeros(shape)))
+    except JacobianCNNError:  # the changed geometry is impossible for this input
+        return set()
+    var = shape if wrt == "input" else np.shape(np.squeeze(layer.params[wrt]))
+    n_out, n_var = int(np.prod(out)), int(np.prod(var))
+    shapes = {(n_out, n_var), (1, n_var), (n_out, 1)}
+    for s in (out, var):
+        m, n = (tuple(s) + (1, 1))[:2] if len(s) <= 2 else (0, 0)
+        shapes |= {(m, n), (n, m), (m * n, 1)}
+    return shapes | {(b, a) for a, b in shapes}
+
+
 def explain_by_problem(W, layer, x, options, declared, wrt, quantity, numbers, max_ops):
     """A report naming the one problem-level mistake that makes every entry right, or None."""
     for kind, message, lay, other in problem_mistakes(layer, wrt):
+        if W.shape not in _plausible_shapes(lay, x, other):
+            continue  # decided from shapes alone, before any symbol is made
         make = _problem_factory(None, lay, x, options)
         try:
             problem = make(declared)
