@@ -307,6 +307,12 @@ CASES = [
              "by hand: dz/da = W for z = W x", kinds=frozenset({"weight_orientation"}),
              detected=("weight_orientation",), quantity="jacobian",
              fragments=("declare it with --weight-orientation out_in",)),
+    # 2x2 windows, stride 2, padding 1 on a 2x2 input: each window holds one input entry, so
+    # p_mn = a_mn when only the taps inside the input count, a_mn / 4 when the padding counts.
+    HandCase("padding left out of the average", jc.AvgPool2D(2, padding=1), (2, 2),
+             [["a_{11}", "a_{12}"], ["a_{21}", "a_{22}"]], "by hand",
+             kinds=frozenset({"count_include_pad"}), detected=("count_include_pad",),
+             quantity="forward", fragments=("declare it with --no-count-include-pad",)),
     HandCase("row-major flatten", jc.Flatten(), (2, 3), K23, "the commutation matrix K(2,3)",
              kinds=frozenset({"flatten_order"}), detected=("flatten_order",),
              fragments=("declare it with --flatten-order C",)),

@@ -78,7 +78,7 @@ def test_the_catalogue_has_every_mistake_kind():
                      "kernel_flip", "window_shift", "overlap_not_summed", "stray_factor",
                      "wrong_entries", "uniform_factor", "rows_permuted", "wrong_stride",
                      "wrong_padding", "wrt_confused", "bias_not_summed", "tie_rule",
-                     "weight_orientation", "flatten_order"}
+                     "weight_orientation", "flatten_order", "count_include_pad"}
 
 
 def test_the_catalogue_has_at_least_24_mistakes_across_ops_and_quantities():

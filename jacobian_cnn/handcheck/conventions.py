@@ -32,6 +32,7 @@ CHOICES = {
     "convolution": ("cross", "true"),
     "tie": ("column_major", "row_major"),
     "flatten_order": ("F", "C", "torch"),
+    "count_include_pad": (True, False),
 }
 """Every convention and its values; the first value of each is this package's own."""
 
@@ -46,6 +47,8 @@ _WORDS = {
     ("tie", "row_major"): "max-pool ties to the first maximum in row-major order",
     ("flatten_order", "F"): "column-major flatten", ("flatten_order", "C"): "row-major flatten",
     ("flatten_order", "torch"): "PyTorch's flatten order (channel slowest)",
+    ("count_include_pad", True): "average pooling divides by the whole window",
+    ("count_include_pad", False): "average pooling divides by the taps inside the input",
 }
 
 
@@ -74,6 +77,9 @@ class Conventions:
         ``None``: the layer's own rule (``MaxPool2D(tie=...)``).
     flatten_order : {"F", "C", "torch"} or None
         The order of a flatten layer; ``None``: the layer's own.
+    count_include_pad : bool or None
+        Average pooling with padding divides by the whole window (``True``) or by the taps
+        inside the input; ``None``: the layer's own.
     """
 
     index_base: int = 1
@@ -83,13 +89,14 @@ class Conventions:
     convolution: str | None = None
     tie: str | None = None
     flatten_order: str | None = None
+    count_include_pad: bool | None = None
 
     def __post_init__(self):
         for name, allowed in CHOICES.items():
             value = getattr(self, name)
             if value is None and name in _LAYER_OWN:
                 continue
-            if isinstance(value, bool) or value not in allowed:
+            if isinstance(value, bool) != (name == "count_include_pad") or value not in allowed:
                 raise InvalidValueError(f"conventions: {name} must be one of "
                                         f"{', '.join(map(repr, allowed))}, got {value!r}")
 
@@ -125,7 +132,7 @@ class Conventions:
     def options(self, fields=None):
         """The ``jacobian-cnn check`` options that declare ``fields`` (default: the non-default)."""
         fields = self.changed() if fields is None else fields
-        return " ".join(f"--{name.replace('_', '-')} {getattr(self, name)}" for name in fields)
+        return " ".join(_option(name, getattr(self, name)) for name in fields)
 
     def keywords(self, fields=None):
         """The same as Python keyword arguments of ``check_derivation``."""
@@ -133,7 +140,13 @@ class Conventions:
         return ", ".join(f"{name}={getattr(self, name)!r}" for name in fields)
 
 
-_LAYER_OWN = ("convolution", "tie", "flatten_order")
+def _option(name, value):
+    if name == "count_include_pad":  # the operation's own switch
+        return "--no-count-include-pad" if not value else "(without --no-count-include-pad)"
+    return f"--{name.replace('_', '-')} {value}"
+
+
+_LAYER_OWN = ("convolution", "tie", "flatten_order", "count_include_pad")
 
 
 def _known(mapping):

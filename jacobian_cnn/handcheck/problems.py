@@ -14,7 +14,7 @@ from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.handcheck.rewrite import unwrap_bold
 from jacobian_cnn.ops.conv import Conv2D
 from jacobian_cnn.ops.dense import Dense
-from jacobian_cnn.ops.pooling import MaxPool2D
+from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D
 from jacobian_cnn.ops.reshape import Flatten
 from jacobian_cnn.symbolic.jacobians import Names, SymbolicProblem
 
@@ -36,6 +36,9 @@ def resolve(declared, layer, flip_kernel):
     if declared.tie is None:
         ties = [lay.tie for lay in layers if isinstance(lay, MaxPool2D)]
         changes["tie"] = ties[0] if ties else "column_major"
+    if declared.count_include_pad is None:
+        pads = [lay.count_include_pad for lay in layers if isinstance(lay, AvgPool2D)]
+        changes["count_include_pad"] = pads[0] if pads else None
     if declared.flatten_order is None:
         orders = [lay.order for lay in layers if isinstance(lay, Flatten)]
         changes["flatten_order"] = orders[0] if orders else None
@@ -46,7 +49,7 @@ def relevant_fields(problem):
     """The conventions a report on ``problem`` states."""
     fields = ["index_base", "vec_order", "layout"]
     kinds = [(Dense, "weight_orientation"), (Conv2D, "convolution"), (MaxPool2D, "tie"),
-             (Flatten, "flatten_order")]
+             (Flatten, "flatten_order"), (AvgPool2D, "count_include_pad")]
     fields += [name for cls, name in kinds if any(isinstance(lay, cls) for lay in problem.layers)]
     return tuple(fields)
 
@@ -60,6 +63,10 @@ def _with_conventions(layer, conventions):
             lay.tie = conventions.tie
         elif isinstance(lay, Flatten) and conventions.flatten_order not in (None, lay.order):
             lay = Flatten(conventions.flatten_order)
+        elif isinstance(lay, AvgPool2D) and conventions.count_include_pad not in (
+                None, lay.count_include_pad):
+            lay = copy.copy(lay)
+            lay.count_include_pad = conventions.count_include_pad
         out.append(lay)
     if isinstance(layer, Chain):
         return Chain(out) if any(a is not b for a, b in zip(out, layer.layers, strict=True)) else layer

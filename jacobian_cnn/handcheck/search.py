@@ -22,10 +22,10 @@ from jacobian_cnn.handcheck.conventions import CHOICES
 from jacobian_cnn.handcheck.numeric import Numbers
 from jacobian_cnn.handcheck.rewrite import has_zero_index, renamed
 from jacobian_cnn.ops.dense import Dense
-from jacobian_cnn.ops.pooling import MaxPool2D
+from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D
 from jacobian_cnn.ops.reshape import Flatten
 
-PROBLEM_FIELDS = ("convolution", "tie", "flatten_order")
+PROBLEM_FIELDS = ("convolution", "tie", "flatten_order", "count_include_pad")
 """Conventions that change the problem (its expected matrices); the others change the reading."""
 
 
@@ -62,6 +62,8 @@ def _alternatives(declared, problem, W, can_rebuild):
     add("tie", can_rebuild and any(isinstance(lay, MaxPool2D) for lay in layers)
         and problem.options.get("switches") is None and problem.options.get("winners") is None)
     add("flatten_order", can_rebuild and any(isinstance(lay, Flatten) for lay in layers))
+    add("count_include_pad", can_rebuild and any(
+        isinstance(lay, AvgPool2D) and np.any(np.asarray(lay.padding)) for lay in layers))
     return options
 
 

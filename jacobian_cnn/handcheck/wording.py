@@ -59,6 +59,10 @@ def field_message(field, read: Conventions, declared: Conventions, problem, quan
         text = (f"a max-pool tie decided by the first maximum in "
                 f"{value.replace('_', '-')} order, not in {declared.tie.replace('_', '-')} order "
                 "(the tie rule decides which of two equal entries of a window gets its gradient)")
+    elif field == "count_include_pad":
+        text = ("windows that overlap the padding divided by "
+                + ("the whole window size" if value else "only their taps inside the input")
+                + ", not by " + ("the taps inside the input" if value else "the whole window size"))
     else:
         text = (f"{out} listed in the order of a "
                 f"{Conventions(flatten_order=value).describe(['flatten_order'])}, not of a "
