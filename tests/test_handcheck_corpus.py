@@ -111,3 +111,27 @@ def test_jc_check_is_the_hand_checker():
     item = next(i for i in CORPUS if i.id == "cs231n max pool")
     assert jc.check is check_derivation and "check" in dir(jc)
     assert jc.check(item.written, item.layer, item.x).verdict == "correct"
+
+
+def test_cli_values_from_npy_and_csv_files(capsys, tmp_path):
+    import numpy as np
+
+    from handcheck_corpus import CS231N_X
+
+    np.save(tmp_path / "x.npy", CS231N_X)
+    np.savetxt(tmp_path / "x.csv", CS231N_X, delimiter=",")
+    op = ["--op", "maxpool", "--input", "4x4", "--window", "2"]
+    answer = r"\begin{bmatrix} 6 & 8 \\ 3 & 4 \end{bmatrix}"  # CS231n's pooled slice
+    for name in ("x.npy", "x.csv"):
+        code, out = _run(capsys, tmp_path, answer, *op, "--values-file", str(tmp_path / name))
+        assert code == 0, out
+    # two channels from a .npy file: channel 1 [[1, 5], [3, 2]] peaks at a_{12} (vec position 3
+    # of a_111 a_211 a_121 a_221 a_112 ...), channel 2 [[7, 0], [0, 1]] at a_{11} (position 5)
+    np.save(tmp_path / "c.npy", np.dstack([[[1, 5], [3, 2]], [[7, 0], [0, 1]]]).astype(float))
+    jacobian = r"\begin{bmatrix} 0&0&1&0&0&0&0&0 \\ 0&0&0&0&1&0&0&0 \end{bmatrix}"
+    code, out = _run(capsys, tmp_path, jacobian, "--op", "maxpool", "--input", "2x2x2",
+                     "--window", "2", "--values-file", str(tmp_path / "c.npy"))
+    assert code == 0, out
+    code = __import__("jacobian_cnn.cli", fromlist=["main"]).main(
+        ["check", str(tmp_path / "answer.tex"), *op, "--values-file", str(tmp_path / "c.npy")])
+    assert code == 2 and "holds an array of shape (2, 2, 2), but --input is 4x4" in capsys.readouterr().err

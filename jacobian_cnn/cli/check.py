@@ -84,6 +84,10 @@ def add_parser(sub):
     for option, choices, text in _CONVENTION_OPTIONS:
         conventions.add_argument(option, choices=choices, default=None, help=text)
     numbers = p.add_argument_group("numbers")
+    numbers.add_argument("--values-file", metavar="PATH",
+                         help="the numeric input from a .npy file (any shape, e.g. HxWxC for "
+                              "several channels) or a .csv file (rows of comma-separated numbers); "
+                              "its shape must be --input")
     numbers.add_argument("--grad-values", metavar="ROWS",
                          help="the upstream gradient dJ/dy, rows separated by ';' (a numeric "
                               "gradient is then checked)")
@@ -108,6 +112,33 @@ def _read(file):
         raise SizeLimitError(f"{file} has more than {limit:,} characters, the limit of the LaTeX "
                              "reader (jacobian_cnn.symbolic.latex.MAX_INPUT_CHARS)")
     return text
+
+
+def _values_file(path, shape, values_given):
+    """The numeric input stored in ``path`` (.npy or .csv), checked against ``--input``."""
+    import os
+
+    import numpy as np
+
+    if values_given is not None:
+        raise InvalidValueError("give the input's values once: --values or --values-file")
+    limit = 8 * 10_000_000 + 1024  # 10 million float64 entries and a header
+    if os.path.getsize(path) > limit:
+        raise SizeLimitError(f"{path} is over {limit:,} bytes, the limit of --values-file")
+    if path.endswith(".npy"):
+        array = np.load(path, allow_pickle=False)
+    elif path.endswith(".csv"):
+        array = np.loadtxt(path, delimiter=",", ndmin=2)
+    else:
+        raise InvalidValueError(f"--values-file must be a .npy or .csv file, got {path!r}")
+    if array.dtype.kind not in "iuf" or not np.all(np.isfinite(array)):
+        raise InvalidValueError(f"{path} must hold finite real numbers")
+    if len(shape) == 1 and array.size == shape[0]:
+        array = array.ravel()
+    if array.shape != tuple(shape):
+        raise InvalidValueError(f"{path} holds an array of shape {array.shape}, but --input is "
+                                f"{'x'.join(map(str, shape))}")
+    return array.astype(float)
 
 
 def _conventions(args):
@@ -138,6 +169,8 @@ def run(args):
         args.weight_values = ";".join(",".join(repr(float(v)) for v in row) for row in w.T)
     args.true_convolution = False  # declared through conventions
     layer, shape, values, options = build_operation(args)
+    if getattr(args, "values_file", None) is not None:
+        values = _values_file(args.values_file, shape, args.values)
     options.pop("flip_kernel", None)
     grad = None if args.grad_values is None else parse_rows(args.grad_values, "--grad-values")
     max_entries = getattr(args, "max_entries", None) or MAX_CHECK_ENTRIES
