@@ -115,7 +115,6 @@ def test_jc_check_is_the_hand_checker():
 
 def test_cli_values_from_npy_and_csv_files(capsys, tmp_path):
     import numpy as np
-
     from handcheck_corpus import CS231N_X
 
     np.save(tmp_path / "x.npy", CS231N_X)
