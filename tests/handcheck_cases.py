@@ -322,6 +322,43 @@ CASES = [
              options={"index_base": 0, "vec_order": "C"},
              fragments=("Conventions: 0-based indices, row-major vec order",
                         "Names: w read as the kernel k")),
+    # --- more operations and quantities, one slip each (expected entries by hand)
+    # dJ/dw_ij = a_i ∂J/∂z_j for z = W^T a (W: 3x2); ∂J/∂z_2 written for ∂J/∂z_1 in dJ/dw_11
+    HandCase("dense weight gradient, one entry", jc.Dense(np.ones((3, 2))), (3,),
+             [["a_{1} ∂J/∂z_{2}", "a_{1} ∂J/∂z_{2}"], ["a_{2} ∂J/∂z_{1}", "a_{2} ∂J/∂z_{2}"],
+              ["a_{3} ∂J/∂z_{1}", "a_{3} ∂J/∂z_{2}"]], "by hand", kinds=frozenset({"wrong_entries"}),
+             quantity="gradient", options={"wrt": "weight"}, diffs=(("∂J/∂w_{11}", (1, 1)),),
+             values=(("∂J/∂w_{11}", "a_{1} ∂J/∂z_{2}", "a_{1} ∂J/∂z_{1}"),)),
+    # softmax: ∂s_i/∂a_j = s_i (δ_ij - s_j); the diagonal alone misses the six -s_i s_j
+    HandCase("softmax Jacobian without its off-diagonal", jc.Softmax(), (3,),
+             [["s_{1}(1 - s_{1})", "0", "0"], ["0", "s_{2}(1 - s_{2})", "0"],
+              ["0", "0", "s_{3}(1 - s_{3})"]], "by hand", kinds=frozenset({"wrong_entries"}),
+             quantity="jacobian",
+             diffs=(("∂s_{1}/∂a_{2}", (1, 2)), ("∂s_{1}/∂a_{3}", (1, 3)), ("∂s_{2}/∂a_{1}", (2, 1)),
+                    ("∂s_{2}/∂a_{3}", (2, 3)), ("∂s_{3}/∂a_{1}", (3, 1)), ("∂s_{3}/∂a_{2}", (3, 2))),
+             values=(("∂s_{1}/∂a_{2}", "0", "-s_{1} s_{2}"),)),
+    # ReLU at a = (1, -2, 3): diag(1, 0, 1); the identity keeps the inactive unit
+    HandCase("ReLU Jacobian with an inactive unit kept", jc.ReLU(), np.array([1.0, -2.0, 3.0]),
+             [[1, 0, 0], [0, 1, 0], [0, 0, 1]], "by hand", kinds=frozenset({"wrong_entries"}),
+             quantity="jacobian", diffs=(("∂y_{2}/∂a_{2}", (2, 2)),),
+             values=(("∂y_{2}/∂a_{2}", "1", "0"),)),
+    # a 2x2 kernel on a 2x2 input: z_11 = a11 k11 + a12 k12 + a21 k21 + a22 k22, one sign flipped
+    HandCase("conv forward with a wrong sign", CONV, (2, 2),
+             [["a_{11} k_{11} + a_{12} k_{12} + a_{21} k_{21} - a_{22} k_{22}"]], "by hand",
+             kinds=frozenset({"wrong_entries"}), quantity="forward", diffs=(("z_{11}", (1, 1)),),
+             notes=(("z_{11}", "(wrong sign)"),)),
+    # max pooling's gradient sent to every entry of the window (as average pooling without the
+    # 1/4) instead of the maximum a_22 only
+    HandCase("max-pool gradient to the whole window", jc.MaxPool2D(2), np.array([[1.0, 2.0], [3.0, 4.0]]),
+             [[1, 1], [1, 1]], "by hand", kinds=frozenset({"wrong_entries"}), quantity="gradient",
+             options={"grad_values": [[1]]},
+             diffs=(("∂J/∂a_{11}", (1, 1)), ("∂J/∂a_{12}", (1, 2)), ("∂J/∂a_{21}", (2, 1))),
+             values=(("∂J/∂a_{12}", "1", "0"),)),
+    # ∂z_11/∂k_rs = a_rs, columns k11 k21 k12 k22: a_{21} written again for a_{22}
+    HandCase("conv kernel Jacobian, one entry", CONV, (2, 2),
+             [["a_{11}", "a_{21}", "a_{12}", "a_{21}"]], "by hand", kinds=frozenset({"wrong_entries"}),
+             quantity="jacobian", options={"wrt": "kernel"}, diffs=(("∂z_{11}/∂k_{22}", (1, 4)),),
+             values=(("∂z_{11}/∂k_{22}", "a_{21}", "a_{22}"),)),
     # --- numbers
     HandCase("numeric max pool, one entry", jc.MaxPool2D(2), CS231N_X, [[6, 7], [3, 4]],
              "CS231n's example with 7 for 8", kinds=frozenset({"wrong_entries"}), quantity="forward",
