@@ -48,17 +48,21 @@ _SUBMODULES = ("compare", "symbolic", "handcheck", "classical", "training", "plo
 """Reached as attributes (``jc.compare``, ``jc.symbolic`` ...), imported on first use."""
 
 
-def __getattr__(name):
-    if name == "explore":  # jc.explore(layer, x): the explorer page, imported on first use
-        from jacobian_cnn.explorer import explore
+_LAZY_FUNCTIONS = {"check": ("handcheck.check", "check_derivation"), "explore": ("explorer", "explore")}
+"""Functions reached as attributes and imported on first use (``jc.check``: the hand checker;
+``jc.explore``: the explorer page)."""
 
-        return explore
-    if name in _SUBMODULES:
+
+def __getattr__(name):
+    if name in _SUBMODULES or name in _LAZY_FUNCTIONS:
         import importlib
 
+        if name in _LAZY_FUNCTIONS:
+            module, function = _LAZY_FUNCTIONS[name]
+            return getattr(importlib.import_module(f"jacobian_cnn.{module}"), function)
         return importlib.import_module(f"jacobian_cnn.{name}")
     raise AttributeError(f"module 'jacobian_cnn' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_SUBMODULES) | {"explore"})
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_LAZY_FUNCTIONS))

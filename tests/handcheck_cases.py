@@ -51,6 +51,12 @@ class HandCase:
         Entries matching under the diagnosis.
     options : dict
         More keyword arguments of ``check_derivation`` (``which=``, ``names=``, ``wrt=``, ...).
+    n_diffs : int or None
+        With a mistake summarised in one line (a factor, rows in another order), only the
+        number of differing entries is given instead of ``diffs``.
+    detected : tuple of str
+        Right, but only under other conventions: the convention fields the report must name
+        (its verdict is then ``"right_under_other_conventions"``, with no differing entry).
     """
 
     id: str
@@ -67,6 +73,8 @@ class HandCase:
     missing_terms: tuple = None
     n_matching: int = None
     options: dict = field(default_factory=dict)
+    detected: tuple = ()
+    n_diffs: int = None
 
     @property
     def correct(self):
@@ -148,6 +156,43 @@ SEED003_ONE_TERM_WRONG = [[_seed003_kernel_gradient(i, j, ("a_{22}", "a_{23}") i
                            for j in (1, 2, 3)] for i in (1, 2, 3)]
 SEED003_OPTIONS = {"wrt": "kernel", "names": Names(output="h", loss="F")}
 
+# EQ3 with 1/2 for every 1/4 (one factor 2 throughout), and EQ3 with rows p11 and p21 swapped.
+EQ3_HALF = [[2 * v for v in row] for row in EQ3]
+EQ3_ROWS_SWAPPED = [EQ3[1], EQ3[0], EQ3[2], EQ3[3]]
+# EQ3 transposed with a 1/4 at row a11, column p21 (a11 is not in p21's window).
+EQ3_TRANSPOSED_ONE_WRONG = [list(row) for row in EQ3_TRANSPOSED]
+EQ3_TRANSPOSED_ONE_WRONG[0][1] = 0.25
+
+# 2x2 average windows on a 4x4 input moved by one (the stride 2 forgotten): p_mn averages
+# a_mn, a_m(n+1), a_(m+1)n, a_(m+1)(n+1) for m, n = 1..3.
+AVG_STRIDE_FORGOTTEN = [[f"1/4 (a_{{{m}{n}}} + a_{{{m}{n + 1}}} + a_{{{m + 1}{n}}} + a_{{{m + 1}{n + 1}}})"
+                         for n in (1, 2, 3)] for m in (1, 2, 3)]
+
+# dJ/da of CONV on a 3x3 input, by hand: ∂J/∂a_ij = Σ_pq ∂J/∂z_pq k_(i-p+1)(j-q+1) over the
+# outputs p, q = 1..2 whose window holds a_ij (1 <= i-p+1 <= 2, 1 <= j-q+1 <= 2).
+CONV_INPUT_GRADIENT = [[" + ".join(f"∂J/∂z_{{{p}{q}}} k_{{{i - p + 1}{j - q + 1}}}"
+                                   for p in (1, 2) for q in (1, 2)
+                                   if 1 <= i - p + 1 <= 2 and 1 <= j - q + 1 <= 2)
+                        for j in (1, 2, 3)] for i in (1, 2, 3)]
+
+# The convolution-arithmetic guide's matrix C (0-based w_{i,j}, rows and columns row-major),
+# with w_{0,1} written for w_{0,0} in row 1, column 1.
+_C_ROWS = [(0, 1, 2, 4, 5, 6, 8, 9, 10), (1, 2, 3, 5, 6, 7, 9, 10, 11), (4, 5, 6, 8, 9, 10, 12, 13, 14),
+           (5, 6, 7, 9, 10, 11, 13, 14, 15)]
+DV_C_ONE_WRONG = [["0"] * 16 for _ in range(4)]
+for _r, _cols in enumerate(_C_ROWS):
+    for _t, _c in enumerate(_cols):
+        DV_C_ONE_WRONG[_r][_c] = f"w_{{{_t // 3},{_t % 3}}}"
+DV_C_ONE_WRONG[0][0] = "w_{0,1}"
+
+# The commutation matrix K(2,3): vec(A) = a11 a21 a12 a22 a13 a23 to vec(A^T) = a11 a12 a13 a21
+# a22 a23 (the Jacobian of a row-major flatten of a 2x3 input).
+K23 = [[1, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0], [0, 0, 0, 0, 1, 0],
+       [0, 1, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 1]]
+
+CS231N_X = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)
+TIE = np.array([[1.0, 5.0], [5.0, 2.0]])  # 5 at (2,1) first in column-major order, (1,2) in row-major
+
 
 CASES = [
     # --- right answers
@@ -190,7 +235,9 @@ CASES = [
              fragments=("overlapping windows not summed in 5 entries",)),
     HandCase("seed004 rep2 with a flipped kernel", SEED004_CONV, (3, 4), SEED004_REP2_FLIPPED,
              "seed 004 rep. 2, beta rotated by hand", kinds=frozenset({"kernel_flip"}),
-             quantity="forward", fragments=("kernel flipped",), options={"names": Names(kernel="beta")}),
+             quantity="forward", detected=("convolution",),
+             fragments=("Right under true convolution", "kernel flipped"),
+             options={"names": Names(kernel="beta")}),
     HandCase("seed004 rep2 transposed", SEED004_CONV, (3, 4), SEED004_REP2_TRANSPOSED,
              "seed 004 rep. 2, transposed by hand", kinds=frozenset({"transposed"}), quantity="forward",
              fragments=("transposed: you wrote 3x4, the shape is 4x3",),
@@ -200,18 +247,125 @@ CASES = [
              diffs=(("∂p_{12}/∂a_{21}", (3, 2)),),
              fragments=("∂p_{12}/∂a_{21}: you wrote 1/4, correct is 0  [row 3, column 2]",)),
     HandCase("denominator layout", POOL, (3, 3), EQ3_TRANSPOSED, "eq. 3 by hand, transposed",
-             kinds=frozenset({"denominator_layout"}), fragments=("transposed (9x4)",)),
+             kinds=frozenset({"denominator_layout"}), detected=("layout",),
+             fragments=("Right under denominator layout, not under the declared numerator layout: "
+                        "declare it with --layout denominator",)),
     HandCase("columns in row-major order", POOL, (3, 3), EQ3_ROW_MAJOR_COLUMNS, "eq. 3 by hand",
              kinds=frozenset({"row_major_order"}),
              fragments=("listed in row-major order, but vec lists them column by column",)),
     HandCase("windows shifted one column", POOL, (3, 3), EQ3_SHIFTED_RIGHT, "by hand",
              kinds=frozenset({"window_shift"}), fragments=("one column right",)),
     HandCase("kernel flip in the input gradient", CONV, (3, 3), CONV_GRADIENT_ROTATED, "by hand",
-             kinds=frozenset({"kernel_flip"}), quantity="gradient",
-             fragments=("kernel flipped (rotated by 180 degrees) where it should not be",
+             kinds=frozenset({"kernel_flip"}), quantity="gradient", detected=("convolution",),
+             fragments=("Right under true convolution", "--convolution true",
+                        "kernel flipped (rotated by 180 degrees) where it should not be",
                         "the input gradient is a full convolution")),
     HandCase("seed003 kernel gradient, one term wrong", jc.Conv2D(np.ones((3, 3))), (4, 4),
              SEED003_ONE_TERM_WRONG, "seed 003's formula, a_{23} for a_{22} in dF/dk_11",
              kinds=frozenset({"wrong_entries"}), diffs=(("∂F/∂k_{11}", (1, 1)),),
              notes=(("∂F/∂k_{11}", "missing ∂F/∂h_{22} a_{22}"),), options=SEED003_OPTIONS),
+    # --- summarised across entries
+    HandCase("one factor 2 throughout", POOL, (3, 3), EQ3_HALF, "eq. 3 by hand, 1/2 for 1/4",
+             kinds=frozenset({"uniform_factor"}), quantity="jacobian", n_matching=20, n_diffs=16,
+             fragments=("every nonzero entry is 2 times the correct one",
+                        "... and 14 more, each explained by the one mistake above")),
+    HandCase("two rows swapped", POOL, (3, 3), EQ3_ROWS_SWAPPED, "eq. 3 by hand, rows 1 and 2 swapped",
+             kinds=frozenset({"rows_permuted"}), quantity="jacobian", n_matching=28, n_diffs=8,
+             fragments=("2 rows in the wrong order", "your row 1 is the row of p_{21}",
+                        "your row 2 is the row of p_{11}")),
+    HandCase("denominator layout and a wrong entry", POOL, (3, 3), EQ3_TRANSPOSED_ONE_WRONG,
+             "eq. 3 transposed by hand, one entry changed",
+             kinds=frozenset({"denominator_layout", "wrong_entries"}),
+             diffs=(("∂p_{21}/∂a_{11}", (1, 2)),), values=(("∂p_{21}/∂a_{11}", "1/4", "0"),),
+             fragments=("that is denominator layout", "declare it with --layout denominator")),
+    # --- mistakes in the problem
+    HandCase("forgotten stride", jc.AvgPool2D(2), (4, 4), AVG_STRIDE_FORGOTTEN,
+             "by hand: stride 1 where the windows move by 2", kinds=frozenset({"wrong_stride"}),
+             quantity="forward", fragments=("the windows move by 1 (stride 1), but the stride is 2",
+                                            "forgotten stride")),
+    HandCase("padding forgotten", jc.Conv2D(np.ones((2, 2)), padding=1), (2, 2),
+             [["a_{11} k_{11} + a_{12} k_{12} + a_{21} k_{21} + a_{22} k_{22}"]],
+             "by hand: the 2x2 kernel on the unpadded 2x2 input", kinds=frozenset({"wrong_padding"}),
+             quantity="forward", fragments=("no padding, but the padding is 1",)),
+    HandCase("input gradient where the kernel gradient was asked", CONV, (3, 3), CONV_INPUT_GRADIENT,
+             "by hand", kinds=frozenset({"wrt_confused"}), options={"wrt": "kernel"},
+             fragments=("this is the gradient with respect to the input, but the one with respect "
+                        "to the kernel was asked (--wrt input checks it as it is)",)),
+    HandCase("bias gradient misses an output", jc.Conv2D(np.ones((2, 2)), np.zeros(1)), (3, 3),
+             [["∂J/∂z_{11} + ∂J/∂z_{21} + ∂J/∂z_{12}"]], "by hand: ∂J/∂z_22 left out",
+             kinds=frozenset({"bias_not_summed"}), options={"wrt": "bias"},
+             diffs=(("∂J/∂b_{1}", (1, 1)),), notes=(("∂J/∂b_{1}", "missing ∂J/∂z_{22}"),),
+             fragments=("a bias is added to every output entry of its channel",)),
+    # --- conventions: right under another one, or declared and still wrong
+    HandCase("max-pool tie decided row-major", jc.MaxPool2D(2), TIE, [[0, 1], [0, 0]],
+             "by hand: the gradient to the first 5 in reading order", kinds=frozenset({"tie_rule"}),
+             detected=("tie",), options={"grad_values": [[1]]},
+             fragments=("Right under max-pool ties to the first maximum in row-major order",
+                        "declare it with --tie row_major")),
+    HandCase("z = W x weights", jc.Dense(np.ones((3, 2))), (3,),
+             [["w_{11}", "w_{12}", "w_{13}"], ["w_{21}", "w_{22}", "w_{23}"]],
+             "by hand: dz/da = W for z = W x", kinds=frozenset({"weight_orientation"}),
+             detected=("weight_orientation",), quantity="jacobian",
+             fragments=("declare it with --weight-orientation out_in",)),
+    # 2x2 windows, stride 2, padding 1 on a 2x2 input: each window holds one input entry, so
+    # p_mn = a_mn when only the taps inside the input count, a_mn / 4 when the padding counts.
+    HandCase("padding left out of the average", jc.AvgPool2D(2, padding=1), (2, 2),
+             [["a_{11}", "a_{12}"], ["a_{21}", "a_{22}"]], "by hand",
+             kinds=frozenset({"count_include_pad"}), detected=("count_include_pad",),
+             quantity="forward", fragments=("declare it with --no-count-include-pad",)),
+    HandCase("row-major flatten", jc.Flatten(), (2, 3), K23, "the commutation matrix K(2,3)",
+             kinds=frozenset({"flatten_order"}), detected=("flatten_order",),
+             fragments=("declare it with --flatten-order C",)),
+    HandCase("0-based guide matrix with a wrong entry", jc.Conv2D(np.ones((3, 3))), (4, 4), DV_C_ONE_WRONG,
+             "the guide's C with w_{0,1} for w_{0,0}", kinds=frozenset({"wrong_entries"}),
+             diffs=(("∂z_{11}/∂a_{11}", (1, 1)),), values=(("∂z_{11}/∂a_{11}", "k_{12}", "k_{11}"),),
+             options={"index_base": 0, "vec_order": "C"},
+             fragments=("Conventions: 0-based indices, row-major vec order",
+                        "Names: w read as the kernel k")),
+    # --- more operations and quantities, one slip each (expected entries by hand)
+    # dJ/dw_ij = a_i ∂J/∂z_j for z = W^T a (W: 3x2); ∂J/∂z_2 written for ∂J/∂z_1 in dJ/dw_11
+    HandCase("dense weight gradient, one entry", jc.Dense(np.ones((3, 2))), (3,),
+             [["a_{1} ∂J/∂z_{2}", "a_{1} ∂J/∂z_{2}"], ["a_{2} ∂J/∂z_{1}", "a_{2} ∂J/∂z_{2}"],
+              ["a_{3} ∂J/∂z_{1}", "a_{3} ∂J/∂z_{2}"]], "by hand", kinds=frozenset({"wrong_entries"}),
+             quantity="gradient", options={"wrt": "weight"}, diffs=(("∂J/∂w_{11}", (1, 1)),),
+             values=(("∂J/∂w_{11}", "a_{1} ∂J/∂z_{2}", "a_{1} ∂J/∂z_{1}"),)),
+    # softmax: ∂s_i/∂a_j = s_i (δ_ij - s_j); the diagonal alone misses the six -s_i s_j
+    HandCase("softmax Jacobian without its off-diagonal", jc.Softmax(), (3,),
+             [["s_{1}(1 - s_{1})", "0", "0"], ["0", "s_{2}(1 - s_{2})", "0"],
+              ["0", "0", "s_{3}(1 - s_{3})"]], "by hand", kinds=frozenset({"wrong_entries"}),
+             quantity="jacobian",
+             diffs=(("∂s_{1}/∂a_{2}", (1, 2)), ("∂s_{1}/∂a_{3}", (1, 3)), ("∂s_{2}/∂a_{1}", (2, 1)),
+                    ("∂s_{2}/∂a_{3}", (2, 3)), ("∂s_{3}/∂a_{1}", (3, 1)), ("∂s_{3}/∂a_{2}", (3, 2))),
+             values=(("∂s_{1}/∂a_{2}", "0", "-s_{1} s_{2}"),)),
+    # ReLU at a = (1, -2, 3): diag(1, 0, 1); the identity keeps the inactive unit
+    HandCase("ReLU Jacobian with an inactive unit kept", jc.ReLU(), np.array([1.0, -2.0, 3.0]),
+             [[1, 0, 0], [0, 1, 0], [0, 0, 1]], "by hand", kinds=frozenset({"wrong_entries"}),
+             quantity="jacobian", diffs=(("∂y_{2}/∂a_{2}", (2, 2)),),
+             values=(("∂y_{2}/∂a_{2}", "1", "0"),)),
+    # a 2x2 kernel on a 2x2 input: z_11 = a11 k11 + a12 k12 + a21 k21 + a22 k22, one sign flipped
+    HandCase("conv forward with a wrong sign", CONV, (2, 2),
+             [["a_{11} k_{11} + a_{12} k_{12} + a_{21} k_{21} - a_{22} k_{22}"]], "by hand",
+             kinds=frozenset({"wrong_entries"}), quantity="forward", diffs=(("z_{11}", (1, 1)),),
+             notes=(("z_{11}", "(wrong sign)"),)),
+    # max pooling's gradient sent to every entry of the window (as average pooling without the
+    # 1/4) instead of the maximum a_22 only
+    HandCase("max-pool gradient to the whole window", jc.MaxPool2D(2), np.array([[1.0, 2.0], [3.0, 4.0]]),
+             [[1, 1], [1, 1]], "by hand", kinds=frozenset({"wrong_entries"}), quantity="gradient",
+             options={"grad_values": [[1]]},
+             diffs=(("∂J/∂a_{11}", (1, 1)), ("∂J/∂a_{12}", (1, 2)), ("∂J/∂a_{21}", (2, 1))),
+             values=(("∂J/∂a_{12}", "1", "0"),)),
+    # ∂z_11/∂k_rs = a_rs, columns k11 k21 k12 k22: a_{21} written again for a_{22}
+    HandCase("conv kernel Jacobian, one entry", CONV, (2, 2),
+             [["a_{11}", "a_{21}", "a_{12}", "a_{21}"]], "by hand", kinds=frozenset({"wrong_entries"}),
+             quantity="jacobian", options={"wrt": "kernel"}, diffs=(("∂z_{11}/∂k_{22}", (1, 4)),),
+             values=(("∂z_{11}/∂k_{22}", "a_{21}", "a_{22}"),)),
+    # --- numbers
+    HandCase("numeric max pool, one entry", jc.MaxPool2D(2), CS231N_X, [[6, 7], [3, 4]],
+             "CS231n's example with 7 for 8", kinds=frozenset({"wrong_entries"}), quantity="forward",
+             diffs=(("p_{12}", (1, 2)),), values=(("p_{12}", "7", "8"),),
+             fragments=("p_{12}: you wrote 7, correct is 8",)),
+    HandCase("numeric average-pool gradient, factor 2", jc.AvgPool2D(2), (2, 2), [[1, 1], [1, 1]],
+             "by hand: dz = 2 spread as 2/2 instead of 2/4", kinds=frozenset({"uniform_factor"}),
+             quantity="gradient", options={"grad_values": [[2]]}, n_diffs=4,
+             fragments=("every nonzero entry is 2 times the correct one",)),
 ]

@@ -167,3 +167,28 @@ def test_a_case_declared_not_bit_identical_to_the_loop_really_differs(case):
     layer, ref = OPS[case.op].make(params, case.options), OPS[case.op].reference(x, params, case.options)
     assert any(not np.array_equal(layer.jacobian(x, wrt=wrt).toarray(), np.asarray(expected))
                for wrt, expected in ref.items())
+
+
+@pytest.mark.parametrize("make, change", [
+    (lambda: jc.AvgPool2D(2, stride=2), {"stride": 1}),
+    (lambda: jc.MaxPool2D(2), {"padding": 1, "stride": (1, 2)}),
+    (lambda: jc.Conv2D(np.arange(1.0, 7.0).reshape(2, 3), stride=2), {"stride": 1, "dilation": (2, 1)}),
+    (lambda: jc.Conv2D(np.arange(1.0, 5.0).reshape(2, 2)), {"padding": 1, "padding_mode": "reflect"}),
+], ids=["avg-stride", "max-padding-stride", "conv-stride-dilation", "conv-padding-mode"])
+def test_a_window_setting_changed_after_construction_is_used(make, change):
+    """Setting stride, padding ... on a built layer re-makes its window (no stale geometry)."""
+    layer, x = make(), np.random.default_rng(0).normal(size=(6, 7))
+    layer.jacobian(x)  # the first window is in use
+    for name, value in change.items():
+        setattr(layer, name, value)
+    fresh = type(layer)(*([layer.kernel] if isinstance(layer, jc.Conv2D) else [layer.window]),
+                        **{k: getattr(layer, k) for k in ("stride", "padding", "dilation")},
+                        **({"padding_mode": layer.padding_mode} if isinstance(layer, jc.Conv2D) else {}))
+    np.testing.assert_array_equal(layer.jacobian(x).toarray(), fresh.jacobian(x).toarray())
+    assert layer.forward(x).shape == fresh.forward(x).shape
+
+
+def test_a_bad_window_setting_is_refused_when_set():
+    pool = jc.AvgPool2D(2)
+    with pytest.raises(ValueError, match="stride"):
+        pool.stride = 0

@@ -3,8 +3,14 @@
 Reads the last matrix environment of the file (or ``--which``), compares it with
 the symbolic result of the operation described by the same options as
 ``jacobian-cnn show`` and prints :class:`jacobian_cnn.handcheck.check.CheckReport`.
-Exit status: 0 if the matrix is right, 1 if not, 2 on an error (unreadable file,
-malformed LaTeX with its line and column, a problem or a file over a limit).
+The conventions the matrix is written in are declared with ``--index-base``,
+``--vec-order``, ``--layout``, ``--weight-orientation``, ``--convolution``, ``--tie`` and
+``--flatten-order`` (:class:`jacobian_cnn.handcheck.Conventions`; docs/checking.md).
+
+Exit status: 0 if the matrix is right under the declared conventions, 1 if not, 4 if it is
+right only under other conventions (the report names the options that declare them), 2 on an
+error (unreadable file, malformed LaTeX with its line and column, a problem or a file over a
+limit).
 
 Limits: the problem's Jacobian may have at most ``--max-entries`` entries (default
 :data:`jacobian_cnn.handcheck.check.MAX_CHECK_ENTRIES`), tested before anything is built; the
@@ -17,9 +23,28 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jacobian_cnn.cli.show import OPS, add_operation_arguments, build_operation
+from jacobian_cnn.cli._options import nonnegative_float
+from jacobian_cnn.cli.show import OPS, add_operation_arguments, build_operation, parse_rows
 from jacobian_cnn.errors import InvalidValueError, SizeLimitError
 from jacobian_cnn.symbolic import latex
+
+EXIT_OTHER_CONVENTIONS = 4
+"""Exit status of a matrix right only under conventions other than the declared ones."""
+
+_CONVENTION_OPTIONS = (
+    ("--index-base", ("1", "0"), "entry names start at 1 (a_{11}, default) or 0 (w_{0,0})"),
+    ("--vec-order", ("F", "C"), "order a Jacobian's rows and columns (a gradient row's entries) "
+                                "list a matrix's entries: column-major F (default) or row-major C"),
+    ("--layout", ("numerator", "denominator"), "Jacobian n_out x n_in (numerator, default) or its "
+                                                "transpose (denominator; a gradient is a column)"),
+    ("--weight-orientation", ("in_out", "out_in"), "dense: z = W^T x with W (n_in, n_out) "
+                                                    "(in_out, default) or z = W x with W (n_out, "
+                                                    "n_in) (out_in; --weight-values then n_out x n_in)"),
+    ("--convolution", ("cross", "true"), "conv: cross-correlation (default) or true convolution "
+                                         "(kernel rotated by 180 degrees; same as --true-convolution)"),
+    ("--tie", ("column_major", "row_major"), "maxpool: a tie goes to the first maximum in "
+                                             "column-major (default) or row-major order"),
+)
 
 
 def _positive_int(text):
@@ -42,7 +67,11 @@ def add_parser(sub):
                     "every wrong entry by meaning, plus systematic mistakes: row-major "
                     "reshapes, denominator layout, flipped kernels, shifted windows, overlapping "
                     "windows not summed, stray factors. Example: jacobian-cnn check answer.tex "
-                    "--op avgpool --input 3x3 --window 2 --stride 1")
+                    "--op avgpool --input 3x3 --window 2 --stride 1",
+        epilog="exit status: 0 right under the declared conventions, 1 wrong, 4 right only "
+               "under other conventions (the report names the options that declare them), 2 an "
+               "error in what was asked. Conventions, index rules and tolerances: "
+               "docs/checking.md")
     p.add_argument("file", help="a .tex file ('-' reads standard input)")
     p.add_argument("--op", required=True, choices=OPS, help="the operation that was differentiated")
     add_operation_arguments(p)
@@ -50,6 +79,21 @@ def add_parser(sub):
                    help="what the matrix is (default: decided from its symbols and shape)")
     p.add_argument("--which", type=int, default=None, metavar="N",
                    help="check the N-th matrix of the file (1-based; default: the last)")
+    conventions = p.add_argument_group(
+        "conventions the matrix is written in (the flatten order is --flatten-order)")
+    for option, choices, text in _CONVENTION_OPTIONS:
+        conventions.add_argument(option, choices=choices, default=None, help=text)
+    numbers = p.add_argument_group("numbers")
+    numbers.add_argument("--values-file", metavar="PATH",
+                         help="the numeric input from a .npy file (any shape, e.g. HxWxC for "
+                              "several channels) or a .csv file (rows of comma-separated numbers); "
+                              "its shape must be --input")
+    numbers.add_argument("--grad-values", metavar="ROWS",
+                         help="the upstream gradient dJ/dy, rows separated by ';' (a numeric "
+                              "gradient is then checked)")
+    numbers.add_argument("--tolerance", type=nonnegative_float, default=None, metavar="T",
+                         help="numeric entries w, c agree when |w - c| <= T max(1, |c|) "
+                              "(default 1e-9)")
     p.add_argument("--max-entries", type=_positive_int, default=None, metavar="N",
                    help="largest problem checked, as the entries (rows x columns) of its "
                         "Jacobian (default: jacobian_cnn.handcheck.check.MAX_CHECK_ENTRIES)")
@@ -70,17 +114,71 @@ def _read(file):
     return text
 
 
+def _values_file(path, shape, values_given):
+    """The numeric input stored in ``path`` (.npy or .csv), checked against ``--input``."""
+    import os
+
+    import numpy as np
+
+    if values_given is not None:
+        raise InvalidValueError("give the input's values once: --values or --values-file")
+    limit = 8 * 10_000_000 + 1024  # 10 million float64 entries and a header
+    if os.path.getsize(path) > limit:
+        raise SizeLimitError(f"{path} is over {limit:,} bytes, the limit of --values-file")
+    if path.endswith(".npy"):
+        array = np.load(path, allow_pickle=False)
+    elif path.endswith(".csv"):
+        array = np.loadtxt(path, delimiter=",", ndmin=2)
+    else:
+        raise InvalidValueError(f"--values-file must be a .npy or .csv file, got {path!r}")
+    if array.dtype.kind not in "iuf" or not np.all(np.isfinite(array)):
+        raise InvalidValueError(f"{path} must hold finite real numbers")
+    if len(shape) == 1 and array.size == shape[0]:
+        array = array.ravel()
+    if array.shape != tuple(shape):
+        raise InvalidValueError(f"{path} holds an array of shape {array.shape}, but --input is "
+                                f"{'x'.join(map(str, shape))}")
+    return array.astype(float)
+
+
+def _conventions(args):
+    """The declared conventions, as keyword arguments of ``check_derivation``."""
+    out = {}
+    for option, _, _ in _CONVENTION_OPTIONS:
+        name = option[2:].replace("-", "_")
+        value = getattr(args, name, None)
+        if value is not None:
+            out[name] = int(value) if name == "index_base" else value
+    if getattr(args, "true_convolution", False):
+        if out.get("convolution") == "cross":
+            raise InvalidValueError("--true-convolution contradicts --convolution cross")
+        out["convolution"] = "true"
+    return out
+
+
 def run(args):
     from jacobian_cnn.handcheck.check import MAX_CHECK_ENTRIES, check_derivation
+    from jacobian_cnn.handcheck.numeric import DEFAULT_TOLERANCE
 
     if args.which is not None and args.which < 1:
         raise InvalidValueError(f"--which is 1-based, got {args.which}")
     text = _read(args.file)
+    conventions = _conventions(args)
+    if conventions.get("weight_orientation") == "out_in" and args.weight_values is not None:
+        w = parse_rows(args.weight_values, "--weight-values")  # given n_out x n_in
+        args.weight_values = ";".join(",".join(repr(float(v)) for v in row) for row in w.T)
+    args.true_convolution = False  # declared through conventions
     layer, shape, values, options = build_operation(args)
+    if getattr(args, "values_file", None) is not None:
+        values = _values_file(args.values_file, shape, args.values)
+    options.pop("flip_kernel", None)
+    grad = None if args.grad_values is None else parse_rows(args.grad_values, "--grad-values")
     max_entries = getattr(args, "max_entries", None) or MAX_CHECK_ENTRIES
     report = check_derivation(text, layer, shape if values is None else values, wrt=args.wrt,
                               quantity=args.quantity,
                               which=-1 if args.which is None else args.which - 1,
-                              max_entries=max_entries, **options)
+                              max_entries=max_entries, grad_values=grad,
+                              tolerance=DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance,
+                              **conventions, **options)
     print(report)
-    return 0 if report.ok else 1
+    return {"correct": 0, "wrong": 1}.get(report.verdict, EXIT_OTHER_CONVENTIONS)

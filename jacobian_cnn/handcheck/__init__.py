@@ -8,6 +8,7 @@ from jacobian_cnn.handcheck.check import (
     as_written_matrix,
     check_derivation,
 )
+from jacobian_cnn.handcheck.conventions import Conventions
 
 __all__ = ["check_derivation", "as_written_matrix", "CheckReport", "Mistake", "EntryDiff",
-           "QUANTITIES"]
+           "QUANTITIES", "Conventions"]

@@ -22,7 +22,7 @@ class _Arrangement:
 
     kinds: tuple
     src: np.ndarray
-    describe: object = None  # callable(report context) -> message, per kind
+    relevant: frozenset = None  # the layout toggles this form can show (None: all of its family)
 
 
 def _c_order(shape):
@@ -78,13 +78,14 @@ def _arrangements(quantity, expected_shape, var_shape, out_shape):
         if n != 1 or m != 1:
             out.append(_Arrangement(("transposed",) if n > 1 else (), base.T))
     else:
-        out.append(_Arrangement((), base))
+        shaped, listing = frozenset({"transposed"}), frozenset({"row_major_order:entries"})
+        out.append(_Arrangement((), base, shaped))
         if m > 1 or n > 1:
-            out.append(_Arrangement(("transposed",) if n > 1 else (), base.T))
+            out.append(_Arrangement(("transposed",) if n > 1 else (), base.T, shaped))
         if m > 1 and n > 1:  # vec(z) written as a column: fine; listed row-major: not
             k = np.arange(m * n)
-            out.append(_Arrangement((), ((k % m) * n + k // m)[:, None]))
-            out.append(_Arrangement(("row_major_order:entries",), k[:, None]))
+            out.append(_Arrangement((), ((k % m) * n + k // m)[:, None], listing))
+            out.append(_Arrangement(("row_major_order:entries",), k[:, None], listing))
     return out
 
 
@@ -150,8 +151,9 @@ class _Expected:
         return self.labels(i, j)
 
 
-def _quantities_for(written, problem, wrt):
-    """Quantities worth trying, from the kinds of symbols the written matrix contains."""
+def _quantities_for(written, problem, wrt, numbers=None):
+    """Quantities worth trying, from the kinds of symbols the written matrix contains (and
+    whether numeric upstream gradients were given)."""
     loss = entry_symbol(problem.names.loss).name
     out_letter = problem.names.output
     derivatives = set()
@@ -163,7 +165,8 @@ def _quantities_for(written, problem, wrt):
                 derivatives.add((parts[1] == loss, den[1] if den[0] == "entry" else "",
                                  num[1] if num[0] == "entry" else ""))
     if not derivatives:
-        return ["jacobian", "forward"]
+        given = numbers is not None and numbers.grad_values is not None
+        return (["gradient", "gradient_row"] if given else []) + ["jacobian", "forward"]
     if any(is_loss for is_loss, _, _ in derivatives):
         if all(den == out_letter for is_loss, den, _ in derivatives if is_loss):
             return ["gradient", "gradient_row"]
@@ -204,17 +207,10 @@ def _layout_shapes(quantity, problem, wrt):
 
 
 def _variants(problem):
-    """``(kinds, make_problem)`` pairs: the correct problem first, then mistaken versions."""
+    """``(kinds, make_problem)`` pairs: the correct problem first, then windows shifted by one."""
     out = [((), lambda: problem)]
-    flips = [False] + ([True] if problem.has_kernel else [])
-    shifts = [(0, 0)] + (list(_SHIFTS) if problem.has_windows else [])
-    for flip in flips:
-        for shift in shifts:
-            if not flip and shift == (0, 0):
-                continue
-            kinds = (("kernel_flip",) if flip else ()) + ((f"window_shift:{shift[0]},{shift[1]}",)
-                                                            if shift != (0, 0) else ())
-            total = (problem.shift[0] + shift[0], problem.shift[1] + shift[1])
-            out.append((kinds, lambda flip=flip, total=total: problem.variant(
-                flip_kernel=problem.flip_kernel ^ flip, shift=total)))
+    for shift in list(_SHIFTS) if problem.has_windows else []:
+        total = (problem.shift[0] + shift[0], problem.shift[1] + shift[1])
+        out.append(((f"window_shift:{shift[0]},{shift[1]}",),
+                    lambda total=total: problem.variant(shift=total)))
     return out

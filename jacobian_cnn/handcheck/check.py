@@ -8,16 +8,18 @@ in :mod:`jacobian_cnn.vec`) and compares:
 1. It decides *what* was written from the symbols and the shape: a Jacobian
    (``n_out x n_in``), its entry labels (``∂p_{11}/∂a_{21}``), the gradient row
    ``dJ/d vec(a)``, the gradient in ``a``'s shape, or the forward result.
-2. It tries the correct answer and the common systematic mistakes, alone and
-   combined: a row-major reshape or listing instead of ``vec``'s column-major
-   order, a transposed (denominator-layout) matrix, a kernel flipped when it
-   should not be (or not when it should), every window shifted by one row or
-   column. The reading that explains the most entries wins; the correct one wins
-   ties.
+2. It reads the matrix under the declared conventions (:class:`Conventions`: index base,
+   vec order, layout, weight orientation, convolution kind, max-pool tie rule, flatten
+   order), then under every other known convention and combination of them, and tries the
+   common systematic mistakes: a row-major reshape or listing, a transposed matrix, every
+   window shifted by one row or column. The reading that explains the most entries wins,
+   then the one that changes the fewest conventions and names the fewest mistakes. A
+   matrix right only under other conventions gets the verdict
+   ``"right_under_other_conventions"`` and one line naming the options that declare them.
 3. It reports each remaining entry by meaning (``∂p_{12}/∂a_{21}: you wrote 1/4,
    correct is 0``) and names patterns across entries: overlapping windows not
    summed (an entry that keeps only some of its windows' terms) and stray factors
-   (a term whose coefficient is off by the same factor, seed 000's extra 1/4).
+   (a term whose coefficient is off by the same factor, as in an extra 1/4).
 
 Before anything is built, the problem's size (the entries of its Jacobian, at most
 ``max_entries``) and the written matrix's shape are tested from shapes alone; the
@@ -44,6 +46,7 @@ Seed 000's eq. 3 is right:
 >>> print(check_derivation(eq3, jc.AvgPool2D(2, stride=1), (3, 3)))
 Checked: a 4x9 matrix, read as d vec(p) / d vec(a) (the Jacobian in numerator layout)
 Problem: AvgPool2D(2x2, stride=1) on a 3x3 input
+Conventions: 1-based indices, column-major vec order, numerator layout
 Correct: all 36 entries match.
 
 One entry wrong:
@@ -63,22 +66,28 @@ import numpy as np
 
 from jacobian_cnn.chain import Chain
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError, JacobianCNNError, SizeLimitError
-from jacobian_cnn.handcheck.candidates import (
-    _arrangements,
-    _Expected,
-    _layout_shapes,
-    _quantities_for,
-    _shape_text,
-    _variants,
-)
+from jacobian_cnn.handcheck.candidates import _layout_shapes, _quantities_for, _shape_text
+from jacobian_cnn.handcheck.conventions import CHOICES, Conventions
 from jacobian_cnn.handcheck.diagnosis import _report
+from jacobian_cnn.handcheck.fallback import explain_by_problem
+from jacobian_cnn.handcheck.numeric import DEFAULT_TOLERANCE, Numbers
+from jacobian_cnn.handcheck.problems import (
+    _declared_names,
+    _problem_factory,
+    _roles,
+    relevant_fields,
+    resolve,
+    unwrap_written,
+)
 from jacobian_cnn.handcheck.reading import as_written_matrix
 from jacobian_cnn.handcheck.report import QUANTITIES, CheckReport, EntryDiff, Mistake
+from jacobian_cnn.handcheck.rewrite import detect_names, renamed
+from jacobian_cnn.handcheck.search import search
 from jacobian_cnn.symbolic import SUPPORTED_LAYERS
 from jacobian_cnn.symbolic.jacobians import SymbolicProblem
 
 __all__ = ["check_derivation", "as_written_matrix", "CheckReport", "Mistake", "EntryDiff",
-           "QUANTITIES", "MAX_CHECK_ENTRIES", "MAX_SIMPLIFY_OPS"]
+           "QUANTITIES", "MAX_CHECK_ENTRIES", "MAX_SIMPLIFY_OPS", "Conventions"]
 
 MAX_CHECK_ENTRIES = 250_000
 """Default ``max_entries`` of :func:`check_derivation` (``--max-entries`` of ``jacobian-cnn
@@ -92,18 +101,21 @@ to decide whether they are equal; a larger one is refused rather than guessed.""
 
 
 def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", which=-1,
-                     max_entries=MAX_CHECK_ENTRIES, **options):
+                     max_entries=MAX_CHECK_ENTRIES, conventions=None, grad_values=None,
+                     tolerance=DEFAULT_TOLERANCE, **options):
     """Compare a hand-derived matrix with the package's result for a layer and input.
 
     Parameters
     ----------
     written : str, sympy matrix, numpy array or nested lists
-        See :func:`as_written_matrix`.
+        See :func:`as_written_matrix`. ``\\mathbf``, ``\\boldsymbol`` and ``\\bm`` around names
+        are read as the name; ``\\ell`` as ``l``.
     layer : layer, Chain or SymbolicProblem
         What was differentiated. With a :class:`~jacobian_cnn.symbolic.jacobians.SymbolicProblem`,
-        ``x`` and ``options`` must be omitted.
+        ``x`` and problem ``options`` must be omitted.
     x : tuple of int or array_like
-        The input shape, or a numeric input (needed for max pooling and ReLU).
+        The input shape, or a numeric input (needed for max pooling and ReLU; its values are
+        substituted when the written matrix holds numbers).
     wrt : str
         ``"input"`` or a parameter name (``"kernel"``, ``"weight"``, ``"bias"``).
     quantity : str
@@ -114,6 +126,18 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
     max_entries : int
         Largest problem checked: the entries of its Jacobian ``d vec(y) / d vec(wrt)``
         (default :data:`MAX_CHECK_ENTRIES`), tested from shapes before anything is built.
+    conventions : Conventions or dict, optional
+        The conventions the matrix is written in (:class:`~jacobian_cnn.handcheck.Conventions`;
+        default this package's). Its fields may also be given as keyword arguments
+        (``index_base=0``, ``vec_order="C"``, ``layout="denominator"``,
+        ``weight_orientation="out_in"``, ``convolution="true"``, ``tie="row_major"``,
+        ``flatten_order="C"``).
+    grad_values : array_like, optional
+        Numeric upstream gradient ``∂J/∂y`` (the output's shape), substituted into a numeric
+        gradient.
+    tolerance : float
+        Numeric entries agree when ``|w - c| <= tolerance * max(1, |c|)``
+        (default :data:`~jacobian_cnn.handcheck.numeric.DEFAULT_TOLERANCE`).
     **options
         Passed to :class:`~jacobian_cnn.symbolic.jacobians.SymbolicProblem` (``names=``,
         ``params=``, ``switches=``, ``winners=``, ``flip_kernel=``).
@@ -121,19 +145,24 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
     Returns
     -------
     CheckReport
+        ``report.verdict`` is ``"correct"`` (right under the declared conventions),
+        ``"right_under_other_conventions"`` (``report.detected`` names them) or ``"wrong"``.
 
     Raises
     ------
     ValueError
         If the written matrix's shape fits none of the quantities (the message
-        lists the shapes that would; tested before any expected matrix is built), or
-        on malformed LaTeX (:class:`~jacobian_cnn.symbolic.latex.LatexParseError`, with line
-        and column).
+        lists the shapes that would; tested before any expected matrix is built), on
+        malformed LaTeX (:class:`~jacobian_cnn.symbolic.latex.LatexParseError`, with line
+        and column), when names are ambiguous, or when a numeric matrix lacks values.
     SizeLimitError
         If the problem is over ``max_entries``, or the written matrix over a limit of
         the reader (:mod:`jacobian_cnn.symbolic.latex`: ``MAX_INPUT_CHARS``, ...).
     """
     _check_max_entries(max_entries)
+    declared = Conventions.coerce(conventions, **{k: options.pop(k) for k in list(options)
+                                                  if k in CHOICES})
+    numbers = Numbers(None if isinstance(x, tuple) or x is None else x, grad_values, tolerance)
     if isinstance(layer, SymbolicProblem):
         if x is not None or options:
             raise InvalidTypeError("with a SymbolicProblem, pass neither x nor problem options")
@@ -143,63 +172,47 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
             raise InvalidTypeError("check_derivation needs x: the input shape or a numeric input")
         _check_size_from_shapes(layer, x, wrt, max_entries)
         options.setdefault("max_entries", max_entries)  # one limit for the whole check
-        problem = SymbolicProblem(layer, x, **options)
+        problem = None
+    declared = resolve(declared, problem.layer if problem else layer,
+                       problem.flip_kernel if problem else options.get("flip_kernel"))
+    problem_for = _problem_factory(problem, layer, x, options)
+    problem = problem_for(declared)
     if quantity != "auto" and quantity not in QUANTITIES:
         raise InvalidValueError(f"quantity must be 'auto' or one of {sorted(QUANTITIES)}, got {quantity!r}")
     problem.check_wrt(wrt)
     _check_problem_size(problem, wrt, max_entries)
-    W, source = as_written_matrix(written, which=which)
-    candidates = [quantity] if quantity != "auto" else _quantities_for(W, problem, wrt)
+    numbers.check_sizes(problem)
+    W, source = as_written_matrix(unwrap_written(written), which=which)
+    as_read = W
+    rename = detect_names(W, problem.names, _roles(problem, wrt), _declared_names(options))
+    W = renamed(W, rename=rename)
+    candidates = [quantity] if quantity != "auto" else _quantities_for(W, problem, wrt, numbers)
     shapes = {q: _layout_shapes(q, problem, wrt) for q in candidates}
+    rebuild = not isinstance(layer, SymbolicProblem)
+
+    def by_problem():  # a stride, padding or variable mistaken: tried only when wrong as declared
+        return explain_by_problem(W, layer, x, options, declared, wrt, quantity, numbers,
+                                  MAX_SIMPLIFY_OPS) if rebuild else None
+
     if not any(W.shape == shape for q in candidates for shape, _ in shapes[q]):
-        fitting = ", ".join(f"{q}: {_shape_text(shape)}" for q, shape in dict.fromkeys(
-            (q, shape) for q in candidates for shape, correct in shapes[q] if correct))
-        raise InvalidValueError(f"a {_shape_text(W.shape)} matrix fits none of the quantities of "
-                                f"{problem!r}; expected shapes are {fitting}")
-    candidates = [q for q in candidates if any(W.shape == shape for shape, _ in shapes[q])]
-    variants = _variants(problem)
-    expected_cache = {}
-
-    def expected(q, v):
-        key = (q, v[0])
-        if key not in expected_cache:
-            try:
-                expected_cache[key] = _Expected(v[1](), q, wrt)
-            except InvalidValueError:  # refused on purpose: no matrix form for this quantity (a
-                expected_cache[key] = None  # multi-channel output) or a variant not modelled
-                # (shifted windows need zero padding); a size limit or any other error propagates
-        return expected_cache[key]
-
-    best, fitting_shapes = None, []
-    order = 0
-    for q in candidates:
-        base = expected(q, variants[0])
-        if base is None:
-            continue
-        arrangements = _arrangements(q, base.values.shape, base.var_shape, base.out_shape)
-        fitting_shapes += [(q, a.src.shape) for a in arrangements if not a.kinds]
-        for v in variants if not q.endswith("labels") else variants[:1]:
-            E = expected(q, v)
-            if E is None or E.values.shape != base.values.shape:
-                continue
-            flat = E.values.ravel()
-            for a in arrangements:
-                if a.src.shape != W.shape:
-                    continue
-                arranged = flat[a.src]
-                score = int(np.count_nonzero(arranged == W))
-                n_kinds = len(a.kinds) + len(v[0])
-                key = (score, -n_kinds, -order)
-                order += 1
-                if best is None or key > best[0]:
-                    best = (key, q, v, a, E, arranged)
-    if best is None:
-        shapes = ", ".join(f"{q}: {_shape_text(s)}" for q, s in dict.fromkeys(fitting_shapes))
-        raise InvalidValueError(f"a {_shape_text(W.shape)} matrix fits none of the quantities of "
-                         f"{problem!r}; expected shapes are {shapes}")
-    _, q, v, a, E, arranged = best
-    return _report(W, problem, wrt, q, v, a, E, arranged, expected(q, variants[0]), source,
-                   MAX_SIMPLIFY_OPS)
+        report = by_problem()
+        if report is None:
+            fitting = ", ".join(f"{q}: {_shape_text(shape)}" for q, shape in dict.fromkeys(
+                (q, shape) for q in candidates for shape, correct in shapes[q] if correct))
+            raise InvalidValueError(f"a {_shape_text(W.shape)} matrix fits none of the quantities "
+                                    f"of {problem!r}; expected shapes are {fitting}")
+    else:
+        reading = search(W, problem_for, declared, wrt, quantity, numbers, can_rebuild=rebuild)
+        report = _report(reading, declared, wrt, source, MAX_SIMPLIFY_OPS,
+                         numbers.comparer(reading.written))
+        if report.verdict == "wrong":
+            report = by_problem() or report
+    report.source, report.written = source, as_read
+    report.problem = repr(problem)  # as declared, whatever it was read under
+    report.relevant = relevant_fields(problem)
+    roles = {getattr(problem.names, r): r for r in _roles(problem, wrt)}
+    report.renamed = {theirs: (roles[ours], ours) for theirs, ours in rename.items()}
+    return report
 
 
 def _check_max_entries(max_entries):

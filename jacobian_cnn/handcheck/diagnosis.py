@@ -8,7 +8,10 @@ import numpy as np
 
 from jacobian_cnn.errors import SizeLimitError
 from jacobian_cnn.handcheck.candidates import _SHIFTS, _family
+from jacobian_cnn.handcheck.numeric import require_values
+from jacobian_cnn.handcheck.patterns import entry_patterns
 from jacobian_cnn.handcheck.report import CheckReport, EntryDiff, Mistake
+from jacobian_cnn.handcheck.wording import field_message, kind
 from jacobian_cnn.symbolic.latex import require_sympy, to_text
 
 
@@ -35,8 +38,10 @@ def _same(a, b, max_ops, where=None):
     return sympy.simplify(difference) == 0
 
 
-def _report(W, problem, wrt, quantity, variant, arrangement, E, arranged, E0, source, max_simplify_ops):
-    sympy = require_sympy()
+def _report(reading, declared, wrt, source, max_simplify_ops, compare):
+    """The :class:`CheckReport` of the winning :class:`~jacobian_cnn.handcheck.search.Reading`."""
+    W, problem, quantity, E = reading.written, reading.problem, reading.quantity, reading.expected
+    arrangement, arranged = reading.arrangement, reading.arranged
     letters = {"input": problem.names.input, "kernel": problem.names.kernel,
                "weight": problem.names.weight, "bias": problem.names.bias}
     var, out, loss = letters[wrt], problem.names.output, problem.names.loss
@@ -48,55 +53,55 @@ def _report(W, problem, wrt, quantity, variant, arrangement, E, arranged, E0, so
               "gradient_row_labels": f"the labels of d{loss} / d vec({var})",
               "forward": f"{out} = f({var})"}
     report = CheckReport(quantity, titles[quantity], repr(problem), W.shape, n_entries=W.size,
-                         source=source)
+                         source=source, declared=declared, read_under=reading.conventions)
+    if compare.numeric:
+        require_values(arranged, "matrix")
     src = arrangement.src
     diffs = []
     for (i, j), w in np.ndenumerate(W):
         c = arranged[i, j]
-        if w == c or _same(w, c, max_simplify_ops, (i + 1, j + 1)):
+        if compare.same(w, c, lambda w, c, at=(i + 1, j + 1): _same(w, c, max_simplify_ops, at)):
             continue
         note, kinds = _explain(w, c, quantity)
         diffs.append(EntryDiff((i + 1, j + 1), E.label(src[i, j]), w, c, note, kinds))
     report.diffs = diffs
     report.n_matching = W.size - len(diffs)
-
+    changed = reading.conventions.changed(declared)
+    report.entry_status = _entry_status(W, diffs, reading, changed)
     mistakes = []
-    for kind in arrangement.kinds:
-        mistakes.append(_arrangement_mistake(kind, W, src, E0, problem, quantity, var, out))
-    for kind in variant[0]:
-        mistakes.append(_variant_mistake(kind, W, E0, arrangement, arranged, problem, quantity))
+    if changed and not diffs and not reading.deviations and not reading.variant[0]:
+        report.detected = tuple(changed)
+        report.detected_kinds = {kind(f, getattr(reading.conventions, f)) for f in changed}
+        report.detected_notes = [field_message(f, reading.conventions, declared, problem, quantity,
+                                               hint=False) for f in changed]
+    else:
+        for f in changed:
+            mistakes.append(Mistake(kind(f, getattr(reading.conventions, f)),
+                                    field_message(f, reading.conventions, declared, problem, quantity)))
+    for k in reading.deviations:
+        mistakes.append(_arrangement_mistake(k, W, src, reading.base, problem, quantity, var, out))
+    for k in reading.variant[0]:
+        mistakes.append(_variant_mistake(k, W, reading.base, arrangement, arranged))
     mistakes = _merge_order_mistakes(mistakes)
-
-    not_summed = [d for d in diffs if "missing_terms" in d.kinds and quantity.startswith("gradient")
-                  and len(sympy.Add.make_args(d.correct)) > 1]
-    if not_summed:
-        example = not_summed[0]
-        mistakes.append(Mistake(
-            "overlap_not_summed",
-            f"overlapping windows not summed in {len(not_summed)} "
-            f"entr{'y' if len(not_summed) == 1 else 'ies'}: an entry that lies in several windows "
-            f"collects a term from every one of them (chain rule: ∂J/∂a_ij = Σ_mn ∂J/∂p_mn "
-            f"∂p_mn/∂a_ij, seed 000); e.g. {example.label} = {to_text(example.correct)}, you "
-            f"wrote {to_text(example.written)}"))
-    stray = {}
-    for d in diffs:
-        for kind in d.kinds:
-            if isinstance(kind, tuple) and kind[0] == "stray_factor":
-                stray.setdefault(kind[1], []).append((d, kind[2]))
-    for ratio, items in stray.items():
-        where = ", ".join(f"{to_text(term)} in {d.label}" for d, term in items)
-        mistakes.append(Mistake(
-            "stray_factor",
-            f"stray factor {to_text(ratio)} on {len(items)} term{'s' if len(items) > 1 else ''}: "
-            f"{where}"))
-    explained = {id(d) for d in not_summed} | {id(d) for items in stray.values() for d, _ in items}
-    others = [d for d in diffs if id(d) not in explained]
-    if others:
-        mistakes.append(Mistake("wrong_entries",
-                                f"{len(others)} other entr{'y differs' if len(others) == 1 else 'ies differ'}"
-                                " (listed below)"))
+    mistakes += entry_patterns(diffs, quantity, W, arranged, E, src, (loss, out, var), wrt)
     report.mistakes = mistakes
     return report
+
+
+def _entry_status(W, diffs, reading, changed):
+    """Per written entry: ``"right"``, ``"wrong"`` or ``"convention"`` (right only once read
+    under the conventions the report names)."""
+    status = np.full(W.shape, "right", dtype=object)
+    mistaken = bool(reading.deviations or reading.variant[0])
+    if changed or mistaken:
+        base = reading.base.values
+        moved = ~(W == base) if base.shape == W.shape else np.ones(W.shape, dtype=bool)
+        if "index_base" in changed or "weight_orientation" in changed:
+            moved |= np.array([[bool(v.free_symbols) for v in row] for row in W], dtype=bool)
+        status[moved] = "wrong" if mistaken else "convention"
+    for d in diffs:
+        status[d.position[0] - 1, d.position[1] - 1] = "wrong"
+    return status
 
 
 def _explain(w, c, quantity):
@@ -175,6 +180,12 @@ def _arrangement_mistake(kind, W, src, E0, problem, quantity, var, out):
         return Mistake("denominator_layout", text)
     if kind == "transposed":
         return Mistake("transposed", f"transposed: you wrote {n}x{m}, the shape is {m}x{n}")
+    if kind.startswith("column_major_order"):
+        return Mistake("column_major_order", f"{kind.split(':')[1]} listed in column-major order, "
+                       f"but row-major vec order was declared (--vec-order C){example}")
+    if kind == "numerator_layout":
+        return Mistake("numerator_layout", "numerator layout (one row per output entry), but "
+                       "denominator layout was declared (--layout denominator)")
     raise AssertionError(kind)
 
 
@@ -188,8 +199,8 @@ def _merge_order_mistakes(mistakes):
     return [Mistake("row_major_order", message)] + rest
 
 
-def _variant_mistake(kind, W, E0, arrangement, arranged, problem, quantity):
-    """A kernel flip or window shift, with an entry that shows it."""
+def _variant_mistake(kind, W, E0, arrangement, arranged):
+    """Windows shifted by one, with an entry that shows it."""
     base = E0.values.ravel()[arrangement.src]
     differs = np.argwhere((base != arranged) & (arranged == W))
     example = ""
@@ -197,17 +208,5 @@ def _variant_mistake(kind, W, E0, arrangement, arranged, problem, quantity):
         i, j = (int(v) for v in differs[0])
         example = (f"; e.g. {E0.label(arrangement.src[i, j])}: you wrote {to_text(W[i, j])}, "
                    f"correct is {to_text(base[i, j])}")
-    if kind == "kernel_flip":
-        if problem.flip_kernel:
-            text = ("kernel not flipped: this operation is a true convolution, which uses the "
-                    "kernel rotated by 180 degrees")
-        else:
-            text = ("kernel flipped (rotated by 180 degrees) where it should not be: Conv2D is a "
-                    "cross-correlation, z_pq = Σ_rs k_rs a_(p+r-1)(q+s-1)")
-            if quantity.startswith("gradient"):
-                text += (" (the input gradient is a full convolution of ∂J/∂z with the rotated "
-                         "kernel, but written out entry by entry the rotation is already in the "
-                         "indices: ∂J/∂a_ij = Σ_pq ∂J/∂z_pq k_(i-p+1)(j-q+1))")
-        return Mistake("kernel_flip", text + example)
     shift = tuple(int(v) for v in kind.split(":")[1].split(","))
     return Mistake("window_shift", f"every window shifted by {_SHIFTS[shift]}{example}")

@@ -38,7 +38,7 @@ from jacobian_cnn._sparse.csr import CSRParts, csr_from_rows, csr_summing_duplic
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.geometry import check_padding_mode
 from jacobian_cnn.ops.layer import Definition, Layer, Parameter, as_maps, describe, maps_like, numeric_terms
-from jacobian_cnn.ops.window import SlidingWindow
+from jacobian_cnn.ops.window import SlidingWindow, WindowSetting
 
 __all__ = ["Conv2D", "conv_entries"]
 
@@ -140,8 +140,8 @@ class Conv2D(Layer):
                  padding_mode="zeros"):
         self.kernel = kernel
         self.bias = bias
-        self.stride = pair(stride, "stride", minimum=1)
-        self.dilation = pair(dilation, "dilation", minimum=1)
+        self.stride = stride
+        self.dilation = dilation
         if not is_int(groups):
             raise InvalidTypeError(f"groups must be an int (a positive divisor of C_out), got {groups!r}")
         if groups < 1 or self.kernel.shape[3] % groups:
@@ -150,11 +150,18 @@ class Conv2D(Layer):
                 f"(kernel shape {self.kernel.shape})"
             )
         self.groups = int(groups)
-        self.padding_mode = check_padding_mode(padding_mode)
-        self.padding_name = padding if isinstance(padding, str) else None
-        self.padding = self._padding(padding)
-        self._window = SlidingWindow(self.kernel.shape[:2], self.stride, self.padding, self.dilation,
-                                     padding_mode=self.padding_mode, name="kernel")
+        self.padding_mode = padding_mode
+        self.padding = padding
+        self._window = self._make_window()  # validated once, here (again only if changed)
+
+    stride = WindowSetting(lambda layer, v: pair(v, "stride", minimum=1))
+    dilation = WindowSetting(lambda layer, v: pair(v, "dilation", minimum=1))
+    padding_mode = WindowSetting(lambda layer, v: check_padding_mode(v))
+    padding = WindowSetting(lambda layer, v: layer._padding(v))
+
+    def _make_window(self):
+        return SlidingWindow(self.kernel.shape[:2], self.stride, self.padding, self.dilation,
+                             padding_mode=self.padding_mode, name="kernel")
 
     kernel = Parameter("``(kh, kw, C_in / groups, C_out)``, a read-only copy; assign a new array of "
                        "that shape.")
@@ -181,7 +188,9 @@ class Conv2D(Layer):
         return bias_copy(bias, self.kernel.shape[3], "C_out")
 
     def _padding(self, padding):
-        """Explicit ``((top, bottom), (left, right))`` of an int, pair or "same"/"valid"."""
+        """Explicit ``((top, bottom), (left, right))`` of an int, pair or "same"/"valid"
+        (remembered as :attr:`padding_name`, for the repr)."""
+        self.padding_name = padding if isinstance(padding, str) else None
         if not isinstance(padding, str):
             return padding_pairs(padding)
         if padding == "valid":
@@ -210,7 +219,7 @@ class Conv2D(Layer):
 
     def geometry(self, in_size):
         """The :class:`~jacobian_cnn.ops.geometry.WindowGeometry` of this layer on an ``(H, W)`` input."""
-        return self._window.on(in_size)
+        return WindowSetting.window_of(self).on(in_size)
 
     def _prepare(self, x):
         x4, ndim = as_maps(x)

@@ -35,7 +35,7 @@ from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.geometry import WindowGeometry, check_bool
 from jacobian_cnn.ops.layer import Definition, Layer, as_maps, describe, maps_like, numeric_terms
 from jacobian_cnn.ops.switches import checked_switches, switches_entries, switches_jacobian, switches_parts
-from jacobian_cnn.ops.window import SlidingWindow
+from jacobian_cnn.ops.window import SlidingWindow, WindowSetting
 
 __all__ = ["AvgPool2D", "MaxPool2D", "switches_jacobian", "avgpool_entries"]
 
@@ -58,23 +58,35 @@ def avgpool_entries(geo, divisors, n_planes):
                            ("divisor", int(divisors[o])))
 
 
+def _pool_stride(stride, window):
+    """PyTorch's rule: an omitted stride, ``None`` or an empty tuple/list, is the window."""
+    empty = isinstance(stride, (tuple, list)) and not stride
+    return window if stride is None or empty else pair(stride, "stride", minimum=1)
+
+
 class _Pool2D(Layer):
     """Geometry handling shared by the pooling layers."""
 
+    window = WindowSetting(lambda layer, v: pair(v, "window", minimum=1))
+    stride = WindowSetting(lambda layer, v: _pool_stride(v, layer.window))
+    padding = WindowSetting(lambda layer, v: padding_pairs(v))
+    dilation = WindowSetting(lambda layer, v: pair(v, "dilation", minimum=1))
+    ceil_mode = WindowSetting(lambda layer, v: check_bool(v, "ceil_mode"))
+
     def __init__(self, window, stride, padding, dilation, ceil_mode):
-        self.window = pair(window, "window", minimum=1)
-        # PyTorch: an omitted stride, None or an empty tuple/list, is the window.
-        empty = isinstance(stride, (tuple, list)) and not stride
-        self.stride = self.window if stride is None or empty else pair(stride, "stride", minimum=1)
-        self.padding = padding_pairs(padding)
-        self.dilation = pair(dilation, "dilation", minimum=1)
-        self.ceil_mode = check_bool(ceil_mode, "ceil_mode")
-        self._window = SlidingWindow(self.window, self.stride, self.padding, self.dilation,
-                                     self.ceil_mode)
+        self.window = window
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.ceil_mode = ceil_mode
+        self._window = self._make_window()  # validated once, here (again only if changed)
+
+    def _make_window(self):
+        return SlidingWindow(self.window, self.stride, self.padding, self.dilation, self.ceil_mode)
 
     def geometry(self, in_size):
         """The :class:`WindowGeometry` of this layer on an ``(H, W)`` input."""
-        return self._window.on(in_size)
+        return WindowSetting.window_of(self).on(in_size)
 
     def _prepare(self, x):
         x4, ndim = as_maps(x)

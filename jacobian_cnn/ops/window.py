@@ -15,7 +15,36 @@ from jacobian_cnn._arguments import padding_pairs, pair
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.geometry import WindowGeometry, check_bool, check_padding_mode
 
-__all__ = ["SlidingWindow"]
+__all__ = ["SlidingWindow", "WindowSetting"]
+
+
+class WindowSetting:
+    """A layer attribute its sliding window is made from (stride, padding, ...).
+
+    Normalized when set, by ``normalize(layer, value)``. Setting one after construction
+    drops the layer's window, which :meth:`window_of` makes (and validates) again on its
+    next use, so a changed stride can never leave a stale geometry behind.
+    """
+
+    def __init__(self, normalize):
+        self.normalize = normalize
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, layer, owner=None):
+        return self if layer is None else layer.__dict__[self.name]
+
+    def __set__(self, layer, value):
+        layer.__dict__[self.name] = self.normalize(layer, value)
+        layer.__dict__.pop("_window", None)
+
+    @staticmethod
+    def window_of(layer):
+        """``layer``'s :class:`SlidingWindow`, made by its ``_make_window`` when missing."""
+        if "_window" not in layer.__dict__:
+            layer.__dict__["_window"] = layer._make_window()
+        return layer.__dict__["_window"]
 
 
 @dataclass(frozen=True)
