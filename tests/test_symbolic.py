@@ -283,3 +283,14 @@ def test_36x64_conv_jacobian_renders_well_under_a_second():
     assert J.shape == (36, 64) and J.nnz == 36 * 9
     assert latex.count("\\\\") == 36 and len(text.splitlines()) == 38  # header + 35 row ends
     assert elapsed < 1.0, f"took {elapsed:.2f} s"
+
+
+def test_results_render_as_latex_in_jupyter():
+    pool = jc.AvgPool2D(2, stride=1)
+    J = symbolic_jacobian(pool, (3, 3))
+    shown = J._repr_latex_()
+    assert shown.startswith("$\\text{d vec(p) / d vec(a) of AvgPool2D") and shown.endswith("$")
+    assert J.to_latex() in shown and r"\frac{1}{4}" in shown
+    forward = symbolic_forward(pool, (3, 3))._repr_latex_()
+    assert r"a_{11} + a_{21} + a_{12} + a_{22}" in forward
+    assert symbolic_gradient(pool, (3, 3))._repr_latex_().startswith("$\\text{")

@@ -16,6 +16,9 @@ Exit status
     :class:`~jacobian_cnn.errors.JacobianCNNError`, including every size limit),
     a file that cannot be read or written, a missing optional dependency. One line
     on standard error.
+4
+    ``check`` only: the written matrix is wrong as declared but right under other
+    conventions, which the report names with the options that declare them.
 3
     A bug in jacobian-cnn: any other exception. Its traceback is printed with a
     request to report it.
@@ -66,7 +69,8 @@ def build_parser():
         prog="jacobian-cnn", parents=[debug],
         description="Exact sparse Jacobians of CNN layers (numerator layout, column-major vec).",
         epilog="exit status: 0 done, 1 a check found a disagreement, 2 an error in what was "
-               "asked (one line on stderr), 3 a bug in jacobian-cnn (traceback), 130 "
+               "asked (one line on stderr), 3 a bug in jacobian-cnn (traceback), 4 (check) right "
+               "only under other conventions, 130 "
                "interrupted, 141 output closed early (| head)")
     parser.add_argument("--version", action="version", version=f"jacobian-cnn {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)

@@ -56,7 +56,8 @@ def add_operation_arguments(p):
     n.add_argument("--input-name", default="a", metavar="L")
     n.add_argument("--output-name", default=None, metavar="L",
                    help="default by operation: z (conv, dense), p (pooling), ...")
-    n.add_argument("--kernel-name", default="k", metavar="L", help="e.g. beta (seed 004)")
+    n.add_argument("--kernel-name", default="k", metavar="L",
+                   help="the kernel's letter, e.g. beta or w (default k)")
     n.add_argument("--weight-name", default="w", metavar="L")
     n.add_argument("--loss-name", default="J", metavar="L")
 

@@ -41,8 +41,22 @@ def _channels(array):
     return [array[:, :, c] for c in range(array.shape[2])]
 
 
+class _ShownInJupyter:
+    """Jupyter shows a symbolic result as its LaTeX matrix, under its description."""
+
+    def _repr_latex_(self):
+        return f"$\\text{{{_latex_text(self.description)}}}\\quad {self.to_latex()}$"
+
+
+def _latex_text(text):
+    """``text`` safe inside ``\\text{...}``."""
+    for char in "\\{}$&#^_%~":
+        text = text.replace(char, "\\" + char if char not in "\\^~" else " ")
+    return text
+
+
 @dataclass(frozen=True)
-class SymbolicJacobian:
+class SymbolicJacobian(_ShownInJupyter):
     """A numerator-layout Jacobian with named entries.
 
     Attributes
@@ -132,7 +146,7 @@ def _shaped_text(array):
                        for c, a in enumerate(parts))
 
 
-class _Shaped:
+class _Shaped(_ShownInJupyter):
     """What a result with an entry array in its variable's shape can show."""
 
     def matrix(self, channel=None):
