@@ -11,6 +11,7 @@ import numpy as np
 
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.symbolic.latex import derivative_symbol, entry_symbol, require_sympy, symbol_parts, to_text
+from jacobian_cnn.symbolic.names import symbol_array
 
 _SHIFTS = {(1, 0): "one row down", (-1, 0): "one row up", (0, 1): "one column right",
            (0, -1): "one column left"}
@@ -96,7 +97,7 @@ class _Expected:
         sympy = require_sympy()
         self.quantity = quantity
         loss = entry_symbol(problem.names.loss)
-        var = problem.wrt_symbols(wrt)
+        var = _named(problem, wrt)
         self.var_shape, self.out_shape = np.shape(var), problem.output_shape
         while len(self.var_shape) > 2 and self.var_shape[-1] == 1:  # a (kh, kw, 1, 1) kernel
             self.var_shape = self.var_shape[:-1]
@@ -149,6 +150,15 @@ class _Expected:
     def label(self, flat_index):
         i, j = divmod(int(flat_index), self.values.shape[1])
         return self.labels(i, j)
+
+
+def _named(problem, wrt):
+    """The variable's entries as names (a parameter given by its values is labelled by name)."""
+    var = problem.wrt_symbols(wrt)
+    if all(getattr(v, "is_Symbol", False) for v in np.ravel(var)):
+        return var
+    name = wrt[1] if isinstance(wrt, tuple) else wrt
+    return symbol_array(getattr(problem.names, name), np.shape(var))
 
 
 def _quantities_for(written, problem, wrt, numbers=None):

@@ -53,9 +53,13 @@ def problem_mistakes(layer, wrt):
     for other in ["input", *getattr(layer, "params", {})]:
         if other != wrt:
             out.append(("wrt_confused", f"this is the gradient with respect to the {other}, but "
-                        f"the one with respect to the {wrt} was asked (--wrt {other} checks it "
-                        f"as it is)", layer, other))
+                        f"the one with respect to the {_wrt_text(wrt)} was asked (--wrt {other} "
+                        "checks it as it is)", layer, other))
     return out
+
+
+def _wrt_text(wrt):
+    return f"{wrt[1]} of layer {wrt[0] + 1}" if isinstance(wrt, tuple) else wrt
 
 
 def _pair_text(pair):
