@@ -164,9 +164,8 @@ def search(W, problem_for, declared, wrt, quantity, numbers: Numbers, can_rebuil
 def _expected(variant, quantity, wrt, numbers, problem, compare):
     try:
         E = _Expected(variant[1](), quantity, wrt)
-    except InvalidValueError:  # refused on purpose: no matrix form for this quantity (a
-        return None            # multi-channel output) or a variant not modelled (shifted windows
-        # need zero padding); a size limit or any other error propagates
+    except InvalidValueError:  # refused on purpose: a variant not modelled (shifted windows
+        return None            # need zero padding); a size limit or any other error propagates
     if compare.numeric:
         numbers.substitute(E, problem)
     return E

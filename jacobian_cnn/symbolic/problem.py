@@ -223,9 +223,10 @@ class SymbolicProblem:
             index, name = int(wrt[0]), wrt[1]
             if 0 <= index < len(self.rules) and name in self.rules[index].params:
                 return name if len(self.rules) == 1 else (index, name)
-            layers = [(i, n) for i, rule in enumerate(self.rules) for n in rule.params]
+            layers = [f"the {n} of layer {i + 1} (wrt=({i}, {n!r}))"
+                      for i, rule in enumerate(self.rules) for n in rule.params]
             raise InvalidValueError(f"wrt {wrt!r} names no parameter of {self!r}; its parameters "
-                                    f"are {layers or 'none'}")
+                                    f"are {', '.join(layers) or 'none'}")
         allowed = {"input"} | (set(self.rules[0].params) if len(self.rules) == 1 else set())
         if wrt not in allowed:
             extra = "" if len(self.rules) == 1 else \
