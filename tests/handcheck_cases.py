@@ -415,7 +415,7 @@ CASES = [
              diffs=(("∂J/∂a_{121}", (1, 2)), ("∂J/∂a_{112}", (1, 3)))),
     # --- numbers
     HandCase("numeric max pool, one entry", jc.MaxPool2D(2), CS231N_X, [[6, 7], [3, 4]],
-             "CS231n's example with 7 for 8", kinds=frozenset({"wrong_entries"}), quantity="forward",
+             "by hand: 7 for 8", kinds=frozenset({"wrong_entries"}), quantity="forward",
              diffs=(("p_{12}", (1, 2)),), values=(("p_{12}", "7", "8"),),
              fragments=("p_{12}: you wrote 7, correct is 8",)),
     HandCase("numeric average-pool gradient, factor 2", jc.AvgPool2D(2), (2, 2), [[1, 1], [1, 1]],
