@@ -163,7 +163,8 @@ CORPUS = [
                jc.Conv2D(np.ones((3, 3)) / 9, padding=2), _MAGIC5, _CONVMTX2_Y1,
                conventions={"convolution": "true"},
                options={"params": "values", "tolerance": 1e-4, "quantity": "forward"},
-               named=()),  # the averaging kernel is symmetric: the same under cross-correlation
+               named=(),  # the averaging kernel is symmetric: the same under cross-correlation
+               verified="all 49 numbers of Y1 checked against the stored documentation page"),
     CorpusItem("commutation K(3,2)", "https://octave.sourceforge.io/octave/function/commutation_matrix.html",
                "K(m,n) vec(A) = vec(A') for a 3x2 A (Magnus & Neudecker), written out",
                jc.Flatten(), (3, 2), _K32, conventions={"flatten_order": "C"},
@@ -203,7 +204,9 @@ CORPUS = [
                "values in same position': a 3x3 layer a, a 2x2 max pool with stride 1, deltas "
                "[-1.4 0.8; 0.2 0.3]; the delta passed back (a shared maximum collects both)",
                jc.MaxPool2D(2, stride=1), QA_A, [[0, 0, 0], [0, -0.6, 0], [0.2, 0.3, 0]],
-               options={"grad_values": [[-1.4, 0.8], [0.2, 0.3]]}),
+               options={"grad_values": [[-1.4, 0.8], [0.2, 0.3]]},
+               verified="a, the deltas and the answer checked against a stored copy of the "
+                        "question's text"),
     CorpusItem("coursera distribute_value",
                "https://datascience-enthusiast.com/DL/Convolution_model_Step_by_Stepv2.html",
                "distribute_value(2, (2, 2)): average pooling's gradient spread over a 2x2 window",
