@@ -124,8 +124,10 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
     quantity : str
         ``"auto"`` (default: decided from the symbols and the shape) or a key of
         :data:`QUANTITIES`.
-    which : int
-        For LaTeX text with several matrices, which one (default: the last).
+    which : int or "channels"
+        For LaTeX text with several matrices, which one (default: the last); ``"channels"``:
+        every matrix is one channel of a multi-channel output or gradient
+        (:func:`as_written_matrix`).
     max_entries : int
         Largest problem checked: the entries of its Jacobian ``d vec(y) / d vec(wrt)``
         (default :data:`MAX_CHECK_ENTRIES`), tested from shapes before anything is built.
