@@ -156,3 +156,14 @@ def test_cli_channels_one_bmatrix_each(capsys, tmp_path):
     x.write_text(_bmatrix([[1, 5], [3, 2]]) + _bmatrix([[7, 0, 1], [0, 1, 1]]))
     code, out = _run(capsys, tmp_path, forward, *op, "--which", "channels")
     assert code == 2 and "must have one shape" in out
+
+
+def test_a_single_layers_parameter_by_index_is_its_parameter_by_name():
+    from handcheck_cases import CASES
+
+    case = next(c for c in CASES if c.id == "input gradient where the kernel gradient was asked")
+    options = {k: v for k, v in case.options.items() if k != "wrt"}
+    by_name = check_derivation(case.written, case.layer, case.x, wrt="kernel", **options)
+    by_index = check_derivation(case.written, case.layer, case.x, wrt=(0, "kernel"), **options)
+    assert by_index.kinds == by_name.kinds == {"wrt_confused"}
+    assert str(by_index) == str(by_name)

@@ -184,7 +184,7 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
     problem = problem_for(declared)
     if quantity != "auto" and quantity not in QUANTITIES:
         raise InvalidValueError(f"quantity must be 'auto' or one of {sorted(QUANTITIES)}, got {quantity!r}")
-    problem.check_wrt(wrt)
+    wrt = problem.check_wrt(wrt)  # (0, "kernel") of a single layer is "kernel"
     _check_problem_size(problem, wrt, max_entries)
     numbers.check_sizes(problem)
     W, source = as_written_matrix(unwrap_written(written), which=which)
