@@ -1,0 +1,8 @@
+"""Second order by the matrix chain rule: layer terms, network Hessians, HVPs, GGN, Fisher.
+
+Index conventions: :mod:`jacobian_cnn.vec`. See ``derivations/hessian.md``.
+"""
+
+from jacobian_cnn.second_order.terms import has_second_order_term, hessian_term, reference_hessian_term
+
+__all__ = ["has_second_order_term", "hessian_term", "reference_hessian_term"]

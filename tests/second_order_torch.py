@@ -1,0 +1,66 @@
+"""torch.func.hessian of a layer or a chain, in this package's vec order (test helper).
+
+The leaves are kept in this package's layouts and permuted inside the graph (as
+``jacobian_cnn.compare.gradients`` does), so the Hessian blocks come back over our own
+arrays; :func:`vec_block` flattens them column-major.
+"""
+
+import functools
+import warnings
+
+import numpy as np
+import torch
+from torch.func import hessian
+
+from jacobian_cnn.compare.layout import LAYOUTS, to_layout
+from jacobian_cnn.compare.torch_layers import torch_layer
+from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, translate_layers
+
+
+def _native(t, layout):
+    return t.reshape(tuple(t.shape) + (1,) * (len(LAYOUTS[layout]) - t.ndim)).permute(*LAYOUTS[layout])
+
+
+def vec_block(block, a_shape, b_shape):
+    """A ``(*a_shape, *b_shape)`` Hessian block as the ``(a.size, b.size)`` matrix over vecs."""
+    block = np.asarray(block).reshape(tuple(a_shape) + tuple(b_shape))
+    na, nb = len(a_shape), len(b_shape)
+    axes = tuple(reversed(range(na))) + tuple(na + i for i in reversed(range(nb)))
+    return block.transpose(axes).reshape(int(np.prod(a_shape)), int(np.prod(b_shape)))
+
+
+def torch_scalar(layers, x, g=None):
+    """``(phi, leaves)``: ``phi(x, *params) = g . vec(chain(x))`` (or the chain's scalar) in
+    torch, and the leaf arrays ``[x, (layer index, name, array), ...]`` in our layouts."""
+    translate = functools.partial(torch_layer, follow_tie=True)
+    x_kind, steps, y_kind, y = translate_layers(layers, x, translate)
+    keys = [(i, name) for i, layer in enumerate(layers) for name in layer.params]
+    if g is not None:
+        g_native = torch.tensor(to_layout(np.reshape(g, np.shape(y), order="F"),
+                                          BACKEND_LAYOUTS["torch"][y_kind]))
+
+    def phi(x_t, *params):
+        by_layer = [{} for _ in layers]
+        for (i, name), p in zip(keys, params, strict=True):
+            by_layer[i][name] = _native(p, BACKEND_LAYOUTS["torch"][name])
+        h = _native(x_t, BACKEND_LAYOUTS["torch"][x_kind])
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Using padding='same'")
+            for (fn, _), p in zip(steps, by_layer, strict=True):
+                h = fn(h, p)
+        return h if g is None else (h * g_native).sum()
+
+    arrays = [np.asarray(layers[i].params[name], np.float64) for i, name in keys]
+    return phi, keys, arrays
+
+
+def torch_hessian(layers, x, g=None):
+    """``{(a, b): block}`` over the variables ``"input"`` and ``(layer index, name)``."""
+    x = np.asarray(x, np.float64)
+    phi, keys, arrays = torch_scalar(layers, x, g)
+    leaves = [x, *arrays]
+    names = ["input", *keys]
+    tensors = [torch.tensor(a) for a in leaves]
+    H = hessian(phi, argnums=tuple(range(len(tensors))))(*tensors)
+    return {(names[i], names[j]): vec_block(H[i][j].numpy(), leaves[i].shape, leaves[j].shape)
+            for i in range(len(names)) for j in range(len(names))}
