@@ -54,13 +54,22 @@ def torch_scalar(layers, x, g=None):
     return phi, keys, arrays
 
 
-def torch_hessian(layers, x, g=None):
-    """``{(a, b): block}`` over the variables ``"input"`` and ``(layer index, name)``."""
+def torch_hessian(layers, x, g=None, *, only=None):
+    """``{(a, b): block}`` over the variables ``"input"`` and ``(layer index, name)``
+    (all of them, or those in ``only``)."""
     x = np.asarray(x, np.float64)
     phi, keys, arrays = torch_scalar(layers, x, g)
     leaves = [x, *arrays]
     names = ["input", *keys]
+    chosen = [i for i, name in enumerate(names) if only is None or name in only]
     tensors = [torch.tensor(a) for a in leaves]
-    H = hessian(phi, argnums=tuple(range(len(tensors))))(*tensors)
-    return {(names[i], names[j]): vec_block(H[i][j].numpy(), leaves[i].shape, leaves[j].shape)
-            for i in range(len(names)) for j in range(len(names))}
+
+    def of_chosen(*values):
+        full = list(tensors)
+        for i, value in zip(chosen, values, strict=True):
+            full[i] = value
+        return phi(*full)
+
+    H = hessian(of_chosen, argnums=tuple(range(len(chosen))))(*(tensors[i] for i in chosen))
+    return {(names[i], names[j]): vec_block(H[p][q].numpy(), leaves[i].shape, leaves[j].shape)
+            for p, i in enumerate(chosen) for q, j in enumerate(chosen)}
