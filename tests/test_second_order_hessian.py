@@ -7,7 +7,7 @@ from optional import require
 
 import jacobian_cnn as jc
 from jacobian_cnn.examples import seed_cnn, with_loss
-from jacobian_cnn.second_order import network_hessian
+from jacobian_cnn.second_order import hessian_vector_product, network_hessian
 
 
 def lenet5(rng, label=3):
@@ -111,3 +111,38 @@ def test_refusals():
         network_hessian(net, x, (1, "kernel"))
     with pytest.raises(jc.errors.InvalidValueError, match="wrt must be"):
         network_hessian(net, x, "everything")
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+@pytest.mark.parametrize("wrt", ["input", "all"])
+def test_hessian_vector_product_equals_the_matrix_times_v(name, wrt):
+    net, x = NETWORKS[name]()
+    H = network_hessian(net, x, wrt).matrix
+    v = np.random.default_rng(7).normal(size=H.shape[0])
+    expected = H @ v
+    np.testing.assert_allclose(hessian_vector_product(net, x, v, wrt), expected, rtol=0,
+                               atol=1e-12 * np.abs(expected).max())
+
+
+def test_lenet5_hessian_vector_product_equals_torch():
+    torch = require("torch", "torch not installed")
+    from second_order_torch import torch_scalar
+    from torch.func import grad, jvp
+    rng = np.random.default_rng(8)
+    net, x = lenet5(rng), rng.normal(size=(32, 32))
+    v = rng.normal(size=x.size)
+    phi, _, arrays = torch_scalar(net.layers, x)
+    params = [torch.tensor(a) for a in arrays]
+    direction = torch.tensor(v.reshape(x.shape, order="F"))
+    _, hv = jvp(grad(lambda t: phi(t, *params)), (torch.tensor(x),), (direction,))
+    theirs = hv.numpy().ravel(order="F")
+    ours = hessian_vector_product(net, x, v)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10 * np.abs(theirs).max())
+
+
+def test_hessian_vector_product_refuses_a_wrong_v():
+    net, x = NETWORKS["avgpool-mse"]()
+    with pytest.raises(jc.errors.InvalidValueError, match="vector over the 9 entries"):
+        hessian_vector_product(net, x, np.zeros(8))
+    with pytest.raises(jc.errors.InvalidValueError, match="NaN"):
+        hessian_vector_product(net, x, np.full(9, np.nan))

@@ -8,3 +8,7 @@ from jacobian_cnn.second_order.terms import has_second_order_term, hessian_term,
 
 __all__ = ["Hessian", "HessianTrace", "network_hessian", "has_second_order_term", "hessian_term",
            "reference_hessian_term"]
+
+from jacobian_cnn.second_order.hvp import hessian_vector_product  # noqa: E402
+
+__all__ += ["hessian_vector_product"]

@@ -232,8 +232,8 @@ def _syrk(positive, negative, n, dtype):
     syrk = ssyrk if dtype == np.float32 else dsyrk
     result = np.zeros((n, n), dtype, order="F")
     for sign, parts in ((1.0, positive), (-1.0, negative)):
-        if parts:
-            rows = np.vstack(parts).astype(dtype, copy=False)
+        rows = np.vstack([np.zeros((0, n), dtype), *parts]).astype(dtype, copy=False)
+        if rows.shape[0]:  # BLAS refuses an update by zero rows
             result = syrk(sign, rows, beta=1.0, c=result, trans=1, overwrite_c=1)
     strict_upper = np.triu(result, 1)  # syrk fills the upper triangle only
     return np.triu(result) + strict_upper.T

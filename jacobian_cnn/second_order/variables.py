@@ -45,6 +45,8 @@ def variables(chain, wrt):
     for key in chosen:
         if key not in every:
             raise InvalidValueError(f"unknown variable {key!r}; the chain has {every}")
+    if not chosen:
+        raise InvalidValueError(f"wrt={wrt!r} names no variable of the chain (it has {every})")
     return [key for key in every if key in chosen]
 
 
