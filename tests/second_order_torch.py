@@ -73,3 +73,42 @@ def torch_hessian(layers, x, g=None, *, only=None):
     H = hessian(of_chosen, argnums=tuple(range(len(chosen))))(*(tensors[i] for i in chosen))
     return {(names[i], names[j]): vec_block(H[p][q].numpy(), leaves[i].shape, leaves[j].shape)
             for p, i in enumerate(chosen) for q, j in enumerate(chosen)}
+
+
+def torch_sequential(chain):
+    """``(model, to_ours)``: an ``nn.Sequential`` float64 copy of a chain's body (conv with zero
+    padding, pooling with stride = window, ``Flatten("torch")``, dense, activations) for
+    BackPACK, and ``to_ours[(i, name)]``, turning a torch-layout parameter array into ours."""
+    import jacobian_cnn as jc
+    nn = torch.nn
+    modules, to_ours = [], {}
+    for i, layer in enumerate(chain.layers):
+        if isinstance(layer, jc.Conv2D):
+            kh, kw, ci, co = layer.kernel.shape
+            (top, _), (left, _) = layer.padding
+            m = nn.Conv2d(ci, co, (kh, kw), stride=layer.stride, padding=(top, left),
+                          dilation=layer.dilation, bias=layer.bias is not None).double()
+            m.weight.data = torch.tensor(layer.kernel.transpose(3, 2, 0, 1).copy())
+            to_ours[i, "kernel"] = lambda a: np.asarray(a).transpose(2, 3, 1, 0)
+        elif isinstance(layer, jc.Dense):
+            m = nn.Linear(*layer.weight.shape, bias=layer.bias is not None).double()
+            m.weight.data = torch.tensor(layer.weight.T.copy())
+            to_ours[i, "weight"] = lambda a: np.asarray(a).T
+        elif isinstance(layer, (jc.AvgPool2D, jc.MaxPool2D)):
+            pool = nn.AvgPool2d if isinstance(layer, jc.AvgPool2D) else nn.MaxPool2d
+            m = pool(layer.window, stride=layer.stride)
+        elif isinstance(layer, jc.Flatten):
+            assert layer.order == "torch"
+            m = nn.Flatten()
+        else:
+            m = {jc.Tanh: nn.Tanh, jc.Sigmoid: nn.Sigmoid, jc.ReLU: nn.ReLU}[type(layer)]()
+        if getattr(layer, "bias", None) is not None:
+            m.bias.data = torch.tensor(np.array(layer.bias))
+            to_ours[i, "bias"] = np.asarray
+        modules.append(m)
+    return nn.Sequential(*modules), to_ours
+
+
+def to_torch_batch(x):
+    """Our ``(H, W, C, N)`` batch as an ``(N, C, H, W)`` tensor."""
+    return torch.tensor(np.ascontiguousarray(np.asarray(x, np.float64).transpose(3, 2, 0, 1)))

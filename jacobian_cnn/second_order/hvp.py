@@ -20,7 +20,7 @@ import numpy as np
 
 from jacobian_cnn._arguments import float_array
 from jacobian_cnn.errors import InvalidValueError
-from jacobian_cnn.second_order.hessian import forward_records, scalar_output
+from jacobian_cnn.second_order.backward import forward_records, scalar_output
 from jacobian_cnn.second_order.terms import hessian_term
 from jacobian_cnn.second_order.variables import variable_sizes, variables
 
