@@ -250,6 +250,35 @@ class Chain:
                                     f"{g[bad]}); g must be finite")
         return g
 
+    # Second order: thin delegates to jacobian_cnn.second_order (imported on first use).
+
+    def hessian(self, x, wrt="input", *, max_bytes=None):
+        """The exact Hessian of the scalar output (a chain ending in a loss) over ``wrt``.
+
+        See :func:`jacobian_cnn.second_order.network_hessian`: ``wrt`` is ``"input"``,
+        ``"params"``, ``"all"``, ``(layer index, name)`` or a list of those; the result
+        holds the sparse matrix, its variables and a printable trace.
+        """
+        from jacobian_cnn.second_order import network_hessian
+        return network_hessian(self, x, wrt, max_bytes=max_bytes)
+
+    def hessian_vector_product(self, x, v, wrt="input", *, max_bytes=None):
+        """``H v`` without forming ``H``
+        (:func:`jacobian_cnn.second_order.hessian_vector_product`)."""
+        from jacobian_cnn.second_order import hessian_vector_product
+        return hessian_vector_product(self, x, v, wrt, max_bytes=max_bytes)
+
+    def ggn(self, x, wrt="params", *, form="full", max_bytes=None):
+        """The generalized Gauss-Newton matrix ``J^T H_loss J`` (:func:`jacobian_cnn.second_order.ggn`)."""
+        from jacobian_cnn.second_order import ggn
+        return ggn(self, x, wrt, form=form, max_bytes=max_bytes)
+
+    def fisher(self, x, wrt="params", *, kind="true", form="full", max_bytes=None):
+        """The Fisher of softmax cross-entropy, true or empirical
+        (:func:`jacobian_cnn.second_order.fisher`)."""
+        from jacobian_cnn.second_order import fisher
+        return fisher(self, x, wrt, kind=kind, form=form, max_bytes=max_bytes)
+
 
 def _output_sizes(records, y):
     """Size of each layer's output: the next layer's input, the chain's output last."""

@@ -146,3 +146,16 @@ def test_hessian_vector_product_refuses_a_wrong_v():
         hessian_vector_product(net, x, np.zeros(8))
     with pytest.raises(jc.errors.InvalidValueError, match="NaN"):
         hessian_vector_product(net, x, np.full(9, np.nan))
+
+
+def test_chain_methods_delegate():
+    net, x = NETWORKS["seed-avg-xent"]()
+    H = net.hessian(x, "all")
+    np.testing.assert_array_equal(H.matrix.toarray(), network_hessian(net, x, "all").matrix.toarray())
+    v = np.ones(H.matrix.shape[0])
+    np.testing.assert_array_equal(net.hessian_vector_product(x, v, "all"),
+                                  hessian_vector_product(net, x, v, "all"))
+    G = net.ggn(x, form="diagonal")
+    F = net.fisher(x, form="diagonal")
+    for key in G:
+        np.testing.assert_allclose(G[key], F[key], rtol=1e-12, atol=1e-15)
