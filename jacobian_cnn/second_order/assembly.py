@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from jacobian_cnn._sparse.csr import dense_to_csr
+
 __all__ = ["assemble", "square_roots", "symmetric_rank_update", "product_diagonal"]
 
 
@@ -42,9 +44,10 @@ def symmetric_rank_update(positive, negative, n, dtype):
     for sign, parts in ((1.0, positive), (-1.0, negative)):
         rows = np.vstack([np.zeros((0, n), dtype), *parts]).astype(dtype, copy=False)
         if rows.shape[0]:  # BLAS refuses an update by zero rows
-            result = syrk(sign, rows, beta=1.0, c=result, trans=1, overwrite_c=1)
-    strict_upper = np.triu(result, 1)  # syrk fills the upper triangle only
-    return np.triu(result) + strict_upper.T
+            # rows.T is rows' memory read column-major: R^T R as A A^T, without a copy
+            result = syrk(sign, rows.T, beta=1.0, c=result, trans=0, overwrite_c=1)
+    result += np.triu(result, 1).T  # syrk fills the upper triangle; the lower one is 0
+    return result
 
 
 def _product(Pa, T, Pb):
@@ -81,7 +84,7 @@ def assemble(terms, keys, sizes, dtype):
     grid = [[None] * len(keys) for _ in keys]
     for (a, b), block in blocks.items():
         i, j = keys.index(a), keys.index(b)
-        block = sp.csr_array(block)
+        block = dense_to_csr(block).tocsr() if isinstance(block, np.ndarray) else sp.csr_array(block)
         grid[i][j] = block
         if i != j:
             grid[j][i] = block.T
