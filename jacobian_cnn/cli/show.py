@@ -33,8 +33,12 @@ def add_parser(sub):
                     "jacobian-cnn show avgpool --input 3x3 --window 2 --stride 1 --symbolic --latex")
     p.add_argument("op", choices=OPS, help="the operation")
     add_operation_arguments(p)
-    p.add_argument("--what", choices=("jacobian", "forward", "gradient"), default="jacobian",
-                   help="the Jacobian (default), the forward result, or dJ/dx = [dJ/dy] @ J")
+    p.add_argument("--what", choices=("jacobian", "forward", "gradient", "hessian"), default="jacobian",
+                   help="the Jacobian (default), the forward result, dJ/dx = [dJ/dy] @ J, or the "
+                        "second-order term sum_k dJ/dy_k d2 y_k / d vec(wrt) d vec(wrt2)^T")
+    p.add_argument("--wrt2", metavar="NAME",
+                   help="--what hessian: the second variable (default: --wrt), e.g. --wrt input "
+                        "--wrt2 kernel for the cross block")
     p.add_argument("--grad-values", metavar="ROWS",
                    help="numeric --what gradient: dJ/dy in y's shape")
     p.add_argument("--row", action="store_true", help="gradient: the vec-order row, not reshaped")
@@ -83,6 +87,8 @@ def run(args):
 def _check_size(args, layer, shape):
     """Refuse, from shapes alone, a grid over ``--max-entries`` or symbolic work over ``--max-terms``."""
     out = _options.output_shape(layer, shape)
+    if args.wrt2 is not None and args.what != "hessian":
+        raise InvalidValueError("--wrt2 is only for --what hessian")
     wrt = shape if args.wrt == "input" else layer.params[args.wrt].shape
     n_out, n_wrt = _options.size(out), _options.size(wrt)
     if args.what == "jacobian":
@@ -90,11 +96,20 @@ def _check_size(args, layer, shape):
         entries = n_out * n_wrt
     elif args.what == "forward":
         what, entries = f"the forward result {'x'.join(map(str, out)) or 'scalar'}", n_out
+    elif args.what == "hessian":
+        if args.wrt2 not in (None, "input", *layer.params):
+            raise InvalidValueError(f"--wrt2 must be input or one of {sorted(layer.params)} for "
+                                    f"{args.op}, got {args.wrt2!r}")
+        second = layer.params[args.wrt2].shape if args.wrt2 not in (None, "input") else (
+            shape if args.wrt2 else wrt)
+        what = f"the {n_wrt} x {_options.size(second)} second-order term grid"
+        entries = n_wrt * _options.size(second)
     else:
         what, entries = f"the gradient wrt {args.wrt}", n_wrt
     _options.refuse_over(entries, args.max_entries, what, "--max-entries")
     if args.symbolic:
         terms = jacobian_terms(layer, shape, out, "input" if args.what == "forward" else args.wrt)
+        terms = terms * max(entries // max(n_wrt, 1), 1) if args.what == "hessian" else terms
         _options.refuse_over(terms, args.max_terms,
                              f"the symbolic {args.what} of {type(layer).__name__} on "
                              f"{'x'.join(map(str, shape))}", "--max-terms", unit="terms")
@@ -113,6 +128,12 @@ def _run_symbolic(args, layer, shape, values, options):
         raise InvalidValueError("symbolic maxpool depends on which entry wins each window: pass "
                                 "--values or --winners")
 
+    if args.what == "hessian":
+        from jacobian_cnn.symbolic.hessian import symbolic_hessian_term
+        T = symbolic_hessian_term(layer, shape if values is None else values,
+                                  wrt=(args.wrt, args.wrt2 or args.wrt), **options)
+        print(f"% {T.description}\n{T.to_latex(headers=args.headers)}" if args.latex else T)
+        return 0
     problem = SymbolicProblem(layer, shape if values is None else values, **options)
     if args.what == "jacobian":
         J = problem.jacobian(args.wrt)
@@ -161,6 +182,8 @@ def _run_numeric(args, layer, shape, values, options):
         raise InvalidValueError(f"{args.op} has no parameter {args.wrt!r}")
     letter = {"input": names.input, "kernel": names.kernel, "weight": names.weight,
               "bias": "b"}[args.wrt] if args.wrt in ("input", "kernel", "weight", "bias") else args.wrt
+    if args.what == "hessian":
+        return _print_numeric_hessian(args, layer, x, y, letter, names)
     J = layer.jacobian(x, wrt=args.wrt)
     if args.what == "gradient":
         if args.grad_values is None:
@@ -182,5 +205,31 @@ def _run_numeric(args, layer, shape, values, options):
         size = f"length-{shape[0]}" if len(shape) == 1 else "x".join(map(str, shape))
         print(f"d vec({output}) / d vec({letter}) of {layer!r} on a {size} input  "
               f"({J.shape[0]}x{J.shape[1]})")
+    print(_grid(cells, rows, cols, args.latex, args.headers or not args.latex))
+    return 0
+
+
+def _print_numeric_hessian(args, layer, x, y, letter, names):
+    """``sum_k g_k d2 vec(y)_k / d vec(wrt) d vec(wrt2)^T`` for ``g`` = ``--grad-values``."""
+    from jacobian_cnn.second_order import hessian_term
+    from jacobian_cnn.symbolic.jacobians import entry_names
+
+    if args.grad_values is None:
+        raise InvalidValueError("numeric --what hessian needs --grad-values (dJ/dy in y's shape), "
+                                "or use --symbolic")
+    g = parse_rows(args.grad_values, "--grad-values")
+    if g.size != y.size:
+        raise InvalidValueError(f"--grad-values has {g.size} entries but y has {y.size} {y.shape}")
+    second = args.wrt2 or args.wrt
+    T = hessian_term(layer, x, vec(g.ravel() if y.ndim == 1 else g.reshape(y.shape)),
+                     wrt=(args.wrt, second)).toarray()
+    letters = {"input": names.input, "kernel": names.kernel, "weight": names.weight, "bias": "b"}
+    shapes = {"input": np.shape(x), **{n: np.shape(p) for n, p in layer.params.items()}}
+    rows = entry_names(letter, shapes[args.wrt])
+    cols = entry_names(letters.get(second, second), shapes[second])
+    cells = [[_number(v) for v in r] for r in T]
+    if not args.latex:
+        print(f"sum_k g_k d2 vec(y)_k / d vec({letter}) d vec({letters.get(second, second)})^T of "
+              f"{layer!r}  ({T.shape[0]}x{T.shape[1]})")
     print(_grid(cells, rows, cols, args.latex, args.headers or not args.latex))
     return 0

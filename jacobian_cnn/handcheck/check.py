@@ -123,7 +123,9 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
         network (``grad_values`` is then ``∂J/∂y`` at the network's output).
     quantity : str
         ``"auto"`` (default: decided from the symbols and the shape) or a key of
-        :data:`QUANTITIES`.
+        :data:`QUANTITIES`. ``"hessian"`` (never chosen by ``"auto"``) checks a layer's
+        second-order term, ``wrt`` then being one variable or a pair of them
+        (:mod:`jacobian_cnn.handcheck.hessian`).
     which : int or "channels"
         For LaTeX text with several matrices, which one (default: the last); ``"channels"``:
         every matrix is one channel of a multi-channel output or gradient
@@ -165,6 +167,13 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
         the reader (:mod:`jacobian_cnn.symbolic.latex`: ``MAX_INPUT_CHARS``, ...).
     """
     _check_max_entries(max_entries)
+    if quantity == "hessian":  # a second-order term, in this package's conventions only
+        from jacobian_cnn.handcheck.hessian import check_hessian
+        if conventions is not None or any(k in CHOICES for k in options):
+            raise InvalidValueError("quantity='hessian' is checked in this package's conventions "
+                                    "only; drop conventions=")
+        return check_hessian(written, layer, x, wrt=wrt, which=which, grad_values=grad_values,
+                             tolerance=tolerance, max_entries=max_entries, **options)
     declared = Conventions.coerce(conventions, **{k: options.pop(k) for k in list(options)
                                                   if k in CHOICES})
     numbers = Numbers(None if isinstance(x, tuple) or x is None else x, grad_values, tolerance)

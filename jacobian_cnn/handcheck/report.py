@@ -15,6 +15,7 @@ QUANTITIES = {
     "gradient_labels": "the entry labels of the gradient, in the variable's shape",
     "gradient_row_labels": "the entry labels of the gradient row",
     "forward": "the forward result",
+    "hessian": "a layer's second-order term; only when asked for",
 }
 """What :func:`check_derivation` can compare, by name (``quantity=``)."""
 
