@@ -45,18 +45,23 @@ from jacobian_cnn.second_order import ggn, hessian_vector_product, network_hessi
 from jacobian_cnn.vec import vec  # noqa: E402
 
 
+def once_ms(fn):
+    """One run of ``fn`` in ms, with the garbage collector paused."""
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        fn()
+        return 1e3 * (time.perf_counter() - start)
+    finally:
+        gc.enable()
+
+
 def timed(fns, repeat):
-    """``{name: (median, min, max)}`` in ms, the functions run in alternation."""
+    """``{name: (median, min, max)}`` in ms, the functions run in alternation after a warm-up."""
     for fn in fns.values():
         fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            gc.disable()
-            start = time.perf_counter()
-            fn()
-            times[name].append(1e3 * (time.perf_counter() - start))
-            gc.enable()
+    rounds = [{name: once_ms(fn) for name, fn in fns.items()} for _ in range(repeat)]
+    times = {name: [r[name] for r in rounds] for name in fns}
     return {name: (float(np.median(t)), min(t), max(t)) for name, t in times.items()}
 
 

@@ -186,14 +186,7 @@ def _run_numeric(args, layer, shape, values, options):
         return _print_numeric_hessian(args, layer, x, y, letter, names)
     J = layer.jacobian(x, wrt=args.wrt)
     if args.what == "gradient":
-        if args.grad_values is None:
-            raise InvalidValueError("numeric --what gradient needs --grad-values (dJ/dy in y's shape), "
-                             "or use --symbolic")
-        g = parse_rows(args.grad_values, "--grad-values")
-        if g.size != y.size:
-            raise InvalidValueError(f"--grad-values has {g.size} entries but y has {y.size} {y.shape}")
-        g = g.ravel() if y.ndim == 1 else g.reshape(y.shape)
-        row = np.asarray(J.T @ vec(g)).ravel()
+        row = np.asarray(J.T @ vec(_grad_values(args, y))).ravel()
         out = row[None, :] if args.row else unvec(row, np.shape(wrt_values))
         out = out if out.ndim == 2 else out.reshape(-1, 1)
         print(_grid([[_number(v) for v in r] for r in out], None, None, args.latex, False))
@@ -209,20 +202,24 @@ def _run_numeric(args, layer, shape, values, options):
     return 0
 
 
+def _grad_values(args, y):
+    """``--grad-values`` (``dJ/dy``) in ``y``'s shape, checked against ``y``."""
+    if args.grad_values is None:
+        raise InvalidValueError(f"numeric --what {args.what} needs --grad-values (dJ/dy in y's "
+                                "shape), or use --symbolic")
+    g = parse_rows(args.grad_values, "--grad-values")
+    if g.size != y.size:
+        raise InvalidValueError(f"--grad-values has {g.size} entries but y has {y.size} {y.shape}")
+    return g.ravel() if y.ndim == 1 else g.reshape(y.shape)
+
+
 def _print_numeric_hessian(args, layer, x, y, letter, names):
     """``sum_k g_k d2 vec(y)_k / d vec(wrt) d vec(wrt2)^T`` for ``g`` = ``--grad-values``."""
     from jacobian_cnn.second_order import hessian_term
     from jacobian_cnn.symbolic.jacobians import entry_names
 
-    if args.grad_values is None:
-        raise InvalidValueError("numeric --what hessian needs --grad-values (dJ/dy in y's shape), "
-                                "or use --symbolic")
-    g = parse_rows(args.grad_values, "--grad-values")
-    if g.size != y.size:
-        raise InvalidValueError(f"--grad-values has {g.size} entries but y has {y.size} {y.shape}")
     second = args.wrt2 or args.wrt
-    T = hessian_term(layer, x, vec(g.ravel() if y.ndim == 1 else g.reshape(y.shape)),
-                     wrt=(args.wrt, second)).toarray()
+    T = hessian_term(layer, x, vec(_grad_values(args, y)), wrt=(args.wrt, second)).toarray()
     letters = {"input": names.input, "kernel": names.kernel, "weight": names.weight, "bias": "b"}
     shapes = {"input": np.shape(x), **{n: np.shape(p) for n, p in layer.params.items()}}
     rows = entry_names(letter, shapes[args.wrt])

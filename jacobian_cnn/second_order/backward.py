@@ -58,14 +58,9 @@ class HessianTrace(list):
 
 
 def forward_records(chain, x):
-    """``(records, y)``: each layer's ``(input, cache)`` and the output."""
-    records = []
-    for layer in chain.layers:
-        forward = getattr(layer, "forward_with_cache", None)
-        y, cache = forward(x) if forward else (layer.forward(x), None)
-        records.append((x, cache))
-        x = y
-    return records, np.asarray(x)
+    """``(records, y)``: each layer's ``(input, cache)`` and the output (the chain's own
+    forward pass, :meth:`Chain._forward_all`)."""
+    return chain._forward_all(x)
 
 
 def scalar_output(y):
