@@ -44,7 +44,7 @@ __all__ = [
 
 
 _SUBMODULES = ("compare", "symbolic", "handcheck", "classical", "training", "plots", "examples", "ops",
-               "cli", "explorer", "cases")
+               "cli", "explorer", "cases", "second_order")
 """Reached as attributes (``jc.compare``, ``jc.symbolic`` ...), imported on first use."""
 
 
