@@ -89,10 +89,18 @@ def _compact(rows):
 
 
 def _times(P, J, limit, what):
-    """``P @ J`` (``P is None`` stands for the identity), size-checked first."""
+    """``P @ J`` (``P is None`` stands for the identity), size-checked first; a diagonal
+    ``J`` (an elementwise layer) scales ``P``'s columns."""
     if P is None:
         return _compact(J)
     check_size(P.shape[0], P.shape[0] * J.shape[1], 8, limit, what)
+    if J.shape[0] == J.shape[1] and J.nnz == J.shape[0] and np.array_equal(
+            J.indices, np.arange(J.shape[0])):
+        if sp.issparse(P):
+            P = sp.csr_array(P, copy=True)
+            P.data *= J.data[P.indices]
+            return _compact(P)
+        return _compact(P * J.data[None, :])
     return _compact(P @ J)
 
 
