@@ -23,14 +23,10 @@ import scipy.sparse as sp
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.activations import softmax
 from jacobian_cnn.ops.losses import SoftmaxCrossEntropy
-from jacobian_cnn.second_order.assembly import (
-    assemble,
-    product_diagonal,
-    square_roots,
-    symmetric_rank_update,
-)
+from jacobian_cnn.second_order.assembly import assemble, symmetric_rank_update
 from jacobian_cnn.second_order.backward import HessianTrace, backward_terms, guard
 from jacobian_cnn.second_order.hessian import Hessian
+from jacobian_cnn.second_order.terms import hessian_term
 from jacobian_cnn.second_order.variables import variable_sizes, variables
 
 __all__ = ["ggn", "fisher", "FORMS"]
@@ -70,10 +66,13 @@ def ggn(chain, x, wrt="params", *, form="full", max_bytes=None):
         As for :func:`~jacobian_cnn.second_order.hessian.network_hessian`; default every
         parameter.
     form : {"full", "blocks", "diagonal"}
-        See :data:`FORMS`. The diagonal is ``colsum(P * (H_loss P))``, never the matrix.
+        See :data:`FORMS`. ``"full"`` walks the chain as :func:`network_hessian` does with
+        the loss's term only (and has its trace); ``"blocks"`` and ``"diagonal"`` push the
+        square-root rows of each sample's loss Hessian back with :meth:`Chain.backward`, one
+        sample at a time, and never form more than a block.
     max_bytes : int, optional
         For ``"full"`` the dense size of the whole matrix, for ``"blocks"`` of the largest
-        block, is refused up front; every Jacobian and open product is checked too.
+        block, is refused up front; every Jacobian and product is checked too.
 
     Examples
     --------
@@ -87,16 +86,21 @@ def ggn(chain, x, wrt="params", *, form="full", max_bytes=None):
     """
     keys, sizes = _keys(chain, x, wrt)
     _guard(_form(form), sizes, _dtype(x), max_bytes, "the GGN")
-    trace = HessianTrace()
-    terms, _ = backward_terms(chain, x, keys, only_loss=True, max_bytes=max_bytes, trace=trace)
     if form == "full":
+        trace = HessianTrace()
+        terms, _ = backward_terms(chain, x, keys, only_loss=True, max_bytes=max_bytes, trace=trace)
         return Hessian(assemble(terms, keys, sizes, _dtype(x)), keys, sizes, trace)
-    (term,) = terms
-    (T,) = term.blocks.values()
-    (slot,) = term.slots.values()
-    if form == "diagonal":
-        return {key: product_diagonal(slot[key], T, slot[key]) for key in keys}
-    return {key: sp.csr_array(_block(slot[key], T, sizes[key])) for key in keys}
+    loss, terms = chain.layers[-1], []
+
+    def loss_roots(z, first, count):
+        if not terms:  # the loss's Hessian, once: one block per sample
+            terms.append(hessian_term(loss, z, [1.0], max_bytes=max_bytes))
+        block = terms[0][first:first + count, first:first + count].toarray()
+        weights, vectors = np.linalg.eigh(block)
+        keep = weights != 0
+        return np.sqrt(np.abs(weights[keep]))[:, None] * vectors.T[keep], np.sign(weights[keep])
+
+    return _gram(chain, x, keys, sizes, loss_roots, form, max_bytes)
 
 
 def _keys(chain, x, wrt):
@@ -104,11 +108,56 @@ def _keys(chain, x, wrt):
     return keys, variable_sizes(chain, x, keys)
 
 
-def _block(P, T, n):
-    split = square_roots(P, T)
-    if split is None:
-        return T if P is None else P.T @ (T @ P)
-    return symmetric_rank_update([split[0]], [split[1]], n, split[0].dtype)
+def _samples(x, z):
+    """The number of samples pushed back one at a time: a map batch ``(H, W, C, N)`` whose
+    body output keeps ``N`` last; 1 otherwise (the whole input at once)."""
+    x = np.asarray(x)
+    if x.ndim == 4 and np.ndim(z) in (2, 4) and np.shape(z)[-1] == x.shape[3]:
+        return x.shape[3]
+    return 1
+
+
+def _gram(chain, x, keys, sizes, roots, form, max_bytes):
+    """``sum_n (R_n J_n)^T diag(signs) (R_n J_n)`` over the samples ``n``, per variable.
+
+    ``roots(z, first, count)`` gives the signed rows ``R_n`` over the ``count`` entries of
+    ``vec(z)`` from ``first`` that belong to sample ``n``; they are pushed back through the
+    chain's body (every layer but the loss) by :meth:`Chain.backward` on that sample alone.
+    """
+    body = type(chain)(chain.layers[:-1])
+    x = np.asarray(x)
+    z = np.asarray(body.forward(x))
+    n_samples = _samples(x, z)
+    count, width = z.size // n_samples, x.size // n_samples
+    rows = {key: ([], []) for key in keys}
+    for n in range(n_samples):
+        R, signs = roots(z, n * count, count)
+        x_n = x[..., n:n + 1] if n_samples > 1 else x
+        pushed = body.backward(x_n, R, max_bytes=max_bytes)
+        for key in keys:
+            G = pushed.params[key[0]][key[1]] if key != "input" else _placed(
+                pushed.input, n * width, x.size)
+            rows[key][0].append(G[signs > 0])
+            rows[key][1].append(G[signs < 0])
+    if form == "diagonal":
+        return {key: sum(np.sum(G ** 2, axis=0) for G in pos) - sum(np.sum(G ** 2, axis=0) for G in neg)
+                for key, (pos, neg) in rows.items()}
+    dtype = _dtype(x)
+    if form == "blocks":
+        return {key: sp.csr_array(symmetric_rank_update(pos, neg, sizes[key], dtype))
+                for key, (pos, neg) in rows.items()}
+    stacked = [np.hstack([np.vstack(rows[key][side]) for key in keys]) for side in (0, 1)]
+    full = symmetric_rank_update([stacked[0]], [stacked[1]], stacked[0].shape[1], dtype)
+    return Hessian(sp.csr_array(full), keys, sizes, HessianTrace())
+
+
+def _placed(rows, first, width):
+    """``rows`` (over one sample's input) placed at column ``first`` of ``width`` columns."""
+    if rows.shape[1] == width:
+        return rows
+    out = np.zeros((rows.shape[0], width), rows.dtype)
+    out[:, first:first + rows.shape[1]] = rows
+    return out
 
 
 def fisher(chain, x, wrt="params", *, kind="true", form="full", max_bytes=None):
@@ -133,41 +182,26 @@ def fisher(chain, x, wrt="params", *, kind="true", form="full", max_bytes=None):
         raise InvalidValueError(f"the Fisher here is that of softmax cross-entropy; the chain ends "
                                 f"in {loss!r}")
     keys, sizes = _keys(chain, x, wrt)
-    dtype = _dtype(x)
-    _guard(_form(form), sizes, dtype, max_bytes, "the Fisher")
-    body = type(chain)(chain.layers[:-1])
-    z = np.asarray(body.forward(x))
-    rows = _fisher_rows(loss, z, kind)
-    pushed = body.backward(x, rows, max_bytes=max_bytes)
-    G = {key: pushed.input if key == "input" else pushed.params[key[0]][key[1]] for key in keys}
-    if form == "diagonal":
-        return {key: np.sum(G[key] ** 2, axis=0) for key in keys}
-    if form == "blocks":
-        return {key: sp.csr_array(symmetric_rank_update([G[key]], [], sizes[key], dtype))
-                for key in keys}
-    stacked = np.hstack([G[key] for key in keys])
-    full = symmetric_rank_update([stacked], [], stacked.shape[1], dtype)
-    return Hessian(sp.csr_array(full), keys, sizes, HessianTrace())
+    _guard(_form(form), sizes, _dtype(x), max_bytes, "the Fisher")
+    roots = lambda z, first, count: _fisher_rows(loss, z, kind, first, count)
+    return _gram(chain, x, keys, sizes, roots, form, max_bytes)
 
 
-def _fisher_rows(loss, z, kind):
-    """Rows over ``vec(z)`` whose Gram matrix, pushed back, is the Fisher."""
+def _fisher_rows(loss, z, kind, first, count):
+    """Rows over the ``count`` logits of one sample (from ``first`` in ``vec(z)``) whose Gram
+    matrix, pushed back, is that sample's share of the Fisher; all signs positive."""
     z2 = z.reshape(z.shape[0], -1)
     n_classes, n_samples = z2.shape
-    s = softmax(z2)
     labels = np.broadcast_to(loss.labels, (n_samples,))
-    if kind == "empirical":
-        rows = np.zeros((n_samples, z.size))
-        for n in range(n_samples):
-            gradient = s[:, n].copy()
-            gradient[labels[n]] -= 1
-            rows[n, n * n_classes:(n + 1) * n_classes] = gradient / np.sqrt(n_samples)
-        return rows
-    rows = np.zeros((n_samples * n_classes, z.size))
-    for n in range(n_samples):
-        for c in range(n_classes):
-            gradient = s[:, n].copy()
+    rows = []
+    for n in range(first // n_classes, (first + count) // n_classes):
+        s = softmax(z2[:, n])
+        classes = [labels[n]] if kind == "empirical" else range(n_classes)
+        for c in classes:
+            row = np.zeros(count)
+            gradient = s.copy()
             gradient[c] -= 1
-            rows[c + n * n_classes, n * n_classes:(n + 1) * n_classes] = (
-                np.sqrt(s[c, n] / n_samples) * gradient)
-    return rows
+            weight = 1.0 if kind == "empirical" else s[c]
+            row[n * n_classes - first:(n + 1) * n_classes - first] = np.sqrt(weight / n_samples) * gradient
+            rows.append(row)
+    return np.array(rows), np.ones(len(rows))
