@@ -159,3 +159,15 @@ def test_chain_methods_delegate():
     F = net.fisher(x, form="diagonal")
     for key in G:
         np.testing.assert_allclose(G[key], F[key], rtol=1e-12, atol=1e-15)
+
+
+def test_float32_input_computes_in_float32():
+    net, x = NETWORKS["seed-avg-xent"]()
+    H64 = network_hessian(net, x, "all").matrix.toarray()
+    H32 = network_hessian(net, x.astype(np.float32), "all").matrix
+    assert H32.dtype == np.float32
+    np.testing.assert_allclose(H32.toarray(), H64, rtol=0, atol=1e-5 * np.abs(H64).max())
+    v = np.ones(H64.shape[0])
+    hv = hessian_vector_product(net, x.astype(np.float32), v, "all")
+    assert hv.dtype == np.float32
+    np.testing.assert_allclose(hv, H64 @ v, rtol=0, atol=1e-4 * np.abs(H64 @ v).max())

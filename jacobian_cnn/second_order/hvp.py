@@ -71,10 +71,11 @@ def hessian_vector_product(chain, x, v, wrt="input", *, max_bytes=None):
     """
     keys = variables(chain, wrt)
     sizes = variable_sizes(chain, x, keys)
-    direction = _split(v, keys, sizes)
     records, y = forward_records(chain, x)
     scalar_output(y)
-    tangent = direction.get("input", np.zeros(np.size(x)))
+    dtype = np.result_type(y.dtype, np.float32)  # the precision of the forward pass
+    direction = {k: d.astype(dtype, copy=False) for k, d in _split(v, keys, sizes).items()}
+    tangent = direction.get("input", np.zeros(np.size(x), dtype))
     tangents, jacobians = [], []
     for i, (layer, (x_in, cache)) in enumerate(zip(chain.layers, records, strict=True)):
         J = {w: layer.jacobian(x_in, wrt=w, cache=cache, max_bytes=max_bytes)
@@ -82,16 +83,16 @@ def hessian_vector_product(chain, x, v, wrt="input", *, max_bytes=None):
         tangents.append(tangent)
         jacobians.append(J)
         tangent = J["input"] @ tangent + sum((J[w] @ direction[i, w] for w in J if w != "input"),
-                                             np.zeros(J["input"].shape[0]))
-    g = np.ones(1, np.result_type(y.dtype, np.float32))
-    u = np.zeros(1)
+                                             np.zeros(J["input"].shape[0], dtype))
+    g = np.ones(1, dtype)
+    u = np.zeros(1, dtype)
     out = {}
     for i in reversed(range(len(chain.layers))):
         layer, (x_in, _), J = chain.layers[i], records[i], jacobians[i]
         moving = {"input": tangents[i], **{w: direction[i, w] for w in J if w != "input"}}
         for a in J:
             second = sum((hessian_term(layer, x_in, g, wrt=(a, b), max_bytes=max_bytes) @ moving[b]
-                          for b in J), np.zeros(J[a].shape[1]))
+                          for b in J), np.zeros(J[a].shape[1], dtype))
             out["input" if a == "input" else (i, a)] = u @ J[a] + second
         u, g = out.pop("input"), g @ J["input"]
     out["input"] = u
