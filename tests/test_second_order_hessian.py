@@ -64,6 +64,7 @@ def test_lenet5_input_hessian_equals_torch():
     H = network_hessian(net, x, "input")
     _close(H.matrix.toarray(), torch_hessian(net.layers, x, only=["input"])["input", "input"],
            "LeNet-5 input Hessian")
+    np.testing.assert_array_equal(H.matrix.toarray(), H.matrix.toarray().T)
 
 
 def test_lenet5_parameter_blocks_equal_torch():
@@ -71,7 +72,8 @@ def test_lenet5_parameter_blocks_equal_torch():
     from second_order_torch import torch_hessian
     rng = np.random.default_rng(6)
     net, x = lenet5(rng), rng.normal(size=(32, 32))
-    small = [(0, "kernel"), (0, "bias"), (3, "bias"), (9, "bias"), (11, "weight"), (11, "bias")]
+    small = [(0, "kernel"), (0, "bias"), (3, "kernel"), (3, "bias"), (9, "bias"), (11, "weight"),
+             (11, "bias")]
     H = network_hessian(net, x, small)
     theirs = torch_hessian(net.layers, x, only=small)
     for a in small:

@@ -10,17 +10,33 @@ import scipy.sparse as sp
 
 from jacobian_cnn._sparse.csr import dense_to_csr
 
-__all__ = ["assemble", "square_roots", "symmetric_rank_update", "product_diagonal"]
+__all__ = ["assemble", "square_roots", "symmetric_rank_update", "symmetrized", "product_diagonal"]
+
+
+DENSE_SPEEDUP = 30
+"""How many times more multiply-adds a dense BLAS product may do than the sparse product
+it replaces and still be chosen (measured here: dense ``gemm`` at about 20 GFlop/s, scipy's
+sparse products at well under 1)."""
+
+
+def _sparse_pays(P):
+    """Whether ``P^T T P`` is cheaper sparse: the sparse product's multiply-adds (the
+    squared stored entries of each row) times :data:`DENSE_SPEEDUP` below the dense ones."""
+    if not sp.issparse(P):
+        return False
+    per_row = np.diff(sp.csr_array(P).indptr).astype(np.float64)
+    return DENSE_SPEEDUP * float(per_row @ per_row) < P.shape[0] * float(P.shape[1]) ** 2
 
 
 def square_roots(P, T):
     """Rows ``R+``, ``R-`` with ``P^T T P = R+^T R+ - R-^T R-``, or ``None`` where that
-    does not pay: ``P`` very sparse, or ``T`` neither diagonal nor a small dense block.
+    does not pay: a sparse product is cheaper (:func:`_sparse_pays`), or ``T`` is neither
+    diagonal nor a small dense block.
 
     A diagonal ``T = diag(d)`` gives the rows of ``P`` scaled by ``sqrt(|d|)``; a small
     symmetric ``T = V diag(w) V^T`` (a loss's block) the rows of ``sqrt(|w|) V^T P``.
     """
-    if P is None or (sp.issparse(P) and P.nnz < 0.05 * P.shape[0] * P.shape[1]):
+    if P is None or _sparse_pays(P):
         return None
     T = sp.csr_array(T)
     if T.nnz == T.shape[0] and np.array_equal(T.indices, np.arange(T.shape[0])):
@@ -37,7 +53,7 @@ def square_roots(P, T):
 
 def symmetric_rank_update(positive, negative, n, dtype):
     """``sum R^T R`` over ``positive`` minus over ``negative``, an ``(n, n)`` dense array
-    (exactly symmetric).
+    (symmetric up to rounding).
 
     One general product of all the rows with their signed copies (BLAS ``gemm``): on this
     package's machines OpenBLAS's ``gemm`` runs faster than its ``syrk``, although ``syrk``
@@ -47,9 +63,12 @@ def symmetric_rank_update(positive, negative, n, dtype):
     n_positive = sum(len(r) for r in positive)
     signed = rows.copy()
     signed[n_positive:] *= -1
-    result = np.triu(rows.T @ signed)  # the upper triangle, mirrored: exactly symmetric
-    result += np.triu(result, 1).T
-    return result
+    return rows.T @ signed
+
+
+def symmetrized(M):
+    """``(M + M^T) / 2``: exactly symmetric, for a matrix symmetric up to rounding."""
+    return 0.5 * (M + M.T)
 
 
 def _product(Pa, T, Pb):
@@ -83,6 +102,27 @@ def assemble(terms, keys, sizes, dtype):
         if positive or negative:
             part = symmetric_rank_update(positive, negative, sizes[key], dtype)
             blocks[key, key] = part if (key, key) not in blocks else part + blocks[key, key]
+    return _joined(blocks, keys, sizes, dtype)
+
+
+def _joined(blocks, keys, sizes, dtype):
+    """The blocks ``{(a, b): block}`` (upper triangle by variable order) as one exactly
+    symmetric ``csr_array``: through a dense array when they fill over a quarter of it (scipy's
+    ``block_array`` goes through COO and is slow on full blocks), else block by block."""
+    for key in keys:  # a diagonal block summed from several products: exactly symmetric
+        if (key, key) in blocks:
+            blocks[key, key] = symmetrized(blocks[key, key])
+    offsets = dict(zip(keys, np.cumsum([0] + [sizes[k] for k in keys])[:-1].tolist(), strict=True))
+    total = sum(sizes.values())
+    stored = sum(b.size if isinstance(b, np.ndarray) else b.nnz for b in blocks.values())
+    if 4 * 2 * stored > total * total:
+        full = np.zeros((total, total), dtype)
+        for (a, b), block in blocks.items():
+            block = block if isinstance(block, np.ndarray) else block.toarray()
+            rows, cols = slice(offsets[a], offsets[a] + sizes[a]), slice(offsets[b], offsets[b] + sizes[b])
+            full[rows, cols] = block
+            full[cols, rows] = block.T
+        return dense_to_csr(full).tocsr()
     grid = [[None] * len(keys) for _ in keys]
     for (a, b), block in blocks.items():
         i, j = keys.index(a), keys.index(b)

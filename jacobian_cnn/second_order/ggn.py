@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.activations import softmax
 from jacobian_cnn.ops.losses import SoftmaxCrossEntropy
-from jacobian_cnn.second_order.assembly import assemble, symmetric_rank_update
+from jacobian_cnn.second_order.assembly import assemble, symmetric_rank_update, symmetrized
 from jacobian_cnn.second_order.backward import HessianTrace, backward_terms, guard
 from jacobian_cnn.second_order.hessian import Hessian
 from jacobian_cnn.second_order.terms import hessian_term
@@ -144,10 +144,10 @@ def _gram(chain, x, keys, sizes, roots, form, max_bytes):
                 for key, (pos, neg) in rows.items()}
     dtype = _dtype(x)
     if form == "blocks":
-        return {key: sp.csr_array(symmetric_rank_update(pos, neg, sizes[key], dtype))
+        return {key: sp.csr_array(symmetrized(symmetric_rank_update(pos, neg, sizes[key], dtype)))
                 for key, (pos, neg) in rows.items()}
     stacked = [np.hstack([np.vstack(rows[key][side]) for key in keys]) for side in (0, 1)]
-    full = symmetric_rank_update([stacked[0]], [stacked[1]], stacked[0].shape[1], dtype)
+    full = symmetrized(symmetric_rank_update([stacked[0]], [stacked[1]], stacked[0].shape[1], dtype))
     return Hessian(sp.csr_array(full), keys, sizes, HessianTrace())
 
 
