@@ -21,7 +21,10 @@ largest entry *before* it is timed, and a row whose check fails is reported and 
 
 Times are medians of repeated runs, measured in alternation (ours, theirs, ours, ...) after
 one untimed warm-up each, with the range (min-max) beside them. torch runs with its default
-thread count. A missed target is printed as ``MISS``.
+thread count unless ``--torch-threads`` is given: on a shared 2-core machine under load,
+torch's two threads contend with everything else and its times swing by 10-60x, so compare
+with ``--torch-threads 1`` there (numpy's BLAS keeps its threads either way). A missed
+target is printed as ``MISS``.
 """
 
 from __future__ import annotations
