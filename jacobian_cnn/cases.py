@@ -22,7 +22,9 @@ case draws: ``kernel`` (a shape), ``bias`` (``False`` for none), ``n_out``.
 :data:`CASES` are the configurations of the seeds and of the package's conventions,
 :data:`PARITY_CASES` those of the hyperparameters added for parity with PyTorch
 (conv ``groups`` and ``padding_mode``, pooling ``ceil_mode`` and ``divisor_override``),
-:data:`BENCHMARK_CASES` the large layers of ``benchmarks/run.py``.
+:data:`MODEL_CASES` those of the layers of imported PyTorch models (normalization, dropout,
+padding, resampling, more activations), :data:`BENCHMARK_CASES` the large layers of
+``benchmarks/run.py``.
 
 Examples
 --------
@@ -40,12 +42,14 @@ import numpy as np
 
 from jacobian_cnn.ops.by_name import PARAMETERS, make_layer
 
-__all__ = ["ALL_CASES", "BENCHMARK_CASES", "CASES", "PARITY_CASES", "X_KINDS", "Case", "draw_input"]
+__all__ = ["ALL_CASES", "BENCHMARK_CASES", "CASES", "MODEL_CASES", "PARITY_CASES", "X_KINDS", "Case",
+           "draw_input"]
 
 X_KINDS = ("normal", "ties", "zeros", "negative", "float32")
 """How a case draws its input: normal, small integers (ties), all zeros, all negative, float32."""
 
 _SHAPE_KEYS = ("kernel", "bias", "n_out")  # options that shape the drawn parameters
+_NOT_DIFFERENTIATED = ("target", "labels", "mask")  # drawn arrays without a Jacobian
 
 
 def draw_input(shape, kind, rng):
@@ -99,7 +103,7 @@ class Case:
             n = self.x_shape[1] if len(self.x_shape) == 2 else None
             labels = rng.integers(0, self.x_shape[0], size=n)
             return {"labels": labels if n else int(labels)}
-        return {}
+        return _model_params(self.op, self.x_shape, o, rng)
 
     @property
     def layer_options(self):
@@ -115,7 +119,7 @@ class Case:
         """The variables with a Jacobian: ``"input"`` and each parameter the case draws."""
         drawn = self.params()
         return ("input", *(name for name in PARAMETERS.get(self.op, ())
-                           if name in drawn and name not in ("target", "labels")))
+                           if name in drawn and name not in _NOT_DIFFERENTIATED))
 
     @property
     def fd_ok(self):
@@ -245,5 +249,58 @@ BENCHMARK_CASES = [
     Case("max pool 2x2/2 on 32x32x16", "maxpool", (32, 32, 16), {"window": 2}, x_kind="float32"),
 ]
 
-ALL_CASES = CASES + PARITY_CASES
-"""The cases the tests run: :data:`CASES` and :data:`PARITY_CASES`."""
+
+
+# --- the layers of imported PyTorch models (issue 14 part A) ---------------------------------
+
+
+def _model_params(op, x_shape, o, rng):
+    """The drawn arrays of the model layers: ``gamma``/``beta`` (``beta`` unless ``bias`` is
+    False), a dropout ``mask`` (``p`` of the entries dropped)."""
+    if op in ("batchnorm", "layernorm"):
+        shape = (x_shape[2],) if op == "batchnorm" else tuple(o["normalized_shape"])
+        p = {"gamma": rng.normal(size=shape)}
+        if o.get("bias", True):
+            p["beta"] = rng.normal(size=shape)
+        return p
+    if op == "dropout":
+        return {"mask": (rng.random(x_shape) >= o["p"]).astype(np.float64)}
+    return {}
+
+
+MODEL_CASES = [
+    # batch norm: training (a dense block per channel over H, W, N), eval (running statistics)
+    Case("batchnorm-train", "batchnorm", (3, 2, 2, 2), verify=True, bit_identical_to=("definition",)),
+    Case("batchnorm-train-one-sample", "batchnorm", (3, 3, 2), {"bias": False, "eps": 1e-3}, seed=1, bit_identical_to=("definition",)),
+    Case("batchnorm-eval", "batchnorm", (3, 2, 2, 2), {"training": False, "running_mean": (0.5, -1.0), "running_var": (2.0, 0.25)}, seed=2),
+    Case("batchnorm-train-float32", "batchnorm", (2, 3, 2, 2), seed=3, x_kind="float32", bit_identical_to=("definition",)),
+    # layer norm over a whole sample: maps (H, W, C) and vectors
+    Case("layernorm-maps", "layernorm", (2, 3, 2, 2), {"normalized_shape": (2, 3, 2)}, seed=4, bit_identical_to=("definition",)),
+    Case("layernorm-vectors", "layernorm", (5, 3), {"normalized_shape": (5,), "bias": False}, seed=5, bit_identical_to=("definition",)),
+    # dropout with an explicit mask, identity
+    Case("dropout-mask", "dropout", (3, 4, 2, 2), {"p": 0.4}, seed=6, verify=True),
+    Case("identity", "identity", (3, 2, 2), seed=7),
+    # padding
+    Case("zeropad", "zeropad", (3, 4, 2), {"padding": 1}, seed=8),
+    Case("constantpad-asym", "constantpad", (3, 4, 1, 2), {"padding": ((0, 2), (1, 0)), "value": 1.5}, seed=9),
+    Case("reflectionpad", "reflectionpad", (4, 3, 2), {"padding": ((1, 3), (2, 1))}, seed=10, verify=True),
+    Case("replicationpad-beyond-input", "replicationpad", (2, 3, 1, 2), {"padding": ((3, 1), (0, 4))}, seed=11),
+    # resampling: PyTorch's index rules
+    Case("upsample-nearest-x2", "upsample", (2, 3, 2), {"scale_factor": 2}, seed=12),
+    Case("upsample-nearest-size", "upsample", (3, 4, 1, 2), {"size": (5, 7)}, seed=13),
+    Case("upsample-bilinear", "upsample", (3, 3, 2), {"size": (5, 7), "mode": "bilinear"}, seed=14, verify=True),
+    Case("upsample-bilinear-corners", "upsample", (3, 4, 1, 2), {"scale_factor": 2, "mode": "bilinear", "align_corners": True}, seed=15, bit_identical_to=("definition",)),
+    Case("upsample-bilinear-down", "upsample", (5, 4, 2), {"size": (3, 2), "mode": "bilinear"}, seed=16),
+    Case("adaptiveavgpool-overlap", "adaptiveavgpool", (5, 7, 2), {"output_size": (3, 4)}, seed=17, verify=True),
+    Case("globalavgpool", "globalavgpool", (3, 4, 2, 2), seed=18),
+    # activations
+    Case("leakyrelu", "leakyrelu", (3, 4, 2), {"negative_slope": 0.2}, seed=19),
+    Case("elu", "elu", (3, 4, 2), {"alpha": 0.7}, seed=20),
+    Case("gelu", "gelu", (3, 4, 2), seed=21, bit_identical_to=("definition",)),
+    Case("gelu-tanh", "gelu", (5, 2), {"approximate": "tanh"}, seed=22, bit_identical_to=("definition",)),
+    Case("softplus", "softplus", (3, 4, 2), {"beta": 2.0, "threshold": 1.0}, seed=23, bit_identical_to=("definition",)),
+    Case("logsoftmax-batch", "logsoftmax", (4, 3), seed=24, verify=True, bit_identical_to=("definition",)),
+]
+
+ALL_CASES = CASES + PARITY_CASES + MODEL_CASES
+"""The cases the tests run: :data:`CASES`, :data:`PARITY_CASES` and :data:`MODEL_CASES`."""

@@ -11,9 +11,12 @@ how. torch is imported when a layer is translated, not when this module is.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from jacobian_cnn.compare.layout import to_layout
+from jacobian_cnn.compare.torch_models import torch_model_layer
 from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, ceil_overhang, no_equivalent
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh
 from jacobian_cnn.ops.conv import Conv2D
@@ -86,6 +89,10 @@ def torch_layer(layer, kind, shape, *, follow_tie=False):
     if isinstance(layer, SoftmaxCrossEntropy):
         labels = torch.tensor(np.atleast_1d(layer.labels).astype(np.int64))
         return (lambda x, p: F.cross_entropy(x, labels)), "scalar", "F.cross_entropy"
+    translated = torch_model_layer(layer, kind, shape,
+                                   functools.partial(torch_layer, follow_tie=follow_tie))
+    if translated is not None:  # the layers of imported models, and branches
+        return translated
     raise no_equivalent(layer, "torch")
 
 

@@ -15,20 +15,45 @@ import numpy as np
 
 from jacobian_cnn.errors import InvalidTypeError
 from jacobian_cnn.ops.activations import Softmax
+from jacobian_cnn.ops.activations_more import LogSoftmax
 from jacobian_cnn.ops.conv import Conv2D
 from jacobian_cnn.ops.dense import Dense
 from jacobian_cnn.ops.losses import SoftmaxCrossEntropy
+from jacobian_cnn.ops.normalization import BatchNorm2D, LayerNorm
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D
 from jacobian_cnn.ops.reshape import Flatten
+from jacobian_cnn.ops.separable import SeparableMap
 
-__all__ = ["BACKEND_LAYOUTS", "input_kind", "translate_layers", "ceil_overhang", "NoEquivalentError",
-           "no_equivalent"]
+__all__ = ["BACKEND_LAYOUTS", "param_layout", "input_kind", "translate_layers", "ceil_overhang",
+           "NoEquivalentError", "no_equivalent"]
 
 BACKEND_LAYOUTS = {
-    "torch": {"maps": "NCHW", "vectors": "NC", "kernel": "OIHW", "weight": "NC", "bias": "C"},
+    "torch": {"maps": "NCHW", "vectors": "NC", "kernel": "OIHW", "weight": "NC", "bias": "C",
+              "gamma": "CHW", "beta": "CHW"},
     "jax": {"maps": "NHWC", "vectors": "NC", "kernel": "HWIO", "weight": "IO", "bias": "C"},
 }
 """Backend -> kind of array (``"maps"``, ``"vectors"`` or a parameter name) -> layout name."""
+
+
+def param_layout(layouts, name):
+    """The layout of parameter ``name`` in ``layouts`` (one backend's :data:`BACKEND_LAYOUTS`);
+    a nested name ``"body.0.kernel"`` (a branch layer's) is laid out as its last part."""
+    return layouts[name.rsplit(".", 1)[-1]]
+
+
+def _kind_of(layer):
+    """``"maps"``, ``"vectors"`` or ``None``: what ``layer`` reads, if it cares."""
+    if isinstance(layer, (Conv2D, AvgPool2D, MaxPool2D, Flatten, BatchNorm2D, SeparableMap)):
+        return "maps"
+    if isinstance(layer, (Dense, Softmax, SoftmaxCrossEntropy, LogSoftmax)):
+        return "vectors"
+    if isinstance(layer, LayerNorm):
+        return "maps" if len(layer._param_shape) == 3 else "vectors"
+    for path in getattr(layer, "paths", ()):  # a branch layer: its paths' first layer that cares
+        for sub in () if path is None else path.layers:
+            if _kind_of(sub) is not None:
+                return _kind_of(sub)
+    return None
 
 
 def input_kind(layers, x):
@@ -43,10 +68,8 @@ def input_kind(layers, x):
     'vectors'
     """
     for layer in layers:
-        if isinstance(layer, (Conv2D, AvgPool2D, MaxPool2D, Flatten)):
-            return "maps"
-        if isinstance(layer, (Dense, Softmax, SoftmaxCrossEntropy)):
-            return "vectors"
+        if _kind_of(layer) is not None:
+            return _kind_of(layer)
     return "vectors" if np.ndim(x) == 1 else "maps"  # elementwise all the way
 
 

@@ -19,7 +19,7 @@ from jacobian_cnn._arguments import float_array
 from jacobian_cnn._sparse.csr import block_diagonal
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.activations import Softmax, _Elementwise, softmax, softmax_entries
-from jacobian_cnn.ops.layer import Definition
+from jacobian_cnn.ops.layer import Definition, Layer
 
 __all__ = ["LeakyReLU", "ELU", "GELU", "Softplus", "Identity", "Dropout", "LogSoftmax",
            "GELU_APPROXIMATIONS"]
@@ -228,7 +228,7 @@ class Dropout(_Elementwise):
         return self._scale(x), self.mask != 0
 
 
-class LogSoftmax(Softmax):
+class LogSoftmax(Layer):
     """``log softmax`` over the classes of ``(n,)`` or a batch ``(n, N)`` (``nn.LogSoftmax(dim=1)``).
 
     ``d y_i / d z_j = delta_ij - s_j`` inside a sample (``s = softmax(z)``): one dense block
@@ -243,6 +243,8 @@ class LogSoftmax(Softmax):
            [-0.5,  0.5]])
     """
 
+    _check = staticmethod(Softmax._check)
+
     def __repr__(self):
         return "LogSoftmax()"
 
@@ -250,9 +252,6 @@ class LogSoftmax(Softmax):
         z = self._check(x)
         shifted = z - z.max(axis=0, keepdims=True)
         return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
-
-    def forward_with_cache(self, x):
-        return self.forward(x), None
 
     def _definition(self, x, wrt, cache):
         z = self._check(x)

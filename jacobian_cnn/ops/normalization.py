@@ -76,7 +76,7 @@ class _Normalization(Layer):
         flat = np.ravel(x, order="F")
         dtype, n_groups = flat.dtype.type, int(group.max(initial=-1)) + 1
         if running is None:
-            count = np.bincount(group, minlength=n_groups)
+            count = np.bincount(group, minlength=n_groups).astype(flat.dtype)
             mean = np.bincount(group, flat, minlength=n_groups).astype(flat.dtype) / count
             centred = flat - mean[group]
             var = np.bincount(group, centred * centred, minlength=n_groups).astype(flat.dtype) / count
