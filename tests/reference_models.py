@@ -10,7 +10,7 @@ form the package uses. Conventions as in ``reference.py``.
 import math
 
 import numpy as np
-from reference import _as4d, _elementwise, _padding, _restore_ndim
+from reference import _as4d, _diag_jacobian, _elementwise, _padding, _restore_ndim
 
 __all__ = ["normalization", "normalization_jacobians", "dropout", "dropout_jacobian", "pad",
            "pad_jacobian", "upsample", "upsample_jacobian", "adaptive_avg", "adaptive_avg_jacobian",
@@ -277,12 +277,7 @@ def elementwise(x, op, options):
 
 
 def elementwise_jacobian(x, op, options):
-    df = ELEMENTWISE[op](options)[1]
-    flat = np.asarray(x, dtype=np.float64).ravel(order="F")
-    J = np.zeros((flat.size, flat.size))
-    for k in range(flat.size):
-        J[k, k] = df(flat[k])
-    return J
+    return _diag_jacobian(x, ELEMENTWISE[op](options)[1])
 
 
 def log_softmax(z):

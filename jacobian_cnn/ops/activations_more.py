@@ -36,7 +36,22 @@ def _real(value, name, *, positive=False):
     return float(value)
 
 
-class LeakyReLU(_Elementwise):
+def _choice(value, name, allowed):
+    if not isinstance(value, str) or value not in allowed:
+        raise InvalidValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
+
+
+class _Configured(_Elementwise):
+    """An elementwise layer with options, shown by ``repr``."""
+
+    _options = ()
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._options)})"
+
+
+class LeakyReLU(_Configured):
     """``x`` for ``x > 0``, ``negative_slope * x`` otherwise; derivative ``negative_slope`` at 0
     (PyTorch's choice). With ``negative_slope == 0`` only active units are stored, as for ReLU.
 
@@ -44,16 +59,18 @@ class LeakyReLU(_Elementwise):
     --------
     >>> import numpy as np
     >>> import jacobian_cnn as jc
-    >>> jc.LeakyReLU(0.1).jacobian(np.array([-1., 2.])).toarray()
+    >>> layer = jc.LeakyReLU(0.1)
+    >>> layer.forward(np.array([-1., 2.]))
+    array([-0.1,  2. ])
+    >>> layer.jacobian(np.array([-1., 2.])).toarray()
     array([[0.1, 0. ],
            [0. , 1. ]])
     """
 
+    _options = ("negative_slope",)
+
     def __init__(self, negative_slope=0.01):
         self.negative_slope = _real(negative_slope, "negative_slope")
-
-    def __repr__(self):
-        return f"LeakyReLU({self.negative_slope})"
 
     def _f(self, x):
         return np.where(x > 0, x, x * x.dtype.type(self.negative_slope))
@@ -63,7 +80,7 @@ class LeakyReLU(_Elementwise):
         return d, (x > 0 if self.negative_slope == 0 else None)
 
 
-class ELU(_Elementwise):
+class ELU(_Configured):
     """``x`` for ``x > 0``, ``alpha (exp(x) - 1)`` otherwise; derivative ``alpha exp(x)`` for
     ``x <= 0`` (PyTorch's value at 0).
 
@@ -71,16 +88,14 @@ class ELU(_Elementwise):
     --------
     >>> import numpy as np
     >>> import jacobian_cnn as jc
-    >>> jc.ELU().jacobian(np.array([0., 1.])).toarray()
-    array([[1., 0.],
-           [0., 1.]])
+    >>> jc.ELU(alpha=2.0).jacobian(np.array([0.])).toarray()      # alpha exp(0)
+    array([[2.]])
     """
+
+    _options = ("alpha",)
 
     def __init__(self, alpha=1.0):
         self.alpha = _real(alpha, "alpha")
-
-    def __repr__(self):
-        return f"ELU(alpha={self.alpha})"
 
     def _f(self, x):
         return np.where(x > 0, x, x.dtype.type(self.alpha) * np.expm1(np.minimum(x, 0)))
@@ -89,7 +104,7 @@ class ELU(_Elementwise):
         return np.where(x > 0, x.dtype.type(1), x.dtype.type(self.alpha) * np.exp(np.minimum(x, 0))), None
 
 
-class GELU(_Elementwise):
+class GELU(_Configured):
     """``x Phi(x)`` (``approximate="none"``) or ``x (1 + tanh(u)) / 2`` with
     ``u = sqrt(2 / pi) (x + 0.044715 x^3)`` (``approximate="tanh"``), as ``nn.GELU``.
 
@@ -104,13 +119,10 @@ class GELU(_Elementwise):
     array([[0.5]])
     """
 
-    def __init__(self, approximate="none"):
-        if not isinstance(approximate, str) or approximate not in GELU_APPROXIMATIONS:
-            raise InvalidValueError(f"approximate must be one of {GELU_APPROXIMATIONS}, got {approximate!r}")
-        self.approximate = approximate
+    _options = ("approximate",)
 
-    def __repr__(self):
-        return f"GELU(approximate={self.approximate!r})"
+    def __init__(self, approximate="none"):
+        self.approximate = _choice(approximate, "approximate", GELU_APPROXIMATIONS)
 
     @staticmethod
     def _u(x):
@@ -130,7 +142,7 @@ class GELU(_Elementwise):
         return cdf + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi), None
 
 
-class Softplus(_Elementwise):
+class Softplus(_Configured):
     """``log(1 + exp(beta x)) / beta``, and ``x`` where ``beta x > threshold`` (``nn.Softplus``).
 
     Derivative ``sigmoid(beta x)``, and 1 above the threshold.
@@ -139,16 +151,16 @@ class Softplus(_Elementwise):
     --------
     >>> import numpy as np
     >>> import jacobian_cnn as jc
-    >>> jc.Softplus().jacobian(np.zeros(1)).toarray()
-    array([[0.5]])
+    >>> layer = jc.Softplus()
+    >>> print(layer.forward(np.zeros(1)), layer.jacobian(np.zeros(1)).toarray())   # log 2, 1/2
+    [0.69314718] [[0.5]]
     """
+
+    _options = ("beta", "threshold")
 
     def __init__(self, beta=1.0, threshold=20.0):
         self.beta = _real(beta, "beta", positive=True)
         self.threshold = _real(threshold, "threshold")
-
-    def __repr__(self):
-        return f"Softplus(beta={self.beta}, threshold={self.threshold})"
 
     def _f(self, x):
         bx = x * self.beta

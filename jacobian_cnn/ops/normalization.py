@@ -164,14 +164,13 @@ class BatchNorm2D(_Normalization):
     >>> import numpy as np
     >>> import jacobian_cnn as jc
     >>> bn = jc.BatchNorm2D(gamma=[1.0], beta=[0.0], eps=0.0)
-    >>> x = np.array([[1.], [3.]])            # one channel, two entries: xhat = -1, 1
-    >>> bn.forward(x)
-    array([[-1.],
-           [ 1.]])
-    >>> bn.jacobian(x).toarray()              # (1 / sigma)(delta - 1/2 - xhat_p xhat_q / 2)
+    >>> x = np.array([1., 3.]).reshape(2, 1, 1)   # a 2 x 1 map, one channel: xhat = -1, 1
+    >>> bn.forward(x).ravel()
+    array([-1.,  1.])
+    >>> bn.jacobian(x).toarray()    # (1 / sigma)(delta - 1/2 - xhat_p xhat_q / 2): two entries
     array([[0., 0.],
            [0., 0.]])
-    >>> bn.jacobian(x, wrt="gamma").toarray()
+    >>> bn.jacobian(x, wrt="gamma").toarray()     # always normalize to -1, 1; wrt gamma: xhat
     array([[-1.],
            [ 1.]])
     """

@@ -152,8 +152,11 @@ class ReplicationPad2D(_Pad2D):
     --------
     >>> import numpy as np
     >>> import jacobian_cnn as jc
-    >>> jc.ReplicationPad2D(((0, 0), (2, 1))).forward(np.array([[1., 2., 3.]]))
+    >>> pad = jc.ReplicationPad2D(((0, 0), (2, 1)))
+    >>> pad.forward(np.array([[1., 2., 3.]]))
     array([[1., 1., 1., 2., 3., 3.]])
+    >>> pad.jacobian(np.zeros((1, 3))).sum(axis=0)    # copies of each input entry
+    array([3., 1., 2.])
     """
 
     mode = "replication"
