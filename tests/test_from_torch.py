@@ -6,6 +6,8 @@ down-sampling shortcuts, traced by torch.fx) and LeNet-5 with batch norm and dro
 and train mode with an explicit dropout mask). Expected values come from torch autograd.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -120,6 +122,8 @@ def test_resnet_basic_block(c_in, c_out, stride, training):
                      "shortcut.1.gamma": model.downsample[1].weight,
                      "shortcut.1.beta": model.downsample[1].bias}
     assert set(net[0].params) == set(expected)
+    assert {name: net.torch_names[(0, name)] for name in expected} == {
+        name: next(n for n, p in model.named_parameters() if p is param) for name, param in expected.items()}
     for name, param in expected.items():
         grad = param.grad.numpy()
         mine = ours[(0, name)]
@@ -239,3 +243,47 @@ def test_to_torch_runs_the_same_network_with_parameters_in_torchs_layouts():
     assert shapes["p2_body_1_kernel"] == (3, 3, 1, 1)
     grads = _check_against_torch(model, net, rng.normal(size=(2, 2, 5, 5)))
     assert grads.params[2]["body.1.kernel"].shape == (1, 9)
+
+
+MODEL_FILE = '''
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 2, 3, padding=1)
+        self.bn = nn.BatchNorm2d(2)
+
+    def forward(self, x):
+        return (self.bn(self.conv(x)) + x).relu()
+'''
+
+
+def test_verify_compares_an_imported_model_file_with_autograd(tmp_path, capsys):
+    from jacobian_cnn.cli import main
+
+    (tmp_path / "model.py").write_text(MODEL_FILE)
+    spec = f"{tmp_path / 'model.py'}:Block"
+    assert main(["verify", "--torch-model", spec, "--input-shape", "2x2x4x4"]) == 0
+    out = capsys.readouterr().out
+    for row in ("forward", "input Jacobian", "input gradient", "conv.weight gradient",
+                "conv.bias gradient", "bn.weight gradient", "bn.bias gradient"):
+        assert re.search(rf"^{re.escape(row)} +\d\.\de[-+]\d\d  ok$", out, flags=re.M), row
+    assert "7 of 7 agree with PyTorch's autograd" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--torch-model", "model.py"], "--torch-model and --input-shape go together"),
+    (["--torch-model", "model.py", "--input-shape", "2x2x4x4"], "--torch-model must be FILE.py:NAME"),
+    (["--torch-model", "MISSING.py:Block", "--input-shape", "2x2x4x4"], "no file"),
+    (["--torch-model", "FILE:Nope", "--input-shape", "2x2x4x4"], "defines no 'Nope'"),
+    (["--torch-model", "FILE:Block", "--input-shape", "2x2x4"], "--input-shape must be NxCxHxW or Nxn"),
+])
+def test_verify_torch_model_errors_are_one_line(tmp_path, capsys, argv, message):
+    from jacobian_cnn.cli import main
+
+    (tmp_path / "model.py").write_text(MODEL_FILE)
+    argv = [a.replace("FILE", str(tmp_path / "model.py")) for a in argv]
+    assert main(["verify", *argv]) == 2
+    assert message in capsys.readouterr().err

@@ -76,10 +76,22 @@ def add_parser(sub):
                                      "(rows x columns) of a configuration "
                                      f"(default {_options.MAX_DENSE_ENTRIES:,})")
     _options.add_max_fd_work(p, " of one Jacobian")
+    p.add_argument("--torch-model", metavar="FILE.py:NAME",
+                   help="instead: import a PyTorch model (NAME: an nn.Module, or a class or function "
+                        "returning one) with jc.from_torch and compare it with autograd; the file "
+                        "is imported, i.e. RUN: only use files you trust")
+    p.add_argument("--input-shape", metavar="NxCxHxW", help="with --torch-model: PyTorch's input "
+                   "shape, batch included (NxCxHxW or Nxn)")
     p.set_defaults(run=run)
 
 
 def run(args):
+    if args.torch_model is not None or args.input_shape is not None:
+        from jacobian_cnn.cli.verify_model import verify_model
+
+        if args.torch_model is None or args.input_shape is None:
+            raise InvalidValueError("--torch-model and --input-shape go together")
+        return verify_model(args.torch_model, args.input_shape, args.seed)
     cases = [] if args.no_builtin else [*BUILTIN_CASES, None]  # None: drawn from --seed
     configs = [] if args.no_builtin else [(op, dict(o)) for op, o in BUILTIN]
     configs += [parse_config(words) for words in args.config]

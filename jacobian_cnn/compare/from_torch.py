@@ -62,6 +62,8 @@ def from_torch(module, input_shape, *, dropout_masks=None):
     Returns
     -------
     Chain
+        With ``torch_names``: ``{(layer index, parameter name): PyTorch parameter name}`` for
+        every parameter converted from one (``(0, "body.0.kernel"): "conv1.weight"``).
 
     Raises
     ------
@@ -92,27 +94,46 @@ def from_torch(module, input_shape, *, dropout_masks=None):
         raise InvalidTypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     masks = {} if dropout_masks is None else dict(dropout_masks)
     x = np.zeros(our_shape(input_shape))
-    layers, _ = _convert(module, "", x, masks, torch)
+    sources = {}
+    layers, _ = _convert(module, "", x, (masks, sources), torch)  # fills sources
     unused = set(masks) - {p for p, _ in module.named_modules()}
     if unused:
         raise InvalidValueError(f"dropout_masks names no module of the model: {sorted(unused)}")
-    return Chain(layers)
+    net = Chain(layers)
+    net.torch_names = {(i, name): _source(layer, name, sources)
+                       for i, layer in enumerate(layers) for name in layer.params}
+    net.torch_names = {k: v for k, v in net.torch_names.items() if v is not None}
+    return net
 
 
-def _convert(module, path, x, masks, torch):
-    """``(layers, y)``: ``module``'s layers, and our forward of ``x`` through them."""
+def _source(layer, name, sources):
+    """The PyTorch parameter ``layer``'s parameter ``name`` came from (through branches)."""
+    if hasattr(layer, "paths") and "." in name:
+        path, index, rest = name.split(".", 2)
+        sub = layer.paths[layer.path_names.index(path)].layers[int(index)]
+        return _source(sub, rest, sources)
+    return sources.get(id(layer), {}).get(name)
+
+
+def _convert(module, path, x, state, torch):
+    """``(layers, y)``: ``module``'s layers, and our forward of ``x`` through them;
+    ``state`` is ``(dropout masks, sources)``: each new layer's parameter sources are recorded
+    in ``sources[id(layer)]``."""
     if isinstance(module, torch.nn.Sequential):
         layers = []
         for name, child in module.named_children():
-            sub, x = _convert(child, f"{path}.{name}" if path else name, x, masks, torch)
+            sub, x = _convert(child, f"{path}.{name}" if path else name, x, state, torch)
             layers += sub
         return layers, x
-    layer = convert_module(module, path, masks, "maps" if np.ndim(x) == 4 else "vectors")
-    if layer is not None:
+    masks, sources = state
+    converted = convert_module(module, path, masks, "maps" if np.ndim(x) == 4 else "vectors")
+    if converted is not None:
+        layer = converted[0]
+        sources[id(layer)] = converted[1]
         return [layer], _forward(layer, x, path)
     if type(module).__module__.startswith("torch."):  # PyTorch's own module: not traced
         raise unsupported(type(module).__name__, path)
-    return _convert_graph(module, path, x, masks, torch)
+    return _convert_graph(module, path, x, state, torch)
 
 
 def _forward(layer, x, path):
@@ -149,11 +170,11 @@ def _inputs(node):
     return out
 
 
-def _graph_layer(node, path, modules, masks, x, torch):
+def _graph_layer(node, path, modules, state, x, torch):
     """The layer of a single-input graph node (a module call, relu, flatten, ...)."""
     where = f"{path}.{node.target}" if path and node.op == "call_module" else str(node.target)
     if node.op == "call_module":
-        return _convert(modules[node.target], where, x, masks, torch)[0]
+        return _convert(modules[node.target], where, x, state, torch)[0]
     name = getattr(node.target, "__name__", node.target)
     if name in _FUNCTIONS and (node.op == "call_method" or node.target in (
             getattr(torch, name), getattr(torch.nn.functional, name, None))):
@@ -164,7 +185,7 @@ def _graph_layer(node, path, modules, masks, x, torch):
     raise unsupported(f"the graph operation {node.op} {name}{tuple(node.args[1:])}", path or "<model>")
 
 
-def _convert_graph(module, path, x, masks, torch):
+def _convert_graph(module, path, x, state, torch):
     try:
         graph = torch.fx.symbolic_trace(module).graph
     except Exception as exc:  # noqa: BLE001 - any tracing failure means: not supported
@@ -176,7 +197,7 @@ def _convert_graph(module, path, x, masks, torch):
         raise unsupported(type(module).__name__, path, f"its forward takes {len(inputs)} inputs, not 1")
     (output,) = [n for n in nodes if n.op == "output"]
     modules = dict(module.named_modules())
-    ctx = (nodes, path, modules, masks, torch)
+    ctx = (nodes, path, modules, state, torch)
     return _path_layers(inputs[0], output.args[0], x, ctx)
 
 
@@ -196,12 +217,12 @@ def _reaches(src, dst, avoid):
 
 def _path_layers(src, dst, x, ctx):
     """``(layers, y)`` from node ``src`` (whose value is ``x``) to node ``dst``."""
-    nodes, path, modules, masks, torch = ctx
+    nodes, path, modules, state, torch = ctx
     layers = []
     while src is not dst:
         users = [u for u in src.users if u is dst or _reaches(u, dst, None)]
         if len(users) == 1 and _inputs(users[0]) == [src] and _join_kind(users[0], torch) is None:
-            new = _graph_layer(users[0], path, modules, masks, x, torch)
+            new = _graph_layer(users[0], path, modules, state, x, torch)
             for layer in new:
                 x = _forward(layer, x, path)
             layers += new

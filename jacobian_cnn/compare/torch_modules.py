@@ -164,15 +164,22 @@ def _converters(nn):
     ]
 
 
+_SOURCES = {"kernel": "weight", "weight": "weight", "bias": "bias", "gamma": "weight", "beta": "bias"}
+"""Our parameter name -> the name of the PyTorch parameter it is converted from."""
+
+
 def convert_module(m, path, masks, kind):
-    """The layer of the leaf module ``m`` at ``path``, or ``None`` if ``m`` is not a leaf this
-    table knows (the caller traces it or refuses it). ``kind`` is what ``m`` reads,
-    ``"maps"`` or ``"vectors"`` (for a dropout mask's layout)."""
+    """``(layer, sources)`` of the leaf module ``m`` at ``path``, or ``None`` if ``m`` is not
+    a leaf this table knows (the caller traces it or refuses it). ``sources`` maps each of
+    the layer's parameters to the PyTorch parameter it came from (``"conv1.weight"``).
+    ``kind`` is what ``m`` reads, ``"maps"`` or ``"vectors"`` (for a dropout mask's layout)."""
     import torch.nn as nn
 
     if isinstance(m, nn.Dropout):
-        return _dropout(m, path, masks, kind)
+        return _dropout(m, path, masks, kind), {}
     for cls, convert in _converters(nn):
         if type(m) is cls or (cls is nn.Upsample and isinstance(m, nn.Upsample)):
-            return convert(m, path, nn)
+            layer = convert(m, path, nn)
+            return layer, {name: f"{path}.{_SOURCES[name]}" if path else _SOURCES[name]
+                           for name in layer.params if getattr(m, _SOURCES[name], None) is not None}
     return None
