@@ -279,6 +279,7 @@ MODEL_CASES = [
     Case("layernorm-vectors", "layernorm", (5, 3), {"normalized_shape": (5,), "bias": False}, seed=5, bit_identical_to=("definition",)),
     # dropout with an explicit mask, identity
     Case("dropout-mask", "dropout", (3, 4, 2, 2), {"p": 0.4}, seed=6, verify=True),
+    Case("dropout-one-sample", "dropout", (2, 3, 2), {"p": 0.5}, seed=25),
     Case("identity", "identity", (3, 2, 2), seed=7),
     # padding
     Case("zeropad", "zeropad", (3, 4, 2), {"padding": 1}, seed=8),
