@@ -147,7 +147,10 @@ class NoEquivalentError(InvalidTypeError, NotImplementedError):
 
 def no_equivalent(layer, backend):
     """The :class:`NoEquivalentError` for ``layer`` in ``backend``, naming what is supported."""
+    more = ("; in torch also BatchNorm2D, LayerNorm, Dropout, Identity, the padding layers, Upsample, "
+            "AdaptiveAvgPool2D, GlobalAvgPool2D, LeakyReLU, ELU, GELU, Softplus, LogSoftmax and the "
+            "branch layers Add, Residual, Concat") if backend == "torch" else ""
     return NoEquivalentError(
         f"no {backend} equivalent is known for {layer!r} ({type(layer).__name__}); "
         "supported: Conv2D, AvgPool2D, MaxPool2D, Flatten, Dense, ReLU, Sigmoid, "
-        "Tanh, Softmax, MSELoss, SoftmaxCrossEntropy and Chains of them")
+        f"Tanh, Softmax, MSELoss, SoftmaxCrossEntropy and Chains of them{more}")
