@@ -13,7 +13,7 @@ import jacobian_cnn as jc
 from jacobian_cnn.compare import layout
 
 SHAPES = {"NCHW": (3, 4, 2, 2), "NHWC": (3, 4, 2, 2), "OIHW": (2, 3, 2, 4), "HWIO": (2, 3, 2, 4),
-          "NC": (5, 3), "IO": (5, 3), "C": (4,)}
+          "NC": (5, 3), "IO": (5, 3), "C": (4,), "CHW": (3, 4, 2)}
 
 
 @pytest.mark.parametrize("name", sorted(layout.LAYOUTS))

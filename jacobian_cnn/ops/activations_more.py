@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import erf
 
 from jacobian_cnn._arguments import float_array
 from jacobian_cnn._sparse.csr import block_diagonal
@@ -131,6 +130,8 @@ class GELU(_Configured):
     def _f(self, x):
         if self.approximate == "tanh":
             return 0.5 * x * (1 + np.tanh(self._u(x)))
+        from scipy.special import erf  # imported on first use: it costs a tenth of a second
+
         return 0.5 * x * (1 + erf(x / math.sqrt(2)))
 
     def _derivative(self, x):
@@ -138,6 +139,8 @@ class GELU(_Configured):
             t = np.tanh(self._u(x))
             du = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x ** 2)
             return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du, None
+        from scipy.special import erf
+
         cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
         return cdf + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi), None
 
