@@ -1603,14 +1603,16 @@ def resnet_block():
         torch.manual_seed(0)
 
 
+        def conv3x3(c_in, c_out, stride=1):              # as torchvision writes it
+            return nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
         class BasicBlock(nn.Module):
             def __init__(self, c_in, c_out, stride):
                 super().__init__()
-                self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
-                self.bn1 = nn.BatchNorm2d(c_out)
-                self.relu = nn.ReLU()
-                self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
-                self.bn2 = nn.BatchNorm2d(c_out)
+                self.conv1, self.bn1 = conv3x3(c_in, c_out, stride), nn.BatchNorm2d(c_out)
+                self.relu = nn.ReLU(inplace=True)
+                self.conv2, self.bn2 = conv3x3(c_out, c_out), nn.BatchNorm2d(c_out)
                 self.downsample = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False),
                                                 nn.BatchNorm2d(c_out))
 
