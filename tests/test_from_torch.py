@@ -287,3 +287,36 @@ def test_verify_torch_model_errors_are_one_line(tmp_path, capsys, argv, message)
     argv = [a.replace("FILE", str(tmp_path / "model.py")) for a in argv]
     assert main(["verify", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_every_supported_module_in_nested_sequentials():
+    """Each supported module kind once, nested, against autograd (forward, Jacobian, gradients)."""
+    maps = nn.Sequential(
+        nn.Sequential(nn.ReflectionPad2d((1, 0, 2, 1)),
+                      nn.Conv2d(2, 3, 3, padding=1, padding_mode="replicate"),
+                      nn.BatchNorm2d(3).eval(), nn.LeakyReLU(0.1)),
+        nn.ZeroPad2d(1), nn.ConstantPad2d((0, 1, 1, 0), 0.5), nn.ReplicationPad2d(1),
+        nn.MaxPool2d(2, ceil_mode=True), nn.ELU(0.5),
+        nn.Upsample(scale_factor=2), nn.Upsample(size=(5, 4), mode="bilinear", align_corners=False),
+        nn.AdaptiveAvgPool2d((3, 2)), nn.GELU(approximate="tanh"), nn.LayerNorm([3, 3, 2]),
+        nn.Conv2d(3, 2, 1, groups=1), nn.Softplus(beta=2.0), nn.Identity(), nn.Dropout(0.5).eval(),
+        nn.AvgPool2d(2, stride=1, padding=1, count_include_pad=False), nn.Sigmoid(),
+    )
+    model = _randomized(nn.Sequential(maps, nn.Flatten(), nn.Linear(2 * 4 * 3, 5), nn.Tanh(),
+                                      nn.Linear(5, 4), nn.LogSoftmax(dim=1)), seed=9)
+    with torch.no_grad():
+        model[0][10].weight.uniform_(0.5, 1.5)
+        model[0][10].bias.normal_()
+    net = jc.from_torch(model, (2, 2, 5, 4))
+    kinds = [type(layer).__name__ for layer in net.layers]
+    assert kinds[:4] == ["ReflectionPad2D", "Conv2D", "BatchNorm2D", "LeakyReLU"]
+    assert {"LayerNorm", "Upsample", "AdaptiveAvgPool2D", "Identity", "LogSoftmax"} <= set(kinds)
+    grads = _check_against_torch(model, net, np.random.default_rng(10).normal(size=(2, 2, 5, 4)))
+    params = dict(model.named_parameters())
+    for (i, name), source in net.torch_names.items():
+        ours = jc.as_parameter_shape(grads.params[i][name][0], net[i].params[name].shape)
+        if name == "kernel" or isinstance(net[i], jc.LayerNorm):  # (kh, kw, I, O) -> OIHW; HWC -> CHW
+            ours = ours.transpose(3, 2, 0, 1) if name == "kernel" else ours.transpose(2, 0, 1)
+        ours = ours.T if name == "weight" else ours
+        np.testing.assert_allclose(ours, params[source].grad.numpy(), rtol=0, atol=TOL, err_msg=source)
+    assert len(net.torch_names) == len(params)
