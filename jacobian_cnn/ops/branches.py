@@ -24,6 +24,7 @@ import dataclasses
 import numpy as np
 import scipy.sparse as sp
 
+from jacobian_cnn._arguments import check_size
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.layer import Layer
 
@@ -76,7 +77,7 @@ class _Branches(Layer):
         name, index, param = wrt.split(".", 2)
         return self.path_names.index(name), int(index), param
 
-    def _path_jacobian(self, path, x, wrt, jacobian_of):
+    def _path_jacobian(self, path, x, wrt, jacobian_of, max_bytes=None):
         """``d vec(path output) / d vec(wrt)``: the product of the path's layer Jacobians from
         its last layer down to the input (or to the layer holding the parameter)."""
         if path is None:
@@ -88,27 +89,34 @@ class _Branches(Layer):
             inputs.append(layer.forward(inputs[-1]))
         J = sp.csr_array(jacobian_of(path.layers[index], inputs[index], param))
         for i in range(index + 1, len(path.layers)):
-            J = sp.csr_array(sp.csr_array(jacobian_of(path.layers[i], inputs[i], "input")) @ J)
+            step = sp.csr_array(jacobian_of(path.layers[i], inputs[i], "input"))
+            # an upper bound of the product's nonzeros, refused over max_bytes before it is formed
+            per_row = int(np.diff(J.indptr).max(initial=0))
+            bound = min(step.shape[0] * J.shape[1], step.nnz * per_row)
+            check_size(step.shape[0], bound, np.result_type(step.dtype, J.dtype).itemsize, max_bytes,
+                       f"{self!r}: the product through layer {i} of a path")
+            J = sp.csr_array(step @ J)
         return J
 
     def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
         """``d vec(y) / d vec(wrt)`` for the input or a nested parameter (see the module)."""
-        return self._jacobian(x, wrt, lambda layer, h, w: layer.jacobian(h, wrt=w, max_bytes=max_bytes))
+        return self._jacobian(x, wrt, lambda layer, h, w: layer.jacobian(h, wrt=w, max_bytes=max_bytes),
+                              max_bytes)
 
     def reference_jacobian(self, x, wrt="input", *, cache=None):
         """The same sum / stack, from every path layer's own readable definition."""
         return self._jacobian(x, wrt, lambda layer, h, w: getattr(
             layer, "reference_jacobian", layer.jacobian)(h, w))
 
-    def _jacobian(self, x, wrt, jacobian_of):
+    def _jacobian(self, x, wrt, jacobian_of, max_bytes=None):
         self._check_wrt(wrt)
         outputs = self._outputs(x)
         if wrt == "input":
-            parts = [self._path_jacobian(p, x, "input", jacobian_of) for p in self.paths]
+            parts = [self._path_jacobian(p, x, "input", jacobian_of, max_bytes) for p in self.paths]
         else:
             located = self._locate(wrt)
             n_cols = np.size(self.params[wrt])
-            parts = [self._path_jacobian(p, x, located, jacobian_of) if k == located[0] else
+            parts = [self._path_jacobian(p, x, located, jacobian_of, max_bytes) if k == located[0] else
                      sp.csr_array((np.size(outputs[k]), n_cols)) for k, p in enumerate(self.paths)]
         J = self._join_jacobians(parts, outputs)
         J.sum_duplicates()
@@ -249,8 +257,8 @@ class Concat(_Branches):
 
     def _positions(self, outputs):
         """For each path, the ``vec(y)`` positions of its outputs."""
-        axis = self._axis(outputs)
-        y = np.arange(np.size(self._join(outputs))).reshape(self._join(outputs).shape, order="F")
+        axis, shape = self._axis(outputs), self._join(outputs).shape
+        y = np.arange(int(np.prod(shape))).reshape(shape, order="F")
         bounds = np.cumsum([0] + [np.shape(o)[axis] for o in outputs])
         return [np.ravel(np.take(y, np.arange(lo, hi), axis=axis), order="F")
                 for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]

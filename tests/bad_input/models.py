@@ -61,6 +61,9 @@ CASES = [Bad(id_, call, raises, fragments) for id_, call, raises, fragments in B
     Bad("batch norm size guard", lambda: jc.BatchNorm2D(np.ones(4)).jacobian(
         np.zeros((64, 64, 4, 8)), max_bytes=2**20), jc.JacobianTooLargeError,
         ("BatchNorm2D input Jacobian", "max_bytes=1,048,576"), megabytes=40),
+    Bad("residual path product guard", lambda: jc.Residual([jc.GlobalAvgPool2D(), jc.Upsample(size=64)]).jacobian(
+        np.zeros((64, 64, 2)), max_bytes=2**20), jc.JacobianTooLargeError,
+        ("the product through layer 1 of a path", "max_bytes=1,048,576"), megabytes=40),
     Bad("upsample size guard", lambda: jc.Upsample(scale_factor=8, mode="bilinear").jacobian(
         np.zeros((64, 64, 4)), max_bytes=2**20), jc.JacobianTooLargeError,
         ("Upsample Jacobian",), megabytes=40),
