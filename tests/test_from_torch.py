@@ -212,6 +212,31 @@ def test_an_unsupported_graph_operation_is_refused():
         jc.from_torch(Doubling(), (1, 3))
 
 
+class _TwoOutputs(nn.Module):
+    def forward(self, x):
+        return x.relu(), x
+
+
+class _PlusOne(nn.Module):
+    def forward(self, x):
+        return x + 1
+
+
+class _ScaledAdd(nn.Module):
+    def forward(self, x):
+        return torch.add(x.relu(), x, alpha=2)
+
+
+@pytest.mark.parametrize("model, message", [
+    (_TwoOutputs(), "cannot convert _TwoOutputs at <model>: its forward must return one tensor"),
+    (_PlusOne(), r"cannot convert call_function .*add.* with \(x, 1\) .*no constants"),
+    (_ScaledAdd(), r"with \(relu, x\) \{'alpha': 2\} .*no alpha"),
+])
+def test_graphs_that_are_not_plain_sums_or_stacks_are_refused(model, message):
+    with pytest.raises(TypeError, match=message):
+        jc.from_torch(model, (1, 3))
+
+
 def test_concat_of_two_paths_from_a_traced_graph():
     class Inception(nn.Module):
         def __init__(self):

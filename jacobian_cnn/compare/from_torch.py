@@ -196,6 +196,8 @@ def _convert_graph(module, path, x, state, torch):
     if len(inputs) != 1:
         raise unsupported(type(module).__name__, path, f"its forward takes {len(inputs)} inputs, not 1")
     (output,) = [n for n in nodes if n.op == "output"]
+    if not hasattr(output.args[0], "op"):
+        raise unsupported(type(module).__name__, path, "its forward must return one tensor")
     modules = dict(module.named_modules())
     ctx = (nodes, path, modules, state, torch)
     return _path_layers(inputs[0], output.args[0], x, ctx)
@@ -231,6 +233,11 @@ def _path_layers(src, dst, x, ctx):
         after = nodes[nodes.index(src) + 1:]
         join = next(n for n in after if n is dst or not _reaches(src, dst, n))  # all paths meet
         kind = _join_kind(join, torch)
+        operands = join.args[0] if kind == "cat" else join.args[:2]
+        if kind is not None and (len(join.args) > 2 or join.kwargs.keys() - {"dim"}
+                                 or not all(hasattr(a, "op") for a in operands)):
+            raise unsupported(f"{join.op} {join.target} with {join.args} {join.kwargs}", path,
+                              "an add or cat of tensors only (no constants, no alpha)")
         if kind is None:
             raise unsupported(f"a fork at {src.name} joined by {join.op} {join.target}", path,
                               "paths from one tensor must join in an add or a cat(dim=1)")
