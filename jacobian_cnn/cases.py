@@ -43,7 +43,7 @@ import numpy as np
 from jacobian_cnn.ops.by_name import PARAMETERS, make_layer
 
 __all__ = ["ALL_CASES", "BENCHMARK_CASES", "CASES", "MODEL_CASES", "PARITY_CASES", "X_KINDS", "Case",
-           "draw_input"]
+           "draw_input", "draw_model_params"]
 
 X_KINDS = ("normal", "ties", "zeros", "negative", "float32")
 """How a case draws its input: normal, small integers (ties), all zeros, all negative, float32."""
@@ -103,7 +103,7 @@ class Case:
             n = self.x_shape[1] if len(self.x_shape) == 2 else None
             labels = rng.integers(0, self.x_shape[0], size=n)
             return {"labels": labels if n else int(labels)}
-        return _model_params(self.op, self.x_shape, o, rng)
+        return draw_model_params(self.op, self.x_shape, o, rng)
 
     @property
     def layer_options(self):
@@ -254,11 +254,11 @@ BENCHMARK_CASES = [
 # --- the layers of imported PyTorch models (issue 14 part A) ---------------------------------
 
 
-def _model_params(op, x_shape, o, rng):
+def draw_model_params(op, x_shape, o, rng):
     """The drawn arrays of the model layers: ``gamma``/``beta`` (``beta`` unless ``bias`` is
     False), a dropout ``mask`` (``p`` of the entries dropped)."""
     if op in ("batchnorm", "layernorm"):
-        shape = (x_shape[2],) if op == "batchnorm" else tuple(o["normalized_shape"])
+        shape = (x_shape[2],) if op == "batchnorm" else tuple(np.atleast_1d(o["normalized_shape"]))
         p = {"gamma": rng.normal(size=shape)}
         if o.get("bias", True):
             p["beta"] = rng.normal(size=shape)

@@ -345,3 +345,19 @@ def test_every_supported_module_in_nested_sequentials():
         ours = ours.T if name == "weight" else ours
         np.testing.assert_allclose(ours, params[source].grad.numpy(), rtol=0, atol=TOL, err_msg=source)
     assert len(net.torch_names) == len(params)
+
+
+def test_verify_takes_the_model_layers_with_c(capsys):
+    from jacobian_cnn.cli import main
+
+    assert main(["verify", "--no-builtin", "--backends", "torch", "-c", "batchnorm", "x=3x3x2x2",
+                 "-c", "layernorm", "x=4x3", "normalized_shape=4", "bias=false",
+                 "-c", "dropout", "x=2x3x2", "p=0.25", "-c", "upsample", "x=3x3x1", "size=5x4",
+                 "mode=bilinear"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split()[:2] for line in out.splitlines() if line.endswith("  ok")]
+    assert rows == [["batchnorm", "input"], ["batchnorm", "gamma"], ["batchnorm", "beta"],
+                    ["layernorm", "input"], ["layernorm", "gamma"], ["dropout", "input"],
+                    ["upsample", "input"]]
+    assert main(["verify", "--no-builtin", "-c", "dropout", "x=2x2"]) == 2
+    assert "-c dropout: missing p=..." in capsys.readouterr().err
