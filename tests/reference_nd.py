@@ -56,10 +56,11 @@ def _inside(i, size):
 
 
 def conv_nd(x, K, b, d, stride=1, padding=0, dilation=1, groups=1):
-    """Cross-correlation ``y[p, co, n] = b[co] + sum_{r, c} K[r, c, co] x[p*s - lo + r*dil, G*cig + c, n]``."""
+    """Cross-correlation: ``y[p, co, n] = b[co] + sum_{r, c} K[r, c, co] x[p*s - lo + r*dil, G*cig + c, n]``
+    (``G`` the group of ``co``, ``cig`` input channels per group)."""
     x = _maps(x, d)
     K = np.asarray(K, dtype=np.float64)
-    S, (c_in, N), ks, (cig, c_out) = x.shape[:d], x.shape[d:], K.shape[:d], K.shape[d:]
+    S, N, ks, (cig, c_out) = x.shape[:d], x.shape[-1], K.shape[:d], K.shape[d:]
     s, dil = _per_axis(stride, d), _per_axis(dilation, d)
     if isinstance(padding, str):  # "valid" or "same" (total dil*(k-1), the odd one at the end)
         total = [dl * (k - 1) * (padding == "same") for dl, k in zip(dil, ks, strict=True)]
