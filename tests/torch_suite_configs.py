@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a data table: one configuration per line)
 """PyTorch's own convolution, transposed-convolution and pooling test configurations, as data.
 
 Transcribed (shapes and hyperparameters only) from PyTorch's test suite, repository
