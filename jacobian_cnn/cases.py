@@ -40,8 +40,8 @@ import numpy as np
 
 from jacobian_cnn.ops.by_name import PARAMETERS, make_layer
 
-__all__ = ["ALL_CASES", "BENCHMARK_CASES", "CASES", "GRID_CASES", "PARITY_CASES", "X_KINDS", "Case",
-           "draw_input"]
+__all__ = ["ALL_CASES", "BENCHMARK_CASES", "CASES", "GRID_BENCHMARK_CASES", "GRID_CASES", "PARITY_CASES",
+           "X_KINDS", "Case", "draw_input"]
 
 X_KINDS = ("normal", "ties", "zeros", "negative", "float32")
 """How a case draws its input: normal, small integers (ties), all zeros, all negative, float32."""
@@ -278,6 +278,12 @@ GRID_CASES = [
     Case("max3d-ties-colmajor", "maxpool3d", (3, 4, 4, 2), {"window": 2, "stride": 1}, seed=29, x_kind="ties", torch=False),
 ]
 """The 1-D, 3-D and transposed window layers (issue 14, part B), checked by ``tests/test_nd.py``."""
+
+GRID_BENCHMARK_CASES = [
+    # the large N-D layers of benchmarks/run.py (float32, no bias; each Jacobian over 50 MB); never run by the tests
+    Case("convT2d 32x32x32 4x4 32->16 stride 2 pad 1", "convtranspose2d", (32, 32, 32), {"kernel": (4, 4, 32, 16), "bias": False, "stride": 2, "padding": 1}, x_kind="float32"),
+    Case("conv3d 14x14x14x8 3x3x3 8->16 pad 1", "conv3d", (14, 14, 14, 8), {"kernel": (3, 3, 3, 8, 16), "bias": False, "padding": 1}, x_kind="float32"),
+]
 
 BENCHMARK_CASES = [
     # the large layers of benchmarks/run.py (float32, no bias); never run by the tests

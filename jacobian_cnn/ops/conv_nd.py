@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from jacobian_cnn._arguments import check_size
-from jacobian_cnn._sparse.grid import block_pattern, repeated_blocks
+from jacobian_cnn._sparse.grid import block_pattern, by_group, by_kernel_columns, repeated_blocks
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.conv import conv_entries
 from jacobian_cnn.ops.grid_layer import GridKernelLayer
@@ -102,19 +102,18 @@ class ConvND(GridKernelLayer):
         what = f"{type(self).__name__} {wrt} Jacobian"
         check_size(geo.n_out * co * n, geo.jacobian_nnz(cig, co * n), dtype.itemsize, max_bytes, what)
         geo.check_tables(max_bytes, what=what)
-        lengths, o, c, t = block_pattern(geo.taps, cig)
+        block = block_pattern(geo, cig)
         group = np.arange(co) // (co // g)
         if wrt == "input":  # block (co, n): the kernel taps of co at its group's input columns
             shifts = geo.n_in * (group * cig + c_in * np.arange(n)[:, None])
-            values = np.broadcast_to(self._kernel_taps(dtype)[t, c, :].T, (n, co, c.size))
-            return repeated_blocks(lengths, geo.taps[o, t] + geo.n_in * c, shifts.ravel(), values,
-                                   full.size)
+            by_tap = np.ascontiguousarray(self._kernel_taps(dtype).reshape(-1, co, order="F").T)
+            return repeated_blocks(block.lengths, block.input_columns, shifts.ravel(), full.size,
+                                   dtype, by_kernel_columns(by_tap, block))
         # kernel: block (co, n) holds the input windows of co's group, at co's kernel columns
-        planes = full.reshape(geo.n_in, c_in, n, order="F")
-        windows = planes[geo.taps[o, t][:, None], c[:, None] + cig * np.arange(g)]  # (nnz, g, N)
-        values = np.broadcast_to(windows.transpose(2, 1, 0)[:, :, None, :], (n, g, co // g, c.size))
+        offsets = geo.n_in * (cig * np.arange(g) + c_in * np.arange(n)[:, None])
         shifts = np.tile(geo.n_taps * cig * np.arange(co), n)
-        return repeated_blocks(lengths, t + geo.n_taps * c, shifts, values, self.kernel.size)
+        return repeated_blocks(block.lengths, block.kernel_columns, shifts, self.kernel.size, dtype,
+                               by_group(np.ravel(full, order="F"), block.input_columns, offsets, co // g))
 
     def _definition(self, x, wrt, cache):
         full, _, geo = self._checked_maps(x)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from jacobian_cnn._arguments import check_size
-from jacobian_cnn._sparse.grid import inverse_pattern, repeated_blocks
+from jacobian_cnn._sparse.grid import by_group, by_kernel_columns, inverse_pattern, repeated_blocks
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.grid_layer import GridKernelLayer, grid_maps
 from jacobian_cnn.ops.layer import Definition, numeric_terms
@@ -169,19 +169,17 @@ class ConvTransposeND(GridKernelLayer):
         check_size(n_pos * co * n, geo.jacobian_nnz(cig, co * n), dtype.itemsize, max_bytes, what)
         geo.check_tables(max_bytes, what=what)
         group = np.arange(co) // cog
-        lengths, o, c, t = inverse_pattern(geo.taps, n_pos, cig, "o" if wrt == "input" else "t")
+        block = inverse_pattern(geo, n_pos, cig, "o" if wrt == "input" else "t")
         if wrt == "input":  # block (co, n): kernel taps at the input columns of co's group
-            kernel = self._kernel_taps(dtype)
-            values = kernel[t, c + (group * cig)[:, None], (np.arange(co) % cog)[:, None]]
+            # by_tap[co, t + n_taps * c] = K[t, G * cig + c, cog] for co = G * cog + cog'
+            by_tap = self._kernel_taps(dtype).reshape(geo.n_taps, g, cig, cog).transpose(1, 3, 2, 0)
             shifts = geo.n_out * (group * cig + c_in * np.arange(n)[:, None])
-            return repeated_blocks(lengths, o + geo.n_out * c, shifts.ravel(),
-                                   np.broadcast_to(values, (n, co, c.size)), full.size)
-        planes = full.reshape(geo.n_out, c_in, n, order="F")
-        windows = planes[o[:, None], c[:, None] + cig * np.arange(g)]  # (nnz, g, N)
-        values = np.broadcast_to(windows.transpose(2, 1, 0)[:, :, None, :], (n, g, cog, c.size))
+            return repeated_blocks(block.lengths, block.input_columns, shifts.ravel(), full.size, dtype,
+                                   by_kernel_columns(by_tap.reshape(co, -1), block))
+        offsets = geo.n_out * (cig * np.arange(g) + c_in * np.arange(n)[:, None])
         shifts = geo.n_taps * (group * cig + c_in * (np.arange(co) % cog))
-        return repeated_blocks(lengths, t + geo.n_taps * c, np.tile(shifts, n), values,
-                               self.kernel.size)
+        return repeated_blocks(block.lengths, block.kernel_columns, np.tile(shifts, n), self.kernel.size,
+                               dtype, by_group(np.ravel(full, order="F"), block.input_columns, offsets, cog))
 
     def _definition(self, x, wrt, cache):
         full, _, geo = self._checked_maps(x)

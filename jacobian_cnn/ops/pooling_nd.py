@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from jacobian_cnn._arguments import check_size, is_int
-from jacobian_cnn._sparse.grid import block_pattern, repeated_blocks
+from jacobian_cnn._sparse.grid import block_pattern, by_channel, repeated_blocks
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.geometry import check_bool
 from jacobian_cnn.ops.grid_layer import GridLayer
@@ -112,9 +112,9 @@ class AvgPoolND(_PoolND):
         check_size(geo.n_out * n_planes, geo.jacobian_nnz(1, n_planes), full.dtype.itemsize, max_bytes, what)
         geo.check_tables(max_bytes, what=what)
         values = (1.0 / np.asarray(self.divisors(geo))).astype(full.dtype)
-        lengths, o, _, t = block_pattern(geo.taps, 1)
-        return repeated_blocks(lengths, geo.taps[o, t], geo.n_in * np.arange(n_planes),
-                               np.broadcast_to(values[o], (n_planes, o.size)), full.size)
+        block = block_pattern(geo, 1)
+        return repeated_blocks(block.lengths, block.input_columns, geo.n_in * np.arange(n_planes),
+                               full.size, full.dtype, by_channel(values[None, :], block.o))
 
     def _definition(self, x, wrt, cache):
         full, _, geo = self._maps(x)
