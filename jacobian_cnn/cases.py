@@ -241,12 +241,12 @@ GRID_CASES = [
     # Conv1D over (L, C[, N]), kernel (k, C_in / groups, C_out)
     Case("conv1d-basic", "conv1d", (7, 2), {"kernel": (3, 2, 3)}),
     Case("conv1d-stride-pad-dilation-batch", "conv1d", (9, 2, 2), {"kernel": (3, 2, 4), "stride": 2, "padding": 1, "dilation": 2}, seed=1, verify=True),
-    Case("conv1d-groups-asym-pad", "conv1d", (8, 4), {"kernel": (2, 2, 4), "groups": 2, "padding": ((2, 1),), "stride": 3}, seed=2),
+    Case("conv1d-groups-asym-pad", "conv1d", (8, 4), {"kernel": (2, 2, 4), "groups": 2, "padding": ((2, 1),), "stride": 3}, seed=2, jax=True),
     Case("conv1d-same-dilated", "conv1d", (6, 1, 2), {"kernel": (3, 1, 2), "padding": "same", "dilation": 2, "bias": False}, seed=3),
     Case("conv1d-float32", "conv1d", (6, 3), {"kernel": (2, 3, 2), "padding": 1}, seed=4, x_kind="float32"),
     # Conv3D over (D, H, W, C[, N]), kernel (kd, kh, kw, C_in / groups, C_out)
     Case("conv3d-basic", "conv3d", (4, 3, 5, 2), {"kernel": (2, 2, 3, 2, 2)}, seed=5),
-    Case("conv3d-stride-pad-dilation-batch", "conv3d", (5, 4, 4, 2, 2), {"kernel": (3, 2, 2, 2, 3), "stride": (2, 1, 2), "padding": 1, "dilation": (1, 2, 1)}, seed=6, verify=True),
+    Case("conv3d-stride-pad-dilation-batch", "conv3d", (5, 4, 4, 2, 2), {"kernel": (3, 2, 2, 2, 3), "stride": (2, 1, 2), "padding": 1, "dilation": (1, 2, 1)}, seed=6, verify=True, jax=True),
     Case("conv3d-groups", "conv3d", (3, 3, 3, 4), {"kernel": (2, 2, 2, 2, 2), "groups": 2, "padding": (1, 0, 1)}, seed=7),
     # ConvTranspose2D over (H, W[, C[, N]]), kernel (kh, kw, C_in, C_out / groups)
     Case("convT2d-basic", "convtranspose2d", (3, 4, 2), {"kernel": (3, 3, 2, 3)}, seed=8),
@@ -262,19 +262,19 @@ GRID_CASES = [
     Case("convT3d-stride-pad-outpad", "convtranspose3d", (2, 3, 2, 2), {"kernel": (2, 2, 3, 2, 2), "stride": (2, 1, 2), "padding": (0, 1, 1), "output_padding": (1, 0, 0)}, seed=17, verify=True),
     # AvgPool1D / 3D: padding in both divisor conventions, ceil_mode, divisor_override
     Case("avg1d-pad", "avgpool1d", (9, 2), {"window": 3, "stride": 2, "padding": 1}, seed=18),
-    Case("avg1d-exclude-ceil-batch", "avgpool1d", (8, 2, 2), {"window": 3, "stride": 2, "padding": 1, "count_include_pad": False, "ceil_mode": True}, seed=19, verify=True),
+    Case("avg1d-exclude-ceil-batch", "avgpool1d", (8, 2, 2), {"window": 3, "stride": 2, "padding": 1, "count_include_pad": False, "ceil_mode": True}, seed=19, verify=True, jax=True),
     Case("avg1d-divisor-override", "avgpool1d", (6, 1), {"window": 2, "stride": 1, "divisor_override": 3}, seed=20),
     Case("avg3d-basic", "avgpool3d", (4, 5, 4, 2), {"window": 2}, seed=21),
-    Case("avg3d-pad-exclude-ceil-batch", "avgpool3d", (5, 5, 5, 1, 2), {"window": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False}, seed=22, verify=True),
+    Case("avg3d-pad-exclude-ceil-batch", "avgpool3d", (5, 5, 5, 1, 2), {"window": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False}, seed=22, verify=True, jax=True),
     Case("avg3d-float32", "avgpool3d", (3, 4, 4, 2), {"window": (1, 2, 2), "stride": (1, 1, 2)}, seed=23, x_kind="float32"),
     # MaxPool1D / 3D: switches, dilation, ceil_mode, ties (PyTorch's row-major rule)
     Case("max1d-pad-dilation", "maxpool1d", (9, 2), {"window": 3, "stride": 2, "padding": 1, "dilation": 2}, seed=24),
     Case("max1d-ceil-batch", "maxpool1d", (7, 2, 3), {"window": 2, "ceil_mode": True}, seed=25),
-    Case("max1d-asym-pad-ceil", "maxpool1d", (8, 2), {"window": 3, "stride": 2, "padding": ((2, 0),), "ceil_mode": True}, seed=30, x_kind="negative"),
+    Case("max1d-asym-pad-ceil", "maxpool1d", (8, 2), {"window": 3, "stride": 2, "padding": ((2, 0),), "ceil_mode": True}, seed=30, x_kind="negative", jax=True),
     Case("max1d-ties-rowmajor", "maxpool1d", (8, 2), {"window": 3, "stride": 1, "tie": "row_major"}, seed=26, x_kind="ties"),
     Case("max3d-basic", "maxpool3d", (4, 4, 4, 2), {"window": 2}, seed=27, verify=True),
     Case("max3d-pad-dilation-ceil-batch", "maxpool3d", (5, 6, 5, 1, 2), {"window": (3, 2, 2), "stride": 2, "padding": 1, "dilation": (1, 2, 1), "ceil_mode": True}, seed=28),
-    Case("max3d-ties-rowmajor", "maxpool3d", (3, 4, 4, 2), {"window": 2, "stride": 1, "tie": "row_major"}, seed=29, x_kind="ties"),
+    Case("max3d-ties-rowmajor", "maxpool3d", (3, 4, 4, 2), {"window": 2, "stride": 1, "tie": "row_major"}, seed=29, x_kind="ties", jax=True),
     Case("max3d-ties-colmajor", "maxpool3d", (3, 4, 4, 2), {"window": 2, "stride": 1}, seed=29, x_kind="ties", torch=False),
 ]
 """The 1-D, 3-D and transposed window layers (issue 14, part B), checked by ``tests/test_nd.py``."""

@@ -87,6 +87,22 @@ def test_matches_torch(case, wrt, torch_ref):
     assert result.forward_error < (1e-5 if case.x_kind == "float32" else 1e-12)
 
 
+@pytest.mark.parametrize("case, wrt", [p for p in CASE_WRTS if p.values[0].jax])
+def test_matches_jax(case, wrt, jax_module):
+    from jacobian_cnn.compare import jacobians
+
+    result = jacobians.compare(case.layer(), case.x(), wrt, backend="jax")
+    assert result.ok, str(result)
+    assert result.forward_error < (1e-5 if case.x_kind == "float32" else 1e-12)
+
+
+def test_transposed_convolutions_have_no_jax_translation():
+    from jacobian_cnn.compare import jacobians
+
+    with pytest.raises(TypeError, match="no jax equivalent"):
+        jacobians.compare(jc.ConvTranspose1D(np.ones((2, 1, 1))), np.ones((3, 1)), backend="jax")
+
+
 @pytest.mark.parametrize("case, wrt", CASE_WRTS)
 def test_chain_product_kernel_matches_the_dense_product(case, wrt):
     from jacobian_cnn.chain import _times

@@ -163,5 +163,5 @@ def no_equivalent(layer, backend):
     return NoEquivalentError(
         f"no {backend} equivalent is known for {layer!r} ({type(layer).__name__}); "
         "supported: Conv2D, AvgPool2D, MaxPool2D, Flatten, Dense, ReLU, Sigmoid, "
-        "Tanh, Softmax, MSELoss, SoftmaxCrossEntropy, Conv1D, Conv3D, ConvTranspose1D/2D/3D "
-        "(torch), AvgPool1D/3D, MaxPool1D/3D and Chains of them")
+        "Tanh, Softmax, MSELoss, SoftmaxCrossEntropy, Conv1D, Conv3D, AvgPool1D/3D, MaxPool1D/3D, "
+        "ConvTranspose1D/2D/3D (torch only) and Chains of them")
