@@ -162,7 +162,7 @@ def by_channel(table, index):
     ``table`` is ``(n_channels, m)``; one gather writes the first sample's blocks, the other
     samples are copies of them."""
     def fill(data):
-        blocks = data.reshape(-1, table.shape[0], index.size)
+        blocks = data.reshape(data.shape[0] // table.shape[0], table.shape[0], index.size)
         if blocks.shape[0]:
             for channel, row in enumerate(table):  # a gather per channel: faster than one 2-D take
                 np.take(row, index, out=blocks[0, channel])
@@ -178,7 +178,7 @@ def by_kernel_columns(table, pattern):
         return by_channel(table, pattern.kernel_columns)
 
     def fill(data):
-        blocks = data.reshape(-1, table.shape[0], pattern.kernel_columns.size)
+        blocks = data.reshape(data.shape[0] // table.shape[0], table.shape[0], pattern.kernel_columns.size)
         if not blocks.shape[0]:
             return
         first = blocks[0]
