@@ -66,7 +66,8 @@ class GridLayer(Layer):
         full = y.reshape(tuple(out_size) + y.shape[1:], order="F")
         if ndim == self.spatial_ndim + 2:
             return full
-        return full[..., 0, 0] if ndim == self.spatial_ndim else full[..., 0]
+        # a one-channel (H, W) map stays one when its output has one channel (as Conv2D)
+        return full[..., 0, 0] if ndim == self.spatial_ndim and full.shape[-2] == 1 else full[..., 0]
 
     def _geometry_text(self, default_stride):
         """Non-default window settings, for reprs."""
