@@ -20,11 +20,14 @@ from jacobian_cnn.errors import (
 )
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh
 from jacobian_cnn.ops.conv import Conv2D
+from jacobian_cnn.ops.conv_nd import Conv1D, Conv3D
+from jacobian_cnn.ops.conv_transpose import ConvTranspose1D, ConvTranspose2D, ConvTranspose3D
 from jacobian_cnn.ops.dense import Dense
 from jacobian_cnn.ops.geometry import PADDING_MODES, WindowGeometry
 from jacobian_cnn.ops.layer import Layer
 from jacobian_cnn.ops.losses import MSELoss, SoftmaxCrossEntropy
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D, switches_jacobian
+from jacobian_cnn.ops.pooling_nd import AvgPool1D, AvgPool3D, MaxPool1D, MaxPool3D
 from jacobian_cnn.ops.reshape import FLATTEN_ORDERS, Flatten
 from jacobian_cnn.permutations import commutation_matrix
 from jacobian_cnn.vec import as_parameter_shape, unvec, vec, vec_index
@@ -40,6 +43,9 @@ __all__ = [
     "Conv2D", "Dense", "Layer", "PADDING_MODES", "WindowGeometry", "MSELoss", "SoftmaxCrossEntropy",
     "AvgPool2D", "MaxPool2D", "switches_jacobian", "FLATTEN_ORDERS", "Flatten",
     "as_parameter_shape", "commutation_matrix", "unvec", "vec", "vec_index",
+    # 1-D, 3-D and transposed window layers (issue 14, part B)
+    "Conv1D", "Conv3D", "ConvTranspose1D", "ConvTranspose2D", "ConvTranspose3D",
+    "AvgPool1D", "AvgPool3D", "MaxPool1D", "MaxPool3D",
 ]
 
 

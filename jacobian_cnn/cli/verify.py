@@ -96,7 +96,8 @@ def run(args):
             raise InvalidValueError(f"--backends must be a subset of {','.join(jacobians.BACKENDS)}, "
                              f"got {args.backends!r}")
     width = max(len("configuration"), *(len(_describe(o)) for _, o in configs)) + 2
-    header = (f"{'op':<8}{'wrt':<14}{'configuration':<{width}}{'J shape':>12}{'nnz':>7}"
+    op_width = max(8, *(len(op) + 1 for op, _ in configs))  # the N-D op names are longer
+    header = (f"{'op':<{op_width}}{'wrt':<14}{'configuration':<{width}}{'J shape':>12}{'nnz':>7}"
               + "".join(f"{b:>10}" for b in backends) + f"{'fd':>10}  result")
     built = []
     for index, ((op, options), case) in enumerate(zip(configs, cases, strict=True)):
@@ -137,7 +138,7 @@ def run(args):
             failures += not ok
             total += 1
             name = wrt if isinstance(wrt, str) else f"[{wrt[0]}].{wrt[1]}"
-            print(f"{op:<8}{name:<14}{_describe(options):<{width}}{str(shape):>12}{nnz:>7}"
+            print(f"{op:<{op_width}}{name:<14}{_describe(options):<{width}}{str(shape):>12}{nnz:>7}"
                   + "".join(f"{c:>10}" for c in cells) + ("  ok" if ok else "  MISMATCH"))
     for text in details:
         print(f"\nmismatch: {text}")

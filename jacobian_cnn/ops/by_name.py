@@ -23,12 +23,16 @@ from __future__ import annotations
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh
 from jacobian_cnn.ops.conv import Conv2D
+from jacobian_cnn.ops.conv_nd import Conv1D, Conv3D
+from jacobian_cnn.ops.conv_transpose import ConvTranspose1D, ConvTranspose2D, ConvTranspose3D
 from jacobian_cnn.ops.dense import Dense
 from jacobian_cnn.ops.losses import MSELoss, SoftmaxCrossEntropy
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D
+from jacobian_cnn.ops.pooling_nd import AvgPool1D, AvgPool3D, MaxPool1D, MaxPool3D
 from jacobian_cnn.ops.reshape import Flatten
 
-__all__ = ["LAYER_CLASSES", "OP_NAMES", "PARAMETERS", "SHORT_NAMES", "make_layer", "op_name"]
+__all__ = ["GRID_OP_NAMES", "LAYER_CLASSES", "OP_NAMES", "PARAMETERS", "SHORT_NAMES", "make_layer",
+           "op_name"]
 
 OP_NAMES = ("conv", "avgpool", "maxpool", "flatten", "dense", "relu", "sigmoid", "tanh",
             "softmax", "mse", "xent")
@@ -46,6 +50,16 @@ LAYER_CLASSES = {"conv": Conv2D, "avgpool": AvgPool2D, "maxpool": MaxPool2D, "fl
                  "mse": MSELoss, "xent": SoftmaxCrossEntropy}
 """Each operation's layer class."""
 
+# 1-D, 3-D and transposed window layers (issue 14, part B). Accepted by op_name and
+# make_layer (the case table, verify's table rows); not yet offered by show/check/explore.
+GRID_OP_NAMES = ("conv1d", "conv3d", "convtranspose1d", "convtranspose2d", "convtranspose3d",
+                 "avgpool1d", "avgpool3d", "maxpool1d", "maxpool3d")
+"""The N-dimensional window layers' names (:mod:`jacobian_cnn.ops.window_nd`)."""
+PARAMETERS.update({name: ("kernel", "bias") for name in GRID_OP_NAMES if name.startswith("conv")})
+LAYER_CLASSES.update(zip(GRID_OP_NAMES, (Conv1D, Conv3D, ConvTranspose1D, ConvTranspose2D,
+                                         ConvTranspose3D, AvgPool1D, AvgPool3D, MaxPool1D, MaxPool3D),
+                         strict=True))
+
 
 def op_name(name):
     """The one spelling of an operation name (``avg`` -> ``avgpool``, ``max`` -> ``maxpool``).
@@ -57,7 +71,7 @@ def op_name(name):
     """
     if isinstance(name, str) and name in SHORT_NAMES:
         return SHORT_NAMES[name]
-    if isinstance(name, str) and name in OP_NAMES:
+    if isinstance(name, str) and name in OP_NAMES + GRID_OP_NAMES:
         return name
     raise InvalidValueError(f"op must be one of {', '.join(OP_NAMES)} (avg and max are short for "
                             f"avgpool and maxpool), got {name!r}")
@@ -85,6 +99,6 @@ def make_layer(op, params, options):
     op = op_name(op)
     options = dict(options)
     arrays = [params.get(name) for name in PARAMETERS.get(op, ())]  # bias may be missing: None
-    if op in ("avgpool", "maxpool"):
+    if "pool" in op:
         arrays = [options.pop("window")]
     return LAYER_CLASSES[op](*arrays, **options)
