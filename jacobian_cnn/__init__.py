@@ -22,6 +22,8 @@ from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh
 from jacobian_cnn.ops.activations_more import ELU, GELU, Dropout, Identity, LeakyReLU, LogSoftmax, Softplus
 from jacobian_cnn.ops.branches import Add, Concat, Residual
 from jacobian_cnn.ops.conv import Conv2D
+from jacobian_cnn.ops.conv_nd import Conv1D, Conv3D
+from jacobian_cnn.ops.conv_transpose import ConvTranspose1D, ConvTranspose2D, ConvTranspose3D
 from jacobian_cnn.ops.dense import Dense
 from jacobian_cnn.ops.geometry import PADDING_MODES, WindowGeometry
 from jacobian_cnn.ops.layer import Layer
@@ -29,6 +31,7 @@ from jacobian_cnn.ops.losses import MSELoss, SoftmaxCrossEntropy
 from jacobian_cnn.ops.normalization import BatchNorm2D, LayerNorm
 from jacobian_cnn.ops.padding import ConstantPad2D, ReflectionPad2D, ReplicationPad2D, ZeroPad2D
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D, switches_jacobian
+from jacobian_cnn.ops.pooling_nd import AvgPool1D, AvgPool3D, MaxPool1D, MaxPool3D
 from jacobian_cnn.ops.resample import AdaptiveAvgPool2D, GlobalAvgPool2D, Upsample
 from jacobian_cnn.ops.reshape import FLATTEN_ORDERS, Flatten
 from jacobian_cnn.permutations import commutation_matrix
@@ -49,6 +52,9 @@ __all__ = [
     "BatchNorm2D", "LayerNorm", "Dropout", "Identity", "ConstantPad2D", "ZeroPad2D",
     "ReflectionPad2D", "ReplicationPad2D", "Upsample", "AdaptiveAvgPool2D", "GlobalAvgPool2D",
     "LeakyReLU", "ELU", "GELU", "Softplus", "LogSoftmax", "Add", "Residual", "Concat",
+    # 1-D, 3-D and transposed window layers (issue 14, part B)
+    "Conv1D", "Conv3D", "ConvTranspose1D", "ConvTranspose2D", "ConvTranspose3D",
+    "AvgPool1D", "AvgPool3D", "MaxPool1D", "MaxPool3D",
 ]
 
 

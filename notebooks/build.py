@@ -1424,10 +1424,12 @@ def checking_published_derivations():
         report
         """),
         md("""
-        ## 4. Wikipedia's denominator-layout identity
+        ## 4. A denominator-layout identity
 
-        *Matrix calculus* (Wikipedia) lists `d(Ax)/dx = A^T` in denominator layout, for
-        `z = A x`. Here with a 2x3 `A` (the weight named `a`, the input `x`):
+        Tables of matrix-calculus identities list `d(Ax)/dx = A^T` (`A` of shape `m x n`, `x` a
+        column), the denominator layout, for `z = A x` (for example the notes at
+        https://arqamrp.github.io/mononote/files/1_maths/2_linear_algebra/1_matrix_calc.html,
+        section 1.1). Here with a 2x3 `A` (the weight named `a`, the input `x`):
         """),
         code(r"""
         At = r"\mathbf{A}^\top = \begin{bmatrix} a_{11} & a_{21} \\ a_{12} & a_{22} \\ a_{13} & a_{23} \end{bmatrix}"
@@ -1451,6 +1453,48 @@ def checking_published_derivations():
         report = jc.check(forgot_stride, jc.AvgPool2D(2), (4, 4))
         assert "wrong_stride" in report.kinds
         print(report)
+        """),
+        md("""
+        The same slip when only as many outputs are kept as the strided layer has (a 2x2
+        answer, the first windows of a stride-1 pass) is named the same way:
+        """),
+        code(r"""
+        kept = [row[:2] for row in forgot_stride[:2]]
+        report = jc.check(kept, jc.AvgPool2D(2), (4, 4))
+        assert "wrong_stride" in report.kinds
+        print(report.mistakes[0].message)
+        """),
+        md("""
+        ## 6. Through a whole network: `dJ/dK1`
+
+        A small seed-style network, `conv 2x2 -> sigmoid -> average pool 2 -> flatten ->
+        dense`, and the gradient of the loss with respect to the first layer's kernel, by hand
+        in numbers. `wrt=(0, "kernel")` names the first layer's kernel (`--network net.json
+        --wrt kernel --layer 1` on the command line); the upstream gradient is `dJ/dz` at the
+        network's output.
+        """),
+        code(r"""
+        rng = np.random.default_rng(3)
+        net = jc.Chain([jc.Conv2D(rng.normal(size=(2, 2)), np.array([0.1])), jc.Sigmoid(),
+                        jc.AvgPool2D(2), jc.Flatten(), jc.Dense(rng.normal(size=(1, 2)))])
+        x = rng.normal(size=(3, 3))
+        dJ_dz = np.array([0.5, -1.0])
+        # the numeric backward pass gives the vec-order row; in the kernel's shape:
+        dJ_dK1 = np.asarray(net.backward(x, dJ_dz).params[0]["kernel"]).reshape(2, 2, order="F")
+        report = jc.check(dJ_dK1, net, x, wrt=(0, "kernel"), params="values",
+                          grad_values=dJ_dz, tolerance=1e-9)
+        assert report.verdict == "correct"
+        print(report)
+        """),
+        md("""
+        Filled into the kernel's shape row by row instead of column by column, the checker
+        names the reshape:
+        """),
+        code(r"""
+        report = jc.check(dJ_dK1.T, net, x, wrt=(0, "kernel"), params="values",
+                          grad_values=dJ_dz, tolerance=1e-9)
+        assert report.kinds == {"row_major_reshape"}
+        print(report.mistakes[0].message)
         """),
     ]
 

@@ -13,8 +13,12 @@ from dataclasses import dataclass
 import reference as ref
 import reference_models as refm
 
-from jacobian_cnn.cases import ALL_CASES, CASES, MODEL_CASES, PARITY_CASES, Case
+from jacobian_cnn.cases import CASES, MODEL_CASES, PARITY_CASES, Case
 from jacobian_cnn.ops.by_name import make_layer
+
+ALL_CASES = CASES + PARITY_CASES + MODEL_CASES
+"""The table's cases with an entry in ``OPS`` (the N-D layers' ``GRID_CASES`` have their own
+tests, ``test_nd.py``)."""
 
 __all__ = ["ALL_CASES", "CASES", "MODEL_CASES", "OPS", "PARITY_CASES", "Case", "pick"]
 

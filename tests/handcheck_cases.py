@@ -191,8 +191,35 @@ K23 = [[1, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0], [0, 0, 0, 0, 1, 0],
        [0, 1, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 1]]
 
 CS231N_X = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)
+COUNTING_4X4 = np.arange(1.0, 17.0).reshape(4, 4)  # 1..16 row by row
 TIE = np.array([[1.0, 5.0], [5.0, 2.0]])  # 5 at (2,1) first in column-major order, (1,2) in row-major
 
+
+# The stride 2 of 2x2 windows on a 4x4 input forgotten, but only the 2x2 outputs of the strided
+# layer kept: the windows start at (1,1), (1,2), (2,1), (2,2) instead of (1,1), (1,3), (3,1), (3,3).
+AVG_STRIDE_CROPPED = [[f"1/4 (a_{{{m}{n}}} + a_{{{m}{n + 1}}} + a_{{{m + 1}{n}}} + a_{{{m + 1}{n + 1}}})"
+                       for n in (1, 2)] for m in (1, 2)]
+# its input gradient: ∂J/∂a_ij = 1/4 Σ ∂J/∂p_mn over the kept windows (m, n in 1..2) holding a_ij
+AVG_STRIDE_CROPPED_GRADIENT = [
+    ["1/4 (" + " + ".join(f"∂J/∂p_{{{m}{n}}}" for m in (1, 2) for n in (1, 2)
+                          if m <= i <= m + 1 and n <= j <= n + 1) + ")" if i <= 3 and j <= 3 else "0"
+     for j in (1, 2, 3, 4)] for i in (1, 2, 3, 4)]
+
+# Through a whole network: z = w_11 * mean of the 2x2 conv output (k_rs on a 3x3 input), so
+# dJ/dk_rs = 1/4 w_11 ∂J/∂z_1 (a_(r)(s) + a_(r)(s+1) + a_(r+1)(s) + a_(r+1)(s+1)).
+NETWORK = jc.Chain([jc.Conv2D(np.ones((2, 2))), jc.AvgPool2D(2), jc.Flatten(), jc.Dense(np.ones((1, 1)))])
+NETWORK_DJ_DK1 = [[f"1/4 w_{{11}} ∂J/∂z_{{1}} (a_{{{r}{s}}} + a_{{{r}{s + 1}}} + a_{{{r + 1}{s}}} + "
+                   f"a_{{{r + 1}{s + 1}}})" for s in (1, 2)] for r in (1, 2)]
+NETWORK_DJ_DK1_WRONG = [row[:] for row in NETWORK_DJ_DK1]
+NETWORK_DJ_DK1_WRONG[1][1] = NETWORK_DJ_DK1[1][1].replace("1/4 ", "")
+
+# Two channels, one bmatrix each: channel 1 [[1, 5], [3, 2]] peaks at a_{121}, channel 2
+# [[7, 0], [0, 1]] at a_{112}; a 2x2 max pool with upstream gradient 1 (channel 1), 2 (channel 2).
+TWO_CHANNELS = np.dstack([[[1, 5], [3, 2]], [[7, 0], [0, 1]]]).astype(float)
+TWO_CHANNEL_GRADIENT = (r"\begin{bmatrix} 0 & 1 \\ 0 & 0 \end{bmatrix} "
+                        r"\begin{bmatrix} 2 & 0 \\ 0 & 0 \end{bmatrix}")
+TWO_CHANNEL_GRADIENT_SWAPPED = (r"\begin{bmatrix} 0 & 2 \\ 0 & 0 \end{bmatrix} "
+                                r"\begin{bmatrix} 1 & 0 \\ 0 & 0 \end{bmatrix}")
 
 CASES = [
     # --- right answers
@@ -283,6 +310,18 @@ CASES = [
              "by hand: stride 1 where the windows move by 2", kinds=frozenset({"wrong_stride"}),
              quantity="forward", fragments=("the windows move by 1 (stride 1), but the stride is 2",
                                             "forgotten stride")),
+    HandCase("forgotten stride, outputs kept", jc.AvgPool2D(2), (4, 4), AVG_STRIDE_CROPPED,
+             "by hand: windows moved by 1, the first 2x2 kept", kinds=frozenset({"wrong_stride"}),
+             quantity="forward", fragments=("you kept the first windows of a stride-1 pass",
+                                            "forgotten stride")),
+    HandCase("forgotten stride, outputs kept, input gradient", jc.AvgPool2D(2), (4, 4),
+             AVG_STRIDE_CROPPED_GRADIENT, "by hand: the gradient of the same windows",
+             kinds=frozenset({"wrong_stride"}), quantity="gradient",
+             fragments=("you kept the first windows of a stride-1 pass",)),
+    # 1..16 max-pooled by 2x2 windows moved by 1: 6, 7 / 10, 11 instead of 6, 8 / 14, 16
+    HandCase("forgotten stride, outputs kept, numeric max pool", jc.MaxPool2D(2), COUNTING_4X4,
+             [[6, 7], [10, 11]], "by hand", kinds=frozenset({"wrong_stride"}), quantity="forward",
+             fragments=("the stride is 2",)),
     HandCase("padding forgotten", jc.Conv2D(np.ones((2, 2)), padding=1), (2, 2),
              [["a_{11} k_{11} + a_{12} k_{12} + a_{21} k_{21} + a_{22} k_{22}"]],
              "by hand: the 2x2 kernel on the unpadded 2x2 input", kinds=frozenset({"wrong_padding"}),
@@ -359,9 +398,24 @@ CASES = [
              [["a_{11}", "a_{21}", "a_{12}", "a_{21}"]], "by hand", kinds=frozenset({"wrong_entries"}),
              quantity="jacobian", options={"wrt": "kernel"}, diffs=(("∂z_{11}/∂k_{22}", (1, 4)),),
              values=(("∂z_{11}/∂k_{22}", "a_{21}", "a_{22}"),)),
+    # --- through a whole network, and several channels
+    HandCase("network dJ/dK1", NETWORK, (3, 3), NETWORK_DJ_DK1, "by hand", quantity="gradient",
+             options={"wrt": (0, "kernel")}, fragments=("Problem: Chain(Conv2D",)),
+    HandCase("network dJ/dK1, a factor dropped", NETWORK, (3, 3), NETWORK_DJ_DK1_WRONG, "by hand",
+             kinds=frozenset({"stray_factor"}), quantity="gradient",
+             options={"wrt": (0, "kernel")}, diffs=(("∂J/∂k_{22}", (2, 2)),),
+             fragments=("stray factor 4 on 4 terms",)),
+    HandCase("two channels, one bmatrix each", jc.MaxPool2D(2), TWO_CHANNELS, TWO_CHANNEL_GRADIENT,
+             "by hand", quantity="gradient", options={"which": "channels", "grad_values": [[[1, 2]]]},
+             fragments=("2 matrices, one per channel, side by side",)),
+    HandCase("two channels, gradients swapped", jc.MaxPool2D(2), TWO_CHANNELS,
+             TWO_CHANNEL_GRADIENT_SWAPPED, "by hand: channel 1's gradient sent with channel 2's",
+             kinds=frozenset({"wrong_entries"}), quantity="gradient",
+             options={"which": "channels", "grad_values": [[[1, 2]]]},
+             diffs=(("∂J/∂a_{121}", (1, 2)), ("∂J/∂a_{112}", (1, 3)))),
     # --- numbers
     HandCase("numeric max pool, one entry", jc.MaxPool2D(2), CS231N_X, [[6, 7], [3, 4]],
-             "CS231n's example with 7 for 8", kinds=frozenset({"wrong_entries"}), quantity="forward",
+             "by hand: 7 for 8", kinds=frozenset({"wrong_entries"}), quantity="forward",
              diffs=(("p_{12}", (1, 2)),), values=(("p_{12}", "7", "8"),),
              fragments=("p_{12}: you wrote 7, correct is 8",)),
     HandCase("numeric average-pool gradient, factor 2", jc.AvgPool2D(2), (2, 2), [[1, 1], [1, 1]],

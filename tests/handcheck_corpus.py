@@ -10,7 +10,9 @@ conventions declared, and that with nothing declared exactly those conventions a
 
 ``transcribed`` says how the matrix was taken: "as printed" (entries copied from the source),
 or "from the stated definition" (the source states the rule entry by entry, e.g. a
-``convmtx2``-style identity, and the entries are written out from it by hand).
+``convmtx2``-style identity, and the entries are written out from it by hand). ``verified``
+says how the transcription was checked against the source's stored text (the source itself,
+a copy of it, or nothing: "not re-checked").
 """
 
 from dataclasses import dataclass, field
@@ -43,6 +45,8 @@ class CorpusItem:
         The conventions named when nothing is declared (default: every one of ``conventions``;
         fewer when the source's matrix reads the same under this package's, e.g. a symmetric
         kernel under true convolution).
+    verified : str
+        How every transcribed number was checked against the source's text.
     """
 
     id: str
@@ -55,6 +59,7 @@ class CorpusItem:
     transcribed: str = "as printed"
     options: dict = field(default_factory=dict)
     named: tuple = None
+    verified: str = "not re-checked"
 
     @property
     def names_when_undeclared(self):
@@ -110,8 +115,9 @@ _CONVMTX2_Y1 = [
 _K32 = [[1, 0, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0], [0, 1, 0, 0, 0, 0],
         [0, 0, 0, 0, 1, 0], [0, 0, 1, 0, 0, 0], [0, 0, 0, 0, 0, 1]]
 
-# Wikipedia, Matrix calculus, identities (vector-by-vector): d(Ax)/dx is A in numerator layout
-# and A^T in denominator layout; A^T written out for a 2x3 A.
+# Matrix gradient identities (A an m x n matrix, x an n x 1 column): d(Ax)/dx = A^T, the
+# denominator layout; A^T written out for a 2x3 A.
+_AX_URL = "https://arqamrp.github.io/mononote/files/1_maths/2_linear_algebra/1_matrix_calc.html"
 _AX_DENOMINATOR = (r"\mathbf{A}^\top = \begin{bmatrix} a_{11} & a_{21} \\ a_{12} & a_{22} \\ "
                    r"a_{13} & a_{23} \end{bmatrix}")
 
@@ -131,16 +137,21 @@ _INADA_Z = _bmatrix([
      " + w_{31} a_{42} + w_{32} a_{43} + w_{33} a_{44}"],
 ])
 
-CS231N_X = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)
+COUNTING_4X4 = np.arange(1.0, 17.0).reshape(4, 4)  # the practice problem's x: 1..16 row by row
 QA_A = np.array([[3, 4, 2], [1, 5, 0], [8, 6, 4]], dtype=float)
 COURSERA_X = np.array([[1.62434536, -0.61175641, -0.52817175],
                        [-1.07296862, 0.86540763, -2.3015387]])
+
+_GUIDE_SOURCE = ("checked entry by entry against the guide's LaTeX source (vdumoulin/conv_arithmetic, "
+                 "conv_arithmetic.tex, section 'Convolution as a matrix operation')")
+_COURSE_COPIES = ("checked against the assignment's 'Expected Output' as kept in public copies of the "
+                  "notebook (Convolution_model_Step_by_Step)")
 
 CORPUS = [
     CorpusItem("dumoulin-visin C", "https://arxiv.org/abs/1603.07285",
                "section 4.1: the convolution of a 3x3 kernel over a 4x4 input as the matrix C",
                jc.Conv2D(np.ones((3, 3))), (4, 4), _DV_C,
-               conventions={"index_base": 0, "vec_order": "C"}),
+               conventions={"index_base": 0, "vec_order": "C"}, verified=_GUIDE_SOURCE),
     CorpusItem("hjorth-jensen W'", _HJ_URL, "the 4x9 matrix W' of a 2x2 filter on a 3x3 X",
                jc.Conv2D(np.ones((2, 2))), (3, 3), _HJ_W,
                conventions={"index_base": 0, "vec_order": "C"}, options={"names": Names(input="x")}),
@@ -152,16 +163,22 @@ CORPUS = [
                jc.Conv2D(np.ones((3, 3)) / 9, padding=2), _MAGIC5, _CONVMTX2_Y1,
                conventions={"convolution": "true"},
                options={"params": "values", "tolerance": 1e-4, "quantity": "forward"},
-               named=()),  # the averaging kernel is symmetric: the same under cross-correlation
+               named=(),  # the averaging kernel is symmetric: the same under cross-correlation
+               verified="all 49 numbers of Y1 checked against the stored documentation page"),
     CorpusItem("commutation K(3,2)", "https://octave.sourceforge.io/octave/function/commutation_matrix.html",
                "K(m,n) vec(A) = vec(A') for a 3x2 A (Magnus & Neudecker), written out",
                jc.Flatten(), (3, 2), _K32, conventions={"flatten_order": "C"},
-               transcribed="from the stated definition"),
-    CorpusItem("wikipedia d(Ax)/dx", "https://en.wikipedia.org/wiki/Matrix_calculus",
-               "identity d(Ax)/dx = A^T in denominator layout, for a 2x3 A",
+               transcribed="from the stated definition",
+               verified="the definition (K(m,n) * vec(A) = vec(A') for every m x n A) checked in the "
+                        "stored Octave page; the 6x6 entries follow from it"),
+    CorpusItem("matrix calculus d(Ax)/dx", _AX_URL,
+               "identity d(Ax)/dx = A^T (A: m x n, x: n x 1), the denominator layout, for a 2x3 A",
                jc.Dense(np.ones((3, 2))), (3,), _AX_DENOMINATOR,
                conventions={"weight_orientation": "out_in", "layout": "denominator"},
-               options={"names": Names(input="x", weight="a")}, transcribed="from the stated definition"),
+               options={"names": Names(input="x", weight="a")}, transcribed="from the stated definition",
+               verified="the identity as printed in the stored page (section 1.1, 'Matrix gradient "
+                        "identities'); replaces a Wikipedia citation whose identity table the stored "
+                        "copies do not hold"),
     CorpusItem("dL/dW = dL/dD X^T", "https://edwardshu.com/posts/matrix-matrix-gradient",
                "gradient of D = W X with respect to W (W: H x m), one sample",
                jc.Dense(np.ones((3, 2))), (3,), _DW, conventions={"weight_orientation": "out_in"},
@@ -170,25 +187,35 @@ CORPUS = [
     CorpusItem("inada stride 2 padding 1", "https://hideyukiinada.github.io/cnn_backprop_strides2.html",
                "Z = zero_pad(a_prev) *_stride2 W: 4x4 input, padding 1, 3x3 kernel, stride 2",
                jc.Conv2D(np.ones((3, 3)), stride=2, padding=1), (4, 4), _INADA_Z,
-               transcribed="from the stated definition"),
-    CorpusItem("cs231n max pool", "https://cs231n.github.io/convolutional-networks/#pool",
-               "max pooling with 2x2 filters and stride 2 of a 4x4 slice",
-               jc.MaxPool2D(2), CS231N_X, [[6, 8], [3, 4]]),
+               transcribed="from the stated definition",
+               verified="the definition checked in the stored page (Z = zero_pad(a_prev) *_stride2 W, "
+                        "a_prev 4x4 with entries a_{11} ... a_{44}, one ring of zeros, Z 2x2 with "
+                        "z_{11} ... z_{22}); the entries are written out from it, the kernel's "
+                        "names w_{11} ... w_{33} are not in the stored text"),
+    CorpusItem("max-pool practice problem",
+               "https://prof.lexailabs.com/practice/build-cnn-03-max-pool-2d",
+               "max_pool_2d example 1: x = 1..16 (4x4), kernel_size 2, stride 2, output "
+               "[[6, 8], [14, 16]] (replaces CS231n's pooling figure, whose numbers are an image)",
+               jc.MaxPool2D(2), COUNTING_4X4, [[6, 8], [14, 16]],
+               verified="input and output as printed in the stored page"),
     CorpusItem("cross validated max-pool deltas",
                "https://stats.stackexchange.com/search?q=maxpool+backpropagation+recurring+max+values",
                "Cross Validated, 'How to handle maxpool layer backpropagation with recurring max "
                "values in same position': a 3x3 layer a, a 2x2 max pool with stride 1, deltas "
                "[-1.4 0.8; 0.2 0.3]; the delta passed back (a shared maximum collects both)",
                jc.MaxPool2D(2, stride=1), QA_A, [[0, 0, 0], [0, -0.6, 0], [0.2, 0.3, 0]],
-               options={"grad_values": [[-1.4, 0.8], [0.2, 0.3]]}),
+               options={"grad_values": [[-1.4, 0.8], [0.2, 0.3]]},
+               verified="a, the deltas and the answer checked against a stored copy of the "
+                        "question's text"),
     CorpusItem("coursera distribute_value",
                "https://datascience-enthusiast.com/DL/Convolution_model_Step_by_Stepv2.html",
                "distribute_value(2, (2, 2)): average pooling's gradient spread over a 2x2 window",
-               jc.AvgPool2D(2), (2, 2), [[0.5, 0.5], [0.5, 0.5]], options={"grad_values": [[2]]}),
+               jc.AvgPool2D(2), (2, 2), [[0.5, 0.5], [0.5, 0.5]], options={"grad_values": [[2]]},
+               verified=_COURSE_COPIES),
     CorpusItem("coursera create_mask_from_window",
                "https://datascience-enthusiast.com/DL/Convolution_model_Step_by_Stepv2.html",
                "create_mask_from_window(x): True where x is the maximum of its (whole 2x3) window",
                jc.MaxPool2D((2, 3)), COURSERA_X, [[1, 0, 0], [0, 0, 0]],
-               options={"grad_values": [[1]]}),
+               options={"grad_values": [[1]]}, verified=_COURSE_COPIES + ", x and mask both"),
 ]
 """The published derivations (at least 12), each with its citation and conventions."""

@@ -237,3 +237,14 @@ def test_numbers_without_the_values_they_need_are_refused():
         check_derivation([["2.5"]], jc.AvgPool2D(2), (2, 2))
     with pytest.raises(ValueError, match="grad_values has 2 entries, but the output p has 1"):
         check_derivation([["1"]], jc.AvgPool2D(2), (2, 2), grad_values=[1, 2])
+
+
+def test_a_uniform_factor_in_rounded_decimals_is_one_summary_line():
+    """Hand-rounded decimals (8 digits) of twice sigma'(a): one 'factor 2' line, not one per entry."""
+    layer, x = jc.Sigmoid(), np.array([[0.3, -1.2], [0.7, 2.1]])
+    s = 1 / (1 + np.exp(-x.ravel(order="F")))
+    written = np.diag(2 * s * (1 - s))  # sigma' by hand, doubled
+    report = check_derivation([[f"{v:.8f}" for v in row] for row in written], layer, x, quantity="jacobian")
+    assert not report.ok
+    assert [m.kind for m in report.mistakes] == ["uniform_factor"]
+    assert "every nonzero entry is 2 times the correct one" in str(report)

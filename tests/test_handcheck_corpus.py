@@ -47,6 +47,7 @@ def test_the_corpus_is_large_and_cited():
     assert len(CORPUS) >= 12
     assert len({item.id for item in CORPUS}) == len(CORPUS)
     assert all(item.url.startswith("https://") for item in CORPUS)
+    assert all(item.verified for item in CORPUS)  # how each was checked, or "not re-checked"
 
 
 # ----------------------------------------------------------------------------- from the command line
@@ -108,19 +109,19 @@ def test_notebook_display_colours_every_entry(capsys):
 def test_jc_check_is_the_hand_checker():
     import jacobian_cnn as jc
 
-    item = next(i for i in CORPUS if i.id == "cs231n max pool")
+    item = next(i for i in CORPUS if i.id == "max-pool practice problem")
     assert jc.check is check_derivation and "check" in dir(jc)
     assert jc.check(item.written, item.layer, item.x).verdict == "correct"
 
 
 def test_cli_values_from_npy_and_csv_files(capsys, tmp_path):
     import numpy as np
-    from handcheck_corpus import CS231N_X
+    from handcheck_corpus import COUNTING_4X4
 
-    np.save(tmp_path / "x.npy", CS231N_X)
-    np.savetxt(tmp_path / "x.csv", CS231N_X, delimiter=",")
+    np.save(tmp_path / "x.npy", COUNTING_4X4)
+    np.savetxt(tmp_path / "x.csv", COUNTING_4X4, delimiter=",")
     op = ["--op", "maxpool", "--input", "4x4", "--window", "2"]
-    answer = r"\begin{bmatrix} 6 & 8 \\ 3 & 4 \end{bmatrix}"  # CS231n's pooled slice
+    answer = r"\begin{bmatrix} 6 & 8 \\ 14 & 16 \end{bmatrix}"  # the practice problem's output
     for name in ("x.npy", "x.csv"):
         code, out = _run(capsys, tmp_path, answer, *op, "--values-file", str(tmp_path / name))
         assert code == 0, out

@@ -24,6 +24,7 @@ import argparse
 import sys
 
 from jacobian_cnn.cli._options import nonnegative_float
+from jacobian_cnn.cli.operation import parse_shape
 from jacobian_cnn.cli.show import OPS, add_operation_arguments, build_operation, parse_rows
 from jacobian_cnn.errors import InvalidValueError, SizeLimitError
 from jacobian_cnn.symbolic import latex
@@ -57,6 +58,16 @@ def _positive_int(text):
     return value
 
 
+def _which(text):
+    if text == "channels":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a matrix number or 'channels', got {text!r}") \
+            from None
+
+
 def add_parser(sub):
     from jacobian_cnn.handcheck.check import QUANTITIES  # no SymPy needed for the names
 
@@ -73,12 +84,21 @@ def add_parser(sub):
                "error in what was asked. Conventions, index rules and tolerances: "
                "docs/checking.md")
     p.add_argument("file", help="a .tex file ('-' reads standard input)")
-    p.add_argument("--op", required=True, choices=OPS, help="the operation that was differentiated")
+    p.add_argument("--op", choices=OPS, help="the operation that was differentiated (or --network)")
+    p.add_argument("--network", metavar="NET.json",
+                   help="a whole network described as JSON data (never run as code; format in "
+                        "docs/checking.md): the gradient through every layer is checked, e.g. "
+                        "dJ/dK1 with --wrt kernel --layer 1")
+    p.add_argument("--layer", type=_positive_int, default=None, metavar="N",
+                   help="with --network: the layer (1-based) whose parameter --wrt names "
+                        "(default 1)")
     add_operation_arguments(p)
     p.add_argument("--quantity", choices=("auto", *QUANTITIES), default="auto",
                    help="what the matrix is (default: decided from its symbols and shape)")
-    p.add_argument("--which", type=int, default=None, metavar="N",
-                   help="check the N-th matrix of the file (1-based; default: the last)")
+    p.add_argument("--which", type=_which, default=None, metavar="N",
+                   help="check the N-th matrix of the file (1-based; default: the last), or "
+                        "'channels': every matrix of the file is one channel of a multi-channel "
+                        "output or gradient")
     conventions = p.add_argument_group(
         "conventions the matrix is written in (the flatten order is --flatten-order)")
     for option, choices, text in _CONVENTION_OPTIONS:
@@ -86,8 +106,8 @@ def add_parser(sub):
     numbers = p.add_argument_group("numbers")
     numbers.add_argument("--values-file", metavar="PATH",
                          help="the numeric input from a .npy file (any shape, e.g. HxWxC for "
-                              "several channels) or a .csv file (rows of comma-separated numbers); "
-                              "its shape must be --input")
+                              "several channels), a .csv file (rows of comma-separated numbers) "
+                              "or a .tex file (one bmatrix per channel); its shape must be --input")
     numbers.add_argument("--grad-values", metavar="ROWS",
                          help="the upstream gradient dJ/dy, rows separated by ';' (a numeric "
                               "gradient is then checked)")
@@ -127,10 +147,12 @@ def _values_file(path, shape, values_given):
         raise SizeLimitError(f"{path} is over {limit:,} bytes, the limit of --values-file")
     if path.endswith(".npy"):
         array = np.load(path, allow_pickle=False)
+    elif path.endswith(".tex"):
+        array = _tex_channels(_read(path), shape)
     elif path.endswith(".csv"):
         array = np.loadtxt(path, delimiter=",", ndmin=2)
     else:
-        raise InvalidValueError(f"--values-file must be a .npy or .csv file, got {path!r}")
+        raise InvalidValueError(f"--values-file must be a .npy, .csv or .tex file, got {path!r}")
     if array.dtype.kind not in "iuf" or not np.all(np.isfinite(array)):
         raise InvalidValueError(f"{path} must hold finite real numbers")
     if len(shape) == 1 and array.size == shape[0]:
@@ -139,6 +161,50 @@ def _values_file(path, shape, values_given):
         raise InvalidValueError(f"{path} holds an array of shape {array.shape}, but --input is "
                                 f"{'x'.join(map(str, shape))}")
     return array.astype(float)
+
+
+def _tex_channels(text, shape):
+    """The numbers of every matrix of ``text``, one channel each, as an ``(H, W, C)`` array
+    (one matrix: ``(H, W)``)."""
+    import numpy as np
+
+    from jacobian_cnn.handcheck.reading import as_written_matrix
+
+    entries, _ = as_written_matrix(text, which="channels")
+    if any(v.free_symbols for v in entries.ravel()):
+        raise InvalidValueError("a --values-file .tex must hold numbers only")
+    values = np.array(entries.tolist(), dtype=float)
+    if len(shape) == 3 and values.shape[1] == shape[1] * shape[2]:
+        return values.reshape(shape, order="F")
+    return values
+
+
+def _network(args):
+    """``(chain, shape, values, options, wrt)`` of ``--network`` (the layers from the file)."""
+    import numpy as np
+
+    from jacobian_cnn.handcheck.network import read_network
+    from jacobian_cnn.symbolic.jacobians import Names
+
+    given = [f"--{name.replace('_', '-')}" for name in ("op", "window", "kernel", "kernel_values",
+                                                        "outputs", "weight_values", "stride",
+                                                        "winners")
+             if getattr(args, name, None) is not None]
+    if given:
+        raise InvalidValueError(f"with --network the layers are described in the file; "
+                                f"{', '.join(given)} describe one operation")
+    shape = parse_shape(args.input)
+    values = None if args.values is None else parse_rows(args.values, "--values")
+    if values is not None and values.size == np.prod(shape) and values.shape != shape:
+        values = values.reshape(shape)  # one row for a vector input
+    if values is not None and values.shape != shape:
+        raise InvalidValueError(f"--values must have the shape of --input {args.input}, got "
+                                f"{values.shape[0]} row(s) of {values.shape[-1]}")
+    chain, params = read_network(args.network, shape)
+    names = Names(input=args.input_name, output=args.output_name, kernel=args.kernel_name,
+                  weight=args.weight_name, loss=args.loss_name)
+    wrt = "input" if args.wrt == "input" else ((args.layer or 1) - 1, args.wrt)
+    return chain, shape, values, {"names": names, "params": params}, wrt
 
 
 def _conventions(args):
@@ -160,7 +226,7 @@ def run(args):
     from jacobian_cnn.handcheck.check import MAX_CHECK_ENTRIES, check_derivation
     from jacobian_cnn.handcheck.numeric import DEFAULT_TOLERANCE
 
-    if args.which is not None and args.which < 1:
+    if isinstance(args.which, int) and args.which < 1:
         raise InvalidValueError(f"--which is 1-based, got {args.which}")
     text = _read(args.file)
     conventions = _conventions(args)
@@ -168,15 +234,23 @@ def run(args):
         w = parse_rows(args.weight_values, "--weight-values")  # given n_out x n_in
         args.weight_values = ";".join(",".join(repr(float(v)) for v in row) for row in w.T)
     args.true_convolution = False  # declared through conventions
-    layer, shape, values, options = build_operation(args)
+    if args.network is not None:
+        layer, shape, values, options, wrt = _network(args)
+    elif args.op is None:
+        raise InvalidValueError("give the operation (--op) or a network (--network)")
+    elif args.layer is not None:
+        raise InvalidValueError("--layer is for --network")
+    else:
+        layer, shape, values, options = build_operation(args)
+        wrt = args.wrt
     if getattr(args, "values_file", None) is not None:
         values = _values_file(args.values_file, shape, args.values)
     options.pop("flip_kernel", None)
     grad = None if args.grad_values is None else parse_rows(args.grad_values, "--grad-values")
     max_entries = getattr(args, "max_entries", None) or MAX_CHECK_ENTRIES
-    report = check_derivation(text, layer, shape if values is None else values, wrt=args.wrt,
-                              quantity=args.quantity,
-                              which=-1 if args.which is None else args.which - 1,
+    which = args.which if args.which in (None, "channels") else args.which - 1
+    report = check_derivation(text, layer, shape if values is None else values, wrt=wrt,
+                              quantity=args.quantity, which=-1 if which is None else which,
                               max_entries=max_entries, grad_values=grad,
                               tolerance=DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance,
                               **conventions, **options)

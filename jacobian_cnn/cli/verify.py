@@ -108,7 +108,7 @@ def run(args):
             raise InvalidValueError(f"--backends must be a subset of {','.join(jacobians.BACKENDS)}, "
                              f"got {args.backends!r}")
     width = max(len("configuration"), *(len(_describe(o)) for _, o in configs)) + 2
-    op_width = max(8, *(len(op) + 1 for op, _ in configs))
+    op_width = max(8, *(len(op) + 1 for op, _ in configs))  # the N-D op names are longer
     header = (f"{'op':<{op_width}}{'wrt':<14}{'configuration':<{width}}{'J shape':>12}{'nnz':>7}"
               + "".join(f"{b:>10}" for b in backends) + f"{'fd':>10}  result")
     built = []

@@ -108,7 +108,7 @@ def backend_jacobian(layer, x, wrt, backend, max_bytes=None):
 
     x_kind, ops, y_kind, y = translate_layers(layers, x, translate)
     y_shape = y.shape
-    params = {(i, name): to_layout(value, param_layout(layouts, name))
+    params = {(i, name): to_layout(value, param_layout(sub, name, backend))
               for i, sub in enumerate(layers) for name, value in sub.params.items()}
 
     def run(arg):
@@ -125,7 +125,7 @@ def backend_jacobian(layer, x, wrt, backend, max_bytes=None):
         arg_shape, arg_layout = x.shape, layouts[x_kind]
     else:
         arg_shape = np.shape(layers[target[0]].params[target[1]])
-        arg_layout = param_layout(layouts, target[1])
+        arg_layout = param_layout(layers[target[0]], target[1], backend)
     if backend == "torch":
         import torch
         from torch.func import jacrev

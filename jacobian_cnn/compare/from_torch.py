@@ -21,7 +21,7 @@ from jacobian_cnn._arguments import shape_tuple
 from jacobian_cnn.chain import Chain
 from jacobian_cnn.compare.layout import to_layout
 from jacobian_cnn.compare.torch_modules import convert_module, unsupported
-from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, param_layout, translate_layers
+from jacobian_cnn.compare.translation import param_layout, translate_layers
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Tanh
 from jacobian_cnn.ops.branches import Add, Concat, Residual
@@ -301,7 +301,7 @@ def to_torch(net, input_shape):
                 names = {}
                 for name, value in layer.params.items():
                     attr = f"p{i}_{name.replace('.', '_')}"
-                    tensor = torch.tensor(to_layout(value, param_layout(BACKEND_LAYOUTS["torch"], name)))
+                    tensor = torch.tensor(to_layout(value, param_layout(layer, name, "torch")))
                     self.register_parameter(attr, torch.nn.Parameter(tensor))
                     names[name] = attr
                 self.names.append(names)

@@ -57,6 +57,18 @@ LAYOUTS = {
     "IO": (0, 1),
     "C": (0,),
     "CHW": (2, 0, 1),
+    # 1-D and 3-D maps, their kernels, and transposed-convolution kernels (k..., C_in, C_out / g)
+    "NCL": (2, 1, 0),
+    "NLC": (2, 0, 1),
+    "NCDHW": (4, 3, 0, 1, 2),
+    "NDHWC": (4, 0, 1, 2, 3),
+    "OIL": (2, 1, 0),
+    "OIDHW": (4, 3, 0, 1, 2),
+    "LIO": (0, 1, 2),
+    "DHWIO": (0, 1, 2, 3, 4),
+    "IOL": (1, 2, 0),
+    "IOHW": (2, 3, 0, 1),
+    "IODHW": (3, 4, 0, 1, 2),
 }
 """Layout name -> ``perm`` with ``theirs = ours.transpose(perm)`` (ours padded to ``len(perm)`` axes)."""
 

@@ -17,7 +17,7 @@ import numpy as np
 from jacobian_cnn.checking import compare_jacobians
 from jacobian_cnn.compare.from_torch import from_torch
 from jacobian_cnn.compare.layout import from_layout, jacobian_to_vec, to_layout
-from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, param_layout
+from jacobian_cnn.compare.translation import param_layout
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.vec import unvec, vec
 
@@ -84,7 +84,7 @@ def check_torch_model(model, input_shape, seed, tolerance=1e-9):
     params = dict(model.named_parameters())
     for (i, name), torch_name in net.torch_names.items():
         ours = unvec(grads.params[i][name][0], np.shape(net[i].params[name]))
-        ours = to_layout(ours, param_layout(BACKEND_LAYOUTS["torch"], name)).reshape(
+        ours = to_layout(ours, param_layout(net[i], name, "torch")).reshape(
             params[torch_name].shape)
         rows.append((f"{torch_name} gradient", compare_jacobians(
             ours.reshape(1, -1), params[torch_name].grad.numpy().reshape(1, -1),

@@ -17,32 +17,67 @@ from jacobian_cnn.errors import InvalidTypeError
 from jacobian_cnn.ops.activations import Softmax
 from jacobian_cnn.ops.activations_more import LogSoftmax
 from jacobian_cnn.ops.conv import Conv2D
+from jacobian_cnn.ops.conv_transpose import ConvTransposeND
 from jacobian_cnn.ops.dense import Dense
+from jacobian_cnn.ops.grid_layer import GridLayer
 from jacobian_cnn.ops.losses import SoftmaxCrossEntropy
 from jacobian_cnn.ops.normalization import BatchNorm2D, LayerNorm
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D
 from jacobian_cnn.ops.reshape import Flatten
 from jacobian_cnn.ops.separable import SeparableMap
 
-__all__ = ["BACKEND_LAYOUTS", "param_layout", "input_kind", "translate_layers", "ceil_overhang",
-           "NoEquivalentError", "no_equivalent"]
+__all__ = ["BACKEND_LAYOUTS", "GRID_KERNEL_LAYOUTS", "MAPS_KINDS", "param_layout", "input_kind",
+           "translate_layers", "ceil_overhang", "NoEquivalentError", "no_equivalent"]
 
 BACKEND_LAYOUTS = {
     "torch": {"maps": "NCHW", "vectors": "NC", "kernel": "OIHW", "weight": "NC", "bias": "C",
-              "gamma": "CHW", "beta": "CHW"},
-    "jax": {"maps": "NHWC", "vectors": "NC", "kernel": "HWIO", "weight": "IO", "bias": "C"},
+              "maps1d": "NCL", "maps3d": "NCDHW", "gamma": "CHW", "beta": "CHW"},
+    "jax": {"maps": "NHWC", "vectors": "NC", "kernel": "HWIO", "weight": "IO", "bias": "C",
+            "maps1d": "NLC", "maps3d": "NDHWC"},
 }
 """Backend -> kind of array (``"maps"``, ``"vectors"`` or a parameter name) -> layout name."""
 
+GRID_KERNEL_LAYOUTS = {
+    "torch": {"conv": {1: "OIL", 2: "OIHW", 3: "OIDHW"}, "transposed": {1: "IOL", 2: "IOHW", 3: "IODHW"}},
+    "jax": {"conv": {1: "LIO", 2: "HWIO", 3: "DHWIO"}},
+}
+"""Backend -> N-D kernel kind -> spatial axes -> layout of the kernels of
+:mod:`jacobian_cnn.ops.conv_nd` and :mod:`jacobian_cnn.ops.conv_transpose`."""
 
-def param_layout(layouts, name):
-    """The layout of parameter ``name`` in ``layouts`` (one backend's :data:`BACKEND_LAYOUTS`);
-    a nested name ``"body.0.kernel"`` (a branch layer's) is laid out as its last part."""
-    return layouts[name.rsplit(".", 1)[-1]]
+MAPS_KINDS = {1: "maps1d", 2: "maps", 3: "maps3d"}
+"""The kind of the maps of a layer with this many spatial axes."""
+
+
+def param_layout(layer, name, backend):
+    """The layout ``backend`` holds ``layer``'s parameter ``name`` in.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import jacobian_cnn as jc
+    >>> from jacobian_cnn.compare.translation import param_layout
+    >>> param_layout(jc.ConvTranspose2D(np.ones((2, 2, 1, 1))), "kernel", "torch")
+    'IOHW'
+
+    A branch layer's nested parameter (``"body.0.kernel"``) is laid out as in its own layer.
+    """
+    if "." in name and hasattr(layer, "paths"):
+        path, index, rest = name.split(".", 2)
+        return param_layout(layer.paths[layer.path_names.index(path)].layers[int(index)], rest, backend)
+    if name != "kernel" or not isinstance(layer, GridLayer):
+        return BACKEND_LAYOUTS[backend][name]
+    kind = "transposed" if isinstance(layer, ConvTransposeND) else "conv"
+    layouts = GRID_KERNEL_LAYOUTS[backend].get(kind)
+    if layouts is None:
+        raise no_equivalent(layer, backend)
+    return layouts[layer.spatial_ndim]
 
 
 def _kind_of(layer):
-    """``"maps"``, ``"vectors"`` or ``None``: what ``layer`` reads, if it cares."""
+    """``"maps"`` (``"maps1d"``, ``"maps3d"``), ``"vectors"`` or ``None``: what ``layer`` reads,
+    if it cares."""
+    if isinstance(layer, GridLayer):
+        return MAPS_KINDS[layer.spatial_ndim]
     if isinstance(layer, (Conv2D, AvgPool2D, MaxPool2D, Flatten, BatchNorm2D, SeparableMap)):
         return "maps"
     if isinstance(layer, (Dense, Softmax, SoftmaxCrossEntropy, LogSoftmax)):
@@ -153,4 +188,5 @@ def no_equivalent(layer, backend):
     return NoEquivalentError(
         f"no {backend} equivalent is known for {layer!r} ({type(layer).__name__}); "
         "supported: Conv2D, AvgPool2D, MaxPool2D, Flatten, Dense, ReLU, Sigmoid, "
-        f"Tanh, Softmax, MSELoss, SoftmaxCrossEntropy and Chains of them{more}")
+        "Tanh, Softmax, MSELoss, SoftmaxCrossEntropy, Conv1D, Conv3D, AvgPool1D/3D, MaxPool1D/3D, "
+        f"ConvTranspose1D/2D/3D (torch only) and Chains of them{more}")

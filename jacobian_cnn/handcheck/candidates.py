@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.symbolic.latex import derivative_symbol, entry_symbol, require_sympy, symbol_parts, to_text
+from jacobian_cnn.symbolic.names import symbol_array
 
 _SHIFTS = {(1, 0): "one row down", (-1, 0): "one row up", (0, 1): "one column right",
            (0, -1): "one column left"}
@@ -96,7 +96,7 @@ class _Expected:
         sympy = require_sympy()
         self.quantity = quantity
         loss = entry_symbol(problem.names.loss)
-        var = problem.wrt_symbols(wrt)
+        var = _named(problem, wrt)
         self.var_shape, self.out_shape = np.shape(var), problem.output_shape
         while len(self.var_shape) > 2 and self.var_shape[-1] == 1:  # a (kh, kw, 1, 1) kernel
             self.var_shape = self.var_shape[:-1]
@@ -123,9 +123,7 @@ class _Expected:
                 values[0, :] = row
                 self.labels = lambda i, j: to_text(derivative_symbol(loss, var_vec[j]))
             else:
-                if len(self.var_shape) > 2:
-                    raise InvalidValueError("a multi-channel gradient has no single matrix form")
-                shape = self.var_shape if len(self.var_shape) == 2 else (len(row), 1)
+                shape = _matrix_form(self.var_shape) if len(self.var_shape) >= 2 else (len(row), 1)
                 values = np.empty(len(row), dtype=object)
                 values[:] = row
                 values = values.reshape(shape, order="F")
@@ -133,9 +131,7 @@ class _Expected:
                     loss, var_vec[i + j * shape[0]]))
         else:
             y = np.asarray(problem.forward().array, dtype=object)
-            if y.ndim > 2:
-                raise InvalidValueError("a multi-channel output has no single matrix form")
-            shape = y.shape if y.ndim == 2 else (y.size, 1)
+            shape = _matrix_form(y.shape) if y.ndim >= 2 else (y.size, 1)
             values = y.reshape(shape, order="F")
             self.labels = lambda i, j: to_text(out_vec[i + j * shape[0]])
         cache = {}
@@ -149,6 +145,21 @@ class _Expected:
     def label(self, flat_index):
         i, j = divmod(int(flat_index), self.values.shape[1])
         return self.labels(i, j)
+
+
+def _matrix_form(shape):
+    """The matrix an array of ``shape`` is written as: itself when 2-D; ``(H, W, C, ...)`` as
+    its channels side by side, ``(H, W * C * ...)`` (``reshape(..., order="F")``)."""
+    return (int(shape[0]), int(np.prod(shape[1:])))
+
+
+def _named(problem, wrt):
+    """The variable's entries as names (a parameter given by its values is labelled by name)."""
+    var = problem.wrt_symbols(wrt)
+    if all(getattr(v, "is_Symbol", False) for v in np.ravel(var)):
+        return var
+    name = wrt[1] if isinstance(wrt, tuple) else wrt
+    return symbol_array(getattr(problem.names, name), np.shape(var))
 
 
 def _quantities_for(written, problem, wrt, numbers=None):
@@ -182,7 +193,8 @@ def _layout_shapes(quantity, problem, wrt):
     """``(shape, correct)`` of every layout :func:`_arrangements` tries, from shapes alone.
 
     ``correct`` marks the layouts without a mistake (the shapes an error message lists).
-    A quantity with no matrix form (a multi-channel gradient or output) has none.
+    A multi-channel output or gradient is written with its channels side by side
+    (:func:`_matrix_form`).
     """
     var_shape = np.shape(problem.wrt_symbols(wrt))
     while len(var_shape) > 2 and var_shape[-1] == 1:  # a (kh, kw, 1, 1) kernel, as _Expected
@@ -195,9 +207,7 @@ def _layout_shapes(quantity, problem, wrt):
     if family == "row":
         return [((1, n_var), True), ((n_var, 1), False)]
     shape = var_shape if family == "shaped" else out_shape
-    if len(shape) > 2:
-        return []
-    m, n = shape if len(shape) == 2 else (int(shape[0]), 1)
+    m, n = _matrix_form(shape) if len(shape) >= 2 else (int(shape[0]), 1)
     out = [((m, n), True)]
     if n != 1 or m != 1:
         out.append(((n, m), n == 1))

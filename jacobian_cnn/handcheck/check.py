@@ -116,13 +116,18 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
     x : tuple of int or array_like
         The input shape, or a numeric input (needed for max pooling and ReLU; its values are
         substituted when the written matrix holds numbers).
-    wrt : str
-        ``"input"`` or a parameter name (``"kernel"``, ``"weight"``, ``"bias"``).
+    wrt : str or (int, str)
+        ``"input"`` or a parameter name (``"kernel"``, ``"weight"``, ``"bias"``); for a
+        :class:`~jacobian_cnn.Chain`, ``(layer_index, name)`` (0-based): ``(0, "kernel")`` is
+        the first layer's kernel, and the gradient ``dJ/dK1`` is checked through the whole
+        network (``grad_values`` is then ``∂J/∂y`` at the network's output).
     quantity : str
         ``"auto"`` (default: decided from the symbols and the shape) or a key of
         :data:`QUANTITIES`.
-    which : int
-        For LaTeX text with several matrices, which one (default: the last).
+    which : int or "channels"
+        For LaTeX text with several matrices, which one (default: the last); ``"channels"``:
+        every matrix is one channel of a multi-channel output or gradient
+        (:func:`as_written_matrix`).
     max_entries : int
         Largest problem checked: the entries of its Jacobian ``d vec(y) / d vec(wrt)``
         (default :data:`MAX_CHECK_ENTRIES`), tested from shapes before anything is built.
@@ -179,7 +184,7 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
     problem = problem_for(declared)
     if quantity != "auto" and quantity not in QUANTITIES:
         raise InvalidValueError(f"quantity must be 'auto' or one of {sorted(QUANTITIES)}, got {quantity!r}")
-    problem.check_wrt(wrt)
+    wrt = problem.check_wrt(wrt)  # (0, "kernel") of a single layer is "kernel"
     _check_problem_size(problem, wrt, max_entries)
     numbers.check_sizes(problem)
     W, source = as_written_matrix(unwrap_written(written), which=which)
@@ -250,10 +255,13 @@ def _check_size_from_shapes(layer, x, wrt, max_entries):
         raise SizeLimitError(f"the input has {n_in:,} entries; symbolic matrices are for teaching "
                              f"sizes (limit {symbolic.MAX_SYMBOLIC_SIZE:,} entries, "
                              "jacobian_cnn.symbolic.jacobians.MAX_SYMBOLIC_SIZE)")
-    params = getattr(layer, "params", {}) if wrt != "input" else {}
-    if wrt != "input" and wrt not in params:
-        return
     layers = layer.layers if isinstance(layer, Chain) else [layer]
+    index, name = wrt if isinstance(wrt, tuple) and len(wrt) == 2 else (0, wrt)
+    if not isinstance(index, numbers.Integral) or not 0 <= index < len(layers):
+        return  # SymbolicProblem names the bad wrt
+    params = getattr(layers[index], "params", {}) if name != "input" else {}
+    if name != "input" and (name not in params or (len(layers) > 1 and not isinstance(wrt, tuple))):
+        return
     if not all(type(lay) in SUPPORTED_LAYERS for lay in layers):
         return  # SymbolicProblem names the layer with no symbolic rule
     if isinstance(x, tuple):
@@ -267,7 +275,7 @@ def _check_size_from_shapes(layer, x, wrt, max_entries):
         y = layer.forward(probe)
     except JacobianCNNError:  # the layer refuses this input on purpose; SymbolicProblem, which runs
         return              # the same forward pass, reports it (any other exception is a bug)
-    n_var = n_in if wrt == "input" else int(np.size(params[wrt]))
+    n_var = n_in if name == "input" else int(np.size(params[name]))
     _refuse_size(f"{layer!r} on a {'x'.join(map(str, shape))} input", int(np.size(y)), n_var,
                  max_entries)
 

@@ -10,6 +10,7 @@ from jacobian_cnn.errors import SizeLimitError
 from jacobian_cnn.handcheck.candidates import _SHIFTS, _family
 from jacobian_cnn.handcheck.numeric import require_values
 from jacobian_cnn.handcheck.patterns import entry_patterns
+from jacobian_cnn.handcheck.problems import wrt_name
 from jacobian_cnn.handcheck.report import CheckReport, EntryDiff, Mistake
 from jacobian_cnn.handcheck.wording import field_message, kind
 from jacobian_cnn.symbolic.latex import require_sympy, to_text
@@ -44,7 +45,7 @@ def _report(reading, declared, wrt, source, max_simplify_ops, compare):
     arrangement, arranged = reading.arrangement, reading.arranged
     letters = {"input": problem.names.input, "kernel": problem.names.kernel,
                "weight": problem.names.weight, "bias": problem.names.bias}
-    var, out, loss = letters[wrt], problem.names.output, problem.names.loss
+    var, out, loss = letters[wrt_name(wrt)], problem.names.output, problem.names.loss
     titles = {"jacobian": f"d vec({out}) / d vec({var})",
               "jacobian_labels": f"the labels of d vec({out}) / d vec({var})",
               "gradient": f"d{loss}/d{var} in {var}'s shape",
@@ -83,7 +84,7 @@ def _report(reading, declared, wrt, source, max_simplify_ops, compare):
     for k in reading.variant[0]:
         mistakes.append(_variant_mistake(k, W, reading.base, arrangement, arranged))
     mistakes = _merge_order_mistakes(mistakes)
-    mistakes += entry_patterns(diffs, quantity, W, arranged, E, src, (loss, out, var), wrt)
+    mistakes += entry_patterns(diffs, quantity, W, arranged, E, src, (loss, out, var), wrt_name(wrt))
     report.mistakes = mistakes
     return report
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.symbolic.jacobians import as_rational
-from jacobian_cnn.symbolic.latex import to_text
+from jacobian_cnn.symbolic.latex import require_sympy, to_text
 
 DEFAULT_TOLERANCE = 1e-9
 """Numeric entries ``w`` and ``c`` agree when ``|w - c| <= tolerance * max(1, |c|)``."""
@@ -87,8 +87,19 @@ class Numbers:
                 replace[s] = as_rational(values[idx])
         flat = E.values.ravel()
         for k, v in enumerate(flat):
-            flat[k] = v.xreplace(replace) if replace else v
+            flat[k] = _logistic(v.xreplace(replace)) if replace else v
         E.values = flat.reshape(E.values.shape)
+
+
+def _logistic(value):
+    """``value`` with the symbolic sigmoid ``sigma(t)`` written as ``1 / (1 + exp(-t))``, so
+    that a network's entries become numbers once every name has a value (shown to 15 digits)."""
+    sympy = require_sympy()
+    sigma = sympy.Function("sigma")
+    if not value.has(sigma):
+        return value
+    value = value.replace(sigma, lambda t: 1 / (1 + sympy.exp(-t)))
+    return value if value.free_symbols else value.evalf(15)
 
 
 class _Comparer:

@@ -58,8 +58,8 @@ def _uniform_factor(diffs, arranged):
     for d in diffs:
         if d.correct == 0 or d.written == 0:
             return None
-        ratio = sympy.cancel(d.written / d.correct)
-        if not ratio.is_Rational:
+        ratio = _simple_ratio(sympy.cancel(d.written / d.correct))
+        if ratio is None:
             return None
         ratios.add(ratio)
         if len(ratios) > 1:
@@ -72,6 +72,19 @@ def _uniform_factor(diffs, arranged):
                    f"{every} {to_text(ratio)} times the correct one (one factor throughout); e.g. "
                    f"{example.label}: you wrote {to_text(example.written)}, correct is "
                    f"{to_text(example.correct)}")
+
+
+def _simple_ratio(ratio, rtol=1e-4, largest_denominator=100):
+    """``ratio`` as an exact rational: itself, or, for decimals written by hand (a float
+    ratio), the nearest fraction with a small denominator within ``rtol``; else ``None``."""
+    sympy = require_sympy()
+    if ratio.is_Rational:
+        return ratio
+    if not ratio.is_number or not ratio.is_real:
+        return None
+    value = float(ratio)
+    snapped = sympy.Rational(value).limit_denominator(largest_denominator)
+    return snapped if snapped != 0 and abs(float(snapped) - value) <= rtol * abs(value) else None
 
 
 def _term_patterns(diffs, quantity, letters, wrt):

@@ -86,6 +86,11 @@ def _problem_factory(problem, layer, x, options):
     return make
 
 
+def wrt_name(wrt):
+    """The parameter name of ``wrt`` (``"input"``, ``"kernel"``, ... or ``(layer_index, name)``)."""
+    return wrt[1] if isinstance(wrt, tuple) else wrt
+
+
 def _roles(problem, wrt):
     """Roles whose letters may be detected from the written matrix."""
     roles = ["input", "loss"]

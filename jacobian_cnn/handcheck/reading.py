@@ -31,8 +31,11 @@ def as_written_matrix(written, *, which=-1):
         within 1e-12); nested lists/arrays of strings (each parsed by
         :func:`jacobian_cnn.symbolic.latex.parse_expression`), numbers or SymPy
         expressions. A 1-D sequence is a row.
-    which : int
-        For LaTeX text with several matrices, which one (default: the last).
+    which : int or "channels"
+        For LaTeX text with several matrices, which one (default: the last). ``"channels"``:
+        every matrix of the text is one channel (all of one shape ``H x W``), read side by
+        side as one ``H x (W C)`` matrix, the form a multi-channel array ``(H, W, C)`` takes
+        here (``reshape(H, W * C, order="F")``).
 
     Returns
     -------
@@ -48,7 +51,10 @@ def as_written_matrix(written, *, which=-1):
     """
     sympy = require_sympy()
     source = ""
-    if isinstance(written, str):
+    if isinstance(written, str) and which == "channels":
+        rows, n_sources = _channels(written)
+        source = f" ({n_sources} matrices, one per channel, side by side)" if n_sources > 1 else ""
+    elif isinstance(written, str):
         matrix, n_sources = _read_matrix(written, which)
         if n_sources > 1:
             index = which % n_sources
@@ -83,6 +89,18 @@ def as_written_matrix(written, *, which=-1):
     for (i, j), value in np.ndenumerate(entries):
         out[i, j] = _canonical(value)
     return out, source
+
+
+def _channels(text):
+    """The rows of every matrix of ``text`` side by side, and how many there are."""
+    first, n_sources = _read_matrix(text, 0)
+    blocks = [first] + [_read_matrix(text, k)[0] for k in range(1, n_sources)]
+    shapes = {block.shape for block in blocks}
+    if len(shapes) > 1:
+        raise InvalidValueError(f"the {n_sources} matrices read as channels must have one shape, "
+                                f"got {' and '.join(f'{m}x{n}' for m, n in sorted(shapes))}")
+    return [sum((block.row(i).tolist()[0] for block in blocks), []) for i in range(first.rows)], \
+        n_sources
 
 
 def _nested_rows(written):

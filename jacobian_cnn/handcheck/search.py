@@ -20,6 +20,7 @@ from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.handcheck.candidates import _arrangements, _Expected, _family, _quantities_for, _variants
 from jacobian_cnn.handcheck.conventions import CHOICES
 from jacobian_cnn.handcheck.numeric import Numbers
+from jacobian_cnn.handcheck.problems import wrt_name
 from jacobian_cnn.handcheck.rewrite import has_zero_index, renamed
 from jacobian_cnn.ops.dense import Dense
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D
@@ -70,7 +71,7 @@ def _alternatives(declared, problem, W, can_rebuild):
 def _expected_toggles(conv, quantity, wrt):
     """The layout toggles (kinds of :func:`_arrangements`) that ``conv`` makes correct."""
     family = _family(quantity)
-    weight_out_in = conv.weight_orientation == "out_in" and wrt == "weight"
+    weight_out_in = conv.weight_orientation == "out_in" and wrt_name(wrt) == "weight"
     out = set()
     if family == "jacobian":
         if conv.vec_order == "C":
@@ -163,9 +164,8 @@ def search(W, problem_for, declared, wrt, quantity, numbers: Numbers, can_rebuil
 def _expected(variant, quantity, wrt, numbers, problem, compare):
     try:
         E = _Expected(variant[1](), quantity, wrt)
-    except InvalidValueError:  # refused on purpose: no matrix form for this quantity (a
-        return None            # multi-channel output) or a variant not modelled (shifted windows
-        # need zero padding); a size limit or any other error propagates
+    except InvalidValueError:  # refused on purpose: a variant not modelled (shifted windows
+        return None            # need zero padding); a size limit or any other error propagates
     if compare.numeric:
         numbers.substitute(E, problem)
     return E

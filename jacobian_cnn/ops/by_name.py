@@ -24,16 +24,19 @@ from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh
 from jacobian_cnn.ops.activations_more import ELU, GELU, Dropout, Identity, LeakyReLU, LogSoftmax, Softplus
 from jacobian_cnn.ops.conv import Conv2D
+from jacobian_cnn.ops.conv_nd import Conv1D, Conv3D
+from jacobian_cnn.ops.conv_transpose import ConvTranspose1D, ConvTranspose2D, ConvTranspose3D
 from jacobian_cnn.ops.dense import Dense
 from jacobian_cnn.ops.losses import MSELoss, SoftmaxCrossEntropy
 from jacobian_cnn.ops.normalization import BatchNorm2D, LayerNorm
 from jacobian_cnn.ops.padding import ConstantPad2D, ReflectionPad2D, ReplicationPad2D, ZeroPad2D
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D
+from jacobian_cnn.ops.pooling_nd import AvgPool1D, AvgPool3D, MaxPool1D, MaxPool3D
 from jacobian_cnn.ops.resample import AdaptiveAvgPool2D, GlobalAvgPool2D, Upsample
 from jacobian_cnn.ops.reshape import Flatten
 
-__all__ = ["LAYER_CLASSES", "MODEL_OP_NAMES", "OP_NAMES", "PARAMETERS", "SHORT_NAMES", "make_layer",
-           "op_name"]
+__all__ = ["GRID_OP_NAMES", "LAYER_CLASSES", "MODEL_OP_NAMES", "OP_NAMES", "PARAMETERS", "SHORT_NAMES",
+           "make_layer", "op_name"]
 
 OP_NAMES = ("conv", "avgpool", "maxpool", "flatten", "dense", "relu", "sigmoid", "tanh",
             "softmax", "mse", "xent")
@@ -66,6 +69,16 @@ LAYER_CLASSES = {"conv": Conv2D, "avgpool": AvgPool2D, "maxpool": MaxPool2D, "fl
                  "softplus": Softplus, "logsoftmax": LogSoftmax}
 """Each operation's layer class."""
 
+# 1-D, 3-D and transposed window layers (issue 14, part B). Accepted by op_name and
+# make_layer (the case table, verify's table rows); not yet offered by show/check/explore.
+GRID_OP_NAMES = ("conv1d", "conv3d", "convtranspose1d", "convtranspose2d", "convtranspose3d",
+                 "avgpool1d", "avgpool3d", "maxpool1d", "maxpool3d")
+"""The N-dimensional window layers' names (:mod:`jacobian_cnn.ops.window_nd`)."""
+PARAMETERS.update({name: ("kernel", "bias") for name in GRID_OP_NAMES if name.startswith("conv")})
+LAYER_CLASSES.update(zip(GRID_OP_NAMES, (Conv1D, Conv3D, ConvTranspose1D, ConvTranspose2D,
+                                         ConvTranspose3D, AvgPool1D, AvgPool3D, MaxPool1D, MaxPool3D),
+                         strict=True))
+
 
 def op_name(name):
     """The one spelling of an operation name (``avg`` -> ``avgpool``, ``max`` -> ``maxpool``).
@@ -77,7 +90,7 @@ def op_name(name):
     """
     if isinstance(name, str) and name in SHORT_NAMES:
         return SHORT_NAMES[name]
-    if isinstance(name, str) and (name in OP_NAMES or name in MODEL_OP_NAMES):
+    if isinstance(name, str) and name in OP_NAMES + GRID_OP_NAMES + MODEL_OP_NAMES:
         return name
     raise InvalidValueError(f"op must be one of {', '.join(OP_NAMES + MODEL_OP_NAMES)} (avg and max "
                             f"are short for avgpool and maxpool), got {name!r}")
@@ -109,6 +122,6 @@ def make_layer(op, params, options):
         arrays = {name: params[name] for name in PARAMETERS.get(op, ()) if params.get(name) is not None}
         return LAYER_CLASSES[op](**arrays, **options)
     arrays = [params.get(name) for name in PARAMETERS.get(op, ())]  # bias may be missing: None
-    if op in ("avgpool", "maxpool"):
+    if "pool" in op:
         arrays = [options.pop("window")]
     return LAYER_CLASSES[op](*arrays, **options)

@@ -176,7 +176,10 @@ class SymbolicProblem:
         return x_numeric, shape
 
     def _letter(self, name):
-        """Letter of the named entries of ``name`` ("input", "kernel", "weight" or "bias")."""
+        """Letter of the named entries of ``name`` ("input", "kernel", "weight" or "bias"; or
+        ``(layer_index, name)``, written with its layer as ``k[1]``)."""
+        if isinstance(name, tuple):
+            return f"{getattr(self.names, name[1])}[{name[0] + 1}]"
         return getattr(self.names, name)
 
     def _tags(self):
@@ -208,10 +211,26 @@ class SymbolicProblem:
         return f"{what} on a {shape_text(self.input_shape)} input"
 
     def check_wrt(self, wrt):
-        """Validate ``wrt`` (``"input"``, or a parameter of a single layer) and return it."""
+        """Validate ``wrt`` and return it.
+
+        ``"input"``; a parameter name (``"kernel"``, ``"weight"``, ``"bias"``) of a single
+        layer; or ``(layer_index, name)``, a parameter of one layer of a chain (0-based: the
+        first layer's kernel is ``(0, "kernel")``; on a single layer it is the same as
+        ``name``).
+        """
+        if isinstance(wrt, tuple) and len(wrt) == 2 and isinstance(wrt[0], numbers.Integral) \
+                and not isinstance(wrt[0], bool) and isinstance(wrt[1], str):
+            index, name = int(wrt[0]), wrt[1]
+            if 0 <= index < len(self.rules) and name in self.rules[index].params:
+                return name if len(self.rules) == 1 else (index, name)
+            layers = [f"the {n} of layer {i + 1} (wrt=({i}, {n!r}))"
+                      for i, rule in enumerate(self.rules) for n in rule.params]
+            raise InvalidValueError(f"wrt {wrt!r} names no parameter of {self!r}; its parameters "
+                                    f"are {', '.join(layers) or 'none'}")
         allowed = {"input"} | (set(self.rules[0].params) if len(self.rules) == 1 else set())
         if wrt not in allowed:
-            extra = "" if len(self.rules) == 1 else " (a chain is differentiated wrt its input)"
+            extra = "" if len(self.rules) == 1 else \
+                " (a chain's parameter is named (layer_index, name), e.g. (0, 'kernel'))"
             raise InvalidValueError(f"wrt must be one of {sorted(allowed)}, got {wrt!r}{extra}")
         return wrt
 
@@ -227,15 +246,24 @@ class SymbolicProblem:
     def wrt_symbols(self, wrt="input"):
         """Named entries of the differentiation variable, in its own shape."""
         wrt = self.check_wrt(wrt)
-        return self.input_symbols if wrt == "input" else self.rules[0].params[wrt]
+        if wrt == "input":
+            return self.input_symbols
+        index, name = wrt if isinstance(wrt, tuple) else (0, wrt)
+        return self.rules[index].params[name]
 
     def _sparse_jacobian(self, wrt):
         key = ("jacobian", wrt)
         if key not in self._cache:
             xs = self._inputs()
-            J = self.rules[-1].jacobian(xs[-1], wrt if len(self.rules) == 1 else "input")
-            for rule, x in zip(self.rules[-2::-1], xs[-2::-1], strict=True):
-                J = J @ rule.jacobian(x, "input")
+            if isinstance(wrt, tuple):  # a chain's parameter: J_L ... J_{k+1} @ J_k^{param}
+                index, name = wrt
+                J = self.rules[index].jacobian(xs[index], name)
+                for rule, x in zip(self.rules[index + 1:], xs[index + 1:], strict=True):
+                    J = rule.jacobian(x, "input") @ J
+            else:
+                J = self.rules[-1].jacobian(xs[-1], wrt if len(self.rules) == 1 else "input")
+                for rule, x in zip(self.rules[-2::-1], xs[-2::-1], strict=True):
+                    J = J @ rule.jacobian(x, "input")
             self._cache[key] = J
         return self._cache[key]
 
