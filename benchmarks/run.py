@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import jacobian_cnn as jc  # noqa: E402
-from jacobian_cnn.cases import BENCHMARK_CASES  # noqa: E402
+from jacobian_cnn.cases import BENCHMARK_CASES, GRID_BENCHMARK_CASES  # noqa: E402
 from jacobian_cnn.compare.layout import to_layout  # noqa: E402
 from jacobian_cnn.compare.torch_layers import torch_layer  # noqa: E402
 from jacobian_cnn.compare.translation import BACKEND_LAYOUTS  # noqa: E402
@@ -191,6 +191,32 @@ def measure_jacobian(case, layer, x, wrt, torch, repeat, bandwidth):
     del J, J_torch  # that call was the warm-up
     row["jacrev"] = median_ms(lambda: jac(at), max(3, repeat // 4), warmup=False)
     return row
+
+
+def measure_grid_layer(case, repeat, bandwidth):
+    """Rows of a large N-D layer (``GRID_BENCHMARK_CASES``): every Jacobian against the bound.
+
+    Their dense Jacobians are far beyond ``torch.func.jacrev`` (the tests compare these
+    layers with torch at small sizes)."""
+    layer, x = build(case)
+    rows = []
+    for wrt in ("input", "kernel"):
+        build_ms = median_ms(lambda wrt=wrt: layer.jacobian(x, wrt=wrt), repeat)
+        J, peak = peak_bytes(lambda wrt=wrt: layer.jacobian(x, wrt=wrt))
+        value_index = J.data.itemsize + J.indices.itemsize
+        rows.append(dict(case=case.id, kind=case.op, wrt=wrt, shape=J.shape, nnz=J.nnz,
+                         bytes=J.nnz * value_index, index=J.indices.dtype.name, total=csr_bytes(J),
+                         peak=peak, build=build_ms, bound=J.nnz * value_index / bandwidth * 1e3,
+                         jacrev=None, jacrev_note="n/a (dense)", forward=None))
+        del J
+    return rows
+
+
+def grid_target_lines(grid):
+    """The N-D layers' target: each Jacobian over 50 MB within 2x of the fresh-memory bound."""
+    return [f"  {verdict(r['build'] / r['bound'] <= 2)}  N-D Jacobian over 50 MB within 2x of the "
+            f"fresh-memory bound: {r['case']} ({r['wrt']}, {r['bytes'] / MB:.0f} MB): "
+            f"{r['build'] / r['bound']:.2f}x" for r in grid if r["bytes"] > 50 * MB]
 
 
 def check_against_torch(J, J_torch, layer, x, wrt, name):
@@ -416,7 +442,7 @@ def target_lines(layers, lenet, scaling):
     return lines
 
 
-def print_report(info, bandwidth, layers, lenet, scaling):
+def print_report(info, bandwidth, layers, lenet, scaling, grid=()):
     layer_part = [] if not layers else [
         f"fresh-memory write bandwidth (numpy, new 256 MiB array, median): {bandwidth / 1e9:.2f} GB/s",
         "bound = nnz x (value + index bytes) / that bandwidth: writing the matrix once into fresh memory",
@@ -425,13 +451,17 @@ def print_report(info, bandwidth, layers, lenet, scaling):
         *layer_table(layers),
         "",
     ]
+    grid_part = [] if not grid else ["1-D / 3-D / transposed layers (ops/window_nd.py)",
+                                     *layer_table(grid), ""]
     lines = [
         f"jacobian_cnn benchmark: {info}",
         "",
         *layer_part,
+        *grid_part,
         *(lenet_lines(lenet) + [""] if lenet else []),
         *(scaling_lines(scaling) + [""] if scaling else []),
         *target_lines(layers, lenet, scaling),
+        *grid_target_lines(grid),
     ]
     print("\n".join(lines))
 
@@ -463,13 +493,17 @@ def main(argv=None):
     for case in [] if args.lenet else LAYER_CASES:
         print(f"... {case.id}", file=sys.stderr, flush=True)
         layers += measure_layer(case, torch, repeat, bandwidth)
+    grid = []
+    for case in [] if args.lenet else GRID_BENCHMARK_CASES:
+        print(f"... {case.id}", file=sys.stderr, flush=True)
+        grid += measure_grid_layer(case, repeat, bandwidth)
     print("... LeNet-5", file=sys.stderr, flush=True)
     lenet = measure_lenet(torch, lenet_repeat, rng)
     scaling = []
     if not (args.quick or args.lenet):
         print("... scaling", file=sys.stderr, flush=True)
         scaling = measure_scaling(max(5, repeat * 2 // 3), bandwidth, rng)
-    print_report(info, bandwidth, layers, lenet, scaling)
+    print_report(info, bandwidth, layers, lenet, scaling, grid)
 
 
 if __name__ == "__main__":

@@ -19,12 +19,20 @@ from jacobian_cnn.errors import (
     SizeLimitError,
 )
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh
+from jacobian_cnn.ops.activations_more import ELU, GELU, Dropout, Identity, LeakyReLU, LogSoftmax, Softplus
+from jacobian_cnn.ops.branches import Add, Concat, Residual
 from jacobian_cnn.ops.conv import Conv2D
+from jacobian_cnn.ops.conv_nd import Conv1D, Conv3D
+from jacobian_cnn.ops.conv_transpose import ConvTranspose1D, ConvTranspose2D, ConvTranspose3D
 from jacobian_cnn.ops.dense import Dense
 from jacobian_cnn.ops.geometry import PADDING_MODES, WindowGeometry
 from jacobian_cnn.ops.layer import Layer
 from jacobian_cnn.ops.losses import MSELoss, SoftmaxCrossEntropy
+from jacobian_cnn.ops.normalization import BatchNorm2D, LayerNorm
+from jacobian_cnn.ops.padding import ConstantPad2D, ReflectionPad2D, ReplicationPad2D, ZeroPad2D
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D, switches_jacobian
+from jacobian_cnn.ops.pooling_nd import AvgPool1D, AvgPool3D, MaxPool1D, MaxPool3D
+from jacobian_cnn.ops.resample import AdaptiveAvgPool2D, GlobalAvgPool2D, Upsample
 from jacobian_cnn.ops.reshape import FLATTEN_ORDERS, Flatten
 from jacobian_cnn.permutations import commutation_matrix
 from jacobian_cnn.vec import as_parameter_shape, unvec, vec, vec_index
@@ -40,6 +48,13 @@ __all__ = [
     "Conv2D", "Dense", "Layer", "PADDING_MODES", "WindowGeometry", "MSELoss", "SoftmaxCrossEntropy",
     "AvgPool2D", "MaxPool2D", "switches_jacobian", "FLATTEN_ORDERS", "Flatten",
     "as_parameter_shape", "commutation_matrix", "unvec", "vec", "vec_index",
+    # layers of imported PyTorch models (issue 14 part A)
+    "BatchNorm2D", "LayerNorm", "Dropout", "Identity", "ConstantPad2D", "ZeroPad2D",
+    "ReflectionPad2D", "ReplicationPad2D", "Upsample", "AdaptiveAvgPool2D", "GlobalAvgPool2D",
+    "LeakyReLU", "ELU", "GELU", "Softplus", "LogSoftmax", "Add", "Residual", "Concat",
+    # 1-D, 3-D and transposed window layers (issue 14, part B)
+    "Conv1D", "Conv3D", "ConvTranspose1D", "ConvTranspose2D", "ConvTranspose3D",
+    "AvgPool1D", "AvgPool3D", "MaxPool1D", "MaxPool3D",
 ]
 
 
@@ -48,9 +63,11 @@ _SUBMODULES = ("compare", "symbolic", "handcheck", "classical", "training", "plo
 """Reached as attributes (``jc.compare``, ``jc.symbolic`` ...), imported on first use."""
 
 
-_LAZY_FUNCTIONS = {"check": ("handcheck.check", "check_derivation"), "explore": ("explorer", "explore")}
+_LAZY_FUNCTIONS = {"check": ("handcheck.check", "check_derivation"), "explore": ("explorer", "explore"),
+                   "from_torch": ("compare.from_torch", "from_torch"),
+                   "to_torch": ("compare.from_torch", "to_torch")}
 """Functions reached as attributes and imported on first use (``jc.check``: the hand checker;
-``jc.explore``: the explorer page)."""
+``jc.explore``: the explorer page; ``jc.from_torch`` / ``jc.to_torch``: PyTorch models, in and out)."""
 
 
 def __getattr__(name):

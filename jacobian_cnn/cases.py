@@ -22,7 +22,9 @@ case draws: ``kernel`` (a shape), ``bias`` (``False`` for none), ``n_out``.
 :data:`CASES` are the configurations of the seeds and of the package's conventions,
 :data:`PARITY_CASES` those of the hyperparameters added for parity with PyTorch
 (conv ``groups`` and ``padding_mode``, pooling ``ceil_mode`` and ``divisor_override``),
-:data:`BENCHMARK_CASES` the large layers of ``benchmarks/run.py``.
+:data:`MODEL_CASES` those of the layers of imported PyTorch models (normalization, dropout,
+padding, resampling, more activations), :data:`BENCHMARK_CASES` the large layers of
+``benchmarks/run.py``.
 
 Examples
 --------
@@ -40,12 +42,14 @@ import numpy as np
 
 from jacobian_cnn.ops.by_name import PARAMETERS, make_layer
 
-__all__ = ["ALL_CASES", "BENCHMARK_CASES", "CASES", "PARITY_CASES", "X_KINDS", "Case", "draw_input"]
+__all__ = ["ALL_CASES", "BENCHMARK_CASES", "CASES", "GRID_BENCHMARK_CASES", "GRID_CASES", "MODEL_CASES",
+           "PARITY_CASES", "X_KINDS", "Case", "draw_input", "draw_model_params"]
 
 X_KINDS = ("normal", "ties", "zeros", "negative", "float32")
 """How a case draws its input: normal, small integers (ties), all zeros, all negative, float32."""
 
 _SHAPE_KEYS = ("kernel", "bias", "n_out")  # options that shape the drawn parameters
+_NOT_DIFFERENTIATED = ("target", "labels", "mask")  # drawn arrays without a Jacobian
 
 
 def draw_input(shape, kind, rng):
@@ -83,10 +87,11 @@ class Case:
         """The parameter arrays (kernel/bias, weight/bias, target, labels), drawn from ``seed + 1000``."""
         rng = np.random.default_rng(self.seed + 1000)
         o = self.options
-        if self.op == "conv":
+        if "kernel" in o:  # conv, and the N-D convolutions: C_out is the kernel's last axis
             p = {"kernel": rng.normal(size=o["kernel"])}
-            if o.get("bias", True):
-                p["bias"] = rng.normal(size=o["kernel"][3])
+            if o.get("bias", True):  # (times the groups for a transposed convolution)
+                transposed = self.op.startswith("convtranspose")
+                p["bias"] = rng.normal(size=o["kernel"][-1] * (o.get("groups", 1) if transposed else 1))
             return p
         if self.op == "dense":
             p = {"weight": rng.normal(size=(self.x_shape[0], o["n_out"]))}
@@ -99,7 +104,7 @@ class Case:
             n = self.x_shape[1] if len(self.x_shape) == 2 else None
             labels = rng.integers(0, self.x_shape[0], size=n)
             return {"labels": labels if n else int(labels)}
-        return {}
+        return draw_model_params(self.op, self.x_shape, o, rng)
 
     @property
     def layer_options(self):
@@ -115,7 +120,7 @@ class Case:
         """The variables with a Jacobian: ``"input"`` and each parameter the case draws."""
         drawn = self.params()
         return ("input", *(name for name in PARAMETERS.get(self.op, ())
-                           if name in drawn and name not in ("target", "labels")))
+                           if name in drawn and name not in _NOT_DIFFERENTIATED))
 
     @property
     def fd_ok(self):
@@ -234,6 +239,55 @@ PARITY_CASES = [
     Case("max-ceil-pad-value", "maxpool", (5, 5, 1), {"window": 2, "stride": 2, "padding": ((1, 0), (0, 1)), "ceil_mode": True, "pad_value": 0.0}, seed=3, x_kind="negative", torch=False),
 ]
 
+# ---- issue 14 part B: 1-D, 3-D and transposed window layers (jacobian_cnn.ops.window_nd) ----
+GRID_CASES = [
+    # Conv1D over (L, C[, N]), kernel (k, C_in / groups, C_out)
+    Case("conv1d-basic", "conv1d", (7, 2), {"kernel": (3, 2, 3)}),
+    Case("conv1d-stride-pad-dilation-batch", "conv1d", (9, 2, 2), {"kernel": (3, 2, 4), "stride": 2, "padding": 1, "dilation": 2}, seed=1, verify=True),
+    Case("conv1d-groups-asym-pad", "conv1d", (8, 4), {"kernel": (2, 2, 4), "groups": 2, "padding": ((2, 1),), "stride": 3}, seed=2, jax=True),
+    Case("conv1d-same-dilated", "conv1d", (6, 1, 2), {"kernel": (3, 1, 2), "padding": "same", "dilation": 2, "bias": False}, seed=3),
+    Case("conv1d-float32", "conv1d", (6, 3), {"kernel": (2, 3, 2), "padding": 1}, seed=4, x_kind="float32"),
+    # Conv3D over (D, H, W, C[, N]), kernel (kd, kh, kw, C_in / groups, C_out)
+    Case("conv3d-basic", "conv3d", (4, 3, 5, 2), {"kernel": (2, 2, 3, 2, 2)}, seed=5),
+    Case("conv3d-stride-pad-dilation-batch", "conv3d", (5, 4, 4, 2, 2), {"kernel": (3, 2, 2, 2, 3), "stride": (2, 1, 2), "padding": 1, "dilation": (1, 2, 1)}, seed=6, verify=True, jax=True),
+    Case("conv3d-groups", "conv3d", (3, 3, 3, 4), {"kernel": (2, 2, 2, 2, 2), "groups": 2, "padding": (1, 0, 1)}, seed=7),
+    # ConvTranspose2D over (H, W[, C[, N]]), kernel (kh, kw, C_in, C_out / groups)
+    Case("convT2d-basic", "convtranspose2d", (3, 4, 2), {"kernel": (3, 3, 2, 3)}, seed=8),
+    Case("convT2d-stride-pad-outpad-batch", "convtranspose2d", (3, 3, 2, 2), {"kernel": (3, 2, 2, 2), "stride": 2, "padding": 1, "output_padding": 1}, seed=9, verify=True),
+    Case("convT2d-dilation-groups-outpad<dilation", "convtranspose2d", (4, 3, 4), {"kernel": (2, 3, 4, 1), "groups": 2, "dilation": (2, 1), "stride": (1, 2), "padding": (1, 0), "output_padding": 1}, seed=10),
+    Case("convT2d-asym-pad", "convtranspose2d", (3, 3, 1), {"kernel": (3, 3, 1, 2), "stride": 2, "padding": ((1, 0), (0, 2))}, seed=11),
+    Case("convT2d-1x1-map", "convtranspose2d", (1, 1, 3), {"kernel": (2, 2, 3, 2)}, seed=12),
+    Case("convT2d-one-channel-map", "convtranspose2d", (2, 3), {"kernel": (2, 2, 1, 1), "stride": 2, "bias": False}, seed=13),
+    Case("convT2d-float32", "convtranspose2d", (3, 3, 2), {"kernel": (2, 2, 2, 2), "stride": 2}, seed=14, x_kind="float32"),
+    # ConvTranspose1D / 3D
+    Case("convT1d-stride3-outpad2", "convtranspose1d", (5, 2), {"kernel": (3, 2, 2), "stride": 3, "padding": 1, "output_padding": 2}, seed=15),
+    Case("convT1d-depthwise-dilation-batch", "convtranspose1d", (4, 4, 2), {"kernel": (2, 4, 1), "groups": 4, "stride": 2, "dilation": 3}, seed=16),
+    Case("convT3d-stride-pad-outpad", "convtranspose3d", (2, 3, 2, 2), {"kernel": (2, 2, 3, 2, 2), "stride": (2, 1, 2), "padding": (0, 1, 1), "output_padding": (1, 0, 0)}, seed=17, verify=True),
+    # AvgPool1D / 3D: padding in both divisor conventions, ceil_mode, divisor_override
+    Case("avg1d-pad", "avgpool1d", (9, 2), {"window": 3, "stride": 2, "padding": 1}, seed=18),
+    Case("avg1d-exclude-ceil-batch", "avgpool1d", (8, 2, 2), {"window": 3, "stride": 2, "padding": 1, "count_include_pad": False, "ceil_mode": True}, seed=19, verify=True, jax=True),
+    Case("avg1d-divisor-override", "avgpool1d", (6, 1), {"window": 2, "stride": 1, "divisor_override": 3}, seed=20),
+    Case("avg3d-basic", "avgpool3d", (4, 5, 4, 2), {"window": 2}, seed=21),
+    Case("avg3d-pad-exclude-ceil-batch", "avgpool3d", (5, 5, 5, 1, 2), {"window": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False}, seed=22, verify=True, jax=True),
+    Case("avg3d-float32", "avgpool3d", (3, 4, 4, 2), {"window": (1, 2, 2), "stride": (1, 1, 2)}, seed=23, x_kind="float32"),
+    # MaxPool1D / 3D: switches, dilation, ceil_mode, ties (PyTorch's row-major rule)
+    Case("max1d-pad-dilation", "maxpool1d", (9, 2), {"window": 3, "stride": 2, "padding": 1, "dilation": 2}, seed=24),
+    Case("max1d-ceil-batch", "maxpool1d", (7, 2, 3), {"window": 2, "ceil_mode": True}, seed=25),
+    Case("max1d-asym-pad-ceil", "maxpool1d", (8, 2), {"window": 3, "stride": 2, "padding": ((2, 0),), "ceil_mode": True}, seed=30, x_kind="negative", jax=True),
+    Case("max1d-ties-rowmajor", "maxpool1d", (8, 2), {"window": 3, "stride": 1, "tie": "row_major"}, seed=26, x_kind="ties"),
+    Case("max3d-basic", "maxpool3d", (4, 4, 4, 2), {"window": 2}, seed=27, verify=True),
+    Case("max3d-pad-dilation-ceil-batch", "maxpool3d", (5, 6, 5, 1, 2), {"window": (3, 2, 2), "stride": 2, "padding": 1, "dilation": (1, 2, 1), "ceil_mode": True}, seed=28),
+    Case("max3d-ties-rowmajor", "maxpool3d", (3, 4, 4, 2), {"window": 2, "stride": 1, "tie": "row_major"}, seed=29, x_kind="ties", jax=True),
+    Case("max3d-ties-colmajor", "maxpool3d", (3, 4, 4, 2), {"window": 2, "stride": 1}, seed=29, x_kind="ties", torch=False),
+]
+"""The 1-D, 3-D and transposed window layers (issue 14, part B), checked by ``tests/test_nd.py``."""
+
+GRID_BENCHMARK_CASES = [
+    # the large N-D layers of benchmarks/run.py (float32, no bias; each Jacobian over 50 MB); never run by the tests
+    Case("convT2d 32x32x32 4x4 32->16 stride 2 pad 1", "convtranspose2d", (32, 32, 32), {"kernel": (4, 4, 32, 16), "bias": False, "stride": 2, "padding": 1}, x_kind="float32"),
+    Case("conv3d 14x14x14x8 3x3x3 8->16 pad 1", "conv3d", (14, 14, 14, 8), {"kernel": (3, 3, 3, 8, 16), "bias": False, "padding": 1}, x_kind="float32"),
+]
+
 BENCHMARK_CASES = [
     # the large layers of benchmarks/run.py (float32, no bias); never run by the tests
     Case("LeNet conv1 32x32x1 5x5 1->6", "conv", (32, 32, 1), {**K(5, 5, 1, 6), "bias": False}, x_kind="float32"),
@@ -245,5 +299,60 @@ BENCHMARK_CASES = [
     Case("max pool 2x2/2 on 32x32x16", "maxpool", (32, 32, 16), {"window": 2}, x_kind="float32"),
 ]
 
-ALL_CASES = CASES + PARITY_CASES
-"""The cases the tests run: :data:`CASES` and :data:`PARITY_CASES`."""
+
+
+# --- the layers of imported PyTorch models (issue 14 part A) ---------------------------------
+
+
+def draw_model_params(op, x_shape, o, rng):
+    """The drawn arrays of the model layers: ``gamma``/``beta`` (``beta`` unless ``bias`` is
+    False), a dropout ``mask`` (``p`` of the entries dropped)."""
+    if op in ("batchnorm", "layernorm"):
+        shape = (x_shape[2],) if op == "batchnorm" else tuple(np.atleast_1d(o["normalized_shape"]))
+        p = {"gamma": rng.normal(size=shape)}
+        if o.get("bias", True):
+            p["beta"] = rng.normal(size=shape)
+        return p
+    if op == "dropout":
+        return {"mask": (rng.random(x_shape) >= o["p"]).astype(np.float64)}
+    return {}
+
+
+MODEL_CASES = [
+    # batch norm: training (a dense block per channel over H, W, N), eval (running statistics)
+    Case("batchnorm-train", "batchnorm", (3, 2, 2, 2), verify=True, bit_identical_to=("definition",)),
+    Case("batchnorm-train-one-sample", "batchnorm", (3, 3, 2), {"bias": False, "eps": 1e-3}, seed=1, bit_identical_to=("definition",)),
+    Case("batchnorm-eval", "batchnorm", (3, 2, 2, 2), {"training": False, "running_mean": (0.5, -1.0), "running_var": (2.0, 0.25)}, seed=2),
+    Case("batchnorm-train-float32", "batchnorm", (2, 3, 2, 2), seed=3, x_kind="float32", bit_identical_to=("definition",)),
+    # layer norm over a whole sample: maps (H, W, C) and vectors
+    Case("layernorm-maps", "layernorm", (2, 3, 2, 2), {"normalized_shape": (2, 3, 2)}, seed=4, bit_identical_to=("definition",)),
+    Case("layernorm-vectors", "layernorm", (5, 3), {"normalized_shape": (5,), "bias": False}, seed=5, bit_identical_to=("definition",)),
+    # dropout with an explicit mask, identity
+    Case("dropout-mask", "dropout", (3, 4, 2, 2), {"p": 0.4}, seed=6, verify=True),
+    Case("dropout-one-sample", "dropout", (2, 3, 2), {"p": 0.5}, seed=25),
+    Case("identity", "identity", (3, 2, 2), seed=7),
+    # padding
+    Case("zeropad", "zeropad", (3, 4, 2), {"padding": 1}, seed=8),
+    Case("constantpad-asym", "constantpad", (3, 4, 1, 2), {"padding": ((0, 2), (1, 0)), "value": 1.5}, seed=9),
+    Case("reflectionpad", "reflectionpad", (4, 3, 2), {"padding": ((1, 3), (2, 1))}, seed=10, verify=True),
+    Case("replicationpad-beyond-input", "replicationpad", (2, 3, 1, 2), {"padding": ((3, 1), (0, 4))}, seed=11),
+    # resampling: PyTorch's index rules
+    Case("upsample-nearest-x2", "upsample", (2, 3, 2), {"scale_factor": 2}, seed=12),
+    Case("upsample-nearest-size", "upsample", (3, 4, 1, 2), {"size": (5, 7)}, seed=13),
+    Case("upsample-bilinear", "upsample", (3, 3, 2), {"size": (5, 7), "mode": "bilinear"}, seed=14, verify=True),
+    Case("upsample-bilinear-corners", "upsample", (3, 4, 1, 2), {"scale_factor": 2, "mode": "bilinear", "align_corners": True}, seed=15, bit_identical_to=("definition",)),
+    Case("upsample-bilinear-down", "upsample", (5, 4, 2), {"size": (3, 2), "mode": "bilinear"}, seed=16),
+    Case("adaptiveavgpool-overlap", "adaptiveavgpool", (5, 7, 2), {"output_size": (3, 4)}, seed=17, verify=True),
+    Case("globalavgpool", "globalavgpool", (3, 4, 2, 2), seed=18),
+    # activations
+    Case("leakyrelu", "leakyrelu", (3, 4, 2), {"negative_slope": 0.2}, seed=19),
+    Case("elu", "elu", (3, 4, 2), {"alpha": 0.7}, seed=20),
+    Case("gelu", "gelu", (3, 4, 2), seed=21, bit_identical_to=("definition",)),
+    Case("gelu-tanh", "gelu", (5, 2), {"approximate": "tanh"}, seed=22, bit_identical_to=("definition",)),
+    Case("softplus", "softplus", (3, 4, 2), {"beta": 2.0, "threshold": 1.0}, seed=23, bit_identical_to=("definition",)),
+    Case("logsoftmax-batch", "logsoftmax", (4, 3), seed=24, verify=True, bit_identical_to=("definition",)),
+]
+
+ALL_CASES = CASES + PARITY_CASES + GRID_CASES + MODEL_CASES
+"""The cases the tests run: :data:`CASES`, :data:`PARITY_CASES`, :data:`GRID_CASES` and
+:data:`MODEL_CASES`."""

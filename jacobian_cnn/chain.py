@@ -29,6 +29,7 @@ Index conventions: :mod:`jacobian_cnn.vec`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -174,6 +175,10 @@ class Chain:
         sizes = _output_sizes(records, y)
         for i in reversed(range(len(self.layers))):
             layer, (x_in, cache) = self.layers[i], records[i]
+            if hasattr(layer, "_backward_rows"):  # a branch layer: rows pushed through each path
+                rows, params[i], steps = layer._backward_rows(x_in, rows, max_bytes)
+                trace.extend(dataclasses.replace(step, layer_index=i) for step in steps)
+                continue
             label = repr(layer)
             for name in layer.params:
                 J = _layer_jacobian(layer, x_in, name, cache, max_bytes)

@@ -11,11 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import reference as ref
+import reference_models as refm
 
-from jacobian_cnn.cases import ALL_CASES, CASES, PARITY_CASES, Case
+from jacobian_cnn.cases import CASES, MODEL_CASES, PARITY_CASES, Case
 from jacobian_cnn.ops.by_name import make_layer
 
-__all__ = ["ALL_CASES", "CASES", "OPS", "PARITY_CASES", "Case", "pick"]
+ALL_CASES = CASES + PARITY_CASES + MODEL_CASES
+"""The table's cases with an entry in ``OPS`` (the N-D layers' ``GRID_CASES`` have their own
+tests, ``test_nd.py``)."""
+
+__all__ = ["ALL_CASES", "CASES", "MODEL_CASES", "OPS", "PARITY_CASES", "Case", "pick"]
 
 
 def pick(o, keys):
@@ -129,3 +134,83 @@ OPS = {
                forward=lambda x, p, o: ref.softmax_cross_entropy(x, p["labels"])),
 }
 
+
+
+# --- the layers of imported PyTorch models (issue 14 part A): loop references in
+# reference_models.py, torch references in torch_reference_models.py ---
+
+def _torch_models():
+    import torch_reference_models
+
+    return torch_reference_models
+
+
+def _running(o):
+    return None if o.get("training", True) else (o["running_mean"], o["running_var"])
+
+
+def _norm_args(o):
+    return o.get("eps", 1e-5), _running(o)
+
+
+def _map_op(op, reference, forward):
+    return Op(_maker(op), lambda x, p, o: {"input": reference(x, o)},
+              lambda tr, x, p, o: {"input": _torch_models().map_jacobian(x, op, o)},
+              forward=lambda x, p, o: forward(x, o))
+
+
+def _elementwise_op(op):
+    return Op(_maker(op), lambda x, p, o: {"input": refm.elementwise_jacobian(x, op, o)},
+              lambda tr, x, p, o: {"input": _torch_models().elementwise_jacobian(x, op, o)},
+              forward=lambda x, p, o: refm.elementwise(x, op, o))
+
+
+def _pad_op(op, mode):
+    return _map_op(op, lambda x, o: refm.pad_jacobian(x, o["padding"], mode),
+                   lambda x, o: refm.pad(x, o["padding"], mode, o.get("value", 0.0)))
+
+
+def _upsample_options(o):
+    return pick(o, ("size", "scale_factor", "mode")) | {"align_corners": o.get("align_corners", False)}
+
+
+OPS.update({
+    "batchnorm": Op(
+        make=_maker("batchnorm"),
+        reference=lambda x, p, o: refm.normalization_jacobians(
+            x, "batchnorm", p["gamma"], p.get("beta"), *_norm_args(o)),
+        torch=lambda tr, x, p, o: _torch_models().batch_norm_jacobians(
+            x, p["gamma"], p.get("beta"), o.get("eps", 1e-5), o.get("training", True), _running(o)),
+        forward=lambda x, p, o: refm.normalization(x, "batchnorm", p["gamma"], p.get("beta"),
+                                                   *_norm_args(o)),
+        wrts=("input", "gamma", "beta"),
+    ),
+    "layernorm": Op(
+        make=_maker("layernorm"),
+        reference=lambda x, p, o: refm.normalization_jacobians(
+            x, "layernorm", p["gamma"], p.get("beta"), o.get("eps", 1e-5)),
+        torch=lambda tr, x, p, o: _torch_models().layer_norm_jacobians(
+            x, o["normalized_shape"], p["gamma"], p.get("beta"), o.get("eps", 1e-5)),
+        forward=lambda x, p, o: refm.normalization(x, "layernorm", p["gamma"], p.get("beta"),
+                                                   o.get("eps", 1e-5)),
+        wrts=("input", "gamma", "beta"),
+    ),
+    "dropout": Op(_maker("dropout"), lambda x, p, o: {"input": refm.dropout_jacobian(x, p["mask"], o["p"])},
+                  lambda tr, x, p, o: {"input": _torch_models().dropout_jacobian(x, p["mask"], o["p"])},
+                  forward=lambda x, p, o: refm.dropout(x, p["mask"], o["p"])),
+    "zeropad": _pad_op("zeropad", "constant"),
+    "constantpad": _pad_op("constantpad", "constant"),
+    "reflectionpad": _pad_op("reflectionpad", "reflection"),
+    "replicationpad": _pad_op("replicationpad", "replication"),
+    "upsample": _map_op("upsample", lambda x, o: refm.upsample_jacobian(x, **_upsample_options(o)),
+                        lambda x, o: refm.upsample(x, **_upsample_options(o))),
+    "adaptiveavgpool": _map_op("adaptiveavgpool",
+                               lambda x, o: refm.adaptive_avg_jacobian(x, o["output_size"]),
+                               lambda x, o: refm.adaptive_avg(x, o["output_size"])),
+    "globalavgpool": _map_op("globalavgpool", lambda x, o: refm.adaptive_avg_jacobian(x, 1),
+                             lambda x, o: refm.adaptive_avg(x, 1)),
+    **{op: _elementwise_op(op) for op in ("identity", "leakyrelu", "elu", "gelu", "softplus")},
+    "logsoftmax": Op(_maker("logsoftmax"), lambda x, p, o: {"input": refm.log_softmax_jacobian(x)},
+                     lambda tr, x, p, o: {"input": _torch_models().log_softmax_jacobian(x)},
+                     forward=lambda x, p, o: refm.log_softmax(x)),
+})

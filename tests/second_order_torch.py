@@ -14,7 +14,7 @@ from torch.func import hessian
 
 from jacobian_cnn.compare.layout import LAYOUTS, to_layout
 from jacobian_cnn.compare.torch_layers import torch_layer
-from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, translate_layers
+from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, param_layout, translate_layers
 
 
 def _native(t, layout):
@@ -42,7 +42,7 @@ def torch_scalar(layers, x, g=None):
     def phi(x_t, *params):
         by_layer = [{} for _ in layers]
         for (i, name), p in zip(keys, params, strict=True):
-            by_layer[i][name] = _native(p, BACKEND_LAYOUTS["torch"][name])
+            by_layer[i][name] = _native(p, param_layout(layers[i], name, "torch"))
         h = _native(x_t, BACKEND_LAYOUTS["torch"][x_kind])
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Using padding='same'")

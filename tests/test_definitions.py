@@ -2,7 +2,7 @@
 
 Each op module holds a readable definition of its Jacobians (entries ``(row, column,
 term)``, :mod:`jacobian_cnn.ops.layer`), evaluated by ``Layer.reference_jacobian``. For
-every case of ``cases.CASES + cases.PARITY_CASES`` and every ``wrt``, ``layer.jacobian``
+every case of ``cases.ALL_CASES`` and every ``wrt``, ``layer.jacobian``
 must store exactly the same entries (shape, ``indptr``, ``indices``) with exactly the
 same values, unless the case table says otherwise (``Case.bit_identical_to``: with a
 copying ``padding_mode`` several taps of one window read the same input entry; the
@@ -14,9 +14,7 @@ are compared with ``rtol=1e-15``, their pattern still exact.
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from cases import CASES, OPS, PARITY_CASES
-
-ALL_CASES = CASES + PARITY_CASES
+from cases import ALL_CASES, OPS
 
 CASE_WRTS = [pytest.param(case, wrt, id=f"{case.id}-{wrt}")
              for case in ALL_CASES for wrt in OPS[case.op].wrts

@@ -1,4 +1,4 @@
-"""Generic checks run over every case in ``cases.CASES`` and ``cases.PARITY_CASES``.
+"""Generic checks run over every case of the table (``cases.ALL_CASES``).
 
 Each Jacobian (wrt the input and every parameter) is compared with central finite
 differences, with the brute-force loop reference of ``reference.py`` and with
@@ -8,11 +8,10 @@ differences, with the brute-force loop reference of ``reference.py`` and with
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from cases import CASES, OPS, PARITY_CASES, pick
+from cases import ALL_CASES, OPS, pick
 
 import jacobian_cnn as jc
 
-ALL_CASES = CASES + PARITY_CASES
 CASE_WRTS = [pytest.param(case, wrt, id=f"{case.id}-{wrt}")
              for case in ALL_CASES for wrt in OPS[case.op].wrts
              if wrt == "input" or wrt in case.params()]

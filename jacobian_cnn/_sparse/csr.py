@@ -259,3 +259,15 @@ def csr_summing_duplicates(row_lengths, cols, vals, shape):
     J = sp.csr_array((np.array(vals).ravel(), cols.ravel().astype(index), indptr), shape=shape)
     J.sum_duplicates()  # sorts each row's columns, then adds equal neighbours (vectorized)
     return CSRParts.from_csr(J)
+
+
+def repeated_block_diagonal(block, n_blocks):
+    """:class:`CSRParts` with the canonical ``csr_array`` ``block`` repeated ``n_blocks`` times
+    on the diagonal (one block per channel and sample of a map-by-map linear layer)."""
+    m, n = block.shape
+    shape = (m * n_blocks, n * n_blocks)
+    if n_blocks == 0 or block.nnz == 0:
+        return empty(shape, block.dtype)
+    cols = block.indices[None, :] + (n * np.arange(n_blocks))[:, None]
+    vals = np.broadcast_to(block.data, cols.shape)
+    return csr_from_rows(np.tile(np.diff(block.indptr), n_blocks), cols, vals, shape)

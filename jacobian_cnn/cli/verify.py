@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from jacobian_cnn import chain, examples
-from jacobian_cnn.cases import ALL_CASES, draw_input
+from jacobian_cnn.cases import ALL_CASES, draw_input, draw_model_params
 from jacobian_cnn.checking import compare_jacobians, numerical_jacobian
 from jacobian_cnn.cli import _options
 from jacobian_cnn.cli._options import nonnegative_float, positive_int
@@ -25,10 +25,10 @@ from jacobian_cnn.compare import jacobians
 from jacobian_cnn.compare.backends import INSTALL
 from jacobian_cnn.errors import InvalidValueError, JacobianCNNError
 from jacobian_cnn.ops import losses
-from jacobian_cnn.ops.by_name import LAYER_CLASSES, PARAMETERS, SHORT_NAMES, make_layer
+from jacobian_cnn.ops.by_name import LAYER_CLASSES, MODEL_OP_NAMES, PARAMETERS, SHORT_NAMES, make_layer
 
 OPERATIONS = ("conv", "avgpool", "maxpool", "flatten", "dense", "relu", "sigmoid", "tanh",
-              "softmax", "chain")
+              "softmax", "chain", *MODEL_OP_NAMES)
 """What ``-c`` takes (``avg`` and ``max`` are short for ``avgpool`` and ``maxpool``)."""
 
 
@@ -76,10 +76,22 @@ def add_parser(sub):
                                      "(rows x columns) of a configuration "
                                      f"(default {_options.MAX_DENSE_ENTRIES:,})")
     _options.add_max_fd_work(p, " of one Jacobian")
+    p.add_argument("--torch-model", metavar="FILE.py:NAME",
+                   help="instead: import a PyTorch model (NAME: an nn.Module, or a class or function "
+                        "returning one) with jc.from_torch and compare it with autograd; the file "
+                        "is imported, i.e. RUN: only use files you trust")
+    p.add_argument("--input-shape", metavar="NxCxHxW", help="with --torch-model: PyTorch's input "
+                   "shape, batch included (NxCxHxW or Nxn)")
     p.set_defaults(run=run)
 
 
 def run(args):
+    if args.torch_model is not None or args.input_shape is not None:
+        from jacobian_cnn.cli.verify_model import verify_model
+
+        if args.torch_model is None or args.input_shape is None:
+            raise InvalidValueError("--torch-model and --input-shape go together")
+        return verify_model(args.torch_model, args.input_shape, args.seed)
     cases = [] if args.no_builtin else [*BUILTIN_CASES, None]  # None: drawn from --seed
     configs = [] if args.no_builtin else [(op, dict(o)) for op, o in BUILTIN]
     configs += [parse_config(words) for words in args.config]
@@ -96,7 +108,8 @@ def run(args):
             raise InvalidValueError(f"--backends must be a subset of {','.join(jacobians.BACKENDS)}, "
                              f"got {args.backends!r}")
     width = max(len("configuration"), *(len(_describe(o)) for _, o in configs)) + 2
-    header = (f"{'op':<8}{'wrt':<14}{'configuration':<{width}}{'J shape':>12}{'nnz':>7}"
+    op_width = max(8, *(len(op) + 1 for op, _ in configs))  # the N-D op names are longer
+    header = (f"{'op':<{op_width}}{'wrt':<14}{'configuration':<{width}}{'J shape':>12}{'nnz':>7}"
               + "".join(f"{b:>10}" for b in backends) + f"{'fd':>10}  result")
     built = []
     for index, ((op, options), case) in enumerate(zip(configs, cases, strict=True)):
@@ -137,7 +150,7 @@ def run(args):
             failures += not ok
             total += 1
             name = wrt if isinstance(wrt, str) else f"[{wrt[0]}].{wrt[1]}"
-            print(f"{op:<8}{name:<14}{_describe(options):<{width}}{str(shape):>12}{nnz:>7}"
+            print(f"{op:<{op_width}}{name:<14}{_describe(options):<{width}}{str(shape):>12}{nnz:>7}"
                   + "".join(f"{c:>10}" for c in cells) + ("  ok" if ok else "  MISMATCH"))
     for text in details:
         print(f"\nmismatch: {text}")
@@ -326,7 +339,8 @@ def _build(op, options, rng, max_entries):
     seed = o.pop("seed", None)
     if seed is not None and not (_is_int(seed) and seed >= 0):
         raise InvalidValueError(f"-c {op}: seed must be a non-negative integer, got {_text(seed)}")
-    allowed = {"conv": {"kernel", "bias"}, "dense": {"n_out", "bias"}, "chain": {"pool"}}.get(op, set())
+    allowed = {"conv": {"kernel", "bias"}, "dense": {"n_out", "bias"}, "chain": {"pool"},
+               "batchnorm": {"bias"}, "layernorm": {"bias"}}.get(op, set())
     if op in LAYER_CLASSES:
         allowed |= set(inspect.signature(LAYER_CLASSES[op]).parameters) - set(PARAMETERS.get(op, ()))
     unknown = sorted(set(o) - allowed)
@@ -369,6 +383,11 @@ def _build(op, options, rng, max_entries):
         params["weight"] = rng.normal(size=(shape[0], n_out))
     if op in ("avgpool", "maxpool"):
         _required(dict(o), "window", op)  # make_layer takes it from the options
+    if op in MODEL_OP_NAMES:  # gamma, beta (unless bias=false), a dropout mask; as the case table draws them
+        for key in {"layernorm": ("normalized_shape",), "dropout": ("p",)}.get(op, ()):
+            _required(dict(o), key, op)
+        params = draw_model_params(op, shape, o, rng)
+        o.pop("bias", None)
     return make_layer(op, params, o), x, kind
 
 

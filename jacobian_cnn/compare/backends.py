@@ -21,7 +21,7 @@ from jacobian_cnn.chain import Chain
 from jacobian_cnn.compare.jax_layers import jax_layer
 from jacobian_cnn.compare.layout import jacobian_to_vec, permutation_matrix, to_layout
 from jacobian_cnn.compare.torch_layers import torch_layer
-from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, translate_layers
+from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, param_layout, translate_layers
 from jacobian_cnn.errors import InvalidValueError, JacobianTooLargeError
 
 __all__ = ["BACKENDS", "INSTALL", "available_backends", "import_backend", "chain_target",
@@ -78,7 +78,7 @@ def _check_dense_size(layer, x, wrt, target, max_bytes):
     limit = byte_limit(max_bytes)
     y_size = int(np.size(layer.forward(x)))
     layers = layer.layers if isinstance(layer, Chain) else [layer]
-    n_wrt = x.size if target is None else int(np.size(getattr(layers[target[0]], target[1])))
+    n_wrt = x.size if target is None else int(np.size(layers[target[0]].params[target[1]]))
     estimate = y_size * n_wrt * 8
     if estimate > limit:
         raise JacobianTooLargeError(
@@ -108,7 +108,7 @@ def backend_jacobian(layer, x, wrt, backend, max_bytes=None):
 
     x_kind, ops, y_kind, y = translate_layers(layers, x, translate)
     y_shape = y.shape
-    params = {(i, name): to_layout(value, layouts[name])
+    params = {(i, name): to_layout(value, param_layout(sub, name, backend))
               for i, sub in enumerate(layers) for name, value in sub.params.items()}
 
     def run(arg):
@@ -124,7 +124,8 @@ def backend_jacobian(layer, x, wrt, backend, max_bytes=None):
     if target is None:
         arg_shape, arg_layout = x.shape, layouts[x_kind]
     else:
-        arg_shape, arg_layout = getattr(layers[target[0]], target[1]).shape, layouts[target[1]]
+        arg_shape = np.shape(layers[target[0]].params[target[1]])
+        arg_layout = param_layout(layers[target[0]], target[1], backend)
     if backend == "torch":
         import torch
         from torch.func import jacrev

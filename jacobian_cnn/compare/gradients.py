@@ -16,7 +16,7 @@ import numpy as np
 
 from jacobian_cnn.compare.layout import LAYOUTS
 from jacobian_cnn.compare.torch_layers import torch_layer
-from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, translate_layers
+from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, param_layout, translate_layers
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops import losses
 
@@ -135,8 +135,8 @@ def _torch_gradients(net, x, labels, torch):
     leaves = [{name: leaf(value) for name, value in layer.params.items()} for layer in net.layers]
     with warnings.catch_warnings():  # torch's performance hint about padding='same'
         warnings.filterwarnings("ignore", message="Using padding='same'")
-        for fn, params in zip(fns, [*leaves, {}], strict=True):
-            h = fn(h, {name: native(t, BACKEND_LAYOUTS["torch"][name]) for name, t in params.items()})
+        for fn, params, layer in zip(fns, [*leaves, {}], [*net.layers, None], strict=True):
+            h = fn(h, {name: native(t, param_layout(layer, name, "torch")) for name, t in params.items()})
         h.backward()
     grad = lambda t: np.zeros(tuple(t.shape)) if t.grad is None else t.grad.numpy()
     return TorchGradients(

@@ -12,12 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 from jacobian_cnn.compare.layout import to_layout
-from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, ceil_overhang, no_equivalent
+from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, MAPS_KINDS, ceil_overhang, no_equivalent
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh
 from jacobian_cnn.ops.conv import Conv2D
+from jacobian_cnn.ops.conv_nd import ConvND
 from jacobian_cnn.ops.dense import Dense
+from jacobian_cnn.ops.grid_layer import GridLayer
 from jacobian_cnn.ops.losses import MSELoss, SoftmaxCrossEntropy
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D
+from jacobian_cnn.ops.pooling_nd import MaxPoolND
 from jacobian_cnn.ops.reshape import Flatten
 
 __all__ = ["jax_layer"]
@@ -29,6 +32,8 @@ def jax_layer(layer, kind, shape):
     import jax.numpy as jnp
     from jax import lax
 
+    if isinstance(layer, GridLayer):
+        return _jax_grid(layer, shape, jnp, lax)
     if isinstance(layer, Conv2D):
         (top, bottom), (left, right) = layer.padding
         mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}.get(layer.padding_mode)
@@ -120,3 +125,51 @@ def jax_layer(layer, kind, shape):
             return -jnp.mean(logp[np.arange(labels.size), labels])
         return xent, "scalar", "-mean(jax.nn.log_softmax(axis=1)[labels])"
     raise no_equivalent(layer, "jax")
+
+
+_GRID_DIMENSIONS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC"), 3: ("NDHWC", "DHWIO", "NDHWC")}
+
+
+def _jax_grid(layer, shape, jnp, lax):
+    """A 1-D or 3-D convolution or pool (:mod:`jacobian_cnn.ops.window_nd`) on ``N, *S, C``.
+
+    Transposed convolutions have no translation here (PyTorch's checks them)."""
+    d, kind = layer.spatial_ndim, MAPS_KINDS[layer.spatial_ndim]
+    if isinstance(layer, ConvND):
+        text = (f"lax.conv_general_dilated({'/'.join(_GRID_DIMENSIONS[d][:2])}, strides={layer.stride}, "
+                f"padding={layer.padding}, rhs_dilation={layer.dilation}, "
+                f"feature_group_count={layer.groups})")
+
+        def conv(x, p):
+            y = lax.conv_general_dilated(x, p["kernel"], layer.stride, layer.padding,
+                                         rhs_dilation=layer.dilation, dimension_numbers=_GRID_DIMENSIONS[d],
+                                         feature_group_count=layer.groups)
+            return y if "bias" not in p else y + p["bias"]
+        return conv, kind, text
+    if not hasattr(layer, "window"):
+        raise no_equivalent(layer, "jax")
+    geo = layer.geometry(shape[:d])
+    over = [max(0, (o - 1) * s + dl * (k - 1) + 1 - (n + lo + hi)) for o, s, dl, k, n, (lo, hi) in zip(
+        geo.out_size, layer.stride, layer.dilation, layer.window, shape[:d], layer.padding, strict=True)]
+    pads = ((0, 0), *((lo, hi + e) for (lo, hi), e in zip(layer.padding, over, strict=True)), (0, 0))
+    dims, strides = (1, *layer.window, 1), (1, *layer.stride, 1)  # pools here: no window dilation
+    crop = (slice(None), *(slice(0, o) for o in geo.out_size))
+    text = f"lax.reduce_window(window={layer.window}, strides={layer.stride}, padding={pads[1:-1]})"
+    if isinstance(layer, MaxPoolND):
+        if layer.dilation != (1,) * d:
+            raise NotImplementedError(
+                f"JAX cannot differentiate max pooling with window dilation ({layer!r})")
+        return ((lambda x, p: lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, pads)[crop]),
+                kind, text + ", max, init -inf")
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(shape[:d], layer.padding, strict=True))
+    mask, mask_pads = np.ones((1, *padded, 1)), ((0, 0), *((0, e) for e in over), (0, 0))
+    if not layer.count_include_pad:
+        mask, mask_pads = np.ones((1, *shape[:d], 1)), pads
+
+    def avg_pool(x, p):
+        sums = lax.reduce_window(x, 0.0, lax.add, dims, strides, pads)[crop]
+        if layer.divisor_override is not None:
+            return sums / layer.divisor_override
+        counts = lax.reduce_window(jnp.asarray(mask, dtype=x.dtype), 0.0, lax.add, dims, strides, mask_pads)
+        return sums / counts[crop]
+    return avg_pool, kind, text + ", add) / window counts"

@@ -21,6 +21,9 @@ axis permutation of ours, named by the letters of its axes:
     ``(n_in, n_out)``: JAX / flax dense kernels, the same axes as ours.
 ``C``
     ``(C,)``: bias vectors, the same everywhere.
+``CHW``
+    ``(C, H, W)`` from our ``(H, W, C)``: layer-norm parameters of maps in PyTorch (a
+    batch-norm ``(C,)`` becomes ``(1, C, 1)``, the same entries in the same order).
 
 :func:`to_layout` and :func:`from_layout` convert arrays. :func:`permutation_matrix`
 is the sparse permutation ``P`` relating the two flattenings,
@@ -53,6 +56,19 @@ LAYOUTS = {
     "NC": (1, 0),
     "IO": (0, 1),
     "C": (0,),
+    "CHW": (2, 0, 1),
+    # 1-D and 3-D maps, their kernels, and transposed-convolution kernels (k..., C_in, C_out / g)
+    "NCL": (2, 1, 0),
+    "NLC": (2, 0, 1),
+    "NCDHW": (4, 3, 0, 1, 2),
+    "NDHWC": (4, 0, 1, 2, 3),
+    "OIL": (2, 1, 0),
+    "OIDHW": (4, 3, 0, 1, 2),
+    "LIO": (0, 1, 2),
+    "DHWIO": (0, 1, 2, 3, 4),
+    "IOL": (1, 2, 0),
+    "IOHW": (2, 3, 0, 1),
+    "IODHW": (3, 4, 0, 1, 2),
 }
 """Layout name -> ``perm`` with ``theirs = ours.transpose(perm)`` (ours padded to ``len(perm)`` axes)."""
 

@@ -11,15 +11,22 @@ how. torch is imported when a layer is translated, not when this module is.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from jacobian_cnn.compare.layout import to_layout
-from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, ceil_overhang, no_equivalent
+from jacobian_cnn.compare.torch_models import torch_model_layer
+from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, MAPS_KINDS, ceil_overhang, no_equivalent
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh
 from jacobian_cnn.ops.conv import Conv2D
+from jacobian_cnn.ops.conv_nd import ConvND
+from jacobian_cnn.ops.conv_transpose import ConvTransposeND
 from jacobian_cnn.ops.dense import Dense
+from jacobian_cnn.ops.grid_layer import GridLayer
 from jacobian_cnn.ops.losses import MSELoss, SoftmaxCrossEntropy
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D
+from jacobian_cnn.ops.pooling_nd import AvgPoolND
 from jacobian_cnn.ops.reshape import Flatten
 
 __all__ = ["torch_layer"]
@@ -43,6 +50,8 @@ def torch_layer(layer, kind, shape, *, follow_tie=False):
     import torch
     import torch.nn.functional as F
 
+    if isinstance(layer, GridLayer):
+        return _torch_grid(layer, shape, F)
     if isinstance(layer, Conv2D):
         (top, bottom), (left, right) = layer.padding
         kw = dict(stride=layer.stride, dilation=layer.dilation, groups=layer.groups)
@@ -86,6 +95,10 @@ def torch_layer(layer, kind, shape, *, follow_tie=False):
     if isinstance(layer, SoftmaxCrossEntropy):
         labels = torch.tensor(np.atleast_1d(layer.labels).astype(np.int64))
         return (lambda x, p: F.cross_entropy(x, labels)), "scalar", "F.cross_entropy"
+    translated = torch_model_layer(layer, kind, shape,
+                                   functools.partial(torch_layer, follow_tie=follow_tie))
+    if translated is not None:  # the layers of imported models, and branches
+        return translated
     raise no_equivalent(layer, "torch")
 
 
@@ -150,3 +163,62 @@ def _torch_column_major_max_pool(layer, shape, torch, F):
     pool, kind, text = _torch_pool(mirror, (shape[1], shape[0]), torch, F)
     return ((lambda x, p: pool(x.transpose(2, 3), p).transpose(2, 3)), kind,
             f"transpose(H, W) -> {text} -> transpose(H, W) (column-major ties)")
+
+
+def _torch_grid(layer, shape, F):
+    """A 1-D, 3-D or transposed window layer (:mod:`jacobian_cnn.ops.window_nd`) on ``N, C, *S``.
+
+    Symmetric padding goes to torch's own argument; otherwise the input is padded first
+    (convolution, max pooling) or the output cropped (transposed convolution). Average
+    pooling in 1-D runs as ``F.avg_pool2d`` over ``(L, 1)``, which has ``divisor_override``.
+    """
+    d = layer.spatial_ndim
+    lo = tuple(p for p, _ in layer.padding)
+    symmetric = all(a == b for a, b in layer.padding)
+    flat_pad = tuple(v for pair in reversed(layer.padding) for v in pair)  # F.pad: last axis first
+    kind = MAPS_KINDS[d]
+    if isinstance(layer, ConvTransposeND):
+        f = getattr(F, f"conv_transpose{d}d")
+        kw = dict(stride=layer.stride, padding=lo if symmetric else 0,
+                  output_padding=layer.output_padding, groups=layer.groups, dilation=layer.dilation)
+        out = layer.output_size(shape[:d])
+        crop = (Ellipsis,) + tuple(slice(a, a + n) for a, n in zip(lo, out, strict=True))
+        text = f"F.conv_transpose{d}d(" + ", ".join(f"{k}={v!r}" for k, v in kw.items()) + ")"
+        return ((lambda x, p: f(x, p["kernel"], p.get("bias"), **kw) if symmetric
+                 else f(x, p["kernel"], p.get("bias"), **kw)[crop]), kind,
+                text + ("" if symmetric else f" -> crop {layer.padding}"))
+    if isinstance(layer, ConvND):
+        f = getattr(F, f"conv{d}d")
+        kw = dict(stride=layer.stride, padding=lo if symmetric else 0, dilation=layer.dilation,
+                  groups=layer.groups)
+        text = ("" if symmetric else "F.pad -> ") + f"F.conv{d}d(" + ", ".join(
+            f"{k}={v!r}" for k, v in kw.items()) + ")"
+        return ((lambda x, p: f(x if symmetric else F.pad(x, flat_pad), p["kernel"], p.get("bias"), **kw)),
+                kind, text)
+    native = symmetric and all(p <= k // 2 for p, k in zip(lo, layer.window, strict=True))
+    if isinstance(layer, AvgPoolND):
+        if not native:
+            raise no_equivalent(layer, "torch")  # torch's average pools take no other padding
+        window, stride = (tuple(v) + (1,) * (d == 1) for v in (layer.window, layer.stride))
+        pad = lo + (0,) * (d == 1)
+        f = getattr(F, f"avg_pool{max(d, 2)}d")
+        kw = dict(kernel_size=window, stride=stride, padding=pad, ceil_mode=layer.ceil_mode,
+                  count_include_pad=layer.count_include_pad, divisor_override=layer.divisor_override)
+        text = f"F.avg_pool{max(d, 2)}d(" + ", ".join(f"{k}={v!r}" for k, v in kw.items()) + ")"
+        if d == 1:
+            return (lambda x, p: f(x[..., None], **kw)[..., 0]), kind, "unsqueeze(-1) -> " + text
+        return (lambda x, p: f(x, **kw)), kind, text
+    f = getattr(F, f"max_pool{d}d")
+    kw = dict(kernel_size=layer.window, stride=layer.stride, dilation=layer.dilation)
+    if native:
+        text = f"F.max_pool{d}d(padding={lo}, ceil_mode={layer.ceil_mode}, {kw})"
+        return (lambda x, p: f(x, padding=lo, ceil_mode=layer.ceil_mode, **kw)), kind, text
+    # Padded with -inf (never wins), the ceil_mode overhang too, then cropped to the windows.
+    geo = layer.geometry(shape[:d])
+    ends = [(o - 1) * s + dl * (k - 1) + 1 - (n + a + b) for o, s, dl, k, n, (a, b) in zip(
+        geo.out_size, layer.stride, layer.dilation, layer.window, shape[:d], layer.padding, strict=True)]
+    pads = tuple(v for (a, b), e in zip(reversed(layer.padding), reversed(ends), strict=True)
+                 for v in (a, b + max(e, 0)))
+    crop = (Ellipsis,) + tuple(slice(0, o) for o in geo.out_size)
+    return ((lambda x, p: f(F.pad(x, pads, value=-np.inf), **kw)[crop]), kind,
+            f"F.pad({pads}, -inf) -> F.max_pool{d}d({kw}) -> crop to {geo.out_size}")

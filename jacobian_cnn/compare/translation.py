@@ -15,20 +15,80 @@ import numpy as np
 
 from jacobian_cnn.errors import InvalidTypeError
 from jacobian_cnn.ops.activations import Softmax
+from jacobian_cnn.ops.activations_more import LogSoftmax
 from jacobian_cnn.ops.conv import Conv2D
+from jacobian_cnn.ops.conv_transpose import ConvTransposeND
 from jacobian_cnn.ops.dense import Dense
+from jacobian_cnn.ops.grid_layer import GridLayer
 from jacobian_cnn.ops.losses import SoftmaxCrossEntropy
+from jacobian_cnn.ops.normalization import BatchNorm2D, LayerNorm
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D
 from jacobian_cnn.ops.reshape import Flatten
+from jacobian_cnn.ops.separable import SeparableMap
 
-__all__ = ["BACKEND_LAYOUTS", "input_kind", "translate_layers", "ceil_overhang", "NoEquivalentError",
-           "no_equivalent"]
+__all__ = ["BACKEND_LAYOUTS", "GRID_KERNEL_LAYOUTS", "MAPS_KINDS", "param_layout", "input_kind",
+           "translate_layers", "ceil_overhang", "NoEquivalentError", "no_equivalent"]
 
 BACKEND_LAYOUTS = {
-    "torch": {"maps": "NCHW", "vectors": "NC", "kernel": "OIHW", "weight": "NC", "bias": "C"},
-    "jax": {"maps": "NHWC", "vectors": "NC", "kernel": "HWIO", "weight": "IO", "bias": "C"},
+    "torch": {"maps": "NCHW", "vectors": "NC", "kernel": "OIHW", "weight": "NC", "bias": "C",
+              "maps1d": "NCL", "maps3d": "NCDHW", "gamma": "CHW", "beta": "CHW"},
+    "jax": {"maps": "NHWC", "vectors": "NC", "kernel": "HWIO", "weight": "IO", "bias": "C",
+            "maps1d": "NLC", "maps3d": "NDHWC"},
 }
 """Backend -> kind of array (``"maps"``, ``"vectors"`` or a parameter name) -> layout name."""
+
+GRID_KERNEL_LAYOUTS = {
+    "torch": {"conv": {1: "OIL", 2: "OIHW", 3: "OIDHW"}, "transposed": {1: "IOL", 2: "IOHW", 3: "IODHW"}},
+    "jax": {"conv": {1: "LIO", 2: "HWIO", 3: "DHWIO"}},
+}
+"""Backend -> N-D kernel kind -> spatial axes -> layout of the kernels of
+:mod:`jacobian_cnn.ops.conv_nd` and :mod:`jacobian_cnn.ops.conv_transpose`."""
+
+MAPS_KINDS = {1: "maps1d", 2: "maps", 3: "maps3d"}
+"""The kind of the maps of a layer with this many spatial axes."""
+
+
+def param_layout(layer, name, backend):
+    """The layout ``backend`` holds ``layer``'s parameter ``name`` in.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import jacobian_cnn as jc
+    >>> from jacobian_cnn.compare.translation import param_layout
+    >>> param_layout(jc.ConvTranspose2D(np.ones((2, 2, 1, 1))), "kernel", "torch")
+    'IOHW'
+
+    A branch layer's nested parameter (``"body.0.kernel"``) is laid out as in its own layer.
+    """
+    if "." in name and hasattr(layer, "paths"):
+        path, index, rest = name.split(".", 2)
+        return param_layout(layer.paths[layer.path_names.index(path)].layers[int(index)], rest, backend)
+    if name != "kernel" or not isinstance(layer, GridLayer):
+        return BACKEND_LAYOUTS[backend][name]
+    kind = "transposed" if isinstance(layer, ConvTransposeND) else "conv"
+    layouts = GRID_KERNEL_LAYOUTS[backend].get(kind)
+    if layouts is None:
+        raise no_equivalent(layer, backend)
+    return layouts[layer.spatial_ndim]
+
+
+def _kind_of(layer):
+    """``"maps"`` (``"maps1d"``, ``"maps3d"``), ``"vectors"`` or ``None``: what ``layer`` reads,
+    if it cares."""
+    if isinstance(layer, GridLayer):
+        return MAPS_KINDS[layer.spatial_ndim]
+    if isinstance(layer, (Conv2D, AvgPool2D, MaxPool2D, Flatten, BatchNorm2D, SeparableMap)):
+        return "maps"
+    if isinstance(layer, (Dense, Softmax, SoftmaxCrossEntropy, LogSoftmax)):
+        return "vectors"
+    if isinstance(layer, LayerNorm):
+        return "maps" if len(layer._param_shape) == 3 else "vectors"
+    for path in getattr(layer, "paths", ()):  # a branch layer: its paths' first layer that cares
+        for sub in () if path is None else path.layers:
+            if _kind_of(sub) is not None:
+                return _kind_of(sub)
+    return None
 
 
 def input_kind(layers, x):
@@ -43,10 +103,8 @@ def input_kind(layers, x):
     'vectors'
     """
     for layer in layers:
-        if isinstance(layer, (Conv2D, AvgPool2D, MaxPool2D, Flatten)):
-            return "maps"
-        if isinstance(layer, (Dense, Softmax, SoftmaxCrossEntropy)):
-            return "vectors"
+        if _kind_of(layer) is not None:
+            return _kind_of(layer)
     return "vectors" if np.ndim(x) == 1 else "maps"  # elementwise all the way
 
 
@@ -124,7 +182,11 @@ class NoEquivalentError(InvalidTypeError, NotImplementedError):
 
 def no_equivalent(layer, backend):
     """The :class:`NoEquivalentError` for ``layer`` in ``backend``, naming what is supported."""
+    more = ("; in torch also BatchNorm2D, LayerNorm, Dropout, Identity, the padding layers, Upsample, "
+            "AdaptiveAvgPool2D, GlobalAvgPool2D, LeakyReLU, ELU, GELU, Softplus, LogSoftmax and the "
+            "branch layers Add, Residual, Concat") if backend == "torch" else ""
     return NoEquivalentError(
         f"no {backend} equivalent is known for {layer!r} ({type(layer).__name__}); "
         "supported: Conv2D, AvgPool2D, MaxPool2D, Flatten, Dense, ReLU, Sigmoid, "
-        "Tanh, Softmax, MSELoss, SoftmaxCrossEntropy and Chains of them")
+        "Tanh, Softmax, MSELoss, SoftmaxCrossEntropy, Conv1D, Conv3D, AvgPool1D/3D, MaxPool1D/3D, "
+        f"ConvTranspose1D/2D/3D (torch only) and Chains of them{more}")

@@ -24,11 +24,13 @@ from jacobian_cnn.ops.reshape import Flatten, flatten_entries
 from jacobian_cnn.ops.switches import switches_entries
 from jacobian_cnn.symbolic.latex import require_sympy
 from jacobian_cnn.symbolic.names import symbol_array, unvec_list, value_array, vec_list
+from jacobian_cnn.symbolic.rules_models import MODEL_RULES
 from jacobian_cnn.symbolic.sparse import from_definition, symbolic_terms
 
 __all__ = ["RULES", "SUPPORTED_LAYERS"]
 
-SUPPORTED_LAYERS = (Conv2D, AvgPool2D, MaxPool2D, Dense, Flatten, ReLU, Sigmoid, Tanh, Softmax)
+SUPPORTED_LAYERS = (Conv2D, AvgPool2D, MaxPool2D, Dense, Flatten, ReLU, Sigmoid, Tanh, Softmax,
+                    *MODEL_RULES)
 """Layer types with symbolic rules (and :class:`~jacobian_cnn.Chain` s of them)."""
 
 DEFAULT_OUTPUT = {Conv2D: "z", Dense: "z", AvgPool2D: "p", MaxPool2D: "p", Flatten: "f",
@@ -269,5 +271,6 @@ class _SoftmaxRule(_Rule):
 
 RULES = {Conv2D: _ConvRule, AvgPool2D: _AvgPoolRule, MaxPool2D: _MaxPoolRule, Flatten: _FlattenRule,
          Dense: _DenseRule, ReLU: _ElementwiseRule, Sigmoid: _ElementwiseRule,
-         Tanh: _ElementwiseRule, Softmax: _SoftmaxRule}
-"""The rule class of each supported layer type."""
+         Tanh: _ElementwiseRule, Softmax: _SoftmaxRule, **MODEL_RULES}
+"""The rule class of each supported layer type (:mod:`~jacobian_cnn.symbolic.rules_models`: the
+simple layers of imported models)."""
