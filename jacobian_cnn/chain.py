@@ -35,7 +35,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from jacobian_cnn._arguments import as_array, byte_limit, check_size
-from jacobian_cnn._sparse.csr import CSRParts, dense_to_csr, index_dtype
+from jacobian_cnn._sparse.csr import dense_to_csr
+from jacobian_cnn._sparse.products import as_rows, check_product, smaller_form, times
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError, JacobianTooLargeError
 from jacobian_cnn.ops.layer import Layer
 
@@ -178,13 +179,13 @@ class Chain:
             for name in layer.params:
                 J = _layer_jacobian(layer, x_in, name, cache, max_bytes)
                 _check_shape(J, (sizes[i], np.size(layer.params[name])), i, layer, name)
-                _check_product(rows, J, limit, i, layer, name)
-                params[i][name] = _times(rows, J)
+                check_product(rows, J, limit, i, layer, name)
+                params[i][name] = times(rows, J)
                 trace.append(Step(i, label, name, J.shape, J.nnz, params[i][name].shape))
             J = _layer_jacobian(layer, x_in, "input", cache, max_bytes)
             _check_shape(J, (sizes[i], np.size(x_in)), i, layer, "input")
-            _check_product(rows, J, limit, i, layer, "input")
-            rows = _times(rows, J)
+            check_product(rows, J, limit, i, layer, "input")
+            rows = times(rows, J)
             trace.append(Step(i, label, "input", J.shape, J.nnz, rows.shape))
         return Gradients(input=np.asarray(rows), params=params, output=y, trace=trace)
 
@@ -209,8 +210,8 @@ class Chain:
             J = _layer_jacobian(layer, x_in, "input", cache, max_bytes)
             _check_shape(J, (sizes[i], np.size(x_in)), i, layer, "input")
             if rows is not None:
-                _check_product(rows, J, limit, i, layer, "input")
-            rows = _smaller_form(_as_rows(J) if rows is None else _times(rows, J))
+                check_product(rows, J, limit, i, layer, "input")
+            rows = smaller_form(as_rows(J) if rows is None else times(rows, J))
         if sp.issparse(rows):
             return sp.csr_array(rows)
         check_size(rows.shape[0], np.count_nonzero(rows), rows.dtype.itemsize, limit,
@@ -267,94 +268,9 @@ def _check_shape(J, expected, i, layer, wrt):
         )
 
 
-def _nnz_per_row(J):
-    """Largest number of stored entries in one row of ``J`` (cheap for every form)."""
-    m, n = J.shape
-    if isinstance(J, CSRParts):
-        if J.form in ("diagonal", "column_blocks"):
-            return 1 if m else 0
-        if J.form == "dense":
-            return n
-        if J.form == "row_blocks":
-            return n // max(m, 1)
-        indptr = J.indptr
-    else:
-        J = J if sp.issparse(J) and J.format == "csr" else sp.csr_array(J)
-        indptr = J.indptr
-    return int(np.diff(indptr).max(initial=0))
-
-
-def _check_product(rows, J, limit, i, layer, wrt):
-    """Refuse ``rows @ J`` when an upper bound of its size exceeds ``limit``.
-
-    Dense rows give a dense ``(k, n)`` block; CSR rows a CSR product with at most
-    ``min(k * n, nnz(rows) * max row nnz of J)`` entries.
-    """
-    k, n = rows.shape[0], J.shape[1]
-    value = np.result_type(rows.dtype, J.dtype).itemsize
-    if sp.issparse(rows):
-        nnz = min(k * n, int(rows.nnz) * _nnz_per_row(J))
-        index = index_dtype(k, n, nnz).itemsize
-        estimate, form = nnz * (value + index) + (k + 1) * index, f"{nnz:,} nonzeros at most"
-    else:
-        estimate, form = k * n * value, "dense"
-    if estimate > limit:
-        raise JacobianTooLargeError(
-            f"step layers[{i}] = {layer!r} (wrt {wrt!r}): the product of {k:,} rows with its "
-            f"{J.shape[0]:,} x {n:,} Jacobian would need about {estimate:,} bytes ({form}), "
-            f"over max_bytes={limit:,}; pass a larger max_bytes or fewer rows"
-        )
-
-
 def _layer_jacobian(layer, x, wrt, cache, max_bytes):
     """The layer's Jacobian: its CSR arrays where ``jacobian`` is the base class's wrapper
     around them (this package's layers), else whatever ``layer.jacobian`` returns."""
     if isinstance(layer, Layer) and type(layer).jacobian is Layer.jacobian:
         return layer._jacobian_parts(x, wrt=wrt, cache=cache, max_bytes=max_bytes)
     return layer.jacobian(x, wrt=wrt, cache=cache, max_bytes=max_bytes)
-
-
-def _as_rows(J):
-    """The first block of rows, ``J`` itself: dense if every entry is stored, else CSR."""
-    if isinstance(J, CSRParts):
-        return J.data.reshape(J.shape) if J.form == "dense" else J.tocsr()
-    return sp.csr_array(J)
-
-
-def _times(rows, J):
-    """``rows @ J``: rows (dense or CSR) times a layer's explicit Jacobian.
-
-    Dense rows times :class:`~jacobian_cnn._sparse.csr.CSRParts` use the kernel that fits
-    ``J``'s form (:meth:`~jacobian_cnn._sparse.csr.CSRParts.rows_times`), except that a
-    general ``J`` whose dense form takes no more bytes than its CSR form (a small,
-    nearly full block) is multiplied as a dense block (BLAS). Anything else is
-    scipy's sparse product.
-    """
-    if isinstance(J, CSRParts):
-        if not isinstance(rows, np.ndarray):
-            return rows @ J.tocsr()
-        m, n = J.shape
-        value = J.data.itemsize
-        if J.form == "general" and m * n * value <= J.nnz * (value + J.indices.itemsize):
-            return rows @ J.tocsr().toarray()
-        return J.rows_times(rows)
-    return rows @ J
-
-
-def _smaller_form(rows):
-    """``rows`` as a dense block or as CSR, whichever takes fewer bytes.
-
-    CSR stores ``nnz * (value + index)`` bytes, a dense block ``k * n * value`` bytes;
-    a dense block is turned back into CSR only once it is under half its dense
-    size, so the form does not flip back and forth.
-    """
-    k, n = rows.shape
-    value = rows.dtype.itemsize
-    if sp.issparse(rows):
-        if k * n * value <= rows.nnz * (value + 4):
-            return rows.toarray()
-        return rows
-    if 2 * np.count_nonzero(rows) * (value + 4) < k * n * value:
-        return dense_to_csr(rows).tocsr()
-    return rows
-

@@ -69,7 +69,7 @@ def test_matches_torch_autograd(case, wrt, torch_ref):
 @pytest.mark.parametrize("case, wrt", CASE_WRTS)
 def test_chain_product_kernel_matches_the_dense_product(case, wrt):
     """``rows @ J`` as the chain computes it (from the CSR arrays, by form) is the plain product."""
-    from jacobian_cnn.chain import _times
+    from jacobian_cnn._sparse.products import times as _times
 
     layer, x = OPS[case.op].make(case.params(), case.options), case.x()
     parts = layer._jacobian_parts(x, wrt=wrt)
