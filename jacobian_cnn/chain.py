@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from jacobian_cnn._arguments import as_array, byte_limit, check_size
+from jacobian_cnn._arguments import as_array, byte_limit, check_size, wrt_name
 from jacobian_cnn._sparse.csr import dense_to_csr
 from jacobian_cnn._sparse.products import as_rows, check_product, smaller_form, times
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError, JacobianTooLargeError
@@ -189,34 +189,79 @@ class Chain:
             trace.append(Step(i, label, "input", J.shape, J.nnz, rows.shape))
         return Gradients(input=np.asarray(rows), params=params, output=y, trace=trace)
 
-    def jacobian(self, x, *, max_bytes=None):
-        """End-to-end ``d vec(y) / d vec(x)``, composed left to right from the output's rows.
+    def jacobian(self, x, wrt="input", *, max_bytes=None):
+        """End-to-end ``d vec(y) / d vec(x)``, or ``d vec(y) / d theta`` for every parameter.
 
-        The running product ``d vec(y) / d vec(h_l)`` has one row per output, usually
-        few: it is kept as a dense block while that is smaller than its CSR form (a
-        dense-times-sparse product is then one pass over each layer's nonzeros) and
-        as CSR otherwise. It is never multiplied right to left.
+        Composed left to right from the output's rows: the running product
+        ``d vec(y) / d vec(h_l)`` has one row per output, usually few; it is kept as a
+        dense block while that is smaller than its CSR form (a dense-times-sparse
+        product is then one pass over each layer's nonzeros) and as CSR otherwise. It
+        is never multiplied right to left.
 
-        ``max_bytes`` (:mod:`jacobian_cnn.vec`, "Size limits") limits
-        each layer's Jacobian and each running product: an upper bound of the product's
-        size is checked before it is formed, and the refusal names the step.
+        Parameters
+        ----------
+        x : array_like
+            The network input (a batch ``(H, W, C, N)`` gives block-diagonal results).
+        wrt : {"input", "params"}
+            ``"input"``: ``(y.size, x.size)``. ``"params"``: ``(y.size, n_params)``, the
+            per-sample parameter Jacobian ``J_theta`` (of an empirical neural tangent
+            kernel ``J_theta(x1) @ J_theta(x2).T``, or a Fisher): the running product
+            times each layer's parameter Jacobian ``d vec(h_{l+1}) / d vec(P)``, columns
+            layer by layer (the first layer first), each layer's parameters in the order
+            of ``layer.params``, each parameter in ``vec`` order
+            (:func:`jacobian_cnn.as_parameter_shape` gives a row in the parameter's shape).
+        max_bytes : int, optional
+            (:mod:`jacobian_cnn.vec`, "Size limits") limits each layer's Jacobian and
+            each running product: an upper bound of the product's size is checked
+            before it is formed, and the refusal names the step.
+
+        Returns
+        -------
+        scipy.sparse.csr_array
+
+        Examples
+        --------
+        ``y = W^T x + b`` with ``W = [[1], [2]]``: ``dy / dW[i, 0] = x_i`` and ``dy / db = 1``.
+
+        >>> import numpy as np
+        >>> import jacobian_cnn as jc
+        >>> net = jc.Chain([jc.Dense(np.array([[1.], [2.]]), np.zeros(1))])
+        >>> net.jacobian(np.array([3., 4.])).toarray()
+        array([[1., 2.]])
+        >>> net.jacobian(np.array([3., 4.]), wrt="params").toarray()
+        array([[3., 4., 1.]])
         """
+        wrt = wrt_name(wrt, {"input", "params"}, "Chain.jacobian")
         limit = byte_limit(max_bytes)
         records, y = self._forward_all(x)
         sizes = _output_sizes(records, y)
-        rows = None  # the identity rows of the output
+        rows, by_layer = None, []  # rows: None stands for the identity rows of the output
+
+        def pushed(J, i, layer, name, n_cols):
+            _check_shape(J, (sizes[i], n_cols), i, layer, name)
+            if rows is not None:
+                check_product(rows, J, limit, i, layer, name)
+            return smaller_form(as_rows(J) if rows is None else times(rows, J))
+
         for i in reversed(range(len(self.layers))):
             layer, (x_in, cache) = self.layers[i], records[i]
+            if wrt == "params":
+                by_layer.append([pushed(_layer_jacobian(layer, x_in, name, cache, max_bytes), i,
+                                        layer, name, np.size(value))
+                                 for name, value in layer.params.items()])
+                if i == 0:  # d vec(y) / d vec(x) is not asked for
+                    break
             J = _layer_jacobian(layer, x_in, "input", cache, max_bytes)
-            _check_shape(J, (sizes[i], np.size(x_in)), i, layer, "input")
-            if rows is not None:
-                check_product(rows, J, limit, i, layer, "input")
-            rows = smaller_form(as_rows(J) if rows is None else times(rows, J))
-        if sp.issparse(rows):
-            return sp.csr_array(rows)
-        check_size(rows.shape[0], np.count_nonzero(rows), rows.dtype.itemsize, limit,
-                   f"Chain.jacobian ({rows.shape[0]} x {rows.shape[1]})")
-        return dense_to_csr(rows).tocsr()
+            rows = pushed(J, i, layer, "input", np.size(x_in))
+        if wrt == "input":
+            return _finished(rows, limit, "Chain.jacobian")
+        blocks = [block for blocks in reversed(by_layer) for block in blocks]
+        if not blocks:
+            return sp.csr_array((np.size(y), 0), dtype=y.dtype if y.dtype.kind == "f" else float)
+        if not any(sp.issparse(block) for block in blocks):
+            return _finished(np.hstack(blocks), limit, "Chain.jacobian wrt params")
+        return sp.hstack([sp.csr_array(b) if sp.issparse(b) else dense_to_csr(b).tocsr()
+                          for b in blocks], format="csr")
 
     def trace(self, x, g=None, *, max_bytes=None):
         """The :class:`Trace` of :meth:`backward` (print it for a table)."""
@@ -250,6 +295,16 @@ class Chain:
             raise InvalidValueError(f"g contains NaN or inf (first at index {bad}, value "
                                     f"{g[bad]}); g must be finite")
         return g
+
+
+def _finished(rows, limit, what):
+    """The composed rows (dense or CSR) as a ``csr_array``; a dense block is size-checked
+    as the CSR array it becomes."""
+    if sp.issparse(rows):
+        return sp.csr_array(rows)
+    check_size(rows.shape[0], np.count_nonzero(rows), rows.dtype.itemsize, limit,
+               f"{what} ({rows.shape[0]} x {rows.shape[1]})")
+    return dense_to_csr(rows).tocsr()
 
 
 def _output_sizes(records, y):
