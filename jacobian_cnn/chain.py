@@ -241,7 +241,7 @@ class Chain:
             _check_shape(J, (sizes[i], n_cols), i, layer, name)
             if rows is not None:
                 check_product(rows, J, limit, i, layer, name)
-            return smaller_form(as_rows(J) if rows is None else times(rows, J))
+            return as_rows(J) if rows is None else times(rows, J)
 
         for i in reversed(range(len(self.layers))):
             layer, (x_in, cache) = self.layers[i], records[i]
@@ -252,16 +252,10 @@ class Chain:
                 if i == 0:  # d vec(y) / d vec(x) is not asked for
                     break
             J = _layer_jacobian(layer, x_in, "input", cache, max_bytes)
-            rows = pushed(J, i, layer, "input", np.size(x_in))
+            rows = smaller_form(pushed(J, i, layer, "input", np.size(x_in)))
         if wrt == "input":
             return _finished(rows, limit, "Chain.jacobian")
-        blocks = [block for blocks in reversed(by_layer) for block in blocks]
-        if not blocks:
-            return sp.csr_array((np.size(y), 0), dtype=y.dtype if y.dtype.kind == "f" else float)
-        if not any(sp.issparse(block) for block in blocks):
-            return _finished(np.hstack(blocks), limit, "Chain.jacobian wrt params")
-        return sp.hstack([sp.csr_array(b) if sp.issparse(b) else dense_to_csr(b).tocsr()
-                          for b in blocks], format="csr")
+        return _side_by_side([block for blocks in reversed(by_layer) for block in blocks], y, limit)
 
     def trace(self, x, g=None, *, max_bytes=None):
         """The :class:`Trace` of :meth:`backward` (print it for a table)."""
@@ -302,9 +296,27 @@ def _finished(rows, limit, what):
     as the CSR array it becomes."""
     if sp.issparse(rows):
         return sp.csr_array(rows)
-    check_size(rows.shape[0], np.count_nonzero(rows), rows.dtype.itemsize, limit,
+    check_size(rows.shape[0], np.count_nonzero(rows != 0), rows.dtype.itemsize, limit,
                f"{what} ({rows.shape[0]} x {rows.shape[1]})")
     return dense_to_csr(rows).tocsr()
+
+
+def _side_by_side(blocks, y, limit):
+    """The parameter blocks (dense or CSR, ``k`` rows each) side by side, as a ``csr_array``.
+
+    Through one dense ``(k, n_params)`` block when that takes at most twice the bytes
+    of the blocks' CSR forms (one pass, no sparse stacking), else by scipy's ``hstack``.
+    """
+    if not blocks:
+        return sp.csr_array((np.size(y), 0), dtype=y.dtype if y.dtype.kind == "f" else float)
+    k, value = blocks[0].shape[0], np.result_type(*[b.dtype for b in blocks]).itemsize
+    stored = sum(b.nnz if sp.issparse(b) else b.size for b in blocks)
+    n_cols = sum(b.shape[1] for b in blocks)
+    if k * n_cols * value <= 2 * stored * (value + 4):
+        dense = np.hstack([b.toarray() if sp.issparse(b) else b for b in blocks])
+        return _finished(dense, limit, "Chain.jacobian wrt params")
+    return sp.hstack([b if sp.issparse(b) else dense_to_csr(b).tocsr() for b in blocks],
+                     format="csr")
 
 
 def _output_sizes(records, y):
