@@ -22,6 +22,9 @@ import tracemalloc
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import next_bar  # noqa: E402  (issue 16's rows, benchmarks/next_bar.py)
 
 import jacobian_cnn as jc  # noqa: E402
 from jacobian_cnn.cases import BENCHMARK_CASES  # noqa: E402
@@ -444,6 +447,9 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=None, help="timed runs per measurement")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch.set_num_threads (default: torch's own default)")
+    parser.add_argument("--next-bar", action="store_true",
+                        help="only issue 16's rows (gradients, batches, parameter Jacobian, sparsejac)")
+    parser.add_argument("--no-peer", action="store_true", help="leave out the sparsejac column")
     args = parser.parse_args(argv)
     repeat = args.repeat or (5 if args.quick else 15)
     lenet_repeat = max(2 * repeat, 41)
@@ -460,17 +466,45 @@ def main(argv=None):
     bandwidth = None if args.lenet else fresh_write_bandwidth(repeat)
     warm_allocator()
     layers = []
-    for case in [] if args.lenet else LAYER_CASES:
+    for case in [] if args.lenet or args.next_bar else LAYER_CASES:
         print(f"... {case.id}", file=sys.stderr, flush=True)
         layers += measure_layer(case, torch, repeat, bandwidth)
-    print("... LeNet-5", file=sys.stderr, flush=True)
-    lenet = measure_lenet(torch, lenet_repeat, rng)
-    scaling = []
-    if not (args.quick or args.lenet):
+    lenet, scaling, bar = None, [], None
+    if not args.next_bar:
+        print("... LeNet-5", file=sys.stderr, flush=True)
+        lenet = measure_lenet(torch, lenet_repeat, rng)
+    if not (args.quick or args.lenet or args.next_bar):
         print("... scaling", file=sys.stderr, flush=True)
         scaling = measure_scaling(max(5, repeat * 2 // 3), bandwidth, rng)
+    if not args.lenet:
+        bar = measure_next_bar(torch, args, repeat, lenet_repeat, bandwidth, layers, rng)
     print_report(info, bandwidth, layers, lenet, scaling)
+    if bar is not None:
+        print("\n" + "\n".join(next_bar.report(bar, fmt_ms, verdict)))
 
+
+def measure_next_bar(torch, args, repeat, lenet_repeat, bandwidth, layers, rng):
+    """Issue 16's rows (:mod:`next_bar`): every torch comparison single-threaded and with all threads."""
+    threads = sorted({1, os.cpu_count() or 1})
+    lenet = lenet5(np.random.default_rng(0))
+    print("... issue 16: gradients", file=sys.stderr, flush=True)
+    result = dict(load=open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg")
+                  else "unknown", layers=layers)
+    result["gradients"] = next_bar.measure_gradients(torch, lenet, torch_lenet5, lenet_repeat, rng, threads)
+    print("... issue 16: parameter Jacobian", file=sys.stderr, flush=True)
+    result["params"], result["params_shape"] = next_bar.measure_params_jacobian(
+        torch, lenet, torch_lenet5, lenet_repeat, rng, threads, torch_flat_index)
+    print("... issue 16: batch Jacobians", file=sys.stderr, flush=True)
+    result["batch"] = next_bar.measure_batch_jacobians(
+        [LAYER_CASES[0], LAYER_CASES[4], LAYER_CASES[6]], build, repeat, bandwidth, peak_bytes)
+    result["peer"] = None
+    if not args.no_peer and next_bar.sparsejac_available():
+        big = None if args.quick else (jc.Conv2D(rng.normal(size=(3, 3, 16, 16)).astype(F32), padding=1),
+                                       rng.normal(size=(64, 64, 16)).astype(F32))
+        cases = [c for c in LAYER_CASES if not (args.quick and c is BIG_CASE)]
+        result["peer"] = next_bar.measure_peer(cases, build, repeat, big)
+    result["show"] = None if args.quick else next_bar.measure_show()
+    return result
 
 if __name__ == "__main__":
     main()
