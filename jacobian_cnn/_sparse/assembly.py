@@ -20,6 +20,11 @@ job:
 * **Cached layout.** The runs depend only on the geometry and are cached per geometry,
   so a new kernel or input only rewrites values.
 * **32-bit indices** whenever they fit (scipy copies 64-bit indices it can shrink).
+* **Repeated blocks kept once.** A kernel Jacobian's blocks are equal across output
+  channels (without groups), an input Jacobian's across samples: the builder writes
+  the distinct blocks only, and the :class:`~jacobian_cnn._sparse.blocked.WindowJacobian`
+  writes out every copy when its ``data`` is first read (``layer.jacobian``); the
+  chain's product reads the distinct blocks (stride 0 along the repeated axis).
 
 The result costs ``nnz * (value + index bytes)`` plus its row pointers, and nothing
 larger is allocated on the way. It is a :class:`jacobian_cnn._sparse.blocked.WindowJacobian`:
@@ -59,12 +64,16 @@ def conv_input_jacobian(geo, kernel, n_samples, groups=1):
     idx = index_dtype(*shape, geo.jacobian_nnz(ci, co * n))
     layout = block_layout(geo, ci, idx)
     block = layout.nnz
-    data = np.empty(block * co * n, kernel.dtype)
+    shared = n > 1 and groups == 1  # every sample's blocks are the first sample's: kept once
+    data = np.empty(block * co * (1 if shared else n), kernel.dtype)
     # Every row of a tile holds the same kernel taps: one broadcast per tile, all channels.
     by_channel = kernel.transpose(3, 2, 1, 0)  # (co, ci, s, r): a row's entry order
     for t in layout.tiles:
         taps = by_channel[:, :, t.s_lo:t.s_hi, t.r_lo:t.r_hi].reshape(co, 1, 1, t.row_len)
         rows_view(data, t, co, block)[...] = taps
+    if shared:
+        return WindowJacobian(None, shape, layout=layout, kind="input", n_groups=n, n_summed=co,
+                              out_size=geo.out_size, shared=(data, (0, 1)))
     _repeat_blocks(data, n)
     return WindowJacobian(data, shape, layout=layout, kind="input", n_groups=n * groups,
                           n_summed=co // groups, out_size=geo.out_size)
@@ -86,7 +95,9 @@ def conv_kernel_jacobian(geo, x4, n_out_channels, groups=1):
     idx = index_dtype(*shape, geo.jacobian_nnz(ci, co * n))
     layout = block_layout(geo, ci, idx)
     block = layout.nnz
-    data = np.empty(block * co * n, x4.dtype)
+    shared = groups == 1  # every output channel's block is the same input windows: kept once
+    data = np.empty(block * (n if shared else co * n), x4.dtype)
+    block_stride = block if shared else block * co
     x = np.ravel(x4, order="F")
     plane = h * w
     for t in layout.tiles:
@@ -95,8 +106,11 @@ def conv_kernel_jacobian(geo, x4, n_out_channels, groups=1):
         n_s, n_r = t.s_hi - t.s_lo, t.r_hi - t.r_lo
         dims = (n, groups, t.n_q, t.n_p, ci, n_s, n_r)
         windows = view(x, t.x_start, dims, (plane * c_in, plane * ci, sw * h, sh, plane, dw * h, dh))
-        view(data, t.offset, dims, (block * co, block * per_group, t.q_stride, t.row_len,
+        view(data, t.offset, dims, (block_stride, block * per_group, t.q_stride, t.row_len,
                                     n_s * n_r, n_r, 1))[...] = windows
+    if shared:
+        return WindowJacobian(None, shape, layout=layout, kind="kernel", n_groups=n, n_summed=co,
+                              out_size=geo.out_size, shared=(data, (1, 0)))
     # The other output channels of a group see the same input values.
     data_blocks = data.reshape(n, groups, per_group, block)
     data_blocks[:, :, 1:] = data_blocks[:, :, :1]

@@ -64,13 +64,37 @@ class WindowJacobian(CSRParts):
     product :meth:`rows_times` never needs them.
     """
 
-    __slots__ = ("layout", "kind", "n_groups", "n_summed", "out_size")
+    __slots__ = ("layout", "kind", "n_groups", "n_summed", "out_size", "_blocks", "_block_strides",
+                 "_data")
 
-    def __init__(self, data, shape, *, layout, kind, n_groups, n_summed, out_size):
-        self.data, self.shape, self.form = data, (int(shape[0]), int(shape[1])), "window"
+    def __init__(self, data, shape, *, layout, kind, n_groups, n_summed, out_size, shared=None):
+        self.shape, self.form = (int(shape[0]), int(shape[1])), "window"
         self.layout, self.kind = layout, kind
         self.n_groups, self.n_summed, self.out_size = n_groups, n_summed, out_size
         self._indices = self._indptr = None
+        block = layout.nnz
+        if shared is None:  # every block written out: block (g, c) at (g * n_summed + c) * block
+            self._data, self._blocks, self._block_strides = data, data, (n_summed * block, block)
+        else:  # the distinct blocks, and the strides (in blocks) that find block (g, c) among them
+            self._data, (self._blocks, strides) = None, shared
+            self._block_strides = (strides[0] * block, strides[1] * block)
+
+    @property
+    def data(self):
+        """The values, every block written out (made from the distinct blocks on first use)."""
+        if self._data is None:
+            blocks = view(self._blocks, 0, (self.n_groups, self.n_summed, self.layout.nnz),
+                          (*self._block_strides, 1))
+            self._data = np.ascontiguousarray(blocks).reshape(-1)
+        return self._data
+
+    @property
+    def nnz(self):
+        return self.n_groups * self.n_summed * self.layout.nnz
+
+    @property
+    def dtype(self):
+        return self._blocks.dtype
 
     def _write_indptr(self):
         """Row pointers: the layout's, repeated block after block."""
@@ -114,7 +138,7 @@ class WindowJacobian(CSRParts):
         dtype = np.result_type(rows.dtype, self.data.dtype)
         if rows.shape[0] == 0:
             return np.zeros((0, self.shape[1]), dtype)
-        data = self.data.astype(dtype, copy=False)
+        data = self._blocks.astype(dtype, copy=False)  # the distinct blocks (_tile_data finds them)
         product = _input_product if self.kind == "input" else _kernel_product
         # The input product keeps one sum per (block entry, group, row): take the rows in
         # chunks so that this working array stays under WORKING_ENTRIES.
@@ -125,9 +149,10 @@ class WindowJacobian(CSRParts):
 
 
 def _tile_data(J, data, t):
-    """``(n_groups, n_summed, n_q, n_p, L)`` view of tile ``t``'s entries in every block."""
-    blocks = rows_view(data, t, J.n_groups * J.n_summed, J.layout.nnz)
-    return blocks.reshape(J.n_groups, J.n_summed, t.n_q, t.n_p, t.row_len)  # a view: one axis split
+    """``(n_groups, n_summed, n_q, n_p, L)`` view of tile ``t``'s entries in every block
+    (``data``: the distinct blocks; a block repeated along an axis has stride 0 there)."""
+    return view(data, t.offset, (J.n_groups, J.n_summed, t.n_q, t.n_p, t.row_len),
+                (*J._block_strides, t.q_stride, t.row_len, 1))
 
 
 def _tile_rows(J, rows, t):
@@ -143,7 +168,8 @@ def _input_product(J, rows, data):
     width = J.shape[1] // J.n_groups
     columns, distinct = _block_columns(layout)
     if J.n_summed == 1:  # pooling: nothing to sum, one product per entry
-        sums = rows.reshape(k, J.n_groups, -1)[:, :, entry_rows(layout)] * data.reshape(J.n_groups, -1)
+        blocks = view(data, 0, (J.n_groups, layout.nnz), (J._block_strides[0], 1))
+        sums = rows.reshape(k, J.n_groups, -1)[:, :, entry_rows(layout)] * blocks
         if distinct:  # windows that do not overlap: every input column gets one entry at most
             out = np.zeros((k, J.n_groups, width), rows.dtype)
             out[:, :, columns] = sums
