@@ -135,7 +135,7 @@ class WindowJacobian(CSRParts):
 
     def rows_times(self, rows):
         """``rows @ J`` for a dense ``(k, m)`` block of rows, block by block (see the module)."""
-        dtype = np.result_type(rows.dtype, self.data.dtype)
+        dtype = np.result_type(rows.dtype, self.dtype)
         if rows.shape[0] == 0:
             return np.zeros((0, self.shape[1]), dtype)
         data = self._blocks.astype(dtype, copy=False)  # the distinct blocks (_tile_data finds them)

@@ -77,7 +77,7 @@ def times(rows, J):
         if not isinstance(rows, np.ndarray):
             return rows @ J.tocsr()
         m, n = J.shape
-        value = J.data.itemsize
+        value = J.dtype.itemsize
         if J.form == "general" and m * n * value <= J.nnz * (value + J.indices.itemsize):
             return rows @ J.tocsr().toarray()
         return J.rows_times(rows)
