@@ -33,10 +33,12 @@ def test_blocks_are_shared_where_they_repeat_and_written_out_on_first_read():
     x = rng.normal(size=(5, 6, 2, 3))
     kernel = conv._jacobian_parts(x, wrt="kernel")
     block = kernel.layout.nnz
-    assert kernel._blocks.size == 3 * block  # one block per sample, not per (sample, channel)
+    assert kernel.values.buffer.size == 3 * block  # one block per sample, not per (sample, channel)
     assert kernel.nnz == 3 * 4 * block and kernel._data is None  # nnz needs no writing out
     inputs = conv._jacobian_parts(x, wrt="input")
-    assert inputs._blocks.size == 4 * block  # one block per output channel, not per sample
+    # one row of kernel taps per tile and output channel, not per (sample, channel, row)
+    assert sum(taps.size for taps in inputs.values.taps) == 4 * sum(t.row_len for t in inputs.layout.tiles)
+    assert inputs._data is None
     # Written out, every copy is there: the public CSR equals the readable definition.
     for wrt in ("input", "kernel"):
         J, ref = conv.jacobian(x, wrt=wrt), conv.reference_jacobian(x, wrt)

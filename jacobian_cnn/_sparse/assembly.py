@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jacobian_cnn._sparse.blocked import WindowJacobian
+from jacobian_cnn._sparse.blocked import RowTaps, StridedBlocks, WindowJacobian
 from jacobian_cnn._sparse.csr import index_dtype
 from jacobian_cnn._sparse.tiles import block_layout, entry_rows, rows_view, view
 
@@ -64,16 +64,17 @@ def conv_input_jacobian(geo, kernel, n_samples, groups=1):
     idx = index_dtype(*shape, geo.jacobian_nnz(ci, co * n))
     layout = block_layout(geo, ci, idx)
     block = layout.nnz
-    shared = n > 1 and groups == 1  # every sample's blocks are the first sample's: kept once
-    data = np.empty(block * co * (1 if shared else n), kernel.dtype)
-    # Every row of a tile holds the same kernel taps: one broadcast per tile, all channels.
     by_channel = kernel.transpose(3, 2, 1, 0)  # (co, ci, s, r): a row's entry order
-    for t in layout.tiles:
-        taps = by_channel[:, :, t.s_lo:t.s_hi, t.r_lo:t.r_hi].reshape(co, 1, 1, t.row_len)
-        rows_view(data, t, co, block)[...] = taps
-    if shared:
-        return WindowJacobian(None, shape, layout=layout, kind="input", n_groups=n, n_summed=co,
-                              out_size=geo.out_size, shared=(data, (0, 1)))
+    # Every row of a tile holds the same kernel taps, in every sample.
+    taps = [np.ascontiguousarray(by_channel[:, :, t.s_lo:t.s_hi, t.r_lo:t.r_hi]).reshape(co, t.row_len)
+            for t in layout.tiles]
+    if co // groups > 1 and (n == 1 or groups == 1):  # kept once per tile, read in place
+        values = RowTaps(taps, co // groups if n == 1 else 0, kernel.dtype)
+        return WindowJacobian(None, shape, layout=layout, kind="input", n_groups=n * groups,
+                              n_summed=co // groups, out_size=geo.out_size, values=values)
+    data = np.empty(block * co * n, kernel.dtype)
+    for t, tile_taps in zip(layout.tiles, taps, strict=True):  # one broadcast per tile
+        rows_view(data, t, co, block)[...] = tile_taps[:, None, None, :]
     _repeat_blocks(data, n)
     return WindowJacobian(data, shape, layout=layout, kind="input", n_groups=n * groups,
                           n_summed=co // groups, out_size=geo.out_size)
@@ -110,7 +111,7 @@ def conv_kernel_jacobian(geo, x4, n_out_channels, groups=1):
                                     n_s * n_r, n_r, 1))[...] = windows
     if shared:
         return WindowJacobian(None, shape, layout=layout, kind="kernel", n_groups=n, n_summed=co,
-                              out_size=geo.out_size, shared=(data, (1, 0)))
+                              out_size=geo.out_size, values=StridedBlocks(data, (1, 0)))
     # The other output channels of a group see the same input values.
     data_blocks = data.reshape(n, groups, per_group, block)
     data_blocks[:, :, 1:] = data_blocks[:, :, :1]

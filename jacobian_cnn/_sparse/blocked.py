@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from jacobian_cnn._sparse.csr import CSRParts
 from jacobian_cnn._sparse.tiles import entry_rows, input_columns, rows_view, view
 
-__all__ = ["WindowJacobian", "WORKING_ENTRIES"]
+__all__ = ["WindowJacobian", "StridedBlocks", "RowTaps", "WORKING_ENTRIES"]
 
 WORKING_ENTRIES = 2**22
 """Largest working array of the input product, in entries (16 MiB in float32)."""
@@ -64,28 +64,28 @@ class WindowJacobian(CSRParts):
     product :meth:`rows_times` never needs them.
     """
 
-    __slots__ = ("layout", "kind", "n_groups", "n_summed", "out_size", "_blocks", "_block_strides",
-                 "_data")
+    __slots__ = ("layout", "kind", "n_groups", "n_summed", "out_size", "values", "_data")
 
-    def __init__(self, data, shape, *, layout, kind, n_groups, n_summed, out_size, shared=None):
+    def __init__(self, data, shape, *, layout, kind, n_groups, n_summed, out_size, values=None):
         self.shape, self.form = (int(shape[0]), int(shape[1])), "window"
         self.layout, self.kind = layout, kind
         self.n_groups, self.n_summed, self.out_size = n_groups, n_summed, out_size
         self._indices = self._indptr = None
-        block = layout.nnz
-        if shared is None:  # every block written out: block (g, c) at (g * n_summed + c) * block
-            self._data, self._blocks, self._block_strides = data, data, (n_summed * block, block)
-        else:  # the distinct blocks, and the strides (in blocks) that find block (g, c) among them
-            self._data, (self._blocks, strides) = None, shared
-            self._block_strides = (strides[0] * block, strides[1] * block)
+        # data: every block written out, block (g, c) at (g * n_summed + c) * layout.nnz;
+        # values: how the products read them (the written-out blocks, or only the distinct ones)
+        self._data = data
+        self.values = StridedBlocks(data, (n_summed, 1)) if values is None else values
 
     @property
     def data(self):
-        """The values, every block written out (made from the distinct blocks on first use)."""
+        """The values, every block written out (from :attr:`values` on first use)."""
         if self._data is None:
-            blocks = view(self._blocks, 0, (self.n_groups, self.n_summed, self.layout.nnz),
-                          (*self._block_strides, 1))
-            self._data = np.ascontiguousarray(blocks).reshape(-1)
+            data = np.empty(self.nnz, self.dtype)
+            shape = (self.n_groups, self.n_summed)
+            for i, t in enumerate(self.layout.tiles):
+                tile = rows_view(data, t, self.n_groups * self.n_summed, self.layout.nnz)
+                tile.reshape(*shape, t.n_q, t.n_p, t.row_len)[...] = self.values.tile(self, i, t)
+            self._data = data
         return self._data
 
     @property
@@ -94,7 +94,7 @@ class WindowJacobian(CSRParts):
 
     @property
     def dtype(self):
-        return self._blocks.dtype
+        return self.values.dtype
 
     def _write_indptr(self):
         """Row pointers: the layout's, repeated block after block."""
@@ -138,7 +138,7 @@ class WindowJacobian(CSRParts):
         dtype = np.result_type(rows.dtype, self.dtype)
         if rows.shape[0] == 0:
             return np.zeros((0, self.shape[1]), dtype)
-        data = self._blocks.astype(dtype, copy=False)  # the distinct blocks (_tile_data finds them)
+        data = self.values.astype(dtype)
         product = _input_product if self.kind == "input" else _kernel_product
         # The input product keeps one sum per (block entry, group, row): take the rows in
         # chunks so that this working array stays under WORKING_ENTRIES.
@@ -148,11 +148,53 @@ class WindowJacobian(CSRParts):
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-def _tile_data(J, data, t):
-    """``(n_groups, n_summed, n_q, n_p, L)`` view of tile ``t``'s entries in every block
-    (``data``: the distinct blocks; a block repeated along an axis has stride 0 there)."""
-    return view(data, t.offset, (J.n_groups, J.n_summed, t.n_q, t.n_p, t.row_len),
-                (*J._block_strides, t.q_stride, t.row_len, 1))
+class StridedBlocks:
+    """Blocks stored in one buffer: block ``(g, c)`` starts at entry
+    ``(g * strides[0] + c * strides[1]) * layout.nnz``; a stride of 0 keeps a block that
+    repeats along that axis once (a kernel Jacobian's output channels, an input
+    Jacobian's samples). ``strides = (n_summed, 1)``: every block written out."""
+
+    def __init__(self, buffer, strides):
+        self.buffer, self.strides = buffer, strides
+
+    @property
+    def dtype(self):
+        return self.buffer.dtype
+
+    def astype(self, dtype):
+        return StridedBlocks(self.buffer.astype(dtype, copy=False), self.strides)
+
+    def tile(self, J, i, t):
+        """``(n_groups, n_summed, n_q, n_p, L)`` view of tile ``t``'s entries in every block."""
+        block = J.layout.nnz
+        return view(self.buffer, t.offset, (J.n_groups, J.n_summed, t.n_q, t.n_p, t.row_len),
+                    (self.strides[0] * block, self.strides[1] * block, t.q_stride, t.row_len, 1))
+
+    def blocks(self, J):
+        """``(n_groups, layout.nnz)`` view of the blocks (one channel per group: pooling)."""
+        return view(self.buffer, 0, (J.n_groups, J.layout.nnz), (self.strides[0] * J.layout.nnz, 1))
+
+
+class RowTaps:
+    """A convolution input Jacobian's values: every row of a tile holds the same kernel
+    taps, kept once per tile as ``(C_out, L)``; block group ``g`` (one per sample without
+    groups, one per group for one sample) reads channels from ``g * group_stride``."""
+
+    def __init__(self, taps, group_stride, dtype):
+        self.taps, self.group_stride, self.dtype = taps, group_stride, np.dtype(dtype)
+
+    def astype(self, dtype):
+        return RowTaps([t.astype(dtype, copy=False) for t in self.taps], self.group_stride, dtype)
+
+    def tile(self, J, i, t):
+        taps = self.taps[i]
+        return view(taps.reshape(-1), 0, (J.n_groups, J.n_summed, t.n_q, t.n_p, t.row_len),
+                    (self.group_stride * t.row_len, t.row_len, 0, 0, 1))
+
+
+def _tile_data(J, data, i, t):
+    """``(n_groups, n_summed, n_q, n_p, L)`` view of tile ``t`` (the ``i``-th) in every block."""
+    return data.tile(J, i, t)
 
 
 def _tile_rows(J, rows, t):
@@ -168,7 +210,7 @@ def _input_product(J, rows, data):
     width = J.shape[1] // J.n_groups
     columns, distinct = _block_columns(layout)
     if J.n_summed == 1:  # pooling: nothing to sum, one product per entry
-        blocks = view(data, 0, (J.n_groups, layout.nnz), (J._block_strides[0], 1))
+        blocks = data.blocks(J)
         sums = rows.reshape(k, J.n_groups, -1)[:, :, entry_rows(layout)] * blocks
         if distinct:  # windows that do not overlap: every input column gets one entry at most
             out = np.zeros((k, J.n_groups, width), rows.dtype)
@@ -179,11 +221,11 @@ def _input_product(J, rows, data):
     # sums[e, g, kk] = sum_c rows[kk, g, c, o(e)] * J[(g, c), e]: one column per (group, row).
     sums = np.empty((layout.nnz, J.n_groups, k), rows.dtype)
     flat = sums.reshape(-1)
-    for t in layout.tiles:
+    for i, t in enumerate(layout.tiles):
         # (G, nq, np, L, C) @ (G, nq, np, C, k), written straight into its place in sums
         target = view(flat, t.offset * n_vectors, (J.n_groups, t.n_q, t.n_p, t.row_len, k),
                       (k, t.q_stride * n_vectors, t.row_len * n_vectors, n_vectors, 1))
-        np.matmul(_tile_data(J, data, t).transpose(0, 2, 3, 4, 1),
+        np.matmul(_tile_data(J, data, i, t).transpose(0, 2, 3, 4, 1),
                   _tile_rows(J, rows, t).transpose(1, 3, 4, 2, 0), out=target)
     if distinct:
         summed = np.zeros((width, n_vectors), rows.dtype)
@@ -197,8 +239,8 @@ def _kernel_product(J, rows, data):
     k = rows.shape[0]
     width = J.shape[1] // J.n_summed
     out = np.zeros((J.n_summed, k, width), rows.dtype)
-    for t in J.layout.tiles:
-        r, d = _tile_rows(J, rows, t), _tile_data(J, data, t)
+    for i, t in enumerate(J.layout.tiles):
+        r, d = _tile_rows(J, rows, t), _tile_data(J, data, i, t)
         # (C, samples, nq, k, np) @ (C, samples, nq, np, L), summed over samples and nq
         part = np.matmul(r.transpose(2, 1, 3, 0, 4), d.transpose(1, 0, 2, 3, 4))
         out[:, :, t.kernel_pattern] += part.sum(axis=(1, 2))
