@@ -13,8 +13,10 @@ job:
   holds the same number of entries, its columns differ from the tile's first row by
   a per-row offset, and its convolution values (the kernel taps of the output
   channel) are the same in every row. Each tile is written with one broadcast per
-  array, straight into the final arrays: no gather over the nonzeros, no COO
-  intermediate, no sort, no 64-bit temporary.
+  array, straight into the final arrays: no COO intermediate, no sort, no 64-bit
+  temporary. (The one gather: a kernel Jacobian's values without groups are the input
+  at the block's input columns, which the layout caches; ``np.take`` of one block per
+  sample is 2-4x faster than the tile-by-tile strided copy of the same values.)
 * **One block, then copies.** Only one (sample, channel) block of the pattern is
   computed; the other blocks are copies of it, shifted where their columns move.
 * **Cached layout.** The runs depend only on the geometry and are cached per geometry,
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jacobian_cnn._sparse.blocked import RowTaps, StridedBlocks, WindowJacobian
+from jacobian_cnn._sparse.blocked import RowTaps, StridedBlocks, WindowJacobian, block_columns
 from jacobian_cnn._sparse.csr import index_dtype
 from jacobian_cnn._sparse.tiles import block_layout, entry_rows, rows_view, view
 
@@ -96,22 +98,24 @@ def conv_kernel_jacobian(geo, x4, n_out_channels, groups=1):
     idx = index_dtype(*shape, geo.jacobian_nnz(ci, co * n))
     layout = block_layout(geo, ci, idx)
     block = layout.nnz
-    shared = groups == 1  # every output channel's block is the same input windows: kept once
-    data = np.empty(block * (n if shared else co * n), x4.dtype)
-    block_stride = block if shared else block * co
     x = np.ravel(x4, order="F")
     plane = h * w
+    if groups == 1:
+        # Block entry e of a sample holds the input value at the block's input column e
+        # (cached with the layout): one gather per sample. Every output channel's block
+        # is that same block, kept once.
+        data = np.take(x.reshape(n, plane * c_in), block_columns(layout)[0], axis=1)
+        return WindowJacobian(None, shape, layout=layout, kind="kernel", n_groups=n, n_summed=co,
+                              out_size=geo.out_size, values=StridedBlocks(data.reshape(-1), (1, 0)))
+    data = np.empty(block * co * n, x4.dtype)
     for t in layout.tiles:
         # The input windows of the tile, written once per (sample, group) into the block
         # of the group's first output channel.
         n_s, n_r = t.s_hi - t.s_lo, t.r_hi - t.r_lo
         dims = (n, groups, t.n_q, t.n_p, ci, n_s, n_r)
         windows = view(x, t.x_start, dims, (plane * c_in, plane * ci, sw * h, sh, plane, dw * h, dh))
-        view(data, t.offset, dims, (block_stride, block * per_group, t.q_stride, t.row_len,
+        view(data, t.offset, dims, (block * co, block * per_group, t.q_stride, t.row_len,
                                     n_s * n_r, n_r, 1))[...] = windows
-    if shared:
-        return WindowJacobian(None, shape, layout=layout, kind="kernel", n_groups=n, n_summed=co,
-                              out_size=geo.out_size, values=StridedBlocks(data, (1, 0)))
     # The other output channels of a group see the same input values.
     data_blocks = data.reshape(n, groups, per_group, block)
     data_blocks[:, :, 1:] = data_blocks[:, :, :1]

@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from jacobian_cnn._sparse.csr import CSRParts
 from jacobian_cnn._sparse.tiles import entry_rows, input_columns, rows_view, view
 
-__all__ = ["WindowJacobian", "StridedBlocks", "RowTaps", "WORKING_ENTRIES"]
+__all__ = ["WindowJacobian", "StridedBlocks", "RowTaps", "WORKING_ENTRIES", "block_columns"]
 
 WORKING_ENTRIES = 2**22
 """Largest working array of the input product, in entries (16 MiB in float32)."""
@@ -208,7 +208,7 @@ def _input_product(J, rows, data):
     k, layout = rows.shape[0], J.layout
     n_vectors = J.n_groups * k
     width = J.shape[1] // J.n_groups
-    columns, distinct = _block_columns(layout)
+    columns, distinct = block_columns(layout)
     if J.n_summed == 1:  # pooling: nothing to sum, one product per entry
         blocks = data.blocks(J)
         sums = rows.reshape(k, J.n_groups, -1)[:, :, entry_rows(layout)] * blocks
@@ -248,7 +248,7 @@ def _kernel_product(J, rows, data):
 
 
 @lru_cache(maxsize=64)
-def _block_columns(layout):
+def block_columns(layout):
     """``(columns, distinct)``: block entry ``e``'s input column, and whether no two share one."""
     columns = np.empty(layout.nnz, layout.indptr.dtype)
     input_columns(columns, layout)
@@ -264,7 +264,7 @@ def _scatter_matrix(layout, width, dtype):
     position of a block, ``C`` times fewer than the Jacobian it serves.
     """
     n = layout.nnz
-    columns = _block_columns(layout)[0]
+    columns = block_columns(layout)[0]
     ones = np.ones(n, dtype)
     by_entry = sp.csr_array((ones, columns, np.arange(n + 1, dtype=columns.dtype)), shape=(n, width))
     return by_entry.T.tocsr()
