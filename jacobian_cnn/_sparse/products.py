@@ -28,6 +28,8 @@ def nnz_per_row(J):
             return n
         if J.form == "row_blocks":
             return n // max(m, 1)
+        if J.form == "stacked":
+            return J.per_row
         indptr = J.indptr
     else:
         J = J if sp.issparse(J) and J.format == "csr" else sp.csr_array(J)
