@@ -40,13 +40,31 @@ def paired_rounds(fns, repeat):
 
 
 def with_threads(torch, n, fn):
-    """``fn()`` with torch set to ``n`` threads, the previous setting given back."""
+    """``fn()`` with torch set to ``n`` threads, the previous setting given back.
+
+    With one thread, numpy's BLAS (OpenBLAS) is limited to one thread too (threadpoolctl,
+    when installed), so both sides run single-threaded; "all threads" leaves both at
+    their defaults.
+    """
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
+        if n == 1 and blas_limit_available():
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(limits=1, user_api="blas"):
+                return fn()
         return fn()
     finally:
         torch.set_num_threads(before)
+
+
+def blas_limit_available():
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------- LeNet-5: gradients, batches, params
@@ -248,8 +266,10 @@ def span(t):
 
 
 def report(result, fmt_ms, verdict):
+    blas = "numpy's BLAS limited to 1 thread too" if blas_limit_available() else \
+        "numpy's BLAS at its default (threadpoolctl missing)"
     lines = ["issue 16 (next bar): medians [min-max] of paired rounds, ms; torch single-threaded "
-             "(1 thr) and with all threads", f"  load while measuring: {result['load']}"]
+             f"(1 thr; {blas}) and with all threads", f"  load average while measuring: {result['load']}"]
     targets = ["targets, issue 16"]
     for (n, t), r in sorted(result["gradients"].items()):
         ratio = r["ours"][0] / r["torch"][0]
@@ -276,8 +296,9 @@ def report(result, fmt_ms, verdict):
         targets.append(f"  {verdict(ratio <= 1.5)}  batch Jacobian within 1.5x of the fresh-memory bound: "
                        f"{r['case']} ({r['wrt']}, N={BATCH}): {ratio:.2f}x")
     if result["peer"] is None:
-        lines.append("  sparsejac: missing (pip install sparsejac to add the column)")
-        targets.append("  ----  sparsejac column: missing (not installed)")
+        why = "left out (--no-peer)" if result["no_peer"] else "missing (pip install sparsejac)"
+        lines.append(f"  sparsejac: {why}")
+        targets.append(f"  ----  sparsejac column: {why}")
     else:
         lines.append("  sparsejac (JAX, compiled, given the sparsity pattern), our build in paired rounds:")
         for r in result["peer"]:

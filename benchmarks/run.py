@@ -497,7 +497,7 @@ def measure_next_bar(torch, args, repeat, lenet_repeat, bandwidth, layers, rng):
     print("... issue 16: batch Jacobians", file=sys.stderr, flush=True)
     result["batch"] = next_bar.measure_batch_jacobians(
         [LAYER_CASES[0], LAYER_CASES[4], LAYER_CASES[6]], build, repeat, bandwidth, peak_bytes)
-    result["peer"] = None
+    result["peer"], result["no_peer"] = None, args.no_peer
     if not args.no_peer and next_bar.sparsejac_available():
         big = None if args.quick else (jc.Conv2D(rng.normal(size=(3, 3, 16, 16)).astype(F32), padding=1),
                                        rng.normal(size=(64, 64, 16)).astype(F32))

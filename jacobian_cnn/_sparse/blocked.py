@@ -80,12 +80,8 @@ class WindowJacobian(CSRParts):
     def data(self):
         """The values, every block written out (from :attr:`values` on first use)."""
         if self._data is None:
-            data = np.empty(self.nnz, self.dtype)
-            shape = (self.n_groups, self.n_summed)
-            for i, t in enumerate(self.layout.tiles):
-                tile = rows_view(data, t, self.n_groups * self.n_summed, self.layout.nnz)
-                tile.reshape(*shape, t.n_q, t.n_p, t.row_len)[...] = self.values.tile(self, i, t)
-            self._data = data
+            self._data = np.empty(self.nnz, self.dtype)
+            self.values.write_out(self, self._data)
         return self._data
 
     @property
@@ -170,6 +166,12 @@ class StridedBlocks:
         return view(self.buffer, t.offset, (J.n_groups, J.n_summed, t.n_q, t.n_p, t.row_len),
                     (self.strides[0] * block, self.strides[1] * block, t.q_stride, t.row_len, 1))
 
+    def write_out(self, J, data):
+        """Write every block into ``data``: one copy per block."""
+        block = J.layout.nnz
+        data.reshape(J.n_groups, J.n_summed, block)[...] = view(
+            self.buffer, 0, (J.n_groups, J.n_summed, block), (*(s * block for s in self.strides), 1))
+
     def blocks(self, J):
         """``(n_groups, layout.nnz)`` view of the blocks (one channel per group: pooling)."""
         return view(self.buffer, 0, (J.n_groups, J.layout.nnz), (self.strides[0] * J.layout.nnz, 1))
@@ -185,6 +187,16 @@ class RowTaps:
 
     def astype(self, dtype):
         return RowTaps([t.astype(dtype, copy=False) for t in self.taps], self.group_stride, dtype)
+
+    def write_out(self, J, data):
+        """Write the distinct blocks tile by tile (one broadcast per tile), then copy them
+        to the samples that repeat them."""
+        block, first = J.layout.nnz, J.n_summed * (J.n_groups if self.group_stride else 1)
+        for t, taps in zip(J.layout.tiles, self.taps, strict=True):
+            rows_view(data, t, first, block)[...] = taps[:, None, None, :]
+        if data.size and J.n_groups * J.n_summed > first:  # the samples after the first
+            copies = data.reshape(-1, first * block)
+            copies[1:] = copies[0]
 
     def tile(self, J, i, t):
         taps = self.taps[i]
