@@ -33,8 +33,10 @@ def test_blocks_are_shared_where_they_repeat_and_written_out_on_first_read():
     x = rng.normal(size=(5, 6, 2, 3))
     kernel = conv._jacobian_parts(x, wrt="kernel")
     block = kernel.layout.nnz
-    assert kernel.values.buffer.size == 3 * block  # one block per sample, not per (sample, channel)
-    assert kernel.nnz == 3 * 4 * block and kernel._data is None  # nnz needs no writing out
+    # one block per sample is written (into its first channel); the products read it for
+    # every channel (stride 0), and the other channels are filled only when data is read
+    assert kernel.values.strides == (4, 0) and kernel._data is None
+    assert kernel.nnz == 3 * 4 * block  # nnz needs no writing out
     inputs = conv._jacobian_parts(x, wrt="input")
     # one row of kernel taps per tile and output channel, not per (sample, channel, row)
     assert sum(taps.size for taps in inputs.values.taps) == 4 * sum(t.row_len for t in inputs.layout.tiles)

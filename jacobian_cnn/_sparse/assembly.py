@@ -100,14 +100,18 @@ def conv_kernel_jacobian(geo, x4, n_out_channels, groups=1):
     block = layout.nnz
     x = np.ravel(x4, order="F")
     plane = h * w
+    data = np.empty(block * co * n, x4.dtype)
     if groups == 1:
         # Block entry e of a sample holds the input value at the block's input column e
-        # (cached with the layout): one gather per sample. Every output channel's block
-        # is that same block, kept once.
-        data = np.take(x.reshape(n, plane * c_in), block_columns(layout)[0], axis=1)
+        # (cached with the layout): one gather per sample, into the sample's first output
+        # channel. The other channels' blocks are the same; they are written (in place)
+        # only when the data is read.
+        blocks, planes = data.reshape(n, co, block), x.reshape(n, plane * c_in)
+        columns = block_columns(layout)[0]
+        for s in range(n):
+            np.take(planes[s], columns, out=blocks[s, 0], mode="clip")  # "clip": unbuffered
         return WindowJacobian(None, shape, layout=layout, kind="kernel", n_groups=n, n_summed=co,
-                              out_size=geo.out_size, values=StridedBlocks(data.reshape(-1), (1, 0)))
-    data = np.empty(block * co * n, x4.dtype)
+                              out_size=geo.out_size, values=StridedBlocks(data, (co, 0)))
     for t in layout.tiles:
         # The input windows of the tile, written once per (sample, group) into the block
         # of the group's first output channel.

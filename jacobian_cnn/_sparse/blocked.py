@@ -80,8 +80,7 @@ class WindowJacobian(CSRParts):
     def data(self):
         """The values, every block written out (from :attr:`values` on first use)."""
         if self._data is None:
-            self._data = np.empty(self.nnz, self.dtype)
-            self.values.write_out(self, self._data)
+            self._data = self.values.written_out(self)
         return self._data
 
     @property
@@ -166,11 +165,18 @@ class StridedBlocks:
         return view(self.buffer, t.offset, (J.n_groups, J.n_summed, t.n_q, t.n_p, t.row_len),
                     (self.strides[0] * block, self.strides[1] * block, t.q_stride, t.row_len, 1))
 
-    def write_out(self, J, data):
-        """Write every block into ``data``: one copy per block."""
+    def written_out(self, J):
+        """Every block written out: one copy per block. A full-size buffer holding its
+        distinct blocks in channel 0 (``strides == (n_summed, 0)``) is completed in place."""
         block = J.layout.nnz
+        if self.buffer.size == J.nnz and self.strides == (J.n_summed, 0):
+            full = self.buffer.reshape(J.n_groups, J.n_summed, block)
+            full[:, 1:] = full[:, :1]
+            return self.buffer
+        data = np.empty(J.nnz, self.dtype)
         data.reshape(J.n_groups, J.n_summed, block)[...] = view(
             self.buffer, 0, (J.n_groups, J.n_summed, block), (*(s * block for s in self.strides), 1))
+        return data
 
     def blocks(self, J):
         """``(n_groups, layout.nnz)`` view of the blocks (one channel per group: pooling)."""
@@ -188,15 +194,17 @@ class RowTaps:
     def astype(self, dtype):
         return RowTaps([t.astype(dtype, copy=False) for t in self.taps], self.group_stride, dtype)
 
-    def write_out(self, J, data):
-        """Write the distinct blocks tile by tile (one broadcast per tile), then copy them
+    def written_out(self, J):
+        """The distinct blocks written tile by tile (one broadcast per tile), then copied
         to the samples that repeat them."""
+        data = np.empty(J.nnz, self.dtype)
         block, first = J.layout.nnz, J.n_summed * (J.n_groups if self.group_stride else 1)
         for t, taps in zip(J.layout.tiles, self.taps, strict=True):
             rows_view(data, t, first, block)[...] = taps[:, None, None, :]
         if data.size and J.n_groups * J.n_summed > first:  # the samples after the first
             copies = data.reshape(-1, first * block)
             copies[1:] = copies[0]
+        return data
 
     def tile(self, J, i, t):
         taps = self.taps[i]
