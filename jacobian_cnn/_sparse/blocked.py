@@ -40,6 +40,9 @@ from jacobian_cnn._sparse.tiles import entry_rows, input_columns, rows_view, vie
 
 __all__ = ["WindowJacobian", "StridedBlocks", "RowTaps", "WORKING_ENTRIES", "block_columns"]
 
+SMALL_OUTPUT = 2**16
+"""Index arrays below this many entries are written without broadcasting (no ufunc buffers)."""
+
 WORKING_ENTRIES = 2**22
 """Largest working array of the input product, in entries (16 MiB in float32)."""
 
@@ -99,13 +102,13 @@ class WindowJacobian(CSRParts):
         indptr = np.empty(n_blocks * n_out + 1, index)
         indptr[0] = 0
         starts = np.arange(n_blocks, dtype=index) * index.type(layout.nnz)
-        np.add(starts[:, None], layout.indptr[1:], out=indptr[1:].reshape(n_blocks, n_out))
+        _shifted_copies(indptr[1:].reshape(n_blocks, n_out), layout.indptr[1:], starts)
         return indptr
 
     def _write_indices(self):
         """Block ``(0, 0)``'s columns from the tiles, then every other block: a shifted copy."""
         layout, block = self.layout, self.layout.nnz
-        indices = np.empty(self.data.size, layout.indptr.dtype)
+        indices = np.empty(self.nnz, layout.indptr.dtype)
         if self.kind == "input":
             input_columns(indices, layout)
         else:
@@ -119,12 +122,12 @@ class WindowJacobian(CSRParts):
             # group 0's moved by g * width.
             blocks[0, 1:] = blocks[0, 0]
             shifts = np.arange(1, self.n_groups, dtype=indices.dtype) * (self.shape[1] // self.n_groups)
-            np.add(blocks[0], shifts[:, None, None], out=blocks[1:])
+            _shifted_copies(blocks[1:], blocks[0], shifts)
         else:
             # Output channel c's kernel columns are channel 0's moved by c * width; every
             # sample has the same columns.
             shifts = np.arange(1, self.n_summed, dtype=indices.dtype) * (self.shape[1] // self.n_summed)
-            np.add(blocks[0, 0], shifts[:, None], out=blocks[0, 1:])
+            _shifted_copies(blocks[0, 1:], blocks[0, 0], shifts)
             blocks[1:] = blocks[0]
         return indices
 
@@ -215,6 +218,17 @@ class RowTaps:
 def _tile_data(J, data, i, t):
     """``(n_groups, n_summed, n_q, n_p, L)`` view of tile ``t`` (the ``i``-th) in every block."""
     return data.tile(J, i, t)
+
+
+def _shifted_copies(out, first, shifts):
+    """``out[i] = first + shifts[i]``. A small ``out`` is written one row at a time: a
+    broadcasting ufunc allocates numpy's iteration buffers (up to 64 KB), which would
+    dominate the peak memory of building a small Jacobian."""
+    if out.size < SMALL_OUTPUT:
+        for row, shift in zip(out, shifts, strict=True):
+            np.add(first, shift, out=row)
+    else:
+        np.add(first, shifts.reshape((-1,) + (1,) * first.ndim), out=out)
 
 
 def _tile_rows(J, rows, t):
