@@ -142,7 +142,7 @@ def switches_parts(switches, n_inputs, *, dtype, max_bytes):
     return CSRParts(np.ones(n_won, dtype), indices, indptr, (s.size, int(n_inputs)))
 
 
-def vec_chunks(s, *, parts=32, least=256):
+def vec_chunks(s, *, parts=16, least=256):
     """``(start, chunk)``: ``vec(s)`` in consecutive pieces, ``chunk`` = ``vec(s)[start:...]``.
 
     Each piece is a slice along the last axis (the slowest in ``vec`` order), of about
@@ -158,13 +158,21 @@ def vec_chunks(s, *, parts=32, least=256):
         yield j * per_slice, s[..., j:j + step].ravel(order="F")
 
 
-def plane_chunks(s, n_out, c, n):
+def plane_chunks(s, n_out, c, n, *, parts=16, least=256):
     """``(p0, chunk)``: the switches ``s`` (``(Ho, Wo, C, N)``, fewer axes for one plane
-    or sample) a few planes at a time: ``chunk`` is ``(n_out, k)``, plane ``p0 + j`` (vec
-    order: channel fastest, then sample) in column ``j``."""
+    or sample) a few planes at a time, about ``max(least, s.size / parts)`` entries each:
+    ``chunk`` is ``(n_out, k)``, plane ``p0 + j`` (vec order: channel fastest, then
+    sample) in column ``j``."""
     s4 = s.reshape(s.shape + (1,) * (4 - s.ndim))
-    per_chunk = max(1, max(256, s.size // 32) // max(n_out, 1))  # channels per chunk
+    target = max(least, s.size // parts)
+    if c * n_out <= target:  # whole samples at a time
+        step = max(1, target // max(c * n_out, 1))
+        for n0 in range(0, n, step):
+            chunk = s4[:, :, :, n0:n0 + step]
+            yield c * n0, chunk.reshape(n_out, chunk.shape[2] * chunk.shape[3], order="F")
+        return
+    step = max(1, target // max(n_out, 1))  # channels at a time, sample by sample
     for sample in range(n):
-        for c0 in range(0, c, per_chunk):
-            c1 = min(c, c0 + per_chunk)
-            yield c0 + c * sample, s4[:, :, c0:c1, sample].reshape(n_out, c1 - c0, order="F")
+        for c0 in range(0, c, step):
+            chunk = s4[:, :, c0:c0 + step, sample]
+            yield c0 + c * sample, chunk.reshape(n_out, chunk.shape[2], order="F")
