@@ -24,9 +24,10 @@ F32 = np.float32
 BATCH = 64
 
 
-def paired_rounds(fns, repeat):
-    """``{name: (median, low, high)}`` in ms: every round runs each function once, in turn."""
-    for fn in fns.values():
+def paired_rounds(fns, repeat, *, warmup=True):
+    """``{name: (median, low, high)}`` in ms: every round runs each function once, in turn
+    (after one untimed run of each unless ``warmup=False``), with the collector paused."""
+    for fn in fns.values() if warmup else ():
         fn()
     times = {name: [] for name in fns}
     for _ in range(repeat):

@@ -51,20 +51,10 @@ def paired_median_ms(fns, repeat, *, warmup=True):
 
     Each round runs every function once, so a slow spell of the shared machine hits
     all of them alike instead of whichever happened to be measured then. Each function
-    runs once untimed first unless ``warmup=False``.
+    runs once untimed first unless ``warmup=False``. (:func:`next_bar.paired_rounds`
+    with its range left out.)
     """
-    for fn in fns.values() if warmup else ():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            gc.disable()
-            start = time.perf_counter()
-            result = fn()
-            times[name].append(time.perf_counter() - start)
-            gc.enable()
-            del result
-    return {name: 1e3 * float(np.median(t)) for name, t in times.items()}
+    return {name: t[0] for name, t in next_bar.paired_rounds(fns, repeat, warmup=warmup).items()}
 
 
 def fresh_write_bandwidth(repeat, n_bytes=256 * 2**20):
