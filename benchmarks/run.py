@@ -16,7 +16,6 @@ import gc
 import os
 import platform
 import sys
-import time
 import tracemalloc
 
 import numpy as np
@@ -260,14 +259,7 @@ def measure_lenet(torch, repeat, rng):
                                err_msg="LeNet-5 Jacobian: ours and torch differ")
 
     with_loss = jc.Chain([*net.layers, jc.SoftmaxCrossEntropy(label)])
-    target = torch.tensor([label])
-
-    def torch_gradient():
-        ps = [q.detach().requires_grad_() for q in p_t]
-        xs = x_t.detach().requires_grad_()
-        loss = torch.nn.functional.cross_entropy(torch_lenet5(torch, xs, ps), target)
-        loss.backward()
-        return xs.grad, [q.grad for q in ps]
+    torch_gradient = next_bar.torch_gradient_fn(torch, torch_lenet5, x_t, p_t, [label])
 
     ours = with_loss.backward(x)
     theirs = torch_gradient()
