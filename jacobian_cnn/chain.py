@@ -176,9 +176,9 @@ class Chain:
         for i in reversed(range(len(self.layers))):
             layer, (x_in, cache) = self.layers[i], records[i]
             label = repr(layer)
-            for name in layer.params:
+            for name, value in layer.params.items():
                 J = _layer_jacobian(layer, x_in, name, cache, max_bytes)
-                _check_shape(J, (sizes[i], np.size(layer.params[name])), i, layer, name)
+                _check_shape(J, (sizes[i], np.size(value)), i, layer, name)
                 check_product(rows, J, limit, i, layer, name)
                 params[i][name] = times(rows, J)
                 trace.append(Step(i, label, name, J.shape, J.nnz, params[i][name].shape))

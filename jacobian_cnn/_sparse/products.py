@@ -45,7 +45,7 @@ def check_product(rows, J, limit, i, layer, wrt):
     """
     k, n = rows.shape[0], J.shape[1]
     value = np.result_type(rows.dtype, J.dtype).itemsize
-    if sp.issparse(rows):
+    if not isinstance(rows, np.ndarray):  # CSR rows (sp.issparse, but without its lookups)
         nnz = min(k * n, int(rows.nnz) * nnz_per_row(J))
         index = index_dtype(k, n, nnz).itemsize
         estimate, form = nnz * (value + index) + (k + 1) * index, f"{nnz:,} nonzeros at most"
