@@ -22,7 +22,13 @@ floating-point sums (``tests/test_layers.py`` checks each against the dense prod
   tile from the layout they were written in (:mod:`jacobian_cnn._sparse.blocked`): small dense
   matrix products over the output channels, then one pass that adds each entry's sum
   into its input column.
+  A convolution's repeated blocks (output channels of its kernel Jacobian, samples and
+  tile rows of its input Jacobian) are stored and read once.
+* A dense layer's Jacobians of a batch (:class:`~jacobian_cnn._sparse.stacked.SampleStack`,
+  one block per sample from ``W.T`` or ``x.T``) are one dense (BLAS) product.
 * Anything else, and other layers' ``jacobian`` results, is scipy's sparse product.
+
+The products and their size checks are :mod:`jacobian_cnn._sparse.products`.
 
 Index conventions: :mod:`jacobian_cnn.vec`.
 """

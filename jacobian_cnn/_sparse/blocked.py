@@ -64,7 +64,12 @@ class WindowJacobian(CSRParts):
     The column indices and row pointers are a function of the layout alone (the
     known technique: cache the layout per geometry, refresh only the values). They
     are written when first asked for, by :meth:`tocsr` (``layer.jacobian``), and the
-    product :meth:`rows_times` never needs them.
+    product :meth:`rows_times` never needs them. So are the values of blocks that
+    repeat: :attr:`values` holds the distinct ones (:class:`StridedBlocks`, or a
+    convolution's kernel taps per tile, :class:`RowTaps`), the product reads them in
+    place (stride 0 along a repeated axis: the same matrix products on the same
+    numbers as over the written-out blocks), and :attr:`data` writes every copy out
+    on first read.
     """
 
     __slots__ = ("layout", "kind", "n_groups", "n_summed", "out_size", "values", "_data")
