@@ -16,12 +16,14 @@ import gc
 import os
 import platform
 import sys
-import time
 import tracemalloc
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import next_bar  # noqa: E402  (issue 16's rows, benchmarks/next_bar.py)
 
 import jacobian_cnn as jc  # noqa: E402
 from jacobian_cnn.cases import BENCHMARK_CASES, GRID_BENCHMARK_CASES  # noqa: E402
@@ -48,20 +50,10 @@ def paired_median_ms(fns, repeat, *, warmup=True):
 
     Each round runs every function once, so a slow spell of the shared machine hits
     all of them alike instead of whichever happened to be measured then. Each function
-    runs once untimed first unless ``warmup=False``.
+    runs once untimed first unless ``warmup=False``. (:func:`next_bar.paired_rounds`
+    with its range left out.)
     """
-    for fn in fns.values() if warmup else ():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            gc.disable()
-            start = time.perf_counter()
-            result = fn()
-            times[name].append(time.perf_counter() - start)
-            gc.enable()
-            del result
-    return {name: 1e3 * float(np.median(t)) for name, t in times.items()}
+    return {name: t[0] for name, t in next_bar.paired_rounds(fns, repeat, warmup=warmup).items()}
 
 
 def fresh_write_bandwidth(repeat, n_bytes=256 * 2**20):
@@ -293,14 +285,7 @@ def measure_lenet(torch, repeat, rng):
                                err_msg="LeNet-5 Jacobian: ours and torch differ")
 
     with_loss = jc.Chain([*net.layers, jc.SoftmaxCrossEntropy(label)])
-    target = torch.tensor([label])
-
-    def torch_gradient():
-        ps = [q.detach().requires_grad_() for q in p_t]
-        xs = x_t.detach().requires_grad_()
-        loss = torch.nn.functional.cross_entropy(torch_lenet5(torch, xs, ps), target)
-        loss.backward()
-        return xs.grad, [q.grad for q in ps]
+    torch_gradient = next_bar.torch_gradient_fn(torch, torch_lenet5, x_t, p_t, [label])
 
     ours = with_loss.backward(x)
     theirs = torch_gradient()
@@ -474,6 +459,9 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=None, help="timed runs per measurement")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch.set_num_threads (default: torch's own default)")
+    parser.add_argument("--next-bar", action="store_true",
+                        help="only issue 16's rows (gradients, batches, parameter Jacobian, sparsejac)")
+    parser.add_argument("--no-peer", action="store_true", help="leave out the sparsejac column")
     args = parser.parse_args(argv)
     repeat = args.repeat or (5 if args.quick else 15)
     lenet_repeat = max(2 * repeat, 41)
@@ -490,21 +478,49 @@ def main(argv=None):
     bandwidth = None if args.lenet else fresh_write_bandwidth(repeat)
     warm_allocator()
     layers = []
-    for case in [] if args.lenet else LAYER_CASES:
+    for case in [] if args.lenet or args.next_bar else LAYER_CASES:
         print(f"... {case.id}", file=sys.stderr, flush=True)
         layers += measure_layer(case, torch, repeat, bandwidth)
     grid = []
-    for case in [] if args.lenet else GRID_BENCHMARK_CASES:
+    for case in [] if args.lenet or args.next_bar else GRID_BENCHMARK_CASES:
         print(f"... {case.id}", file=sys.stderr, flush=True)
         grid += measure_grid_layer(case, repeat, bandwidth)
-    print("... LeNet-5", file=sys.stderr, flush=True)
-    lenet = measure_lenet(torch, lenet_repeat, rng)
-    scaling = []
-    if not (args.quick or args.lenet):
+    lenet, scaling, bar = None, [], None
+    if not args.next_bar:
+        print("... LeNet-5", file=sys.stderr, flush=True)
+        lenet = measure_lenet(torch, lenet_repeat, rng)
+    if not (args.quick or args.lenet or args.next_bar):
         print("... scaling", file=sys.stderr, flush=True)
         scaling = measure_scaling(max(5, repeat * 2 // 3), bandwidth, rng)
+    if not args.lenet:
+        bar = measure_next_bar(torch, args, repeat, lenet_repeat, bandwidth, layers, rng)
     print_report(info, bandwidth, layers, lenet, scaling, grid)
+    if bar is not None:
+        print("\n" + "\n".join(next_bar.report(bar, fmt_ms, verdict)))
 
+
+def measure_next_bar(torch, args, repeat, lenet_repeat, bandwidth, layers, rng):
+    """Issue 16's rows (:mod:`next_bar`): every torch comparison single-threaded and with all threads."""
+    threads = sorted({1, os.cpu_count() or 1})
+    lenet = lenet5(np.random.default_rng(0))
+    print("... issue 16: gradients", file=sys.stderr, flush=True)
+    result = dict(load=open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg")
+                  else "unknown", layers=layers)
+    result["gradients"] = next_bar.measure_gradients(torch, lenet, torch_lenet5, lenet_repeat, rng, threads)
+    print("... issue 16: parameter Jacobian", file=sys.stderr, flush=True)
+    result["params"], result["params_shape"] = next_bar.measure_params_jacobian(
+        torch, lenet, torch_lenet5, lenet_repeat, rng, threads, torch_flat_index)
+    print("... issue 16: batch Jacobians", file=sys.stderr, flush=True)
+    result["batch"] = next_bar.measure_batch_jacobians(
+        [LAYER_CASES[0], LAYER_CASES[4], LAYER_CASES[6]], build, repeat, bandwidth, peak_bytes)
+    result["peer"], result["no_peer"] = None, args.no_peer
+    if not args.no_peer and next_bar.sparsejac_available():
+        big = None if args.quick else (jc.Conv2D(rng.normal(size=(3, 3, 16, 16)).astype(F32), padding=1),
+                                       rng.normal(size=(64, 64, 16)).astype(F32))
+        cases = [c for c in LAYER_CASES if not (args.quick and c is BIG_CASE)]
+        result["peer"] = next_bar.measure_peer(cases, build, repeat, big)
+    result["show"] = None if args.quick else next_bar.measure_show()
+    return result
 
 if __name__ == "__main__":
     main()

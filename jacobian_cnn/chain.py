@@ -22,7 +22,13 @@ floating-point sums (``tests/test_layers.py`` checks each against the dense prod
   tile from the layout they were written in (:mod:`jacobian_cnn._sparse.blocked`): small dense
   matrix products over the output channels, then one pass that adds each entry's sum
   into its input column.
+  A convolution's repeated blocks (output channels of its kernel Jacobian, samples and
+  tile rows of its input Jacobian) are stored and read once.
+* A dense layer's Jacobians of a batch (:class:`~jacobian_cnn._sparse.stacked.SampleStack`,
+  one block per sample from ``W.T`` or ``x.T``) are one dense (BLAS) product.
 * Anything else, and other layers' ``jacobian`` results, is scipy's sparse product.
+
+The products and their size checks are :mod:`jacobian_cnn._sparse.products`.
 
 Index conventions: :mod:`jacobian_cnn.vec`.
 """
@@ -35,8 +41,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from jacobian_cnn._arguments import as_array, byte_limit, check_size
-from jacobian_cnn._sparse.csr import CSRParts, dense_to_csr, index_dtype
+from jacobian_cnn._arguments import as_array, byte_limit, check_size, wrt_name
+from jacobian_cnn._sparse.csr import dense_to_csr
+from jacobian_cnn._sparse.products import as_rows, check_product, smaller_form, times
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError, JacobianTooLargeError
 from jacobian_cnn.ops.layer import Layer
 
@@ -180,47 +187,86 @@ class Chain:
                 trace.extend(dataclasses.replace(step, layer_index=i) for step in steps)
                 continue
             label = repr(layer)
-            for name in layer.params:
+            for name, value in layer.params.items():
                 J = _layer_jacobian(layer, x_in, name, cache, max_bytes)
-                _check_shape(J, (sizes[i], np.size(layer.params[name])), i, layer, name)
-                _check_product(rows, J, limit, i, layer, name)
-                params[i][name] = _times(rows, J)
+                _check_shape(J, (sizes[i], np.size(value)), i, layer, name)
+                check_product(rows, J, limit, i, layer, name)
+                params[i][name] = times(rows, J)
                 trace.append(Step(i, label, name, J.shape, J.nnz, params[i][name].shape))
             J = _layer_jacobian(layer, x_in, "input", cache, max_bytes)
             _check_shape(J, (sizes[i], np.size(x_in)), i, layer, "input")
-            _check_product(rows, J, limit, i, layer, "input")
-            rows = _times(rows, J)
+            check_product(rows, J, limit, i, layer, "input")
+            rows = times(rows, J)
             trace.append(Step(i, label, "input", J.shape, J.nnz, rows.shape))
         return Gradients(input=np.asarray(rows), params=params, output=y, trace=trace)
 
-    def jacobian(self, x, *, max_bytes=None):
-        """End-to-end ``d vec(y) / d vec(x)``, composed left to right from the output's rows.
+    def jacobian(self, x, wrt="input", *, max_bytes=None):
+        """End-to-end ``d vec(y) / d vec(x)``, or ``d vec(y) / d theta`` for every parameter.
 
-        The running product ``d vec(y) / d vec(h_l)`` has one row per output, usually
-        few: it is kept as a dense block while that is smaller than its CSR form (a
-        dense-times-sparse product is then one pass over each layer's nonzeros) and
-        as CSR otherwise. It is never multiplied right to left.
+        Composed left to right from the output's rows: the running product
+        ``d vec(y) / d vec(h_l)`` has one row per output, usually few; it is kept as a
+        dense block while that is smaller than its CSR form (a dense-times-sparse
+        product is then one pass over each layer's nonzeros) and as CSR otherwise. It
+        is never multiplied right to left.
 
-        ``max_bytes`` (:mod:`jacobian_cnn.vec`, "Size limits") limits
-        each layer's Jacobian and each running product: an upper bound of the product's
-        size is checked before it is formed, and the refusal names the step.
+        Parameters
+        ----------
+        x : array_like
+            The network input (a batch ``(H, W, C, N)`` gives block-diagonal results).
+        wrt : {"input", "params"}
+            ``"input"``: ``(y.size, x.size)``. ``"params"``: ``(y.size, n_params)``, the
+            per-sample parameter Jacobian ``J_theta`` (of an empirical neural tangent
+            kernel ``J_theta(x1) @ J_theta(x2).T``, or a Fisher): the running product
+            times each layer's parameter Jacobian ``d vec(h_{l+1}) / d vec(P)``, columns
+            layer by layer (the first layer first), each layer's parameters in the order
+            of ``layer.params``, each parameter in ``vec`` order
+            (:func:`jacobian_cnn.as_parameter_shape` gives a row in the parameter's shape).
+        max_bytes : int, optional
+            (:mod:`jacobian_cnn.vec`, "Size limits") limits each layer's Jacobian and
+            each running product: an upper bound of the product's size is checked
+            before it is formed, and the refusal names the step.
+
+        Returns
+        -------
+        scipy.sparse.csr_array
+
+        Examples
+        --------
+        ``y = W^T x + b`` with ``W = [[1], [2]]``: ``dy / dW[i, 0] = x_i`` and ``dy / db = 1``.
+
+        >>> import numpy as np
+        >>> import jacobian_cnn as jc
+        >>> net = jc.Chain([jc.Dense(np.array([[1.], [2.]]), np.zeros(1))])
+        >>> net.jacobian(np.array([3., 4.])).toarray()
+        array([[1., 2.]])
+        >>> net.jacobian(np.array([3., 4.]), wrt="params").toarray()
+        array([[3., 4., 1.]])
         """
+        wrt = wrt_name(wrt, {"input", "params"}, "Chain.jacobian")
         limit = byte_limit(max_bytes)
         records, y = self._forward_all(x)
         sizes = _output_sizes(records, y)
-        rows = None  # the identity rows of the output
+        rows, by_layer = None, []  # rows: None stands for the identity rows of the output
+
+        def pushed(J, i, layer, name, n_cols):
+            _check_shape(J, (sizes[i], n_cols), i, layer, name)
+            if rows is not None:
+                check_product(rows, J, limit, i, layer, name)
+            return as_rows(J) if rows is None else times(rows, J)
+
         for i in reversed(range(len(self.layers))):
             layer, (x_in, cache) = self.layers[i], records[i]
+            if wrt == "params":
+                by_layer.append([pushed(_layer_jacobian(layer, x_in, name, cache, max_bytes), i,
+                                        layer, name, np.size(value))
+                                 for name, value in layer.params.items()])
+                if i == 0:  # d vec(y) / d vec(x) is not asked for
+                    break
             J = _layer_jacobian(layer, x_in, "input", cache, max_bytes)
-            _check_shape(J, (sizes[i], np.size(x_in)), i, layer, "input")
-            if rows is not None:
-                _check_product(rows, J, limit, i, layer, "input")
-            rows = _smaller_form(_as_rows(J) if rows is None else _times(rows, J))
-        if sp.issparse(rows):
-            return sp.csr_array(rows)
-        check_size(rows.shape[0], np.count_nonzero(rows), rows.dtype.itemsize, limit,
-                   f"Chain.jacobian ({rows.shape[0]} x {rows.shape[1]})")
-        return dense_to_csr(rows).tocsr()
+            rows = smaller_form(pushed(J, i, layer, "input", np.size(x_in)))
+        if wrt == "input":
+            return _finished(rows, limit, "Chain.jacobian")
+        return _side_by_side([block for blocks in reversed(by_layer) for block in blocks], y, limit)
 
     def trace(self, x, g=None, *, max_bytes=None):
         """The :class:`Trace` of :meth:`backward` (print it for a table)."""
@@ -285,6 +331,34 @@ class Chain:
         return fisher(self, x, wrt, kind=kind, form=form, max_bytes=max_bytes)
 
 
+def _finished(rows, limit, what):
+    """The composed rows (dense or CSR) as a ``csr_array``; a dense block is size-checked
+    as the CSR array it becomes."""
+    if sp.issparse(rows):
+        return sp.csr_array(rows)
+    check_size(rows.shape[0], np.count_nonzero(rows != 0), rows.dtype.itemsize, limit,
+               f"{what} ({rows.shape[0]} x {rows.shape[1]})")
+    return dense_to_csr(rows).tocsr()
+
+
+def _side_by_side(blocks, y, limit):
+    """The parameter blocks (dense or CSR, ``k`` rows each) side by side, as a ``csr_array``.
+
+    Through one dense ``(k, n_params)`` block when that takes at most twice the bytes
+    of the blocks' CSR forms (one pass, no sparse stacking), else by scipy's ``hstack``.
+    """
+    if not blocks:
+        return sp.csr_array((np.size(y), 0), dtype=y.dtype if y.dtype.kind == "f" else float)
+    k, value = blocks[0].shape[0], np.result_type(*[b.dtype for b in blocks]).itemsize
+    stored = sum(b.nnz if sp.issparse(b) else b.size for b in blocks)
+    n_cols = sum(b.shape[1] for b in blocks)
+    if k * n_cols * value <= 2 * stored * (value + 4):
+        dense = np.hstack([b.toarray() if sp.issparse(b) else b for b in blocks])
+        return _finished(dense, limit, "Chain.jacobian wrt params")
+    return sp.hstack([b if sp.issparse(b) else dense_to_csr(b).tocsr() for b in blocks],
+                     format="csr")
+
+
 def _output_sizes(records, y):
     """Size of each layer's output: the next layer's input, the chain's output last."""
     return [np.size(x_in) for x_in, _ in records[1:]] + [np.size(y)]
@@ -301,94 +375,9 @@ def _check_shape(J, expected, i, layer, wrt):
         )
 
 
-def _nnz_per_row(J):
-    """Largest number of stored entries in one row of ``J`` (cheap for every form)."""
-    m, n = J.shape
-    if isinstance(J, CSRParts):
-        if J.form in ("diagonal", "column_blocks"):
-            return 1 if m else 0
-        if J.form == "dense":
-            return n
-        if J.form == "row_blocks":
-            return n // max(m, 1)
-        indptr = J.indptr
-    else:
-        J = J if sp.issparse(J) and J.format == "csr" else sp.csr_array(J)
-        indptr = J.indptr
-    return int(np.diff(indptr).max(initial=0))
-
-
-def _check_product(rows, J, limit, i, layer, wrt):
-    """Refuse ``rows @ J`` when an upper bound of its size exceeds ``limit``.
-
-    Dense rows give a dense ``(k, n)`` block; CSR rows a CSR product with at most
-    ``min(k * n, nnz(rows) * max row nnz of J)`` entries.
-    """
-    k, n = rows.shape[0], J.shape[1]
-    value = np.result_type(rows.dtype, J.dtype).itemsize
-    if sp.issparse(rows):
-        nnz = min(k * n, int(rows.nnz) * _nnz_per_row(J))
-        index = index_dtype(k, n, nnz).itemsize
-        estimate, form = nnz * (value + index) + (k + 1) * index, f"{nnz:,} nonzeros at most"
-    else:
-        estimate, form = k * n * value, "dense"
-    if estimate > limit:
-        raise JacobianTooLargeError(
-            f"step layers[{i}] = {layer!r} (wrt {wrt!r}): the product of {k:,} rows with its "
-            f"{J.shape[0]:,} x {n:,} Jacobian would need about {estimate:,} bytes ({form}), "
-            f"over max_bytes={limit:,}; pass a larger max_bytes or fewer rows"
-        )
-
-
 def _layer_jacobian(layer, x, wrt, cache, max_bytes):
     """The layer's Jacobian: its CSR arrays where ``jacobian`` is the base class's wrapper
     around them (this package's layers), else whatever ``layer.jacobian`` returns."""
     if isinstance(layer, Layer) and type(layer).jacobian is Layer.jacobian:
         return layer._jacobian_parts(x, wrt=wrt, cache=cache, max_bytes=max_bytes)
     return layer.jacobian(x, wrt=wrt, cache=cache, max_bytes=max_bytes)
-
-
-def _as_rows(J):
-    """The first block of rows, ``J`` itself: dense if every entry is stored, else CSR."""
-    if isinstance(J, CSRParts):
-        return J.data.reshape(J.shape) if J.form == "dense" else J.tocsr()
-    return sp.csr_array(J)
-
-
-def _times(rows, J):
-    """``rows @ J``: rows (dense or CSR) times a layer's explicit Jacobian.
-
-    Dense rows times :class:`~jacobian_cnn._sparse.csr.CSRParts` use the kernel that fits
-    ``J``'s form (:meth:`~jacobian_cnn._sparse.csr.CSRParts.rows_times`), except that a
-    general ``J`` whose dense form takes no more bytes than its CSR form (a small,
-    nearly full block) is multiplied as a dense block (BLAS). Anything else is
-    scipy's sparse product.
-    """
-    if isinstance(J, CSRParts):
-        if not isinstance(rows, np.ndarray):
-            return rows @ J.tocsr()
-        m, n = J.shape
-        value = J.data.itemsize
-        if J.form == "general" and m * n * value <= J.nnz * (value + J.indices.itemsize):
-            return rows @ J.tocsr().toarray()
-        return J.rows_times(rows)
-    return rows @ J
-
-
-def _smaller_form(rows):
-    """``rows`` as a dense block or as CSR, whichever takes fewer bytes.
-
-    CSR stores ``nnz * (value + index)`` bytes, a dense block ``k * n * value`` bytes;
-    a dense block is turned back into CSR only once it is under half its dense
-    size, so the form does not flip back and forth.
-    """
-    k, n = rows.shape
-    value = rows.dtype.itemsize
-    if sp.issparse(rows):
-        if k * n * value <= rows.nnz * (value + 4):
-            return rows.toarray()
-        return rows
-    if 2 * np.count_nonzero(rows) * (value + 4) < k * n * value:
-        return dense_to_csr(rows).tocsr()
-    return rows
-

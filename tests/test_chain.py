@@ -196,3 +196,69 @@ def test_user_layers_take_part_with_their_own_jacobians():
                                rtol=1e-12, atol=1e-15)
     ours, plain = wrapped.backward(x, np.ones((1, 4))), net.backward(x + 1.0, 3.0 * np.ones((1, 4)))
     np.testing.assert_allclose(ours.input, plain.input, rtol=1e-12, atol=1e-15)
+
+
+def _torch_parameter_jacobian(torch, net, x, params):
+    """``d vec(y) / d vec(P)`` of every parameter by ``torch.func.jacrev``, in our vec order:
+    the torch twin above takes the parameters in our layouts, so only the axes of the output
+    ``(n_classes, N)`` and of each parameter need flattening column-major."""
+    from torch.func import jacrev
+
+    xt = torch.tensor(x)
+    jac = jacrev(lambda ps: _torch_forward(torch, net, xt, ps))(params)
+    n_out = int(np.prod(x.shape[3:])) * net.forward(x[..., :1]).shape[0]
+    blocks = []
+    for layer_jac, layer_params in zip(jac, params, strict=True):
+        for name in layer_params:  # the order of layer.params
+            J = layer_jac[name].numpy()
+            blocks.append(J.reshape(-1, *J.shape[J.ndim - layer_params[name].ndim:], order="F")
+                          .reshape(n_out, -1, order="F"))
+    return np.hstack(blocks)
+
+
+@pytest.mark.parametrize("pool", ["avg", "max"])
+def test_parameter_jacobian_and_empirical_ntk_match_torch_func(pool, torch_ref):
+    import torch
+
+    net = _net(11, pool)
+    rng = np.random.default_rng(11)
+    x1, x2 = rng.normal(size=(8, 8, 1, 3)), rng.normal(size=(8, 8, 1, 2))
+    params = [{k: torch.tensor(v) for k, v in layer.params.items()} for layer in net.layers]
+    J1, J2 = net.jacobian(x1, wrt="params"), net.jacobian(x2, wrt="params")
+    n_params = sum(np.size(v) for layer in net.layers for v in layer.params.values())
+    assert isinstance(J1, sp.csr_array) and J1.shape == (4 * 3, n_params)
+    T1, T2 = (_torch_parameter_jacobian(torch, net, x, params) for x in (x1, x2))
+    jc.assert_jacobian_close(J1, T1, atol=1e-12, rtol=1e-9, structure=False)
+    # The empirical NTK of the two batches: (4*3) x (4*2), sample-major blocks of 4 classes.
+    ntk = (J1 @ J2.T).toarray()
+    np.testing.assert_allclose(ntk, T1 @ T2.T, rtol=1e-9, atol=1e-12)
+    assert np.abs(ntk).min() > 0  # every pair of outputs shares parameters: no block is empty
+
+
+def test_parameter_jacobian_columns_are_the_layer_parameter_jacobians_in_order():
+    net = _net(12)
+    x = np.random.default_rng(12).normal(size=(8, 8, 1))
+    h, inputs = x, []
+    for layer in net.layers:
+        inputs.append(h)
+        h = layer.forward(h)
+    ours = net.jacobian(x, wrt="params").toarray()
+    column = 0
+    for i, layer in enumerate(net.layers):
+        downstream = sp.eye_array(4, format="csr")  # d y / d h_{i+1}, from the public layer.jacobian
+        for later, h in reversed(list(zip(net.layers[i + 1:], inputs[i + 1:], strict=True))):
+            downstream = downstream @ later.jacobian(h)
+        for name, value in layer.params.items():
+            expected = (downstream @ layer.jacobian(inputs[i], wrt=name)).toarray()
+            np.testing.assert_allclose(ours[:, column:column + value.size], expected,
+                                       rtol=1e-12, atol=1e-15, err_msg=f"layers[{i}] {name}")
+            column += value.size
+    assert column == ours.shape[1]
+
+
+def test_parameter_jacobian_without_parameters_and_bad_wrt():
+    net = jc.Chain([jc.AvgPool2D(2), jc.Flatten()])
+    J = net.jacobian(np.ones((4, 4)), wrt="params")
+    assert J.shape == (4, 0) and J.nnz == 0
+    with pytest.raises(jc.InvalidValueError, match=r"wrt must be one of \['input', 'params'\], got 'kernel'"):
+        net.jacobian(np.ones((4, 4)), wrt="kernel")

@@ -22,7 +22,7 @@ from jacobian_cnn.errors import InvalidValueError
 __all__ = ["CSRParts", "FORMS", "csr_from_rows", "dense_to_csr", "block_diagonal", "diagonal",
            "permutation_rows", "index_dtype", "empty", "csr_summing_duplicates"]
 
-FORMS = ("general", "diagonal", "dense", "row_blocks", "column_blocks", "window")
+FORMS = ("general", "diagonal", "dense", "row_blocks", "column_blocks", "window", "stacked")
 """What a :class:`CSRParts` is known to be, beyond canonical CSR.
 
 ``"diagonal"``: square, one entry per row, on the diagonal (``indices == arange(n)``).
@@ -32,6 +32,8 @@ FORMS = ("general", "diagonal", "dense", "row_blocks", "column_blocks", "window"
 ``L = m / n`` (the transpose of row blocks).
 ``"window"``: written tile by tile from a cached layout, which the product reads
 (:class:`jacobian_cnn._sparse.blocked.WindowJacobian`).
+``"stacked"``: a dense layer's batch Jacobian, one block per sample from one small array
+(:class:`jacobian_cnn._sparse.stacked.SampleStack`).
 """
 
 
@@ -194,14 +196,18 @@ def dense_to_csr(rows):
     k, n = rows.shape
     if rows.dtype.kind != "f" or index_dtype(k, n, rows.size) != np.int32:
         return CSRParts.from_csr(sp.csr_array(rows))
-    if np.count_nonzero(rows) == rows.size:  # every entry stored (the usual end of a chain)
-        return CSRParts(np.ascontiguousarray(rows).reshape(-1), None, None, (k, n), "dense")
     mask = rows != 0
+    if np.count_nonzero(mask) == rows.size:  # every entry stored (the usual end of a chain)
+        return CSRParts(np.ascontiguousarray(rows).reshape(-1), None, None, (k, n), "dense")
     indptr = np.empty(k + 1, np.int32)
     indptr[0] = 0
-    np.cumsum(mask.sum(axis=1), out=indptr[1:])
-    indices = np.nonzero(mask)[1].astype(np.int32)
-    return CSRParts(rows[mask], indices, indptr, (k, n))
+    np.cumsum(np.count_nonzero(mask, axis=1), out=indptr[1:])  # counts over booleans: fast
+    flat = np.flatnonzero(mask)  # row-major positions: the entries row by row, columns sorted
+    indices = np.empty(flat.size, np.int32)
+    for i in range(k):  # a subtraction per row (k is the few rows of a chain's product)
+        np.subtract(flat[indptr[i]:indptr[i + 1]], i * n, out=indices[indptr[i]:indptr[i + 1]],
+                    casting="unsafe")
+    return CSRParts(np.ascontiguousarray(rows).reshape(-1).take(flat), indices, indptr, (k, n))
 
 
 def block_diagonal(blocks, *, max_bytes, what):

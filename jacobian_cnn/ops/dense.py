@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from jacobian_cnn._arguments import bias_copy, cast, check_size, float_array, frozen_copy, index_dtype
+from jacobian_cnn._arguments import bias_copy, cast, check_size, float_array, frozen_copy
 from jacobian_cnn._sparse.csr import CSRParts
+from jacobian_cnn._sparse.stacked import SampleStack
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.layer import Definition, Layer, Parameter, numeric_terms
 
@@ -138,31 +139,21 @@ class Dense(Layer):
         check_size(n_rows, n_rows * per_row, np.dtype(dtype).itemsize, max_bytes,
                    f"Dense {wrt} Jacobian")
         n_cols = {"input": x.size, "weight": self.weight.size, "bias": n_out}[wrt]
-        # Rows are ordered (sample, output unit): row j + n_out*s, each with per_row
-        # entries. The data is written once, by broadcasting, straight into the CSR array.
-        data = np.empty((n, n_out, per_row), dtype)
+        if n != 1:
+            # A batch: rows ordered (sample, output unit), one block per sample, all from
+            # W.T, x.T or nothing (written out by the SampleStack on first use).
+            values = {"input": lambda: cast(self.weight, dtype, "weight").T,
+                      "weight": lambda: x2.T.astype(dtype, copy=False), "bias": lambda: None}[wrt]()
+            return SampleStack(wrt, values, n_out=n_out, dtype=dtype, n_samples=n, n_in=n_in)
+        # One sample: the input Jacobian stores every entry of W.T; row j of the weight
+        # Jacobian holds exactly columns j*n_in .. (j+1)*n_in - 1 (x itself); the bias
+        # Jacobian is the identity. The form fixes indices and indptr.
+        data = np.empty((n_out, per_row), dtype)
         if wrt == "input":
-            data[...] = cast(self.weight, dtype, "weight").T[None]
+            data[...] = cast(self.weight, dtype, "weight").T
         elif wrt == "weight":
-            data[...] = x2.T.astype(dtype, copy=False)[:, None, :]
+            data[...] = x2.T.astype(dtype, copy=False)
         else:
             data.fill(1)
-        if n == 1:
-            # One sample: the input Jacobian stores every entry of W.T; row j of the
-            # weight Jacobian holds exactly columns j*n_in .. (j+1)*n_in - 1 (x itself);
-            # the bias Jacobian is the identity. The form fixes indices and indptr.
-            form = {"input": "dense", "weight": "row_blocks", "bias": "diagonal"}[wrt]
-            return CSRParts(data.reshape(-1), None, None, (n_rows, n_cols), form)
-        index = index_dtype(n_rows, n_cols, n_rows * per_row)
-        indptr = np.arange(n_rows + 1, dtype=index)
-        indptr *= per_row  # every row holds per_row entries: the row pointers are a ramp
-        indices = np.empty((n, n_out, per_row), index)
-        if wrt == "input":
-            indices[...] = (np.arange(n_in, dtype=index)[None, None, :]
-                            + (n_in * np.arange(n, dtype=index))[:, None, None])
-        elif wrt == "weight":
-            indices[...] = (np.arange(n_in, dtype=index)[None, :]
-                            + (n_in * np.arange(n_out, dtype=index))[:, None])[None]
-        else:
-            indices[...] = np.arange(n_out, dtype=index)[None, :, None]
-        return CSRParts(data.reshape(-1), indices.reshape(-1), indptr, (n_rows, n_cols))
+        form = {"input": "dense", "weight": "row_blocks", "bias": "diagonal"}[wrt]
+        return CSRParts(data.reshape(-1), None, None, (n_rows, n_cols), form)

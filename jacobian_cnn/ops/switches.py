@@ -46,41 +46,44 @@ def checked_switches(cache, x_shape, ndim, geo, pad_value):
         raise InvalidTypeError(f"{what}; got dtype {s.dtype}")
     if s.shape != shape:
         raise InvalidValueError(f"{what}; got shape {s.shape}")
-    s2 = s.reshape(geo.n_out, c * n, order="F")
-    if s2.size and (s2.min() < -1 or s2.max() >= h * w * c * n):
-        raise InvalidValueError(f"{what}; got values in [{s2.min()}, {s2.max()}], allowed "
+    if s.size and (s.min() < -1 or s.max() >= h * w * c * n):
+        raise InvalidValueError(f"{what}; got values in [{s.min()}, {s.max()}], allowed "
                                 f"[-1, {h * w * c * n})")
     # Position of each switch inside its own (channel, sample) plane, then its
     # offset (row, col) from its window's first tap: a tap iff both are multiples
-    # of the dilation within the window's span. In place, in 32-bit where it fits:
-    # this runs on every cached Jacobian and must stay small next to the matrix.
+    # of the dilation within the window's span. A few planes at a time, in 32-bit
+    # where it fits: this runs on every cached Jacobian, and its temporaries must
+    # stay small next to the matrix (which is smaller than x).
     index = index_dtype(0, h * w * c * n, 0)  # the switches are columns of x.size
-    col = s2.astype(index)
-    col -= (np.arange(c * n, dtype=index) * (h * w))[None, :]
-    inside = col >= 0
-    inside &= col < h * w
-    row = col % h
-    col //= h
     (sh, sw), (dh, dw), (kh, kw) = geo.stride, geo.dilation, geo.window
     o = np.arange(geo.n_out, dtype=index)
-    row -= ((o % geo.out_size[0]) * sh - geo.padding[0][0])[:, None]  # window's first row
-    col -= ((o // geo.out_size[0]) * sw - geo.padding[1][0])[:, None]
-    for d, step, k in ((row, dh, kh), (col, dw, kw)):
-        inside &= d >= 0
-        inside &= d <= step * (k - 1)
-        if step > 1:
-            inside &= d % step == 0
-    if pad_value is not None:  # padding may win where the window holds some
-        has_padding = (geo.in_padded & ~geo.valid).any(axis=1)
-        inside |= (s2 == -1) & has_padding[:, None]
-    if not inside.all():
-        bad = np.argwhere(~inside)[0]
-        where = np.unravel_index(bad[0] + geo.n_out * bad[1], shape, order="F")
-        reason = ("-1 (padding won) is possible only with pad_value, in a window holding "
-                  "padding") if s2[tuple(bad)] == -1 else "not an input of that window"
-        raise InvalidValueError(
-            f"{what}; got {int(s2[tuple(bad)])} at index {tuple(int(i) for i in where)}, "
-            f"{reason}")
+    first_row = ((o % geo.out_size[0]) * sh - geo.padding[0][0])[:, None]  # window's first row
+    first_col = ((o // geo.out_size[0]) * sw - geo.padding[1][0])[:, None]
+    has_padding = None if pad_value is None else (geo.in_padded & ~geo.valid).any(axis=1)
+    for p0, s2 in plane_chunks(s, geo.n_out, c, n):
+        col = s2.astype(index)
+        col -= (np.arange(p0, p0 + s2.shape[1], dtype=index) * (h * w))[None, :]
+        inside = col >= 0
+        inside &= col < h * w
+        row = col % h
+        col //= h
+        row -= first_row
+        col -= first_col
+        for d, step, k in ((row, dh, kh), (col, dw, kw)):
+            inside &= d >= 0
+            inside &= d <= step * (k - 1)
+            if step > 1:
+                inside &= d % step == 0
+        if has_padding is not None:  # padding may win where the window holds some
+            inside |= (s2 == -1) & has_padding[:, None]
+        if not inside.all():
+            bad = np.argwhere(~inside)[0]
+            where = np.unravel_index(bad[0] + geo.n_out * (bad[1] + p0), shape, order="F")
+            reason = ("-1 (padding won) is possible only with pad_value, in a window holding "
+                      "padding") if s2[tuple(bad)] == -1 else "not an input of that window"
+            raise InvalidValueError(
+                f"{what}; got {int(s2[tuple(bad)])} at index {tuple(int(i) for i in where)}, "
+                f"{reason}")
     return s
 
 
@@ -114,18 +117,62 @@ def switches_parts(switches, n_inputs, *, dtype, max_bytes):
     if s.dtype.kind not in "iu":
         raise InvalidTypeError(f"switches must be ints (vec indices into x, -1 where padding won), "
                                f"got dtype {s.dtype}")
-    s = s.ravel(order="F")
-    if s.size and (s.min() < -1 or s.max() >= n_inputs):
-        raise InvalidValueError(f"switches must lie in [-1, {n_inputs}); got range [{s.min()}, {s.max()}]")
-    won = s >= 0
-    n_won = int(np.count_nonzero(won))
+    low, high = (s.min(), s.max()) if s.size else (0, -1)
+    if low < -1 or high >= n_inputs:
+        raise InvalidValueError(f"switches must lie in [-1, {n_inputs}); got range [{low}, {high}]")
+    all_won = low >= 0
+    n_won = s.size if all_won else s.size - sum(int(np.count_nonzero(chunk < 0))
+                                                for _, chunk in vec_chunks(s))
     check_size(s.size, n_won, np.dtype(dtype).itemsize, max_bytes, "MaxPool2D Jacobian")
-    # One entry per row that a real input won, written straight into 32-bit indices.
+    # One entry per row that a real input won, written straight into 32-bit indices,
+    # a few planes at a time (no temporary the size of the switches).
     index = index_dtype(s.size, int(n_inputs), n_won)
-    if n_won == s.size:
-        indptr, indices = np.arange(s.size + 1, dtype=index), s.astype(index)
+    indices = np.empty(n_won, index)
+    if all_won:
+        indptr = np.arange(s.size + 1, dtype=index)
+        for start, chunk in vec_chunks(s):
+            indices[start:start + chunk.size] = chunk
     else:
         indptr = np.zeros(s.size + 1, index)
-        np.cumsum(won, out=indptr[1:])
-        indices = s[won].astype(index)
+        for start, chunk in vec_chunks(s):
+            won = chunk >= 0
+            np.cumsum(won, out=indptr[start + 1:start + 1 + chunk.size])
+            indptr[start + 1:start + 1 + chunk.size] += indptr[start]
+            indices[indptr[start]:indptr[start + chunk.size]] = chunk[won]
     return CSRParts(np.ones(n_won, dtype), indices, indptr, (s.size, int(n_inputs)))
+
+
+def vec_chunks(s, *, parts=16, least=256):
+    """``(start, chunk)``: ``vec(s)`` in consecutive pieces, ``chunk`` = ``vec(s)[start:...]``.
+
+    Each piece is a slice along the last axis (the slowest in ``vec`` order), of about
+    ``max(least, s.size / parts)`` entries: copies that small keep the temporaries of
+    building the max-pool Jacobian small next to the matrix.
+    """
+    if s.ndim < 2:
+        yield 0, s.reshape(-1)
+        return
+    per_slice = s.size // max(s.shape[-1], 1)
+    step = max(1, max(least, s.size // parts) // max(per_slice, 1))
+    for j in range(0, s.shape[-1], step):
+        yield j * per_slice, s[..., j:j + step].ravel(order="F")
+
+
+def plane_chunks(s, n_out, c, n, *, parts=16, least=256):
+    """``(p0, chunk)``: the switches ``s`` (``(Ho, Wo, C, N)``, fewer axes for one plane
+    or sample) a few planes at a time, about ``max(least, s.size / parts)`` entries each:
+    ``chunk`` is ``(n_out, k)``, plane ``p0 + j`` (vec order: channel fastest, then
+    sample) in column ``j``."""
+    s4 = s.reshape(s.shape + (1,) * (4 - s.ndim))
+    target = max(least, s.size // parts)
+    if c * n_out <= target:  # whole samples at a time
+        step = max(1, target // max(c * n_out, 1))
+        for n0 in range(0, n, step):
+            chunk = s4[:, :, :, n0:n0 + step]
+            yield c * n0, chunk.reshape(n_out, chunk.shape[2] * chunk.shape[3], order="F")
+        return
+    step = max(1, target // max(n_out, 1))  # channels at a time, sample by sample
+    for sample in range(n):
+        for c0 in range(0, c, step):
+            chunk = s4[:, :, c0:c0 + step, sample]
+            yield c0 + c * sample, chunk.reshape(n_out, chunk.shape[2], order="F")
