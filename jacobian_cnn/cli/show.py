@@ -33,9 +33,10 @@ def add_parser(sub):
                     "jacobian-cnn show avgpool --input 3x3 --window 2 --stride 1 --symbolic --latex")
     p.add_argument("op", choices=OPS, help="the operation")
     add_operation_arguments(p)
-    p.add_argument("--what", choices=("jacobian", "forward", "gradient", "hessian"), default="jacobian",
-                   help="the Jacobian (default), the forward result, dJ/dx = [dJ/dy] @ J, or the "
-                        "second-order term sum_k dJ/dy_k d2 y_k / d vec(wrt) d vec(wrt2)^T")
+    what = {"jacobian": "the Jacobian (default)", "forward": "the forward result",
+            "gradient": "dJ/dx = [dJ/dy] @ J",
+            "hessian": "the second-order term sum_k dJ/dy_k d2 y_k / d vec(wrt) d vec(wrt2)^T"}
+    p.add_argument("--what", choices=tuple(what), default="jacobian", help="; ".join(what.values()))
     p.add_argument("--wrt2", metavar="NAME",
                    help="--what hessian: the second variable (default: --wrt), e.g. --wrt input "
                         "--wrt2 kernel for the cross block")
