@@ -42,11 +42,12 @@ def add_parser(sub):
                         "--wrt2 kernel for the cross block")
     p.add_argument("--grad-values", metavar="ROWS",
                    help="numeric --what gradient: dJ/dy in y's shape")
-    p.add_argument("--row", action="store_true", help="gradient: the vec-order row, not reshaped")
-    p.add_argument("--symbolic", action="store_true", help="named entries instead of numbers")
-    p.add_argument("--latex", action="store_true", help="LaTeX instead of a text grid")
-    p.add_argument("--headers", action="store_true",
-                   help="LaTeX Jacobian: a header row and column (\\partial a_{21}, \\partial p_{11})")
+    switches = {"--row": "gradient: the vec-order row, not reshaped",
+                "--symbolic": "named entries instead of numbers",
+                "--latex": "LaTeX instead of a text grid",
+                "--headers": "LaTeX Jacobian: a header row and column (\\partial a_{21}, \\partial p_{11})"}
+    for flag, text in switches.items():
+        p.add_argument(flag, action="store_true", help=text)
     p.add_argument("--max-entries", type=positive_int, default=_options.MAX_TEXT_ENTRIES,
                    metavar="N", help="largest printed grid, in cells: rows x columns of a "
                                      "Jacobian, the entries of a forward result or gradient "
