@@ -105,7 +105,7 @@ def test_transposed_convolutions_have_no_jax_translation():
 
 @pytest.mark.parametrize("case, wrt", CASE_WRTS)
 def test_chain_product_kernel_matches_the_dense_product(case, wrt):
-    from jacobian_cnn.chain import _times
+    from jacobian_cnn._sparse.products import times as _times
 
     layer, x = case.layer(), case.x()
     parts = layer._jacobian_parts(x, wrt=wrt)
