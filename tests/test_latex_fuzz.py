@@ -53,28 +53,21 @@ exponents = st.sampled_from(["2", "-1", "1/2", "0", "3", "90", "9^{9}", "-2", "1
                              "-1/3", "a", "{2}", "b+1"])
 
 
+BINARY = ["{0} + {1}", "{0} - {1}", "{0} {1}", r"{0} \cdot {1}", r"{0} \times {1}", "{0} / {1}",
+          r"\frac{{{0}}}{{{1}}}"]
+"""Ways to join two entries (``str.format`` templates)."""
+UNARY = ["({0})", r"\left({0}\right)", r"\biggl({0}\biggr)", "{{{0}}}", "-{0}", r"\tanh({0})",
+         r"\exp({0})", r"\sigma({0})", r"\tanh'({0})"]
+"""Ways to wrap one entry."""
+POWERS = ["({0})^{{{1}}}", "{0}^{1}"]
+"""Ways to raise an entry to an exponent."""
+
+
 def combine(children):
-    two = st.tuples(children, children)
-    return st.one_of(
-        two.map(lambda t: f"{t[0]} + {t[1]}"),
-        two.map(lambda t: f"{t[0]} - {t[1]}"),
-        two.map(lambda t: f"{t[0]} {t[1]}"),
-        two.map(lambda t: rf"{t[0]} \cdot {t[1]}"),
-        two.map(lambda t: rf"{t[0]} \times {t[1]}"),
-        two.map(lambda t: f"{t[0]} / {t[1]}"),
-        two.map(lambda t: rf"\frac{{{t[0]}}}{{{t[1]}}}"),
-        children.map(lambda c: f"({c})"),
-        children.map(lambda c: rf"\left({c}\right)"),
-        children.map(lambda c: rf"\biggl({c}\biggr)"),
-        children.map(lambda c: f"{{{c}}}"),
-        children.map(lambda c: f"-{c}"),
-        st.tuples(children, exponents).map(lambda t: f"({t[0]})^{{{t[1]}}}"),
-        st.tuples(children, exponents).map(lambda t: f"{t[0]}^{t[1]}"),
-        children.map(lambda c: rf"\tanh({c})"),
-        children.map(lambda c: rf"\exp({c})"),
-        children.map(lambda c: rf"\sigma({c})"),
-        children.map(lambda c: rf"\tanh'({c})"),
-    )
+    two, powered = st.tuples(children, children), st.tuples(children, exponents)
+    return st.one_of(*(two.map(lambda t, f=f: f.format(*t)) for f in BINARY),
+                     *(children.map(lambda c, f=f: f.format(c)) for f in UNARY),
+                     *(powered.map(lambda t, f=f: f.format(*t)) for f in POWERS))
 
 
 entries = st.recursive(st.one_of(numbers, names, derivatives), combine, max_leaves=24)
