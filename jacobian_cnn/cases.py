@@ -43,13 +43,18 @@ import numpy as np
 from jacobian_cnn.ops.by_name import PARAMETERS, make_layer
 
 __all__ = ["ALL_CASES", "BENCHMARK_CASES", "CASES", "GRID_BENCHMARK_CASES", "GRID_CASES", "MODEL_CASES",
-           "PARITY_CASES", "X_KINDS", "Case", "draw_input", "draw_model_params"]
+           "PARITY_CASES", "X_KINDS", "Case", "layer_options", "draw_input", "draw_model_params"]
 
 X_KINDS = ("normal", "ties", "zeros", "negative", "float32")
 """How a case draws its input: normal, small integers (ties), all zeros, all negative, float32."""
 
 _SHAPE_KEYS = ("kernel", "bias", "n_out")  # options that shape the drawn parameters
 _NOT_DIFFERENTIATED = ("target", "labels", "mask")  # drawn arrays without a Jacobian
+
+
+def layer_options(options):
+    """A case's ``options`` without the parameter shapes: the layer's keyword options."""
+    return {k: v for k, v in options.items() if k not in _SHAPE_KEYS}
 
 
 def draw_input(shape, kind, rng):
@@ -109,7 +114,7 @@ class Case:
     @property
     def layer_options(self):
         """``options`` without the parameter shapes: the layer's keyword options."""
-        return {k: v for k, v in self.options.items() if k not in _SHAPE_KEYS}
+        return layer_options(self.options)
 
     def layer(self, params=None):
         """The layer, with :meth:`params` (or the given ``params``)."""

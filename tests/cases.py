@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import reference as ref
 import reference_models as refm
 
-from jacobian_cnn.cases import CASES, MODEL_CASES, PARITY_CASES, Case
+from jacobian_cnn.cases import CASES, MODEL_CASES, PARITY_CASES, Case, layer_options
 from jacobian_cnn.ops.by_name import make_layer
 
 ALL_CASES = CASES + PARITY_CASES + MODEL_CASES
@@ -43,8 +43,7 @@ class Op:
 def _maker(op):
     """``(params, options) -> layer`` through the package's one factory."""
     def make(params, options):
-        return make_layer(op, params, {k: v for k, v in options.items()
-                                       if k not in ("kernel", "bias", "n_out")})
+        return make_layer(op, params, layer_options(options))
     return make
 
 

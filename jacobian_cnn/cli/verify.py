@@ -41,8 +41,10 @@ def _case_options(case):
 BUILTIN_CASES = [case for case in ALL_CASES if case.verify]
 """The case table's rows marked ``verify`` (:mod:`jacobian_cnn.cases`): their own inputs and parameters."""
 
-BUILTIN = [(case.op, _case_options(case)) for case in BUILTIN_CASES] + [
-    ("chain", {"x": (8, 8, 1, 2), "pool": "max"})]
+_BUILTIN_PLAN = [(case.op, _case_options(case), case) for case in BUILTIN_CASES] + [
+    ("chain", {"x": (8, 8, 1, 2), "pool": "max"}, None)]  # None: drawn from --seed
+
+BUILTIN = [(op, options) for op, options, _ in _BUILTIN_PLAN]
 """Built-in configurations: (operation, options); ``x`` is the input shape."""
 
 INPUT_KINDS = ("normal", "ties", "zeros", "negative")
@@ -92,10 +94,9 @@ def run(args):
         if args.torch_model is None or args.input_shape is None:
             raise InvalidValueError("--torch-model and --input-shape go together")
         return verify_model(args.torch_model, args.input_shape, args.seed)
-    cases = [] if args.no_builtin else [*BUILTIN_CASES, None]  # None: drawn from --seed
-    configs = [] if args.no_builtin else [(op, dict(o)) for op, o in BUILTIN]
-    configs += [parse_config(words) for words in args.config]
-    cases += [None] * (len(configs) - len(cases))
+    plan = [] if args.no_builtin else [(op, dict(o), case) for op, o, case in _BUILTIN_PLAN]
+    plan += [(*parse_config(words), None) for words in args.config]
+    configs = [(op, options) for op, options, _ in plan]
     if not configs:
         raise InvalidValueError("nothing to verify: give -c OP KEY=VALUE ... or drop --no-builtin")
     installed = jacobians.available_backends()
@@ -112,7 +113,7 @@ def run(args):
     header = (f"{'op':<{op_width}}{'wrt':<14}{'configuration':<{width}}{'J shape':>12}{'nnz':>7}"
               + "".join(f"{b:>10}" for b in backends) + f"{'fd':>10}  result")
     built = []
-    for index, ((op, options), case) in enumerate(zip(configs, cases, strict=True)):
+    for index, (op, options, case) in enumerate(plan):
         # bad options fail before the table
         built.append((case.layer(), case.x(), case.x_kind) if case is not None else
                      build(op, options, np.random.default_rng(args.seed + index),
