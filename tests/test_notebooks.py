@@ -23,7 +23,7 @@ NEEDED = ("nbformat", "nbclient", "ipykernel", "matplotlib", "sklearn", "torch")
 
 @pytest.fixture(scope="module")
 def build():
-    """notebooks/build.py, the one place the cells are written."""
+    """notebooks/build.py, which builds each notebook from its cells (notebooks/cells/)."""
     require("nbformat")
     spec = importlib.util.spec_from_file_location("notebook_build", NOTEBOOK_DIR / "build.py")
     module = importlib.util.module_from_spec(spec)
