@@ -111,7 +111,9 @@ class SymbolicProblem:
         output = names.output or DEFAULT_OUTPUT.get(type(self.layers[-1]), "y")
         self.names = dataclasses.replace(names, output=output)
         letters = [("input", self.names.input), ("output", output), ("loss", self.names.loss)]
-        letters += sorted({(name, self._letter(name)) for lay in self.layers for name in lay.params})
+        # a branch's nested parameters ("body.0.kernel") use their own name's letter
+        letters += sorted({(name.rsplit(".", 1)[-1], self._letter(name)) for lay in self.layers
+                           for name in lay.params})
         seen = {}
         for role, letter in letters:
             if letter in seen:
@@ -186,8 +188,8 @@ class SymbolicProblem:
         """Layer tags ``[l]`` for parameter letters that several layers share."""
         uses = defaultdict(list)
         for i, lay in enumerate(self.layers):
-            for name in lay.params:
-                uses[self._letter(name)].append(i)
+            for letter in {self._letter(name) for name in lay.params}:
+                uses[letter].append(i)
         shared = {i for layers in uses.values() if len(layers) > 1 for i in layers}
         return [str(i + 1) if i in shared else None for i in range(len(self.layers))]
 

@@ -98,7 +98,7 @@ class _BranchRule:
     def abbreviations(self, x):
         """What the symbols of the paths' layers stand for (their ``abbreviations``)."""
         out = {}
-        for rules in self.paths:
+        for rules in filter(None, self.paths):  # an identity path has no symbols
             for rule, x_l in zip(rules, self._inputs(rules, x), strict=True):
                 if hasattr(rule, "abbreviations"):
                     out.update(rule.abbreviations(x_l))

@@ -8,9 +8,16 @@ import numpy as np
 
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.activations import Softmax
+from jacobian_cnn.ops.activations_more import LogSoftmax
+from jacobian_cnn.ops.branches import Add, Concat
 from jacobian_cnn.ops.conv import Conv2D
+from jacobian_cnn.ops.conv_nd import ConvND
+from jacobian_cnn.ops.conv_transpose import ConvTransposeND
 from jacobian_cnn.ops.dense import Dense
+from jacobian_cnn.ops.normalization import BatchNorm2D, LayerNorm
 from jacobian_cnn.ops.pooling import AvgPool2D
+from jacobian_cnn.ops.pooling_nd import AvgPoolND
+from jacobian_cnn.ops.resample import AdaptiveAvgPool2D, Upsample
 
 __all__ = ["MAX_SYMBOLIC_SIZE", "MAX_SYMBOLIC_ENTRIES", "entry_limit", "entry_estimate", "jacobian_terms"]
 
@@ -21,6 +28,11 @@ MAX_SYMBOLIC_ENTRIES = 20_000
 """Default ``max_entries`` of :class:`~jacobian_cnn.symbolic.SymbolicProblem`: the most
 SymPy entries (named symbols plus Jacobian nonzeros, an upper bound computed from the
 shapes) a problem may build."""
+
+
+_DENSE_BOUND = (BatchNorm2D, LayerNorm, LogSoftmax, Add, Concat, ConvND, ConvTransposeND, AvgPoolND,
+                AdaptiveAvgPool2D, Upsample)
+"""Layers whose estimate is the dense bound (every output may depend on every input)."""
 
 
 def shape_text(shape):
@@ -59,6 +71,9 @@ def _layer_counts(layer, in_shape, out_shape):
         return nnz, n_in
     if isinstance(layer, Softmax):
         return {"input": n_in * n_in}, n_in
+    if isinstance(layer, _DENSE_BOUND):  # at most every (output, input or parameter) pair
+        return {"input": n_out * n_in, **{name: n_out * int(np.size(p))
+                                          for name, p in layer.params.items()}}, n_in
     return {"input": n_out}, 1  # max pooling, flatten, elementwise: one entry per row at most
 
 
