@@ -55,9 +55,12 @@ def _finite_differences(f, x, h=1e-6):
 
 
 def _param_fd(layer, name, x):
-    """Finite differences wrt a parameter (a branch's nested ``"body.0.kernel"`` included)."""
+    """Finite differences wrt a parameter: a name, a branch's nested ``"body.0.kernel"`` or a
+    chain's ``(layer index, name)``."""
     owner, attr = layer, name
-    if "." in name:
+    if isinstance(name, tuple):
+        owner, attr = layer.layers[name[0]], name[1]
+    elif "." in name:
         path, index, attr = name.split(".", 2)
         owner = layer.paths[layer.path_names.index(path)].layers[int(index)]
     base = np.array(getattr(owner, attr), dtype=np.float64)
@@ -136,12 +139,18 @@ def test_input_jacobian_equals_numeric_and_finite_differences(case):
 
 def test_parameter_jacobians(case):
     name, layer, x, problem = case
-    if isinstance(layer, jc.Chain):
-        pytest.skip("a chain's parameters are addressed (layer, name): covered in test_symbolic")
-    for wrt in layer.params:
-        J = _dense(problem, wrt)
-        np.testing.assert_allclose(J, layer.jacobian(x, wrt).toarray(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(J, _param_fd(layer, wrt, x), rtol=1e-5, atol=1e-6, err_msg=wrt)
+    if isinstance(layer, jc.Chain):  # columns layer by layer, as Chain.jacobian(x, "params")
+        wrts = [(i, p) for i, lay in enumerate(layer.layers) for p in lay.params]
+        numeric = layer.jacobian(x, "params").toarray()
+    else:
+        wrts = list(layer.params)
+        numeric = np.hstack([layer.jacobian(x, w).toarray() for w in wrts] or [np.zeros((0, 0))])
+    if not wrts:
+        return
+    J = np.hstack([_dense(problem, w) for w in wrts])
+    np.testing.assert_allclose(J, numeric, rtol=1e-10, atol=1e-12)
+    fd = np.hstack([_param_fd(layer, w, x) for w in wrts])
+    np.testing.assert_allclose(J, fd, rtol=1e-5, atol=1e-6)
 
 
 def test_every_new_layer_has_a_rule():
