@@ -20,6 +20,7 @@ from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh, elementwi
 from jacobian_cnn.ops.conv import Conv2D, conv_entries
 from jacobian_cnn.ops.dense import Dense, dense_entries
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D, avgpool_entries
+from jacobian_cnn.ops.resample import AdaptiveAvgPool2D, GlobalAvgPool2D
 from jacobian_cnn.ops.reshape import Flatten, flatten_entries
 from jacobian_cnn.ops.switches import switches_entries
 from jacobian_cnn.symbolic.latex import require_sympy
@@ -37,7 +38,8 @@ SUPPORTED_LAYERS = (Conv2D, AvgPool2D, MaxPool2D, Dense, Flatten, ReLU, Sigmoid,
 """Layer types with symbolic rules (and :class:`~jacobian_cnn.Chain` s of them)."""
 
 DEFAULT_OUTPUT = {Conv2D: "z", Dense: "z", AvgPool2D: "p", MaxPool2D: "p", Flatten: "f",
-                  Softmax: "s"}
+                  Softmax: "s", **{t: "z" if t.__name__.startswith("Conv") else "p" for t in ND_RULES},
+                  AdaptiveAvgPool2D: "p", GlobalAvgPool2D: "p"}
 """The letter of each layer type's output entries (``y`` for the others)."""
 
 
