@@ -7,18 +7,18 @@ batch and layer normalization, resampling and LogSoftmax (issue 14).
 window options (``--kernel``, ``--window``, ``--stride``, ``--padding``, ``--dilation``)
 taking one size per window axis (``3`` or ``2x2x2`` in 3-D). Inputs are one sample:
 ``--input L`` or ``LxC`` in 1-D, ``DxHxW`` or ``DxHxWxC`` in 3-D. Parameters are named
-entries (``k_{...}``, ``gamma_{c}``); numeric Jacobians of these layers need no parameter
-values except where shown with ``--symbolic``.
+entries (``k_{...}``, ``gamma_{c}``): the layers that have parameters (convolutions,
+normalizations) are shown with ``--symbolic`` only, there being no option for their values.
 
 Examples
 --------
 >>> from jacobian_cnn.cli import main
 >>> main(["show", "conv1d", "--input", "3", "--kernel", "2", "--symbolic"])
 d vec(z) / d vec(a) of Conv1D(2, 1->1, no bias) on a 3x1 input  (2x3, 4 nonzeros)
-      | a_{11}  a_{21}  a_{31}
-------+-----------------------
-z_{11} | k_{11}  k_{21}       0
-z_{21} |      0  k_{11}  k_{21}
+       | a_{11}  a_{21}  a_{31}
+-------------------------------
+z_{11} | k_{11}  k_{21}  0
+z_{21} | 0       k_{11}  k_{21}
 0
 """
 

@@ -56,7 +56,8 @@ class _NormRule:
         n_groups = max(self.group, default=-1) + 1
         self.members = [[p for p, g in enumerate(self.group) if g == k] for k in range(n_groups)]
         self.training = self.running is None
-        index = (lambda g: (g + 1,)) if isinstance(layer, BatchNorm2D) else (lambda g: ())
+        indexed = isinstance(layer, BatchNorm2D) or n_groups > 1  # layer norm of a batch: per sample
+        index = (lambda g: (g + 1,)) if indexed else (lambda g: ())
         self.mu = [entry_symbol("mu", index(g), tag) for g in range(n_groups)]
         self.sigma = [entry_symbol("sigma", index(g), tag) for g in range(n_groups)]
 
