@@ -15,7 +15,8 @@ sympy = pytest.importorskip("sympy")
 
 import jacobian_cnn as jc  # noqa: E402
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError  # noqa: E402
-from jacobian_cnn.symbolic import SymbolicProblem, symbolic_jacobian  # noqa: E402
+from jacobian_cnn.symbolic import SymbolicProblem, as_rational, symbolic_jacobian  # noqa: E402
+from jacobian_cnn.symbolic.hessian import symbolic_hessian_term  # noqa: E402
 from jacobian_cnn.symbolic.latex import entry_symbol  # noqa: E402
 from jacobian_cnn.symbolic.rules import RULES, SUPPORTED_LAYERS  # noqa: E402
 
@@ -232,3 +233,43 @@ def test_branch_parameter_names_and_errors():
         SymbolicProblem(jc.Residual(_Double()), (2,))
     with pytest.raises(InvalidValueError, match="pass a numeric input"):
         SymbolicProblem(jc.MaxPool1D(2), (4, 1))
+
+
+# ----------------------------------------------------------------------- second order
+
+SECOND_ORDER = {"bn_train": (CASES["bn_train"][0], (2, 1, 2)), "logsoftmax": (jc.LogSoftmax, (3,)),
+                "layernorm": (lambda: jc.LayerNorm((3,), gamma=[0.5, 2.0, -1.0], eps=1e-3), (3,))}
+
+
+@pytest.mark.parametrize("name, wrt", [("bn_train", ("input", "input")), ("bn_train", ("input", "gamma")),
+                                       ("layernorm", ("input", "input")),
+                                       ("logsoftmax", ("input", "input"))])
+def test_second_order_terms_differentiate_the_auxiliary_symbols(name, wrt):
+    """``sum_k g_k d2 y_k / da db``: finite differences of the package's ``J(x)^T g``."""
+    make, shape = SECOND_ORDER[name]
+    layer, x = make(), _r(*shape)
+    problem = SymbolicProblem(layer, x)
+    T = symbolic_hessian_term(layer, x, wrt=wrt).matrix
+    T = T.xreplace({s: as_rational(v) for p, symbols in problem.rules[0].params.items()
+                    for s, v in zip(np.ravel(symbols, order="F"), np.ravel(getattr(layer, p), order="F"),
+                                    strict=True)})
+    g = _r(int(np.prod(problem.output_shape)))
+    incoming = dict(zip(np.ravel(problem.incoming(), order="F"), g, strict=True))
+    got = _numbers(problem, [v.xreplace(incoming) for v in T]).reshape(T.shape)
+
+    def pulled(p, attr=wrt[1]):
+        if attr == "input":
+            return layer.jacobian(p).T @ g
+        setattr(layer, attr, p)
+        return layer.jacobian(x).T @ g
+
+    base = x if wrt[1] == "input" else np.array(getattr(layer, wrt[1]))
+    expected = _finite_differences(pulled, base)
+    if wrt[1] != "input":
+        setattr(layer, wrt[1], base)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_second_order_refuses_auxiliary_symbols_in_a_chain():
+    with pytest.raises(InvalidValueError, match="only as a single layer"):
+        symbolic_hessian_term(jc.Chain([jc.LogSoftmax(), jc.Tanh()]), (2,))

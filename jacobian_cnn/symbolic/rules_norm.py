@@ -106,6 +106,16 @@ class _NormRule:
             out[self.sigma[g]] = sympy.sqrt(var + eps)
         return out
 
+    def aux_derivatives(self, x):
+        """``{aux: {a_q: d aux / d a_q}}`` in the symbols: ``d mu_c / d a_q = 1/m`` and
+        ``d sigma_c / d a_q = (a_q - mu_c) / (m sigma_c)`` in training mode; none in eval."""
+        flat, out = vec_list(x), {}
+        for g, members in enumerate(self.members if self.training else ()):
+            m = len(members)
+            out[self.mu[g]] = {flat[p]: require_sympy().Rational(1, m) for p in members}
+            out[self.sigma[g]] = {flat[p]: (flat[p] - self.mu[g]) / (m * self.sigma[g]) for p in members}
+        return out
+
 
 class _LogSoftmaxRule:
     """``y_i = a_i - log sum_k exp(a_k)``; its Jacobian ``delta_ij - s_j`` in the softmax ``s``."""
@@ -136,6 +146,11 @@ class _LogSoftmaxRule:
         sympy = require_sympy()
         total = sympy.Add(*(sympy.exp(v) for v in x))
         return {s: sympy.exp(v) / total for s, v in zip(self.s, x, strict=True)}
+
+    def aux_derivatives(self, x):
+        """``{s_m: {a_j: s_m (delta_mj - s_j)}}``."""
+        s = self.s
+        return {s_m: {a_j: s_m * (int(m == j) - s[j]) for j, a_j in enumerate(x)} for m, s_m in enumerate(s)}
 
 
 NORM_RULES = {BatchNorm2D: _NormRule, LayerNorm: _NormRule, LogSoftmax: _LogSoftmaxRule}
