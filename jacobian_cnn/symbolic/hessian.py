@@ -57,8 +57,8 @@ def _derivative(expr, variable, softmax_outputs, aux=None):
                                   and getattr(e.expr.func, "__name__", "") == "sigma")
     result = result.replace(sigma_derivative,
                             lambda e: e.expr * (1 - e.expr)).doit()
-    if aux:  # expanding the normalizations' terms in mu and sigma is slow and no more readable
-        return sympy.factor_terms(result)
+    if aux:  # factoring the normalizations' terms in mu and sigma is slow and no more readable
+        return result
     return sympy.factor(sympy.expand(result))
 
 
