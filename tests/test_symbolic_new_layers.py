@@ -273,3 +273,43 @@ def test_second_order_terms_differentiate_the_auxiliary_symbols(name, wrt):
 def test_second_order_refuses_auxiliary_symbols_in_a_chain():
     with pytest.raises(InvalidValueError, match="only as a single layer"):
         symbolic_hessian_term(jc.Chain([jc.LogSoftmax(), jc.Tanh()]), (2,))
+
+
+# ----------------------------------------------------------------------- jacobian-cnn show
+
+def _show(capsys, *argv):
+    from jacobian_cnn.cli import main
+
+    code = main(["show", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_show_new_layers_symbolic(capsys):
+    code, out, _ = _show(capsys, "conv1d", "--input", "4", "--kernel", "2", "--stride", "2", "--symbolic")
+    assert code == 0 and "Conv1D" in out and "(2x4, 4 nonzeros)" in out
+    assert out.splitlines()[3].split() == ["z_{11}", "|", "k_{11}", "k_{21}", "0", "0"]
+    code, out, _ = _show(capsys, "batchnorm", "--input", "2x1x1", "--eval", "--symbolic")
+    assert code == 0 and out.splitlines()[3].split() == ["y_{11}", "|", "γ_{1}/σ_{1}", "0"]
+    code, out, _ = _show(capsys, "upsample", "--input", "1x2", "--size", "1x4", "--mode", "bilinear",
+                         "--symbolic", "--latex")
+    assert code == 0 and r"\frac{3}{4} & \frac{1}{4}" in out
+    code, out, _ = _show(capsys, "avgpool3d", "--input", "2x2x2", "--window", "2", "--symbolic")
+    assert code == 0 and out.splitlines()[3].split()[2:] == ["1/8"] * 8
+    code, out, _ = _show(capsys, "convtranspose1d", "--input", "2", "--kernel", "2", "--wrt", "kernel",
+                         "--symbolic")
+    assert code == 0 and out.splitlines()[4].split() == ["z_{21}", "|", "a_{21}", "a_{11}"]
+
+
+def test_show_new_layers_numeric_and_errors(capsys):
+    code, out, _ = _show(capsys, "adaptiveavgpool", "--input", "1x3", "--size", "1x2", "--values", "1 2 4")
+    assert code == 0 and out.splitlines()[3].split() == ["p_{11}", "|", "0.5", "0.5", "0"]
+    for argv, message in [
+            (["maxpool1d", "--input", "4", "--window", "2", "--symbolic"], "pass --values"),
+            (["conv1d", "--input", "4", "--kernel", "2"], "use --symbolic"),
+            (["conv3d", "--input", "4x4", "--kernel", "2", "--symbolic"], "DxHxW or DxHxWxC"),
+            (["conv1d", "--input", "4", "--kernel", "2x2", "--symbolic"], "--kernel must be N"),
+            (["batchnorm", "--input", "2x2", "--symbolic"], "HxWxC"),
+            (["logsoftmax", "--input", "2x2", "--symbolic"], "--input N")]:
+        code, _, err = _show(capsys, *argv)
+        assert code != 0 and message in err, (argv, err)
