@@ -291,6 +291,9 @@ def test_show_new_layers_symbolic(capsys):
     assert out.splitlines()[3].split() == ["z_{11}", "|", "k_{11}", "k_{21}", "0", "0"]
     code, out, _ = _show(capsys, "batchnorm", "--input", "2x1x1", "--eval", "--symbolic")
     assert code == 0 and out.splitlines()[3].split() == ["y_{11}", "|", "γ_{1}/σ_{1}", "0"]
+    assert out.splitlines()[-2:] == ["where μ_{1} = 0", "where σ_{1}^2 = 100001/100000"]
+    code, out, _ = _show(capsys, "batchnorm", "--input", "2x1x1", "--symbolic", "--latex")
+    assert r"% where \mu_{1} = \frac{1}{2} \left(a_{11} + a_{21}\right)" in out.splitlines()
     code, out, _ = _show(capsys, "upsample", "--input", "1x2", "--size", "1x4", "--mode", "bilinear",
                          "--symbolic", "--latex")
     assert code == 0 and r"\frac{3}{4} & \frac{1}{4}" in out

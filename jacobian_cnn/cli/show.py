@@ -164,7 +164,19 @@ def _run_symbolic(args, layer, shape, values, options):
             print(f"% {g.description}\n{g.to_latex(form=form)}")
         else:
             print(f"{g.description}\n{g.to_text(form=form)}")
+    _print_abbreviations(problem, args.latex)
     return 0
+
+
+def _print_abbreviations(problem, latex):
+    """What batch norm's ``mu``, ``sigma`` and LogSoftmax's ``s`` stand for, one line each."""
+    from jacobian_cnn.symbolic.latex import to_latex, to_text
+
+    render = to_latex if latex else to_text
+    for symbol, value in problem.abbreviations().items():
+        if symbol.name.startswith("sigma"):  # sigma = sqrt(var + eps): show sigma^2 = var + eps
+            symbol, value = symbol ** 2, value ** 2
+        print(f"{'% ' if latex else ''}where {render(symbol)} = {render(value)}")
 
 
 def _run_numeric(args, layer, shape, values, options):

@@ -286,8 +286,9 @@ class SymbolicProblem:
 
         Batch and layer normalization write their entries with ``mu`` and ``sigma``,
         LogSoftmax with the softmax ``s`` (:mod:`~jacobian_cnn.symbolic.rules_norm`); the
-        expressions are in the layer's input (earlier layers' symbols included), so
-        substitute the later layers' first (:meth:`expand` does).
+        expressions are in the layer's input (earlier layers' symbols included) and a
+        layer's ``sigma`` in its ``mu``, so substitute from the last entry back (:meth:`expand`
+        does).
         """
         out = {}
         for rule, x in zip(self.rules, self._inputs(), strict=True):
@@ -298,8 +299,9 @@ class SymbolicProblem:
     def expand(self, expr):
         """``expr`` with every auxiliary symbol replaced by what it stands for (in the inputs)."""
         for rule, x in zip(self.rules[::-1], self._inputs()[::-1], strict=True):
-            if hasattr(rule, "abbreviations"):
-                expr = expr.subs(rule.abbreviations(x))
+            if hasattr(rule, "abbreviations"):  # a layer's later symbols may use its earlier ones
+                for symbol, value in reversed(rule.abbreviations(x).items()):
+                    expr = expr.subs(symbol, value)
         return expr
 
     def forward(self):

@@ -93,13 +93,14 @@ class _NormRule:
 
     def abbreviations(self, x):
         """``{mu_c: mean, sigma_c: sqrt(variance + eps)}``: batch statistics as expressions in
-        ``x`` (training), the running statistics as exact numbers (eval)."""
+        ``x`` (training; the variance written with ``mu_c``: substitute ``sigma_c`` first), the
+        running statistics as exact numbers (eval)."""
         sympy = require_sympy()
         eps, flat, out = as_rational(self.layer.eps), vec_list(x), {}
         for g, members in enumerate(self.members):
             if self.training:
                 mean = sympy.Add(*(flat[p] for p in members)) / len(members)
-                var = sympy.Add(*((flat[p] - mean) ** 2 for p in members)) / len(members)
+                var = sympy.Add(*((flat[p] - self.mu[g]) ** 2 for p in members)) / len(members)
             else:
                 mean, var = (as_rational(r[g]) for r in self.running)
             out[self.mu[g]] = mean
