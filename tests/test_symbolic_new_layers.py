@@ -316,3 +316,19 @@ def test_show_new_layers_numeric_and_errors(capsys):
             (["logsoftmax", "--input", "2x2", "--symbolic"], "--input N")]:
         code, _, err = _show(capsys, *argv)
         assert code != 0 and message in err, (argv, err)
+
+
+def test_size_estimates_bound_the_nonzeros():
+    """The estimate checked before any SymPy object is made: exact for the window layers (the
+    geometry's count), the dense bound for the others."""
+    from jacobian_cnn.symbolic.sizes import jacobian_terms
+
+    for name in ("conv1d", "conv3d", "convT2d", "avg1d", "avg3d", "bn_train", "layernorm", "residual",
+                 "concat", "bilinear", "adaptive"):
+        make, shape = CASES[name]
+        layer, x = make(), _r(*shape)
+        for wrt in ["input", *layer.params]:
+            terms = jacobian_terms(layer, shape, np.shape(layer.forward(x)), wrt)
+            nnz = layer.jacobian(x, wrt).nnz
+            assert terms >= nnz and (terms == nnz or not name.startswith(("conv1", "conv3", "avg"))), \
+                (name, wrt, terms, nnz)

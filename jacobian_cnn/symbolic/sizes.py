@@ -30,8 +30,8 @@ SymPy entries (named symbols plus Jacobian nonzeros, an upper bound computed fro
 shapes) a problem may build."""
 
 
-_DENSE_BOUND = (BatchNorm2D, LayerNorm, LogSoftmax, Add, Concat, ConvND, ConvTransposeND, AvgPoolND,
-                AdaptiveAvgPool2D, Upsample)
+_DENSE_BOUND = (BatchNorm2D, LayerNorm, LogSoftmax, Add, Concat, ConvTransposeND, AdaptiveAvgPool2D,
+                Upsample)
 """Layers whose estimate is the dense bound (every output may depend on every input)."""
 
 
@@ -54,12 +54,13 @@ def entry_limit(max_entries):
 def _layer_counts(layer, in_shape, out_shape):
     """``(nonzeros by wrt, largest row of the input Jacobian)`` from the shapes alone."""
     n_in, n_out = int(np.prod(in_shape)), int(np.prod(out_shape))
-    if isinstance(layer, (Conv2D, AvgPool2D)):
-        c = in_shape[2] if len(in_shape) == 3 else 1
-        geo = layer.geometry(tuple(in_shape[:2]))
-        if isinstance(layer, AvgPool2D):
+    if isinstance(layer, (Conv2D, AvgPool2D, ConvND, AvgPoolND)):
+        d = getattr(layer, "spatial_ndim", 2)  # the 1-D and 3-D layers: the same count
+        c = in_shape[d] if len(in_shape) > d else 1
+        geo = layer.geometry(tuple(in_shape[:d]))
+        if isinstance(layer, (AvgPool2D, AvgPoolND)):
             return {"input": geo.jacobian_nnz(c)}, geo.n_taps
-        ci, co = (layer.kernel.shape + (1, 1))[2:4]
+        ci, co = (layer.kernel.shape + (1, 1))[d:d + 2]
         nnz = {"input": geo.jacobian_nnz(ci, co), "kernel": geo.jacobian_nnz(ci, co)}
         if layer.bias is not None:
             nnz["bias"] = geo.n_out * co
