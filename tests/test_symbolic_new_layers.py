@@ -61,9 +61,9 @@ def _param_fd(layer, name, x):
     owner, attr = layer, name
     if isinstance(name, tuple):
         owner, attr = layer.layers[name[0]], name[1]
-    elif "." in name:
-        path, index, attr = name.split(".", 2)
-        owner = layer.paths[layer.path_names.index(path)].layers[int(index)]
+    while "." in attr:  # through nested branches
+        path, index, attr = attr.split(".", 2)
+        owner = owner.paths[owner.path_names.index(path)].layers[int(index)]
     base = np.array(getattr(owner, attr), dtype=np.float64)
 
     def f(p):
@@ -102,6 +102,8 @@ CASES = {
                                       jc.Tanh(), jc.AvgPool2D(2, stride=1)]), (2, 2)),
     "residual_shortcut": (lambda: jc.Residual(jc.Dense(_r(3, 2)), shortcut=jc.Dense(_r(3, 2))),
                           (3,)),
+    "nested_residual": (lambda: jc.Residual([jc.Residual(jc.Dense(_r(2, 2))), jc.Tanh()],
+                                            shortcut=jc.Dense(_r(2, 2), bias=_r(2))), (2,)),
     "add": (lambda: jc.Add(None, jc.Dense(_r(2, 2), bias=_r(2)), [jc.Dense(_r(2, 2)), jc.Sigmoid()]),
             (2,)),
     "concat": (lambda: jc.Concat(None, jc.Conv2D(_r(1, 2, 1, 2), padding=((0, 0), (0, 1)))), (2, 2, 1)),
