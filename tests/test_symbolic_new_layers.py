@@ -334,3 +334,22 @@ def test_size_estimates_bound_the_nonzeros():
             nnz = layer.jacobian(x, wrt).nnz
             assert terms >= nnz and (terms == nnz or not name.startswith(("conv1", "conv3", "avg"))), \
                 (name, wrt, terms, nnz)
+
+
+def test_batch_norm_and_log_softmax_agree_with_torch_autograd():
+    """A third route for the two Jacobians written in auxiliary symbols: PyTorch's autograd."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    make, shape = CASES["bn_train"]
+    layer, x = make(), _r(*shape)
+    # (H, W, C) -> (1, C, W, H): its row-major order is our column-major vec
+    t = torch.tensor(x.transpose(2, 1, 0)[None])
+    gamma, beta = torch.tensor(np.array(layer.gamma)), torch.tensor(np.array(layer.beta))
+    expected = torch.autograd.functional.jacobian(
+        lambda v: F.batch_norm(v, None, None, gamma, beta, training=True, eps=layer.eps), t)
+    got = _dense(SymbolicProblem(layer, x, params="values"))
+    np.testing.assert_allclose(got, expected.reshape(x.size, x.size).numpy(), rtol=1e-9, atol=1e-10)
+    z = _r(3)
+    expected = torch.autograd.functional.jacobian(lambda v: torch.log_softmax(v, 0), torch.tensor(z))
+    np.testing.assert_allclose(_dense(SymbolicProblem(jc.LogSoftmax(), z)), expected.numpy(),
+                               rtol=1e-10, atol=1e-12)
