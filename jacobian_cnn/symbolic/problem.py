@@ -178,8 +178,9 @@ class SymbolicProblem:
         return x_numeric, shape
 
     def _letter(self, name):
-        """Letter of the named entries of ``name`` ("input", "kernel", "weight" or "bias"; or
-        ``(layer_index, name)``, written with its layer as ``k[1]``)."""
+        """Letter of the named entries of ``name`` ("input", "kernel", "weight", "bias",
+        "gamma", "beta", a branch's nested "body.0.kernel"; or ``(layer_index, name)``,
+        written with its layer as ``k[1]``)."""
         if isinstance(name, tuple):
             return f"{self._letter(name[1])}[{name[0] + 1}]"
         return getattr(self.names, name.rsplit(".", 1)[-1])  # a branch's "body.0.kernel": k
