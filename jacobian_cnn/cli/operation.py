@@ -13,6 +13,7 @@ import numpy as np
 
 from jacobian_cnn.cli import _options
 from jacobian_cnn.cli._options import positive_int
+from jacobian_cnn.cli.operation_more import MORE_OPS, build_more
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.by_name import OP_NAMES, make_layer
 
@@ -27,7 +28,8 @@ def add_operation_arguments(p):
     """Options describing one operation and its input (shared by ``show`` and ``check``)."""
     g = p.add_argument_group("operation")
     g.add_argument("--input", required=True, metavar="SHAPE",
-                   help="input shape: HxW, HxWxC, or N for dense and softmax")
+                   help="input shape: HxW, HxWxC, or N for dense and softmax (show: L or LxC "
+                        "in 1-D, DxHxW or DxHxWxC in 3-D)")
     g.add_argument("--values", metavar="ROWS",
                    help="numeric input, rows separated by ';' and entries by ',' or spaces "
                         "(max pooling and ReLU need it)")
@@ -154,6 +156,39 @@ def build_operation(args):
                                     f"({_options.size(shape)} entries), got {values.shape[0]} "
                                     f"row(s) of {values.shape[-1]} ({values.size} entries)")
     op = args.op
+    params = "symbols"
+    if op in MORE_OPS:  # show's further operations: their parameters are named entries
+        layer, shape, values = build_more(args, shape, values, _check_array)
+    else:
+        layer, params = _seed_layer(args, op, shape)
+    allowed = ["input", *layer.params]
+    if args.wrt not in allowed:
+        hint = " (bias needs --bias)" if op in ("conv", "dense") and not args.bias else ""
+        raise InvalidValueError(f"--wrt must be {' or '.join(allowed)} for {op}{hint}, "
+                                f"got {args.wrt!r}")
+    from jacobian_cnn.symbolic.jacobians import Names  # no SymPy needed to build Names
+    try:
+        names = Names(input=args.input_name, output=args.output_name, kernel=args.kernel_name,
+                      weight=args.weight_name, loss=args.loss_name)
+    except (InvalidValueError, InvalidTypeError) as exc:  # name the option, not the field
+        raise InvalidValueError(re.sub(r"names\.(\w+)", r"--\1-name", str(exc))) from None
+    options = {"names": names, "params": params, "flip_kernel": bool(args.true_convolution)}
+    if args.winners is not None:
+        if op != "maxpool":
+            raise InvalidValueError(f"--winners is for maxpool, not {op}")
+        winners = _winners(args.winners)
+        out = _options.output_shape(layer, shape)
+        if winners.shape[:2] != tuple(out[:2]) or len(shape) > 2:
+            raise InvalidValueError(
+                f"--winners must give one i,j pair per window of a single-channel input: "
+                f"{out[0]} row(s) of {out[1]} pairs (the {out[0]}x{out[1]} output), got "
+                f"{winners.shape[0]} row(s) of {winners.shape[1]} for --input {args.input}")
+        options["winners"] = winners
+    return layer, shape, values, options
+
+
+def _seed_layer(args, op, shape):
+    """``(layer, params)`` of a seed operation (:data:`OPS`) from the parsed options."""
     stride, padding = _int_or_pair(args.stride, "--stride"), _padding(args.padding)
     dilation = _int_or_pair(args.dilation, "--dilation")
     if op not in ("conv", "avgpool", "maxpool") and (args.stride is not None
@@ -201,31 +236,7 @@ def build_operation(args):
         arrays = {"weight": weight, "bias": np.zeros(args.outputs) if args.bias else None}
     elif op == "flatten":
         options = {"order": args.flatten_order}
-    layer = make_layer(op, arrays, options)
-    allowed = ["input", *layer.params]
-    if args.wrt not in allowed:
-        hint = " (bias needs --bias)" if op in ("conv", "dense") and not args.bias else ""
-        raise InvalidValueError(f"--wrt must be {' or '.join(allowed)} for {op}{hint}, "
-                                f"got {args.wrt!r}")
-    from jacobian_cnn.symbolic.jacobians import Names  # no SymPy needed to build Names
-    try:
-        names = Names(input=args.input_name, output=args.output_name, kernel=args.kernel_name,
-                      weight=args.weight_name, loss=args.loss_name)
-    except (InvalidValueError, InvalidTypeError) as exc:  # name the option, not the field
-        raise InvalidValueError(re.sub(r"names\.(\w+)", r"--\1-name", str(exc))) from None
-    options = {"names": names, "params": params, "flip_kernel": bool(args.true_convolution)}
-    if args.winners is not None:
-        if op != "maxpool":
-            raise InvalidValueError(f"--winners is for maxpool, not {op}")
-        winners = _winners(args.winners)
-        out = _options.output_shape(layer, shape)
-        if winners.shape[:2] != tuple(out[:2]) or len(shape) > 2:
-            raise InvalidValueError(
-                f"--winners must give one i,j pair per window of a single-channel input: "
-                f"{out[0]} row(s) of {out[1]} pairs (the {out[0]}x{out[1]} output), got "
-                f"{winners.shape[0]} row(s) of {winners.shape[1]} for --input {args.input}")
-        options["winners"] = winners
-    return layer, shape, values, options
+    return make_layer(op, arrays, options), params
 
 
 def _pair(value):

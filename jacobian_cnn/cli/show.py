@@ -13,6 +13,7 @@ import numpy as np
 from jacobian_cnn.cli import _options
 from jacobian_cnn.cli._options import positive_int
 from jacobian_cnn.cli.operation import OPS, add_operation_arguments, build_operation, parse_rows
+from jacobian_cnn.cli.operation_more import MORE_OPS, add_more_arguments, spatial_axes
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.symbolic.latex import matrix_to_latex, matrix_to_text, render_name
 from jacobian_cnn.symbolic.sizes import jacobian_terms
@@ -20,7 +21,8 @@ from jacobian_cnn.vec import unvec, vec
 
 __all__ = ["OPS", "add_operation_arguments", "add_parser", "build_operation", "run"]
 
-_VALUE_DEPENDENT = ("maxpool", "relu", "sigmoid", "tanh", "softmax")
+_VALUE_DEPENDENT = ("maxpool", "relu", "sigmoid", "tanh", "softmax", "maxpool1d", "maxpool3d",
+                    "batchnorm", "layernorm", "logsoftmax")
 
 
 def add_parser(sub):
@@ -31,8 +33,9 @@ def add_parser(sub):
                     "column-major vec, with rows and columns labelled. --symbolic names the "
                     "entries (a_{ij}, k_{rs}, 1/4); --latex prints LaTeX. Example: "
                     "jacobian-cnn show avgpool --input 3x3 --window 2 --stride 1 --symbolic --latex")
-    p.add_argument("op", choices=OPS, help="the operation")
+    p.add_argument("op", choices=OPS + MORE_OPS, help="the operation")
     add_operation_arguments(p)
+    add_more_arguments(p)
     what = {"jacobian": "the Jacobian (default)", "forward": "the forward result",
             "gradient": "dJ/dx = [dJ/dy] @ J",
             "hessian": "the second-order term sum_k dJ/dy_k d2 y_k / d vec(wrt) d vec(wrt2)^T"}
@@ -89,6 +92,9 @@ def run(args):
 def _check_size(args, layer, shape):
     """Refuse, from shapes alone, a grid over ``--max-entries`` or symbolic work over ``--max-terms``."""
     out = _options.output_shape(layer, shape)
+    if out is None:  # a layer the shape rules do not know: one pass on zeros (the input is sized)
+        with np.errstate(all="ignore"):
+            out = np.shape(layer.forward(np.zeros(shape)))
     if args.wrt2 is not None and args.what != "hessian":
         raise InvalidValueError("--wrt2 is only for --what hessian")
     wrt = shape if args.wrt == "input" else layer.params[args.wrt].shape
@@ -120,12 +126,16 @@ def _check_size(args, layer, shape):
 def _run_symbolic(args, layer, shape, values, options):
     from jacobian_cnn.symbolic.jacobians import SymbolicProblem
 
-    if len(shape) == 4 or (args.op == "softmax" and len(shape) != 1):
-        allowed = "N" if args.op == "softmax" else "N, HxW or HxWxC"
+    vector = args.op in ("softmax", "logsoftmax")
+    if (len(shape) == 4 and spatial_axes(args.op) != 3) or (vector and len(shape) != 1):
+        allowed = "N" if vector else "N, HxW or HxWxC"
         raise InvalidValueError(f"--symbolic takes one sample: --input {allowed} for {args.op}, "
                                 f"got {args.input!r}")
     if values is None and args.op == "relu":
         raise InvalidValueError("symbolic relu depends on the sign of each input: pass --values")
+    if values is None and args.op in ("maxpool1d", "maxpool3d"):
+        raise InvalidValueError(f"symbolic {args.op} depends on which entry wins each window: pass "
+                                "--values")
     if values is None and args.op == "maxpool" and "winners" not in options:
         raise InvalidValueError("symbolic maxpool depends on which entry wins each window: pass "
                                 "--values or --winners")
@@ -154,7 +164,19 @@ def _run_symbolic(args, layer, shape, values, options):
             print(f"% {g.description}\n{g.to_latex(form=form)}")
         else:
             print(f"{g.description}\n{g.to_text(form=form)}")
+    _print_abbreviations(problem, args.latex)
     return 0
+
+
+def _print_abbreviations(problem, latex):
+    """What batch norm's ``mu``, ``sigma`` and LogSoftmax's ``s`` stand for, one line each."""
+    from jacobian_cnn.symbolic.latex import to_latex, to_text
+
+    render = to_latex if latex else to_text
+    for symbol, value in problem.abbreviations().items():
+        if symbol.name.startswith("sigma"):  # sigma = sqrt(var + eps): show sigma^2 = var + eps
+            symbol, value = symbol ** 2, value ** 2
+        print(f"{'% ' if latex else ''}where {render(symbol)} = {render(value)}")
 
 
 def _run_numeric(args, layer, shape, values, options):
@@ -169,11 +191,14 @@ def _run_numeric(args, layer, shape, values, options):
     if options["params"] == "symbols" and args.op in ("conv", "dense") and args.wrt == "input":
         flag = "--kernel-values" if args.op == "conv" else "--weight-values"
         raise InvalidValueError(f"numeric {args.op} needs {flag} (or use --symbolic for named entries)")
+    if args.op in MORE_OPS and any(args.op.startswith(k) for k in ("conv", "batchnorm", "layernorm")):
+        raise InvalidValueError(f"show {args.op} has no option for its parameter values: use --symbolic")
     if options.get("flip_kernel"):
         raise InvalidValueError("--true-convolution is only modelled symbolically; add --symbolic")
     x = np.zeros(shape) if values is None else values
     output = names.output or {"conv": "z", "dense": "z", "avgpool": "p", "maxpool": "p",
-                              "flatten": "f", "softmax": "s"}.get(args.op, "y")
+                              "flatten": "f", "softmax": "s"}.get(args.op) or (
+        "p" if "pool" in args.op else "z" if args.op.startswith("conv") else "y")
     y = np.asarray(layer.forward(x))
     if args.what == "forward":
         y2 = y if y.ndim == 2 else y.reshape(-1, 1, order="F")

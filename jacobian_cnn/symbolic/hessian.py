@@ -39,10 +39,14 @@ from jacobian_cnn.symbolic.results import SymbolicJacobian
 __all__ = ["symbolic_hessian_term"]
 
 
-def _derivative(expr, variable, softmax_outputs):
-    """``d expr / d variable``, with sigmoid and softmax differentiated by their rules."""
+def _derivative(expr, variable, softmax_outputs, aux=None):
+    """``d expr / d variable``, with sigmoid and softmax differentiated by their rules and the
+    auxiliary symbols (``aux``: a rule's ``aux_derivatives``) by the chain rule."""
     sympy = require_sympy()
     result = sympy.diff(expr, variable)
+    for symbol, derivatives in (aux or {}).items():
+        if variable in derivatives and expr.has(symbol):
+            result += sympy.diff(expr, symbol) * derivatives[variable]
     if softmax_outputs is not None:  # expr is written in s; s depends on the inputs z
         inputs, s = softmax_outputs
         j = inputs.index(variable) if variable in inputs else None
@@ -53,6 +57,8 @@ def _derivative(expr, variable, softmax_outputs):
                                   and getattr(e.expr.func, "__name__", "") == "sigma")
     result = result.replace(sigma_derivative,
                             lambda e: e.expr * (1 - e.expr)).doit()
+    if aux:  # factoring the normalizations' terms in mu and sigma is slow and no more readable
+        return result
     return sympy.factor(sympy.expand(result))
 
 
@@ -87,6 +93,12 @@ def symbolic_hessian_term(layer, x, wrt=("input", "input"), **options):
         if len(problem.rules) != 1:
             raise InvalidValueError("symbolic second-order terms take Softmax only as a single layer")
         softmax_outputs = (vec_list(problem.input_symbols), list(problem.rules[0].s))
+    aux = None
+    if any(hasattr(rule, "aux_derivatives") or hasattr(rule, "paths") for rule in problem.rules):
+        if len(problem.rules) != 1 or not hasattr(problem.rules[0], "aux_derivatives"):
+            raise InvalidValueError("symbolic second-order terms take batch and layer norm and "
+                                    "LogSoftmax only as a single layer, and no branch layers")
+        aux = problem.rules[0].aux_derivatives(problem.input_symbols)
     J = problem.jacobian(a)
     g = vec_list(problem.incoming())
     a_symbols = vec_list(problem.wrt_symbols(a))
@@ -95,7 +107,7 @@ def symbolic_hessian_term(layer, x, wrt=("input", "input"), **options):
     row = [sympy.Integer(0)] * len(a_symbols)
     for (k, i), value in entries.items():
         row[i] += g[k] * value
-    matrix = sympy.ImmutableMatrix([[_derivative(row[i], b_j, softmax_outputs) for b_j in b_symbols]
+    matrix = sympy.ImmutableMatrix([[_derivative(row[i], b_j, softmax_outputs, aux) for b_j in b_symbols]
                                     for i in range(len(a_symbols))])
     label = lambda w: problem._letter(w)
     description = (f"sum_k dJ/d{problem.names.output}_k d2 vec({problem.names.output})_k / "

@@ -33,6 +33,8 @@ class Names:
         (pooling), ``f`` (flatten), ``s`` (softmax), ``y`` (other activations).
     kernel, weight, bias : str
         Parameter entries ``k_{rs}``, ``w_{ij}``, ``b_{j}``.
+    gamma, beta : str
+        Normalization scale and shift entries ``gamma_{c}``, ``beta_{c}``.
     loss : str
         The scalar whose gradient is pushed back, ``∂J/∂p_{mn}``.
 
@@ -48,6 +50,8 @@ class Names:
     kernel: str = "k"
     weight: str = "w"
     bias: str = "b"
+    gamma: str = "gamma"
+    beta: str = "beta"
     loss: str = "J"
 
     def __post_init__(self):
@@ -110,6 +114,14 @@ def as_rational(value):
     if abs(float(g) - float(value)) <= 1e-12 * max(1.0, abs(float(value))):
         f = g
     return sympy.Rational(f.numerator, f.denominator)
+
+
+def parameter_arrays(layer, names, tag, params):
+    """The layer's parameters as named entries (``params="symbols"``) or exact rationals."""
+    if params == "symbols":
+        return {name: symbol_array(getattr(names, name), np.shape(a), tag)
+                for name, a in layer.params.items()}
+    return {name: value_array(np.asarray(a)) for name, a in layer.params.items()}
 
 
 def value_array(values):

@@ -20,7 +20,7 @@ from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D
 from jacobian_cnn.symbolic.latex import derivative_symbol, entry_symbol, require_sympy
 from jacobian_cnn.symbolic.names import Names, index_dims, symbol_array, unvec_list, vec_list
 from jacobian_cnn.symbolic.results import SymbolicArray, SymbolicGradient, SymbolicJacobian
-from jacobian_cnn.symbolic.rules import DEFAULT_OUTPUT, RULES, SUPPORTED_LAYERS
+from jacobian_cnn.symbolic.rules import DEFAULT_OUTPUT, RULES, unsupported
 from jacobian_cnn.symbolic.sizes import MAX_SYMBOLIC_SIZE, entry_estimate, entry_limit, shape_text
 
 __all__ = ["SymbolicProblem"]
@@ -34,9 +34,10 @@ class SymbolicProblem:
     layer : layer or Chain
         One of :data:`SUPPORTED_LAYERS`, or a chain of them.
     x : tuple of int or array_like
-        A tuple is the input *shape* (one sample: ``(H, W)``, ``(H, W, C)`` or
-        ``(n,)``); an array is a numeric input, needed where the Jacobian depends
-        on values (max-pool switches, ReLU's active set).
+        A tuple is the input *shape* (one sample: ``(H, W)``, ``(H, W, C)``,
+        ``(n,)``, ``(L, C)`` in 1-D or ``(D, H, W, C)`` in 3-D); an array is a
+        numeric input, needed where the Jacobian depends on values (max-pool
+        switches, ReLU's active set).
     names : Names, optional
     params : {"symbols", "values"}
         ``"symbols"`` (default): parameters are named entries (``k_{rs}``);
@@ -84,9 +85,7 @@ class SymbolicProblem:
         self.layers = list(layer.layers) if isinstance(layer, Chain) else [layer]
         for i, lay in enumerate(self.layers):
             if type(lay) not in RULES:
-                supported = ", ".join(t.__name__ for t in SUPPORTED_LAYERS)
-                raise InvalidTypeError(f"layer {i} ({lay!r}) has no symbolic rule; supported: {supported} "
-                                "and Chains of them")
+                raise unsupported(f"layer {i}", lay)
         if names is None:
             names = Names()
         if not isinstance(names, Names):
@@ -112,7 +111,9 @@ class SymbolicProblem:
         output = names.output or DEFAULT_OUTPUT.get(type(self.layers[-1]), "y")
         self.names = dataclasses.replace(names, output=output)
         letters = [("input", self.names.input), ("output", output), ("loss", self.names.loss)]
-        letters += sorted({(name, self._letter(name)) for lay in self.layers for name in lay.params})
+        # a branch's nested parameters ("body.0.kernel") use their own name's letter
+        letters += sorted({(name.rsplit(".", 1)[-1], self._letter(name)) for lay in self.layers
+                           for name in lay.params})
         seen = {}
         for role, letter in letters:
             if letter in seen:
@@ -123,7 +124,8 @@ class SymbolicProblem:
         shapes, outputs, x_l, in_shape = [], [], x_numeric, shape
         for i, lay in enumerate(self.layers):
             probe = np.zeros(in_shape) if x_l is None else x_l
-            y_l = np.asarray(lay.forward(probe))
+            with np.errstate(all="ignore"):  # a zero probe may divide by 0 (batch norm, eps=0)
+                y_l = np.asarray(lay.forward(probe))
             out_shape = y_l.shape
             if max(int(np.prod(out_shape)), int(np.prod(in_shape))) > MAX_SYMBOLIC_SIZE:
                 raise SizeLimitError(
@@ -170,24 +172,25 @@ class SymbolicProblem:
             if not np.all(np.isfinite(x_numeric)):
                 raise InvalidValueError("x contains NaN or inf")
             shape = x_numeric.shape
-        if len(shape) > 3:
-            raise InvalidValueError(f"symbolic matrices take one sample ((n,), (H, W) or (H, W, C)); "
-                             f"got shape {shape}")
+        if len(shape) > 4:
+            raise InvalidValueError(f"symbolic matrices take one sample ((n,), (L, C), (H, W), "
+                                    f"(H, W, C) or (D, H, W, C)); got shape {shape}")
         return x_numeric, shape
 
     def _letter(self, name):
-        """Letter of the named entries of ``name`` ("input", "kernel", "weight" or "bias"; or
-        ``(layer_index, name)``, written with its layer as ``k[1]``)."""
+        """Letter of the named entries of ``name`` ("input", "kernel", "weight", "bias",
+        "gamma", "beta", a branch's nested "body.0.kernel"; or ``(layer_index, name)``,
+        written with its layer as ``k[1]``)."""
         if isinstance(name, tuple):
-            return f"{getattr(self.names, name[1])}[{name[0] + 1}]"
-        return getattr(self.names, name)
+            return f"{self._letter(name[1])}[{name[0] + 1}]"
+        return getattr(self.names, name.rsplit(".", 1)[-1])  # a branch's "body.0.kernel": k
 
     def _tags(self):
         """Layer tags ``[l]`` for parameter letters that several layers share."""
         uses = defaultdict(list)
         for i, lay in enumerate(self.layers):
-            for name in lay.params:
-                uses[self._letter(name)].append(i)
+            for letter in {self._letter(name) for name in lay.params}:
+                uses[letter].append(i)
         shared = {i for layers in uses.values() if len(layers) > 1 for i in layers}
         return [str(i + 1) if i in shared else None for i in range(len(self.layers))]
 
@@ -278,6 +281,29 @@ class SymbolicProblem:
         return SymbolicJacobian(J.to_sympy(), tuple(vec_list(self.output_symbols)),
                                 tuple(vec_list(wrt_array)), self.output_shape,
                                 tuple(np.shape(wrt_array)), self._title(wrt))
+
+    def abbreviations(self):
+        """What the auxiliary symbols of the layers stand for, ``{symbol: expression}``.
+
+        Batch and layer normalization write their entries with ``mu`` and ``sigma``,
+        LogSoftmax with the softmax ``s`` (:mod:`~jacobian_cnn.symbolic.rules_norm`); the
+        expressions are in the layer's input (earlier layers' symbols included) and a
+        layer's ``sigma`` in its ``mu``, so substitute from the last entry back (:meth:`expand`
+        does).
+        """
+        out = {}
+        for rule, x in zip(self.rules, self._inputs(), strict=True):
+            if hasattr(rule, "abbreviations"):
+                out.update(rule.abbreviations(x))
+        return out
+
+    def expand(self, expr):
+        """``expr`` with every auxiliary symbol replaced by what it stands for (in the inputs)."""
+        for rule, x in zip(self.rules[::-1], self._inputs()[::-1], strict=True):
+            if hasattr(rule, "abbreviations"):  # a layer's later symbols may use its earlier ones
+                for symbol, value in reversed(rule.abbreviations(x).items()):
+                    expr = expr.subs(symbol, value)
+        return expr
 
     def forward(self):
         """The :class:`SymbolicArray` ``y = f(x)`` in terms of the named entries."""

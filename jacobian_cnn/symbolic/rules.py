@@ -15,26 +15,31 @@ import dataclasses
 
 import numpy as np
 
-from jacobian_cnn.errors import InvalidValueError
+from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh, elementwise_entries, softmax_entries
 from jacobian_cnn.ops.conv import Conv2D, conv_entries
 from jacobian_cnn.ops.dense import Dense, dense_entries
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D, avgpool_entries
+from jacobian_cnn.ops.resample import AdaptiveAvgPool2D, GlobalAvgPool2D
 from jacobian_cnn.ops.reshape import Flatten, flatten_entries
 from jacobian_cnn.ops.switches import switches_entries
 from jacobian_cnn.symbolic.latex import require_sympy
-from jacobian_cnn.symbolic.names import symbol_array, unvec_list, value_array, vec_list
+from jacobian_cnn.symbolic.names import parameter_arrays, symbol_array, unvec_list, vec_list
+from jacobian_cnn.symbolic.rules_branches import BRANCH_RULES
 from jacobian_cnn.symbolic.rules_models import MODEL_RULES
+from jacobian_cnn.symbolic.rules_nd import ND_RULES
+from jacobian_cnn.symbolic.rules_norm import NORM_RULES
 from jacobian_cnn.symbolic.sparse import from_definition, symbolic_terms
 
 __all__ = ["RULES", "SUPPORTED_LAYERS"]
 
 SUPPORTED_LAYERS = (Conv2D, AvgPool2D, MaxPool2D, Dense, Flatten, ReLU, Sigmoid, Tanh, Softmax,
-                    *MODEL_RULES)
+                    *MODEL_RULES, *NORM_RULES, *ND_RULES, *BRANCH_RULES)
 """Layer types with symbolic rules (and :class:`~jacobian_cnn.Chain` s of them)."""
 
 DEFAULT_OUTPUT = {Conv2D: "z", Dense: "z", AvgPool2D: "p", MaxPool2D: "p", Flatten: "f",
-                  Softmax: "s"}
+                  Softmax: "s", **{t: "z" if t.__name__.startswith("Conv") else "p" for t in ND_RULES},
+                  AdaptiveAvgPool2D: "p", GlobalAvgPool2D: "p"}
 """The letter of each layer type's output entries (``y`` for the others)."""
 
 
@@ -56,16 +61,6 @@ def _maps(shape):
     if len(shape) == 3:
         return shape
     raise InvalidValueError(f"symbolic window layers take one sample (H, W) or (H, W, C); got shape {shape}")
-
-
-def _parameters(layer, names, tag, params, main):
-    """The layer's ``main`` parameter (kernel or weight) and bias as named entries or values."""
-    arrays = {main: getattr(layer, main)}
-    if layer.bias is not None:
-        arrays["bias"] = layer.bias
-    if params == "symbols":
-        return {name: symbol_array(getattr(names, name), a.shape, tag) for name, a in arrays.items()}
-    return {name: value_array(a) for name, a in arrays.items()}
 
 
 class _Rule:
@@ -97,7 +92,7 @@ class _WindowRule(_Rule):
 class _ConvRule(_WindowRule):
     def __init__(self, layer, in_shape, out_shape, *, names, tag, params, flip, shift, **_):
         super().__init__(layer, in_shape, out_shape, shift)
-        self.params = _parameters(layer, names, tag, params, "kernel")
+        self.params = parameter_arrays(layer, names, tag, params)
         # kernel_tap[t] is the kernel index (r, s) that multiplies tap t (t = r + s*kh).
         kh, kw = layer.kernel.shape[:2]
         taps = np.arange(kh * kw)
@@ -195,7 +190,7 @@ class _DenseRule(_Rule):
         if len(in_shape) != 1:
             raise InvalidValueError(
                 f"symbolic Dense takes one sample, a vector (n_in,); got shape {in_shape}")
-        self.params = _parameters(layer, names, tag, params, "weight")
+        self.params = parameter_arrays(layer, names, tag, params)
 
     def jacobian(self, x, wrt):
         n_in, n_out = self.layer.weight.shape
@@ -271,6 +266,16 @@ class _SoftmaxRule(_Rule):
 
 RULES = {Conv2D: _ConvRule, AvgPool2D: _AvgPoolRule, MaxPool2D: _MaxPoolRule, Flatten: _FlattenRule,
          Dense: _DenseRule, ReLU: _ElementwiseRule, Sigmoid: _ElementwiseRule,
-         Tanh: _ElementwiseRule, Softmax: _SoftmaxRule, **MODEL_RULES}
+         Tanh: _ElementwiseRule, Softmax: _SoftmaxRule, **MODEL_RULES, **NORM_RULES, **ND_RULES,
+         **BRANCH_RULES}
 """The rule class of each supported layer type (:mod:`~jacobian_cnn.symbolic.rules_models`: the
-simple layers of imported models)."""
+simple layers of imported models; :mod:`~jacobian_cnn.symbolic.rules_norm`: normalizations;
+:mod:`~jacobian_cnn.symbolic.rules_nd`: 1-D, 3-D and transposed window layers;
+:mod:`~jacobian_cnn.symbolic.rules_branches`: residual blocks, sums and concatenations)."""
+
+
+def unsupported(where, layer):
+    """The error for a layer without a rule, naming where it is and what is supported."""
+    supported = ", ".join(t.__name__ for t in SUPPORTED_LAYERS)
+    return InvalidTypeError(f"{where} ({layer!r}) has no symbolic rule; supported: {supported} "
+                            "and Chains of them")

@@ -1,12 +1,26 @@
 """Symbolic rules of the simple layers of imported PyTorch models.
 
-Padding and nearest upsampling (selections: every entry of the readable definition,
-:func:`~jacobian_cnn.ops.separable.separable_entries`, is the number 1), the identity, dropout
-with its mask, and the elementwise LeakyReLU, ELU, GELU and Softplus (their derivatives
-written with SymPy; the piecewise ones pick their branch from the numeric input, as ReLU's
-rule does). Options (slopes, ``p``) become exact rationals. Not done (refused with what is
-supported): batch and layer normalization, bilinear upsampling, adaptive average pooling,
-LogSoftmax and branch layers.
+The separable maps ``Y = A_h X A_w^T`` (padding, nearest and bilinear upsampling, adaptive
+and global average pooling): every entry of the readable definition,
+:func:`~jacobian_cnn.ops.separable.separable_entries`, is ``A_h[io, i] A_w[jo, j]``, the
+product of the layer's own axis weights as exact rationals (1 for selections, ``1/4``,
+``3/4`` for bilinear weights, ``1/3`` for an adaptive window of three). The identity,
+dropout with its mask, and the elementwise LeakyReLU, ELU, GELU and Softplus (their
+derivatives written with SymPy; the piecewise ones pick their branch from the numeric
+input, as ReLU's rule does). Options (slopes, ``p``) become exact rationals. Batch and
+layer normalization and LogSoftmax: :mod:`~jacobian_cnn.symbolic.rules_norm`; branches:
+:mod:`~jacobian_cnn.symbolic.rules_branches`; 1-D, 3-D and transposed window layers:
+:mod:`~jacobian_cnn.symbolic.rules_nd`. Not done: the losses.
+
+Examples
+--------
+>>> import numpy as np
+>>> import jacobian_cnn as jc
+>>> from jacobian_cnn.symbolic import SymbolicProblem
+>>> up = jc.Upsample(size=(1, 4), mode="bilinear")
+>>> SymbolicProblem(up, (1, 2)).forward().array
+array([[a_{11}, 3*a_{11}/4 + a_{12}/4, a_{11}/4 + 3*a_{12}/4, a_{12}]],
+      dtype=object)
 """
 
 from __future__ import annotations
@@ -17,10 +31,10 @@ from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.activations import elementwise_entries
 from jacobian_cnn.ops.activations_more import ELU, GELU, Dropout, Identity, LeakyReLU, Softplus
 from jacobian_cnn.ops.padding import ConstantPad2D, ReflectionPad2D, ReplicationPad2D, ZeroPad2D
-from jacobian_cnn.ops.resample import Upsample
+from jacobian_cnn.ops.resample import AdaptiveAvgPool2D, GlobalAvgPool2D, Upsample
 from jacobian_cnn.ops.separable import separable_entries
 from jacobian_cnn.symbolic.latex import require_sympy
-from jacobian_cnn.symbolic.names import as_rational, unvec_list, vec_list
+from jacobian_cnn.symbolic.names import as_rational, unvec_list, value_array, vec_list
 from jacobian_cnn.symbolic.sparse import from_definition
 
 __all__ = ["MODEL_RULES"]
@@ -28,31 +42,30 @@ __all__ = ["MODEL_RULES"]
 
 def _maps(shape):
     if len(shape) not in (2, 3):
-        raise InvalidValueError(f"symbolic padding and upsampling take one sample (H, W) or (H, W, C); "
-                                f"got shape {shape}")
+        raise InvalidValueError(f"symbolic padding, resampling and adaptive pooling take one sample "
+                                f"(H, W) or (H, W, C); got shape {shape}")
     return (*shape, 1) if len(shape) == 2 else shape
 
 
-class _SelectionRule:
-    """Padding and nearest upsampling: ``y`` copies input entries (constant padding adds its value)."""
+class _SeparableRule:
+    """``Y = A_h X A_w^T`` per map with the axis weights as exact rationals (constant padding
+    adds its value)."""
 
     linear = True
 
     def __init__(self, layer, in_shape, out_shape, **_):
-        if isinstance(layer, Upsample) and layer.mode != "nearest":
-            raise InvalidValueError(f"{layer!r} has no symbolic rule (bilinear weights are not "
-                                    "modelled); nearest upsampling and padding have")
         self.layer, self.in_shape, self.out_shape, self.params = layer, in_shape, out_shape, {}
         self.h, self.w, self.c = _maps(in_shape)
-        self.taps = [[np.flatnonzero(row).tolist() for row in layer._axis_matrix(axis, n)]
-                     for axis, n in enumerate((self.h, self.w))]
+        self.axes = [value_array(layer._axis_matrix(axis, n)) for axis, n in enumerate((self.h, self.w))]
+        self.taps = [[[j for j, v in enumerate(row) if v != 0] for row in a] for a in self.axes]
         self.offset = layer._offset(self.h, self.w)
 
     def jacobian(self, x, wrt):
-        sympy = require_sympy()
+        a_h, a_w = self.axes
         n_out = len(self.taps[0]) * len(self.taps[1]) * self.c
         return from_definition(separable_entries(*self.taps, (self.h, self.w), self.c),
-                               (n_out, self.h * self.w * self.c), {"tap": lambda *_: sympy.Integer(1)})
+                               (n_out, self.h * self.w * self.c),
+                               {"tap": lambda io, i, jo, j: a_h[io, i] * a_w[jo, j]})
 
     def forward(self, x):
         y = self.jacobian(x, "input").apply(vec_list(x))
@@ -115,8 +128,9 @@ class _ElementwiseMoreRule:
                                {"derivative": lambda k: self._pair(xv[k], k)[1]})
 
 
-MODEL_RULES = {**{cls: _SelectionRule for cls in (ConstantPad2D, ZeroPad2D, ReflectionPad2D,
-                                                  ReplicationPad2D, Upsample)},
+MODEL_RULES = {**{cls: _SeparableRule for cls in (ConstantPad2D, ZeroPad2D, ReflectionPad2D,
+                                                  ReplicationPad2D, Upsample, AdaptiveAvgPool2D,
+                                                  GlobalAvgPool2D)},
                **{cls: _ElementwiseMoreRule for cls in (Identity, Dropout, LeakyReLU, ELU, GELU,
                                                         Softplus)}}
 """The rule class of each layer of imported models that has one."""

@@ -8,9 +8,16 @@ import numpy as np
 
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.activations import Softmax
+from jacobian_cnn.ops.activations_more import LogSoftmax
+from jacobian_cnn.ops.branches import Add, Concat
 from jacobian_cnn.ops.conv import Conv2D
+from jacobian_cnn.ops.conv_nd import ConvND
+from jacobian_cnn.ops.conv_transpose import ConvTransposeND
 from jacobian_cnn.ops.dense import Dense
+from jacobian_cnn.ops.normalization import BatchNorm2D, LayerNorm
 from jacobian_cnn.ops.pooling import AvgPool2D
+from jacobian_cnn.ops.pooling_nd import AvgPoolND
+from jacobian_cnn.ops.resample import AdaptiveAvgPool2D, Upsample
 
 __all__ = ["MAX_SYMBOLIC_SIZE", "MAX_SYMBOLIC_ENTRIES", "entry_limit", "entry_estimate", "jacobian_terms"]
 
@@ -21,6 +28,11 @@ MAX_SYMBOLIC_ENTRIES = 20_000
 """Default ``max_entries`` of :class:`~jacobian_cnn.symbolic.SymbolicProblem`: the most
 SymPy entries (named symbols plus Jacobian nonzeros, an upper bound computed from the
 shapes) a problem may build."""
+
+
+_DENSE_BOUND = (BatchNorm2D, LayerNorm, LogSoftmax, Add, Concat, ConvTransposeND, AdaptiveAvgPool2D,
+                Upsample)
+"""Layers whose estimate is the dense bound (every output may depend on every input)."""
 
 
 def shape_text(shape):
@@ -42,12 +54,13 @@ def entry_limit(max_entries):
 def _layer_counts(layer, in_shape, out_shape):
     """``(nonzeros by wrt, largest row of the input Jacobian)`` from the shapes alone."""
     n_in, n_out = int(np.prod(in_shape)), int(np.prod(out_shape))
-    if isinstance(layer, (Conv2D, AvgPool2D)):
-        c = in_shape[2] if len(in_shape) == 3 else 1
-        geo = layer.geometry(tuple(in_shape[:2]))
-        if isinstance(layer, AvgPool2D):
+    if isinstance(layer, (Conv2D, AvgPool2D, ConvND, AvgPoolND)):
+        d = getattr(layer, "spatial_ndim", 2)  # the 1-D and 3-D layers: the same count
+        c = in_shape[d] if len(in_shape) > d else 1
+        geo = layer.geometry(tuple(in_shape[:d]))
+        if isinstance(layer, (AvgPool2D, AvgPoolND)):
             return {"input": geo.jacobian_nnz(c)}, geo.n_taps
-        ci, co = (layer.kernel.shape + (1, 1))[2:4]
+        ci, co = (layer.kernel.shape + (1, 1))[d:d + 2]
         nnz = {"input": geo.jacobian_nnz(ci, co), "kernel": geo.jacobian_nnz(ci, co)}
         if layer.bias is not None:
             nnz["bias"] = geo.n_out * co
@@ -59,6 +72,9 @@ def _layer_counts(layer, in_shape, out_shape):
         return nnz, n_in
     if isinstance(layer, Softmax):
         return {"input": n_in * n_in}, n_in
+    if isinstance(layer, _DENSE_BOUND):  # at most every (output, input or parameter) pair
+        return {"input": n_out * n_in, **{name: n_out * int(np.size(p))
+                                          for name, p in layer.params.items()}}, n_in
     return {"input": n_out}, 1  # max pooling, flatten, elementwise: one entry per row at most
 
 

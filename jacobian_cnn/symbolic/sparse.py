@@ -47,6 +47,25 @@ class Sparse:
         return [sympy.Add(*terms[i]) if i in terms else sympy.Integer(0)
                 for i in range(self.shape[0])]
 
+    def __add__(self, other):
+        sympy = require_sympy()
+        terms = defaultdict(list)
+        for part in (self, other):
+            for key, value in part.entries.items():
+                terms[key].append(value)
+        return Sparse(self.shape, {key: sympy.Add(*terms[key]) for key in sorted(terms)})
+
+    @classmethod
+    def identity(cls, n):
+        """The ``n x n`` identity."""
+        one = require_sympy().Integer(1)
+        return cls((n, n), {(i, i): one for i in range(n)})
+
+    def with_rows(self, rows, n_rows):
+        """The matrix whose row ``rows[i]`` is this matrix's row ``i`` (``n_rows`` rows)."""
+        return Sparse((n_rows, self.shape[1]),
+                      dict(sorted(((int(rows[i]), j), v) for (i, j), v in self.entries.items())))
+
     def to_sympy(self):
         return require_sympy().ImmutableSparseMatrix(self.shape[0], self.shape[1], self.entries)
 
