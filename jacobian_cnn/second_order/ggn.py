@@ -24,8 +24,9 @@ from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.activations import softmax
 from jacobian_cnn.ops.losses import SoftmaxCrossEntropy
 from jacobian_cnn.second_order.assembly import assemble, symmetric_rank_update, symmetrized
-from jacobian_cnn.second_order.backward import HessianTrace, backward_terms, guard
+from jacobian_cnn.second_order.backward import HessianTrace, backward_terms, forward_records, guard
 from jacobian_cnn.second_order.hessian import Hessian
+from jacobian_cnn.second_order.roots import pushed_rows
 from jacobian_cnn.second_order.terms import hessian_term
 from jacobian_cnn.second_order.variables import variable_sizes, variables
 
@@ -68,8 +69,8 @@ def ggn(chain, x, wrt="params", *, form="full", max_bytes=None):
     form : {"full", "blocks", "diagonal"}
         See :data:`FORMS`. ``"full"`` walks the chain as :func:`network_hessian` does with
         the loss's term only (and has its trace); ``"blocks"`` and ``"diagonal"`` push the
-        square-root rows of each sample's loss Hessian back with :meth:`Chain.backward`, one
-        sample at a time, and never form more than a block.
+        square-root rows of each sample's loss Hessian back through the body's Jacobians (the
+        kernels of :meth:`Chain.backward`), one sample at a time, and never form more than a block.
     max_bytes : int, optional
         For ``"full"`` the dense size of the whole matrix, for ``"blocks"`` of the largest
         block, is refused up front; every Jacobian and product is checked too.
@@ -122,7 +123,7 @@ def _gram(chain, x, keys, sizes, roots, form, max_bytes):
 
     ``roots(z, first, count)`` gives the signed rows ``R_n`` over the ``count`` entries of
     ``vec(z)`` from ``first`` that belong to sample ``n``; they are pushed back through the
-    chain's body (every layer but the loss) by :meth:`Chain.backward` on that sample alone.
+    chain's body (every layer but the loss) on that sample alone (:func:`_pushed`).
     """
     body = type(chain)(chain.layers[:-1])
     x = np.asarray(x)
@@ -133,10 +134,9 @@ def _gram(chain, x, keys, sizes, roots, form, max_bytes):
     for n in range(n_samples):
         R, signs = roots(z, n * count, count)
         x_n = x[..., n:n + 1] if n_samples > 1 else x
-        pushed = body.backward(x_n, R, max_bytes=max_bytes)
+        pushed = _pushed(body, x_n, np.asarray(R, z.dtype), keys, max_bytes)
         for key in keys:
-            G = pushed.params[key[0]][key[1]] if key != "input" else _placed(
-                pushed.input, n * width, x.size)
+            G = pushed[key] if key != "input" else _placed(pushed[key], n * width, x.size)
             rows[key][0].append(G[signs > 0])
             rows[key][1].append(G[signs < 0])
     if form == "diagonal":
@@ -149,6 +149,16 @@ def _gram(chain, x, keys, sizes, roots, form, max_bytes):
     stacked = [np.hstack([np.vstack(rows[key][side]) for key in keys]) for side in (0, 1)]
     full = symmetrized(symmetric_rank_update([stacked[0]], [stacked[1]], stacked[0].shape[1], dtype))
     return Hessian(sp.csr_array(full), keys, sizes, HessianTrace())
+
+
+def _pushed(body, x, R, keys, max_bytes):
+    """``{key: R @ d vec(body(x)) / d key}``: the lean walk of
+    :func:`~jacobian_cnn.second_order.roots.pushed_rows` (no trace, nothing below the lowest
+    key), or :meth:`Chain.backward` where a branch layer needs its own pass."""
+    if any(hasattr(layer, "_backward_rows") for layer in body.layers):
+        pushed = body.backward(x, R, max_bytes=max_bytes)
+        return {key: pushed.input if key == "input" else pushed.params[key[0]][key[1]] for key in keys}
+    return pushed_rows(body.layers, forward_records(body, x)[0], R, keys, 0, max_bytes=max_bytes)
 
 
 def _placed(rows, first, width):
