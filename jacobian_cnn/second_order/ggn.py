@@ -131,17 +131,20 @@ def _gram(chain, x, keys, sizes, roots, form, max_bytes):
     n_samples = _samples(x, z)
     count, width = z.size // n_samples, x.size // n_samples
     rows = {key: ([], []) for key in keys}
+    diagonal = {key: 0.0 for key in keys}
     for n in range(n_samples):
         R, signs = roots(z, n * count, count)
         x_n = x[..., n:n + 1] if n_samples > 1 else x
         pushed = _pushed(body, x_n, np.asarray(R, z.dtype), keys, max_bytes)
         for key in keys:
             G = pushed[key] if key != "input" else _placed(pushed[key], n * width, x.size)
+            if form == "diagonal":  # the diagonal of G^T diag(signs) G, summed as it comes
+                diagonal[key] = diagonal[key] + signs.astype(G.dtype) @ (G * G)
+                continue
             rows[key][0].append(G[signs > 0])
             rows[key][1].append(G[signs < 0])
     if form == "diagonal":
-        return {key: sum(np.sum(G ** 2, axis=0) for G in pos) - sum(np.sum(G ** 2, axis=0) for G in neg)
-                for key, (pos, neg) in rows.items()}
+        return diagonal
     dtype = _dtype(x)
     if form == "blocks":
         return {key: sp.csr_array(symmetrized(symmetric_rank_update(pos, neg, sizes[key], dtype)))
