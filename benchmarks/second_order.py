@@ -24,13 +24,16 @@ Times are medians of repeated runs, measured in alternation (ours, theirs, ours,
 one untimed warm-up each, with the range (min-max) beside them. torch runs with its default
 thread count unless ``--torch-threads`` is given: on a shared 2-core machine under load,
 torch's two threads contend with everything else and its times swing by 10-60x, so compare
-with ``--torch-threads 1`` there (numpy's BLAS keeps its threads either way). A missed
-target is printed as ``MISS``.
+with ``--torch-threads 1`` there; with one torch thread numpy's BLAS (OpenBLAS) is limited
+to one thread too (threadpoolctl, when installed), so that both sides run single-threaded
+(OpenBLAS's threads spin against the other processes of a loaded machine just as torch's
+do). The load average is printed with the table. A missed target is printed as ``MISS``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import platform
@@ -202,6 +205,16 @@ def lenet_hvp(torch, repeat, rng):
                "<= 3x torch's time", lambda r: r >= 1 / 3)
 
 
+def blas_threads(n):
+    """A context limiting numpy's BLAS to ``n`` threads (``None``: unchanged; also
+    unchanged without threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        n = None
+    return contextlib.nullcontext() if n is None else threadpool_limits(limits=n, user_api="blas")
+
+
 def fmt(t):
     return f"{t[0]:9.2f} ({t[1]:.2f}-{t[2]:.2f})"
 
@@ -219,13 +232,16 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     print(f"# second order: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"float64, medians of {repeat} (min-max), ms")
+          f"float64, medians of {repeat} (min-max), ms; numpy BLAS threads: "
+          f"{'1' if args.torch_threads == 1 else 'default'}")
     rows = []
-    for measure in (lenet_input_hessian, lenet_diag_ggn, seed_blocks, lenet_hvp):
-        try:
-            rows.append(measure(torch, repeat, rng))
-        except ImportError as exc:
-            rows.append(dict(name=measure.__name__, problem=f"not run: {exc}"))
+    with blas_threads(1 if args.torch_threads == 1 else None):
+        for measure in (lenet_input_hessian, lenet_diag_ggn, seed_blocks, lenet_hvp):
+            try:
+                rows.append(measure(torch, repeat, rng))
+            except ImportError as exc:
+                rows.append(dict(name=measure.__name__, problem=f"not run: {exc}"))
+    print(f"# load average (1, 5, 15 min) after measuring: {os.getloadavg()}")
     print(f"{'row':<64} {'ours ms':>24} {'theirs ms':>24} {'theirs/ours':>11}  target")
     for r in rows:
         if "problem" in r:

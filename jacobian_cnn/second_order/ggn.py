@@ -109,13 +109,21 @@ def _keys(chain, x, wrt):
     return keys, variable_sizes(chain, x, keys)
 
 
-def _samples(x, z):
-    """The number of samples pushed back one at a time: a map batch ``(H, W, C, N)`` whose
-    body output keeps ``N`` last; 1 otherwise (the whole input at once)."""
+def _forward_samples(body, x):
+    """``(z, passes)``: the body's output over the whole input and one forward pass
+    ``(input, records)`` per sample pushed back on its own. A map batch ``(H, W, C, N)``
+    whose per-sample outputs keep a sample axis last is run sample by sample (``N``
+    passes; cheaper than one pass over the batch here); anything else is one pass over
+    the whole input."""
     x = np.asarray(x)
-    if x.ndim == 4 and np.ndim(z) in (2, 4) and np.shape(z)[-1] == x.shape[3]:
-        return x.shape[3]
-    return 1
+    if x.ndim == 4 and x.shape[3] > 1:
+        samples = [x[..., n:n + 1] for n in range(x.shape[3])]
+        passes = [(x_n, *forward_records(body, x_n)) for x_n in samples]
+        if all(np.ndim(z_n) in (2, 4) and np.shape(z_n)[-1] == 1 for _, _, z_n in passes):
+            z = np.concatenate([z_n for _, _, z_n in passes], axis=-1)
+            return z, [(x_n, records) for x_n, records, _ in passes]
+    records, z = forward_records(body, x)
+    return z, [(x, records)]
 
 
 def _gram(chain, x, keys, sizes, roots, form, max_bytes):
@@ -127,15 +135,13 @@ def _gram(chain, x, keys, sizes, roots, form, max_bytes):
     """
     body = type(chain)(chain.layers[:-1])
     x = np.asarray(x)
-    z = np.asarray(body.forward(x))
-    n_samples = _samples(x, z)
-    count, width = z.size // n_samples, x.size // n_samples
+    z, passes = _forward_samples(body, x)
+    count, width = z.size // len(passes), x.size // len(passes)
     rows = {key: ([], []) for key in keys}
     diagonal = {key: 0.0 for key in keys}
-    for n in range(n_samples):
+    for n, (x_n, records) in enumerate(passes):
         R, signs = roots(z, n * count, count)
-        x_n = x[..., n:n + 1] if n_samples > 1 else x
-        pushed = _pushed(body, x_n, np.asarray(R, z.dtype), keys, max_bytes)
+        pushed = _pushed(body, x_n, records, np.asarray(R, z.dtype), keys, max_bytes)
         for key in keys:
             G = pushed[key] if key != "input" else _placed(pushed[key], n * width, x.size)
             if form == "diagonal":  # the diagonal of G^T diag(signs) G, summed as it comes
@@ -154,14 +160,14 @@ def _gram(chain, x, keys, sizes, roots, form, max_bytes):
     return Hessian(sp.csr_array(full), keys, sizes, HessianTrace())
 
 
-def _pushed(body, x, R, keys, max_bytes):
+def _pushed(body, x, records, R, keys, max_bytes):
     """``{key: R @ d vec(body(x)) / d key}``: the lean walk of
     :func:`~jacobian_cnn.second_order.roots.pushed_rows` (no trace, nothing below the lowest
     key), or :meth:`Chain.backward` where a branch layer needs its own pass."""
     if any(hasattr(layer, "_backward_rows") for layer in body.layers):
         pushed = body.backward(x, R, max_bytes=max_bytes)
         return {key: pushed.input if key == "input" else pushed.params[key[0]][key[1]] for key in keys}
-    return pushed_rows(body.layers, forward_records(body, x)[0], R, keys, 0, max_bytes=max_bytes)
+    return pushed_rows(body.layers, records, R, keys, 0, max_bytes=max_bytes)
 
 
 def _placed(rows, first, width):
