@@ -24,6 +24,7 @@ Index conventions: :mod:`jacobian_cnn.vec`.
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg.blas as blas
 import scipy.sparse as sp
 
 from jacobian_cnn._sparse.products import times
@@ -153,8 +154,10 @@ def _forward_times(J, M):
             M.data *= np.repeat(J.data, np.diff(M.indptr))
             return M
         return J.data[:, None] * M
+    if J.nnz > DENSE_FROM * J.shape[0] * J.shape[1]:  # a dense layer: one BLAS product
+        return J.toarray() @ (M.toarray() if sp.issparse(M) else M)
     if not sp.issparse(M):
-        return (J.toarray() if J.nnz > DENSE_FROM * J.shape[0] * J.shape[1] else J) @ M
+        return J @ M
     out = sp.csr_array(J @ M)
     return out.toarray() if out.nnz > DENSE_FROM * out.shape[0] * out.shape[1] else out
 
@@ -212,6 +215,16 @@ def input_hessian(chain, x, *, max_bytes=None):
             stored = M.nnz if sp.issparse(M) else M.size
             trace.append(HessianStep(i, repr(chain.layers[i]), "pull", i, "input", M.shape, stored))
     if rows:
-        R = np.vstack(rows)
-        H += R.T @ (np.concatenate(signs).astype(dtype)[:, None] * R)
+        R, signs = np.vstack(rows), np.concatenate(signs)
+        H += _signed_gram(R[signs > 0]) - _signed_gram(R[signs < 0])
     return Hessian(as_csr(H), ["input"], {"input": n}, trace)
+
+
+def _signed_gram(R):
+    """``R^T R`` as a full symmetric array, by BLAS ``syrk`` (half of ``gemm``'s work) on
+    one triangle, mirrored."""
+    if not R.size:
+        return 0.0
+    syrk = blas.dsyrk if R.dtype == np.float64 else blas.ssyrk
+    upper = syrk(1.0, R.T, trans=0)
+    return upper + np.triu(upper, 1).T
