@@ -29,7 +29,13 @@ import scipy.sparse as sp
 
 from jacobian_cnn._sparse.products import times
 from jacobian_cnn.chain import _layer_jacobian
-from jacobian_cnn.second_order.backward import HessianStep, HessianTrace, forward_records, guard, scalar_output
+from jacobian_cnn.second_order.backward import (
+    HessianStep,
+    HessianTrace,
+    forward_records,
+    guard,
+    scalar_output,
+)
 from jacobian_cnn.second_order.hessian import Hessian
 from jacobian_cnn.second_order.roots import _input_term, as_csr, signed_roots
 from jacobian_cnn.second_order.terms import hessian_term

@@ -94,7 +94,8 @@ def pushed_rows(layers, records, rows, keys, first, *, max_bytes=None):
         layer, (x_in, cache) = layers[i], records[i]
         for name in layer.params:
             if (first + i, name) in keys:
-                out[first + i, name] = np.asarray(times(rows, _layer_jacobian(layer, x_in, name, cache, max_bytes)))
+                J = _layer_jacobian(layer, x_in, name, cache, max_bytes)
+                out[first + i, name] = np.asarray(times(rows, J))
         if i > 0 or "input" in keys:
             check_size(rows.shape[0], rows.shape[0] * np.size(x_in), 8, max_bytes, f"rows at layer {i}")
             rows = np.asarray(times(rows, _layer_jacobian(layer, x_in, "input", cache, max_bytes)))
