@@ -23,7 +23,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from jacobian_cnn._arguments import check_size
-from jacobian_cnn._sparse.csr import dense_to_csr
 from jacobian_cnn._sparse.products import times
 from jacobian_cnn.chain import _layer_jacobian
 from jacobian_cnn.second_order.assembly import symmetrized
@@ -48,9 +47,9 @@ def signed_roots(T):
     >>> bool(np.allclose(R.T @ (s[:, None] * R), [[2, 1], [1, 2]]))
     True
     """
-    T = sp.csr_array(T)
+    T = T if isinstance(T, sp.csr_array) else sp.csr_array(T)
     n = T.shape[0]
-    if T.nnz <= n and np.array_equal(T.indices, np.arange(T.nnz)) and T.nnz == n:
+    if T.nnz == n and np.array_equal(T.indices, np.arange(n)):
         d = T.data
         keep = np.flatnonzero(d)
         rows = np.zeros((keep.size, n), d.dtype)
@@ -79,8 +78,19 @@ def _gram(G, signs):
 
 
 def as_csr(block):
-    """A dense symmetric block as a ``csr_array`` (its nonzeros), made exactly symmetric."""
-    return dense_to_csr(symmetrized(block)).tocsr()
+    """A dense symmetric block as a ``csr_array`` (its nonzeros, row by row), made exactly
+    symmetric; the arrays are written directly (scipy's own conversion goes through COO)."""
+    block = symmetrized(block)
+    (m, n), mask = block.shape, block != 0
+    index = np.int32 if block.size < 2**31 else np.int64
+    if mask.all():  # every entry stored (a dense Hessian)
+        indices = np.tile(np.arange(n, dtype=index), m)
+        return sp.csr_array((block.ravel(), indices, np.arange(0, m * n + 1, n, dtype=index)),
+                            shape=block.shape)
+    indptr = np.zeros(m + 1, index)
+    np.cumsum(np.count_nonzero(mask, axis=1), out=indptr[1:])
+    indices = np.nonzero(mask)[1].astype(index, copy=False)
+    return sp.csr_array((block[mask], indices, indptr), shape=block.shape)
 
 
 def pushed_rows(layers, records, rows, keys, first, *, max_bytes=None):
@@ -135,7 +145,9 @@ def hessian_blocks(chain, x, wrt="params", *, max_bytes=None):
         layer, (x_in, cache) = chain.layers[i], records[i]
         for name in layer.params:
             if (i, name) in keys:
-                G = times(rows, _layer_jacobian(layer, x_in, name, cache, max_bytes))
+                size = np.size(layer.params[name])
+                G = (times(rows, _layer_jacobian(layer, x_in, name, cache, max_bytes)) if len(rows)
+                     else np.zeros((0, size), dtype))
                 block = _gram(G, signs)
                 if _own_term(layer):
                     block = block + hessian_term(layer, x_in, g[0], wrt=(name, name),
@@ -144,12 +156,14 @@ def hessian_blocks(chain, x, wrt="params", *, max_bytes=None):
         if i == lowest and "input" not in keys:
             break
         J = _layer_jacobian(layer, x_in, "input", cache, max_bytes)
-        check_size(rows.shape[0], rows.shape[0] * np.size(x_in), 8, max_bytes, f"rows at layer {i}")
-        rows = np.asarray(times(rows, J))
-        if _input_term(layer):
-            R, s = signed_roots(hessian_term(layer, x_in, g[0], max_bytes=max_bytes))
+        check_size(rows.shape[0] + 1, (rows.shape[0] + 1) * np.size(x_in), 8, max_bytes,
+                   f"rows at layer {i}")
+        both = np.asarray(times(np.vstack([rows, g]), J))  # the rows and the gradient row at once
+        T = hessian_term(layer, x_in, g[0], max_bytes=max_bytes) if _input_term(layer) else None
+        rows, g = both[:-1], both[-1:]
+        if T is not None and T.nnz:
+            R, s = signed_roots(T)
             rows, signs = np.vstack([rows, R.astype(dtype, copy=False)]), np.concatenate([signs, s])
-        g = np.asarray(times(g, J))
     if "input" in keys:
         blocks["input"] = as_csr(_gram(rows, signs))
     return {key: blocks[key] for key in keys}
