@@ -29,6 +29,7 @@ import scipy.sparse as sp
 
 from jacobian_cnn._sparse.products import times
 from jacobian_cnn.chain import _layer_jacobian
+from jacobian_cnn.second_order.assembly import symmetrized
 from jacobian_cnn.second_order.backward import (
     HessianStep,
     HessianTrace,
@@ -131,7 +132,7 @@ def grouped_gram(M, d, H):
         values, weights = M.data[at][order], d[rows][order]
         if k >= SMALL_BLOCK:  # few large blocks: neighbours merged, each added in place
             for support, B, w in _merged(supports, bounds, values, weights):
-                _add_block(H, support, B.T @ (w[:, None] * B))
+                _add_block(H, support, symmetrized(B.T @ (w[:, None] * B)))
             continue
         sizes = np.diff(bounds)
         if np.all(sizes == sizes[0]):  # one batched product for every group
@@ -140,6 +141,7 @@ def grouped_gram(M, d, H):
         else:
             blocks = np.array([values[a:b].T @ (weights[a:b, None] * values[a:b])
                                for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+        blocks = 0.5 * (blocks + np.swapaxes(blocks, 1, 2))  # exactly symmetric: so is H
         flat = (supports[:, :, None] * H.shape[1] + supports[:, None, :]).ravel()
         H += np.bincount(flat, blocks.ravel(), H.size).reshape(H.shape)
 
@@ -242,7 +244,7 @@ def input_hessian(chain, x, *, max_bytes=None):
         if i in terms:
             d = _diagonal_entries(terms[i])
             if M is None:
-                H += terms[i].toarray()
+                H += symmetrized(terms[i].toarray())
             elif d is not None and sp.issparse(M):
                 grouped_gram(M, d, H)
             else:
@@ -256,7 +258,9 @@ def input_hessian(chain, x, *, max_bytes=None):
     if rows:
         R, signs = np.vstack(rows), np.concatenate(signs)
         H += _signed_gram(R[signs > 0]) - _signed_gram(R[signs < 0])
-    return Hessian(as_csr(H), ["input"], {"input": n}, trace)
+    # every block added is exactly symmetric (and equal entries are summed in the same
+    # order), so H is: no final symmetrization
+    return Hessian(as_csr(H, symmetrize=False), ["input"], {"input": n}, trace)
 
 
 def _signed_gram(R):

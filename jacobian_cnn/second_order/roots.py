@@ -77,10 +77,11 @@ def _gram(G, signs):
     return G.T @ (signs[:, None] * G)
 
 
-def as_csr(block):
+def as_csr(block, *, symmetrize=True):
     """A dense symmetric block as a ``csr_array`` (its nonzeros, row by row), made exactly
-    symmetric; the arrays are written directly (scipy's own conversion goes through COO)."""
-    block = symmetrized(block)
+    symmetric unless ``symmetrize=False`` says it is; the arrays are written directly
+    (scipy's own conversion goes through COO)."""
+    block = symmetrized(block) if symmetrize else block
     (m, n), mask = block.shape, block != 0
     index = np.int32 if block.size < 2**31 else np.int64
     if mask.all():  # every entry stored (a dense Hessian)
