@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.activations import softmax
 from jacobian_cnn.ops.losses import SoftmaxCrossEntropy
+from jacobian_cnn.ops.normalization import BatchNorm2D
 from jacobian_cnn.second_order.assembly import assemble, symmetric_rank_update, symmetrized
 from jacobian_cnn.second_order.backward import HessianTrace, backward_terms, forward_records, guard
 from jacobian_cnn.second_order.hessian import Hessian
@@ -113,14 +114,16 @@ def _forward_samples(body, x):
     """``(z, passes)``: the body's output over the whole input and one forward pass
     ``(input, records)`` per sample pushed back on its own. A map batch ``(H, W, C, N)``
     whose per-sample outputs keep a sample axis last is run sample by sample (``N``
-    passes; cheaper than one pass over the batch here); anything else is one pass over
+    passes; cheaper than one pass over the batch here; the output over the batch from
+    one pass where batch normalization mixes the samples); anything else is one pass over
     the whole input."""
     x = np.asarray(x)
     if x.ndim == 4 and x.shape[3] > 1:
         samples = [x[..., n:n + 1] for n in range(x.shape[3])]
         passes = [(x_n, *forward_records(body, x_n)) for x_n in samples]
         if all(np.ndim(z_n) in (2, 4) and np.shape(z_n)[-1] == 1 for _, _, z_n in passes):
-            z = np.concatenate([z_n for _, _, z_n in passes], axis=-1)
+            z = (np.asarray(body.forward(x)) if any(isinstance(layer, BatchNorm2D) for layer in body.layers)
+                 else np.concatenate([z_n for _, _, z_n in passes], axis=-1))  # batch statistics
             return z, [(x_n, records) for x_n, records, _ in passes]
     records, z = forward_records(body, x)
     return z, [(x, records)]
