@@ -65,10 +65,11 @@ def _input_term(layer):
     return not isinstance(layer, _LINEAR) and _bilinear_parameter(layer) is None
 
 
-def _own_term(layer):
-    """Whether ``layer`` can have a parameter-parameter term: none of this package's layers
-    has one (linear and bilinear layers have none; smooth layers have no parameters)."""
-    return bool(layer.params) and _input_term(layer)
+def _own_term(layer, params):
+    """Whether ``layer`` (with these ``params``) can have a parameter-parameter term: none
+    of this package's layers has one (linear and bilinear layers have none; smooth layers
+    have no parameters)."""
+    return bool(params) and _input_term(layer)
 
 
 def _gram(G, signs):
@@ -144,13 +145,13 @@ def hessian_blocks(chain, x, wrt="params", *, max_bytes=None):
     lowest = min(0 if key == "input" else key[0] for key in keys)
     for i in reversed(range(lowest, len(chain.layers))):
         layer, (x_in, cache) = chain.layers[i], records[i]
-        for name in layer.params:
+        params = layer.params  # (a new dict on each access)
+        for name, value in params.items():
             if (i, name) in keys:
-                size = np.size(layer.params[name])
                 G = (times(rows, _layer_jacobian(layer, x_in, name, cache, max_bytes)) if len(rows)
-                     else np.zeros((0, size), dtype))
+                     else np.zeros((0, np.size(value)), dtype))
                 block = _gram(G, signs)
-                if _own_term(layer):
+                if _own_term(layer, params):
                     block = block + hessian_term(layer, x_in, g[0], wrt=(name, name),
                                                  max_bytes=max_bytes).toarray()
                 blocks[i, name] = as_csr(block)
