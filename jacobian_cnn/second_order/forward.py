@@ -247,9 +247,13 @@ def input_hessian(chain, x, *, max_bytes=None):
                 H += symmetrized(terms[i].toarray())
             elif d is not None and sp.issparse(M):
                 grouped_gram(M, d, H)
+            elif d is not None:  # diag(d): the rows of M scaled by sqrt|d|
+                keep = np.flatnonzero(d)
+                rows.append(np.sqrt(np.abs(d[keep]))[:, None] * M[keep])
+                signs.append(np.sign(d[keep]))
             else:
                 R, s = signed_roots(terms[i])
-                rows.append(np.asarray(R @ M if sp.issparse(M) else R @ M, dtype))
+                rows.append(np.asarray(R @ M, dtype))
                 signs.append(s)
         if i < max(terms):
             M = _forward_times(jacobians[i].tocsr(), M)
