@@ -97,7 +97,13 @@ def ggn(chain, x, wrt="params", *, form="full", max_bytes=None):
     def loss_roots(z, first, count):
         if not terms:  # the loss's Hessian, once: one block per sample
             terms.append(hessian_term(loss, z, [1.0], max_bytes=max_bytes))
-        block = terms[0][first:first + count, first:first + count].toarray()
+        T = terms[0]  # its rows of this sample, as a dense block (no scipy slicing)
+        at = slice(T.indptr[first], T.indptr[first + count])
+        rows = np.repeat(np.arange(count), np.diff(T.indptr[first:first + count + 1]))
+        cols = T.indices[at] - first
+        inside = (cols >= 0) & (cols < count)  # the sample's own columns (as sliced before)
+        block = np.zeros((count, count), T.dtype)
+        block[rows[inside], cols[inside]] = T.data[at][inside]
         weights, vectors = np.linalg.eigh(block)
         keep = weights != 0
         return np.sqrt(np.abs(weights[keep]))[:, None] * vectors.T[keep], np.sign(weights[keep])
