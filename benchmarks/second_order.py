@@ -8,14 +8,16 @@ Rows (issue 15), each ours and theirs side by side, float64 throughout (the test
 precision; every result is checked against the other side within 1e-10 relative to its
 largest entry *before* it is timed, and a row whose check fails is reported and not timed):
 
-* LeNet-5 input Hessian (1024 x 1024): ``Chain.hessian`` vs ``torch.func.hessian``;
-  target: at least 10x faster.
+* LeNet-5 input Hessian (1024 x 1024): ``input_hessian`` (the same sum as
+  ``Chain.hessian``, grouped from the input's side) vs ``torch.func.hessian``; target: at
+  least 10x faster.
 * Exact diagonal GGN of every LeNet-5 parameter (batch of 8, cross-entropy):
   ``ggn(form="diagonal")`` vs BackPACK's ``DiagGGNExact`` (forward and backward pass with
   the extension); target: at most 2x BackPACK's time.
 * Per-layer Hessian blocks of the seed CNN (one block per parameter): ours from one
-  ``network_hessian`` over every parameter (which also forms the cross blocks) vs
-  ``torch.func.hessian`` per parameter; target: at least 10x faster.
+  ``hessian_blocks`` walk over every parameter (the diagonal blocks only, as Gram matrices
+  of pushed-back square-root rows; no cross blocks) vs ``torch.func.hessian`` per
+  parameter; target: at least 10x faster.
 * Hessian-vector product on LeNet-5 (input): ``hessian_vector_product`` vs
   ``torch.func.jvp`` of ``torch.func.grad``; target: at most 3x torch's time.
 
@@ -23,13 +25,16 @@ Times are medians of repeated runs, measured in alternation (ours, theirs, ours,
 one untimed warm-up each, with the range (min-max) beside them. torch runs with its default
 thread count unless ``--torch-threads`` is given: on a shared 2-core machine under load,
 torch's two threads contend with everything else and its times swing by 10-60x, so compare
-with ``--torch-threads 1`` there (numpy's BLAS keeps its threads either way). A missed
-target is printed as ``MISS``.
+with ``--torch-threads 1`` there; with one torch thread numpy's BLAS (OpenBLAS) is limited
+to one thread too (threadpoolctl, when installed), so that both sides run single-threaded
+(OpenBLAS's threads spin against the other processes of a loaded machine just as torch's
+do). The load average is printed with the table. A missed target is printed as ``MISS``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import platform
@@ -44,7 +49,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
 import jacobian_cnn as jc  # noqa: E402
 from jacobian_cnn.examples import seed_cnn, with_loss  # noqa: E402
-from jacobian_cnn.second_order import ggn, hessian_vector_product, network_hessian  # noqa: E402
+from jacobian_cnn.second_order import ggn, hessian_vector_product  # noqa: E402
+from jacobian_cnn.second_order.forward import input_hessian  # noqa: E402
+from jacobian_cnn.second_order.roots import hessian_blocks  # noqa: E402
 from jacobian_cnn.vec import vec  # noqa: E402
 
 
@@ -119,7 +126,7 @@ def lenet_input_hessian(torch, repeat, rng):
     label = torch.tensor([3])
     loss = lambda t: torch.nn.functional.cross_entropy(logits(t.T[None, None]), label)
     x_t = torch.tensor(x.T.copy())   # t[i, j] = x[j, i]: row-major over t is vec(x)
-    ours = lambda: net.hessian(x).matrix
+    ours = lambda: input_hessian(net, x).matrix
     theirs = lambda: hessian(loss)(x_t)
     expected = theirs().numpy().reshape(1024, 1024)
     problem = check(ours().toarray(), expected, "LeNet-5 input Hessian")
@@ -171,7 +178,7 @@ def seed_blocks(torch, repeat, rng):
     net = with_loss(seed_cnn(rng), jc.SoftmaxCrossEntropy(1))
     x = rng.normal(size=(8, 8, 1))
     keys = [(i, name) for i, layer in enumerate(net.layers) for name in layer.params]
-    ours = lambda: (lambda H: [H.block(key) for key in keys])(network_hessian(net, x, keys))
+    ours = lambda: list(hessian_blocks(net, x, keys).values())
     theirs = lambda: [torch_hessian(net.layers, x, only=[key])[key, key] for key in keys]
     for key, mine, expected in zip(keys, ours(), theirs(), strict=True):
         problem = check(mine.toarray(), expected, f"seed CNN block {key}")
@@ -200,6 +207,16 @@ def lenet_hvp(torch, repeat, rng):
                "<= 3x torch's time", lambda r: r >= 1 / 3)
 
 
+def blas_threads(n):
+    """A context limiting numpy's BLAS to ``n`` threads (``None``: unchanged; also
+    unchanged without threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        n = None
+    return contextlib.nullcontext() if n is None else threadpool_limits(limits=n, user_api="blas")
+
+
 def fmt(t):
     return f"{t[0]:9.2f} ({t[1]:.2f}-{t[2]:.2f})"
 
@@ -217,13 +234,16 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     print(f"# second order: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"float64, medians of {repeat} (min-max), ms")
+          f"float64, medians of {repeat} (min-max), ms; numpy BLAS threads: "
+          f"{'1' if args.torch_threads == 1 else 'default'}")
     rows = []
-    for measure in (lenet_input_hessian, lenet_diag_ggn, seed_blocks, lenet_hvp):
-        try:
-            rows.append(measure(torch, repeat, rng))
-        except ImportError as exc:
-            rows.append(dict(name=measure.__name__, problem=f"not run: {exc}"))
+    with blas_threads(1 if args.torch_threads == 1 else None):
+        for measure in (lenet_input_hessian, lenet_diag_ggn, seed_blocks, lenet_hvp):
+            try:
+                rows.append(measure(torch, repeat, rng))
+            except ImportError as exc:
+                rows.append(dict(name=measure.__name__, problem=f"not run: {exc}"))
+    print(f"# load average (1, 5, 15 min) after measuring: {os.getloadavg()}")
     print(f"{'row':<64} {'ours ms':>24} {'theirs ms':>24} {'theirs/ours':>11}  target")
     for r in rows:
         if "problem" in r:

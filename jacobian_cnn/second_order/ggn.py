@@ -23,9 +23,11 @@ import scipy.sparse as sp
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.activations import softmax
 from jacobian_cnn.ops.losses import SoftmaxCrossEntropy
+from jacobian_cnn.ops.normalization import BatchNorm2D
 from jacobian_cnn.second_order.assembly import assemble, symmetric_rank_update, symmetrized
-from jacobian_cnn.second_order.backward import HessianTrace, backward_terms, guard
+from jacobian_cnn.second_order.backward import HessianTrace, backward_terms, forward_records, guard
 from jacobian_cnn.second_order.hessian import Hessian
+from jacobian_cnn.second_order.roots import pushed_rows
 from jacobian_cnn.second_order.terms import hessian_term
 from jacobian_cnn.second_order.variables import variable_sizes, variables
 
@@ -68,8 +70,8 @@ def ggn(chain, x, wrt="params", *, form="full", max_bytes=None):
     form : {"full", "blocks", "diagonal"}
         See :data:`FORMS`. ``"full"`` walks the chain as :func:`network_hessian` does with
         the loss's term only (and has its trace); ``"blocks"`` and ``"diagonal"`` push the
-        square-root rows of each sample's loss Hessian back with :meth:`Chain.backward`, one
-        sample at a time, and never form more than a block.
+        square-root rows of each sample's loss Hessian back through the body's Jacobians (the
+        kernels of :meth:`Chain.backward`), one sample at a time, and never form more than a block.
     max_bytes : int, optional
         For ``"full"`` the dense size of the whole matrix, for ``"blocks"`` of the largest
         block, is refused up front; every Jacobian and product is checked too.
@@ -95,7 +97,13 @@ def ggn(chain, x, wrt="params", *, form="full", max_bytes=None):
     def loss_roots(z, first, count):
         if not terms:  # the loss's Hessian, once: one block per sample
             terms.append(hessian_term(loss, z, [1.0], max_bytes=max_bytes))
-        block = terms[0][first:first + count, first:first + count].toarray()
+        T = terms[0]  # its rows of this sample, as a dense block (no scipy slicing)
+        at = slice(T.indptr[first], T.indptr[first + count])
+        rows = np.repeat(np.arange(count), np.diff(T.indptr[first:first + count + 1]))
+        cols = T.indices[at] - first
+        inside = (cols >= 0) & (cols < count)  # the sample's own columns (as sliced before)
+        block = np.zeros((count, count), T.dtype)
+        block[rows[inside], cols[inside]] = T.data[at][inside]
         weights, vectors = np.linalg.eigh(block)
         keep = weights != 0
         return np.sqrt(np.abs(weights[keep]))[:, None] * vectors.T[keep], np.sign(weights[keep])
@@ -108,13 +116,23 @@ def _keys(chain, x, wrt):
     return keys, variable_sizes(chain, x, keys)
 
 
-def _samples(x, z):
-    """The number of samples pushed back one at a time: a map batch ``(H, W, C, N)`` whose
-    body output keeps ``N`` last; 1 otherwise (the whole input at once)."""
+def _forward_samples(body, x):
+    """``(z, passes)``: the body's output over the whole input and one forward pass
+    ``(input, records)`` per sample pushed back on its own. A map batch ``(H, W, C, N)``
+    whose per-sample outputs keep a sample axis last is run sample by sample (``N``
+    passes; cheaper than one pass over the batch here; the output over the batch from
+    one pass where batch normalization mixes the samples); anything else is one pass over
+    the whole input."""
     x = np.asarray(x)
-    if x.ndim == 4 and np.ndim(z) in (2, 4) and np.shape(z)[-1] == x.shape[3]:
-        return x.shape[3]
-    return 1
+    if x.ndim == 4 and x.shape[3] > 1:
+        samples = [x[..., n:n + 1] for n in range(x.shape[3])]
+        passes = [(x_n, *forward_records(body, x_n)) for x_n in samples]
+        if all(np.ndim(z_n) in (2, 4) and np.shape(z_n)[-1] == 1 for _, _, z_n in passes):
+            z = (np.asarray(body.forward(x)) if any(isinstance(layer, BatchNorm2D) for layer in body.layers)
+                 else np.concatenate([z_n for _, _, z_n in passes], axis=-1))  # batch statistics
+            return z, [(x_n, records) for x_n, records, _ in passes]
+    records, z = forward_records(body, x)
+    return z, [(x, records)]
 
 
 def _gram(chain, x, keys, sizes, roots, form, max_bytes):
@@ -122,26 +140,26 @@ def _gram(chain, x, keys, sizes, roots, form, max_bytes):
 
     ``roots(z, first, count)`` gives the signed rows ``R_n`` over the ``count`` entries of
     ``vec(z)`` from ``first`` that belong to sample ``n``; they are pushed back through the
-    chain's body (every layer but the loss) by :meth:`Chain.backward` on that sample alone.
+    chain's body (every layer but the loss) on that sample alone (:func:`_pushed`).
     """
     body = type(chain)(chain.layers[:-1])
     x = np.asarray(x)
-    z = np.asarray(body.forward(x))
-    n_samples = _samples(x, z)
-    count, width = z.size // n_samples, x.size // n_samples
+    z, passes = _forward_samples(body, x)
+    count, width = z.size // len(passes), x.size // len(passes)
     rows = {key: ([], []) for key in keys}
-    for n in range(n_samples):
+    diagonal = {key: 0.0 for key in keys}
+    for n, (x_n, records) in enumerate(passes):
         R, signs = roots(z, n * count, count)
-        x_n = x[..., n:n + 1] if n_samples > 1 else x
-        pushed = body.backward(x_n, R, max_bytes=max_bytes)
+        pushed = _pushed(body, x_n, records, np.asarray(R, z.dtype), keys, max_bytes)
         for key in keys:
-            G = pushed.params[key[0]][key[1]] if key != "input" else _placed(
-                pushed.input, n * width, x.size)
+            G = pushed[key] if key != "input" else _placed(pushed[key], n * width, x.size)
+            if form == "diagonal":  # the diagonal of G^T diag(signs) G, summed as it comes
+                diagonal[key] = diagonal[key] + signs.astype(G.dtype) @ (G * G)
+                continue
             rows[key][0].append(G[signs > 0])
             rows[key][1].append(G[signs < 0])
     if form == "diagonal":
-        return {key: sum(np.sum(G ** 2, axis=0) for G in pos) - sum(np.sum(G ** 2, axis=0) for G in neg)
-                for key, (pos, neg) in rows.items()}
+        return diagonal
     dtype = _dtype(x)
     if form == "blocks":
         return {key: sp.csr_array(symmetrized(symmetric_rank_update(pos, neg, sizes[key], dtype)))
@@ -149,6 +167,16 @@ def _gram(chain, x, keys, sizes, roots, form, max_bytes):
     stacked = [np.hstack([np.vstack(rows[key][side]) for key in keys]) for side in (0, 1)]
     full = symmetrized(symmetric_rank_update([stacked[0]], [stacked[1]], stacked[0].shape[1], dtype))
     return Hessian(sp.csr_array(full), keys, sizes, HessianTrace())
+
+
+def _pushed(body, x, records, R, keys, max_bytes):
+    """``{key: R @ d vec(body(x)) / d key}``: the lean walk of
+    :func:`~jacobian_cnn.second_order.roots.pushed_rows` (no trace, nothing below the lowest
+    key), or :meth:`Chain.backward` where a branch layer needs its own pass."""
+    if any(hasattr(layer, "_backward_rows") for layer in body.layers):
+        pushed = body.backward(x, R, max_bytes=max_bytes)
+        return {key: pushed.input if key == "input" else pushed.params[key[0]][key[1]] for key in keys}
+    return pushed_rows(body.layers, records, R, keys, 0, max_bytes=max_bytes)
 
 
 def _placed(rows, first, width):
