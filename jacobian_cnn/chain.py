@@ -154,6 +154,22 @@ class Chain:
             x = y
         return records, np.asarray(x)
 
+    def activations(self, x):
+        """Every layer's input and forward cache, and the output: ``(records, y)`` with one
+        ``(input, cache)`` per layer (``cache`` is what the layer's ``forward_with_cache``
+        returned, ``None`` for most) and ``y`` the chain's output.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import jacobian_cnn as jc
+        >>> net = jc.Chain([jc.Dense(np.full((1, 1), 2.)), jc.Tanh()])
+        >>> records, y = net.activations(np.array([1.]))
+        >>> [h for h, _ in records], bool(np.isclose(y[0], np.tanh(2.)))
+        ([array([1.]), array([2.])], True)
+        """
+        return self._forward_all(x)
+
     def backward(self, x, g=None, *, max_bytes=None):
         """Push cotangent rows ``g`` from the output back to the input and every parameter.
 

@@ -58,18 +58,22 @@ from jacobian_cnn.ops.conv import Conv2D
 from jacobian_cnn.ops.conv_nd import ConvND
 from jacobian_cnn.ops.conv_transpose import ConvTransposeND
 from jacobian_cnn.ops.dense import Dense
+from jacobian_cnn.ops.branches import Add, Concat
 from jacobian_cnn.ops.losses import MSELoss, SoftmaxCrossEntropy
+from jacobian_cnn.ops.normalization import BatchNorm2D, LayerNorm
 from jacobian_cnn.ops.padding import ConstantPad2D, ReflectionPad2D, ReplicationPad2D
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D
 from jacobian_cnn.ops.pooling_nd import AvgPoolND, MaxPoolND
 from jacobian_cnn.ops.resample import AdaptiveAvgPool2D, Upsample
 from jacobian_cnn.ops.reshape import Flatten
+from jacobian_cnn.second_order.branches import Contraction, branch_term, reference_branch_term
+from jacobian_cnn.second_order.normalization import normalization_term
 from jacobian_cnn.second_order.smooth import SMOOTH_TERMS
 
 __all__ = ["hessian_term", "reference_hessian_term", "has_second_order_term"]
 
 _LINEAR = (AvgPool2D, MaxPool2D, AvgPoolND, MaxPoolND, Flatten, ReLU, LeakyReLU, Identity, Dropout,
-           ConstantPad2D, ReflectionPad2D, ReplicationPad2D, Upsample, AdaptiveAvgPool2D)
+           ConstantPad2D, ReflectionPad2D, ReplicationPad2D, Upsample, AdaptiveAvgPool2D, Contraction)
 """Linear, or piecewise linear, in the input: no second-order term."""
 
 _BILINEAR = ((Conv2D, "kernel"), (ConvND, "kernel"), (ConvTransposeND, "kernel"), (Dense, "weight"))
@@ -107,8 +111,13 @@ def _checked(layer, x, g, wrt):
 
 
 def has_second_order_term(layer):
-    """Whether :func:`hessian_term` knows ``layer`` (else it raises ``NotImplementedError``)."""
-    return isinstance(layer, (*_LINEAR, *(cls for cls, _ in _BILINEAR), *(cls for cls, _ in _SMOOTH)))
+    """Whether :func:`hessian_term` knows ``layer`` (else it raises ``NotImplementedError``);
+    a branch layer when every layer of its paths does."""
+    if isinstance(layer, (Add, Concat)):
+        return all(has_second_order_term(inner) for path in layer.paths if path is not None
+                   for inner in path.layers)
+    return isinstance(layer, (*_LINEAR, BatchNorm2D, LayerNorm, *(cls for cls, _ in _BILINEAR),
+                              *(cls for cls, _ in _SMOOTH)))
 
 
 def hessian_term(layer, x, g, wrt=("input", "input"), *, max_bytes=None):
@@ -146,6 +155,11 @@ def _term(layer, x, g, wrt, max_bytes, *, fast):
         raise NotImplementedError(f"no second-order term for {layer!r} yet")
     x, g, (a, b), sizes = _checked(layer, x, g, wrt)
     shape, dtype = (sizes[a], sizes[b]), g.dtype
+    if isinstance(layer, (BatchNorm2D, LayerNorm)):
+        return normalization_term(layer, x, g, a, b, max_bytes=max_bytes, fast=fast)
+    if isinstance(layer, (Add, Concat)):
+        return branch_term(layer, x, g, a, b, max_bytes=max_bytes) if fast else \
+            reference_branch_term(layer, x, g, a, b)
     parameter = _bilinear_parameter(layer)
     if parameter is not None and {a, b} == {"input", parameter}:
         check_size(sizes["input"], _bilinear_nnz(layer, x), dtype.itemsize, max_bytes,
@@ -167,13 +181,13 @@ def _term(layer, x, g, wrt, max_bytes, *, fast):
 
 def _bilinear_nnz(layer, x):
     """Stored entries of the parameter Jacobian: an upper bound of the cross term's."""
-    return layer._jacobian_parts(x, _bilinear_parameter(layer)).data.size
+    return layer.jacobian(x, _bilinear_parameter(layer)).nnz
 
 
 def _loop_bilinear(layer, x, g):
     """``T[i, j] = sum_k g_k d^2 y_k / dx_i dP_j``: the input Jacobian's definition lists
     an entry ``(k, i, (P, j))`` for every product ``P_j x_i`` in ``y_k``, so each adds ``g_k``."""
-    definition = layer._definition(x, "input", None)
+    definition = layer.definition(x, "input")
     sums = {}
     for row, col, (kind, *index) in definition.entries:
         if kind != _bilinear_parameter(layer):
@@ -190,7 +204,7 @@ def _fast_bilinear(layer, x, g):
     """The parameter Jacobian at ``x = 1, 2, ..., n`` stores, in each entry ``(k, j)``,
     ``1 +`` the vec index ``i`` of the input that ``P_j`` multiplies in ``y_k``."""
     positions = np.arange(1, x.size + 1, dtype=np.float64).reshape(x.shape, order="F")
-    J = layer._jacobian_parts(positions, _bilinear_parameter(layer)).tocsr().tocoo()
+    J = layer.jacobian(positions, _bilinear_parameter(layer)).tocoo()
     inputs = J.data.astype(np.int64) - 1
     shape = (x.size, J.shape[1])
     return sp.coo_array((g[J.row], (inputs, J.col)), shape=shape).tocsr()
