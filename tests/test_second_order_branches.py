@@ -1,0 +1,154 @@
+"""Second-order terms of the branch layers (Residual, Add, Concat), and network Hessians,
+HVPs and GGNs through them: against the loop definition, finite differences of the layer
+Jacobian and PyTorch."""
+
+import copy
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import jacobian_cnn as jc
+from jacobian_cnn.second_order import has_second_order_term, hessian_term, reference_hessian_term
+
+RNG = np.random.default_rng(0)
+
+
+def _n(*shape, scale=0.7):
+    return RNG.normal(size=shape) * scale
+
+
+BRANCHES = {
+    "residual-identity": (lambda: jc.Residual([jc.Dense(_n(3, 3), _n(3)), jc.Tanh(), jc.Dense(_n(3, 3))]),
+                          (3,)),
+    "residual-shortcut": (lambda: jc.Residual([jc.Dense(_n(3, 3)), jc.Sigmoid()],
+                                              [jc.Dense(_n(3, 3), _n(3)), jc.Tanh()]), (3,)),
+    "add-three": (lambda: jc.Add(None, [jc.Dense(_n(2, 2)), jc.Softplus()], jc.Tanh()), (2, 2)),
+    "concat-vectors": (lambda: jc.Concat([jc.Dense(_n(3, 2)), jc.Tanh()], None, [jc.Sigmoid()]), (3, 2)),
+    "residual-conv-bn": (lambda: jc.Residual([jc.Conv2D(_n(3, 3, 2, 2), padding=1),
+                                              jc.BatchNorm2D(1 + _n(2, scale=0.2), _n(2))]),
+                         (3, 3, 2, 2)),
+    "nested": (lambda: jc.Residual([jc.Add(None, [jc.Dense(_n(2, 2)), jc.Tanh()]), jc.Sigmoid()]), (2,)),
+}
+
+
+def _case(name):
+    make, shape = BRANCHES[name]
+    layer = make()
+    x = np.random.default_rng(len(name)).normal(size=shape)
+    g = np.random.default_rng(len(name) + 1).normal(size=np.size(layer.forward(x)))
+    return layer, x, g, ["input", *layer.params]
+
+
+@pytest.mark.parametrize("name", BRANCHES)
+def test_branch_term_equals_loop_definition(name):
+    layer, x, g, names = _case(name)
+    assert has_second_order_term(layer)
+    for a in names:
+        for b in names:
+            fast = hessian_term(layer, x, g, wrt=(a, b)).toarray()
+            loop = reference_hessian_term(layer, x, g, wrt=(a, b)).toarray()
+            np.testing.assert_allclose(fast, loop, rtol=1e-12, atol=1e-12, err_msg=f"{a}, {b}")
+
+
+def _moved(layer, name, x, j, step):
+    """The layer and input with entry ``j`` of ``vec(name)`` moved by ``step``."""
+    if name == "input":
+        flat = x.ravel(order="F").copy()
+        flat[j] += step
+        return layer, flat.reshape(x.shape, order="F")
+    moved = copy.deepcopy(layer)
+    path, index, param = name.split(".", 2)
+    inner = moved.paths[moved.path_names.index(path)].layers[int(index)]
+    value = np.asarray(getattr(inner, param))
+    flat = value.ravel(order="F").copy()
+    flat[j] += step
+    setattr(inner, param, flat.reshape(value.shape, order="F"))
+    return moved, x
+
+
+@pytest.mark.parametrize("name", ["residual-shortcut", "concat-vectors", "residual-conv-bn"])
+def test_branch_term_equals_finite_differences_of_the_jacobian(name):
+    layer, x, g, names = _case(name)
+    sizes = {"input": x.size, **{n: np.size(p) for n, p in layer.params.items()}}
+    step = 1e-6
+    for b in names:
+        columns = []
+        for j in range(sizes[b]):
+            plus, minus = (_moved(layer, b, x, j, s) for s in (step, -step))
+            columns.append([(g @ plus[0].jacobian(plus[1], wrt=a) - g @ minus[0].jacobian(minus[1], wrt=a))
+                            / (2 * step) for a in names])
+        for i, a in enumerate(names):
+            fd = np.stack([c[i] for c in columns], axis=1)
+            ours = hessian_term(layer, x, g, wrt=(a, b)).toarray()
+            np.testing.assert_allclose(ours, fd, rtol=1e-6, atol=1e-7, err_msg=f"{a}, {b}")
+
+
+def test_linear_paths_have_no_term_and_unknown_layers_none():
+    block = jc.Residual([jc.Dense(np.eye(2)), jc.ReLU()], [jc.Dense(np.eye(2))])
+    T = hessian_term(block, np.array([1.0, -1.0]), np.ones(2), wrt=("input", "body.0.weight"))
+    assert T.shape == (2, 4) and T.nnz > 0            # bilinear Dense: a cross term
+    assert hessian_term(block, np.array([1.0, -1.0]), np.ones(2)).count_nonzero() == 0
+
+    class Odd(jc.Tanh):
+        pass
+
+    assert has_second_order_term(jc.Add(None, Odd()))
+    assert not has_second_order_term(jc.Add(None, jc.Chain([jc.Tanh(), _Unknown()])))
+    with pytest.raises(NotImplementedError):
+        hessian_term(jc.Add(None, _Unknown()), np.zeros(2), np.ones(2))
+
+
+class _Unknown(jc.Tanh.__mro__[1]):
+    """A layer with no second-order term."""
+
+    def forward(self, x):
+        return np.asarray(x) ** 3
+
+    def jacobian(self, x, wrt="input", *, cache=None, max_bytes=None):
+        return sp.csr_array(sp.diags(3 * np.ravel(x, order="F") ** 2))
+
+
+# ---------------------------------------------------------------- whole networks
+
+def _vector_net():
+    """Concat of a tanh and a sigmoid path and an identity, then a dense layer and MSE."""
+    d1, d2, d3 = jc.Dense(_n(3, 2), _n(2)), jc.Dense(_n(3, 2)), jc.Dense(_n(7, 2), _n(2))
+    net = jc.Chain([jc.Concat([d1, jc.Tanh()], [d2, jc.Sigmoid()], None), d3, jc.Tanh(),
+                    jc.MSELoss(np.array([0.3, -0.2]))])
+    return net, (d1, d2, d3)
+
+
+def _torch_output(torch, flat, net):
+    """The network output before the loss in torch, from one flat vector of
+    ``(x, W1, b1, W2, W3, b3)``, each a column-major vec as ours."""
+    shapes = [(3,)] + [np.shape(net[k].params[n]) for k, n in net.hessian(np.zeros(3), "all").variables[1:]]
+    parts = torch.split(flat, [int(np.prod(s)) for s in shapes])
+    x, w1, b1, w2, w3, b3 = (p.reshape(tuple(reversed(s))).T if len(s) == 2 else p
+                             for p, s in zip(parts, shapes, strict=True))
+    h = torch.cat([torch.tanh(w1.T @ x + b1), torch.sigmoid(w2.T @ x), x])
+    return torch.tanh(w3.T @ h + b3)
+
+
+def test_concat_network_hessian_hvp_and_ggn_equal_torch():
+    torch = pytest.importorskip("torch")
+    net, _ = _vector_net()
+    x = np.array([0.4, -1.1, 0.8])
+    H = net.hessian(x, wrt="all")
+    assert H.variables == ["input", (0, "0.0.weight"), (0, "0.0.bias"), (0, "1.0.weight"),
+                           (1, "weight"), (1, "bias")]
+    flat = np.concatenate([x] + [np.ravel(net[k].params[n], order="F") for k, n in H.variables[1:]])
+    target = torch.tensor([0.3, -0.2], dtype=torch.float64)
+
+    def loss(v):
+        return ((_torch_output(torch, v, net) - target) ** 2).mean()
+    expected = torch.func.hessian(loss)(torch.tensor(flat)).numpy()
+    np.testing.assert_allclose(H.matrix.toarray(), expected, rtol=1e-10, atol=1e-12)
+    v = np.random.default_rng(3).normal(size=flat.size)
+    np.testing.assert_allclose(net.hessian_vector_product(x, v, wrt="all"), expected @ v,
+                               rtol=1e-10, atol=1e-12)
+    # the GGN over the parameters: J^T (2/2 I) J with torch's Jacobian of the output (MSE over 2)
+    J = torch.func.jacrev(lambda p: _torch_output(torch, torch.cat([torch.tensor(x), p]), net))(
+        torch.tensor(flat[3:])).numpy()
+    G = net.ggn(x, wrt="params")
+    np.testing.assert_allclose(G.matrix.toarray(), J.T @ J, rtol=1e-10, atol=1e-13)
