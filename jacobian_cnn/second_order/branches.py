@@ -107,13 +107,13 @@ def _blocks(layer, x, g, hessian_of):
 
 
 _LAST = {}
-"""One remembered result: the backward walk asks for each pair of one layer's variables in
-turn, and every pair comes out of the same path Hessians."""
+"""One remembered result per route (fast, loop): the backward walk asks for each pair of one
+layer's variables in turn, and every pair comes out of the same path Hessians."""
 
 
-def _fingerprint(layer, x, g, max_bytes):
+def _fingerprint(layer, x, g):
     params = tuple((name, np.asarray(p).tobytes()) for name, p in layer.params.items())
-    return (id(layer), np.shape(x), np.asarray(x).tobytes(), g.tobytes(), params, max_bytes)
+    return (id(layer), np.shape(x), np.asarray(x).tobytes(), g.tobytes(), params)
 
 
 def branch_term(layer, x, g, a, b, *, max_bytes=None):
@@ -123,24 +123,24 @@ def branch_term(layer, x, g, a, b, *, max_bytes=None):
     def hessian_of(chain, h, keys):
         result = network_hessian(chain, h, keys, max_bytes=max_bytes)
         return result.block, result.variables
-
-    key = _fingerprint(layer, x, g, max_bytes)
-    if _LAST.get("key") != key:
-        _LAST.clear()
-        _LAST.update(key=key, layer=layer, blocks=_blocks(layer, x, g, hessian_of))
-    return _picked(layer, x, _LAST["blocks"], a, b, g.dtype)
+    return _picked(layer, x, g, a, b, hessian_of, ("fast", max_bytes))
 
 
 def reference_branch_term(layer, x, g, a, b):
     """The ``(a, b)`` term from the forward, dense accumulation of the loop terms."""
-    return _picked(layer, x, _blocks(layer, x, g, _forward_hessian), a, b, g.dtype)
+    return _picked(layer, x, g, a, b, _forward_hessian, ("loop",))
 
 
-def _picked(layer, x, blocks, a, b, dtype):
+def _picked(layer, x, g, a, b, hessian_of, how):
+    """Block ``(a, b)`` of the remembered blocks, computed first if ``layer, x, g`` are new."""
+    key = _fingerprint(layer, x, g)
+    if how not in _LAST or _LAST[how][0] != key:
+        _LAST[how] = (key, layer, _blocks(layer, x, g, hessian_of))   # the layer: its id stays its own
+    blocks = _LAST[how][2]
     if (a, b) in blocks:
         return sp.csr_array(blocks[a, b])
     sizes = {"input": np.size(x), **{name: np.size(p) for name, p in layer.params.items()}}
-    return sp.csr_array((sizes[a], sizes[b]), dtype=dtype)
+    return sp.csr_array((sizes[a], sizes[b]), dtype=g.dtype)
 
 
 def _forward_hessian(chain, x, keys):
