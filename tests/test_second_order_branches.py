@@ -171,15 +171,16 @@ def _torch_order(net, x_shape, torch_shapes):
     return np.concatenate(order)
 
 
-@pytest.mark.parametrize("c_in, c_out, stride, training", [(2, 2, 1, True), (2, 3, 2, True), (2, 2, 1, False)],
-                         ids=["identity-train", "downsample-train", "identity-eval"])
+@pytest.mark.parametrize("c_in, c_out, stride, training", [(2, 3, 2, True), (2, 2, 1, False)],
+                         ids=["downsample-train", "identity-eval"])
 def test_resnet_basic_block_hessian_equals_torch(c_in, c_out, stride, training):
     """Chain.hessian over the input and every parameter of an imported ResNet basic block with
     MSE, its HVP and its GGN, against torch.
 
     torch.func.hessian (forward over reverse) gets the (batch-norm parameter, anything) blocks
     of native batch norm wrong in training mode (tests/test_second_order_terms.py), so the full
-    reference is torch.autograd.functional.hessian (reverse over reverse, double backward);
+    reference is torch.autograd.functional.hessian (reverse over reverse, double backward,
+    vectorized: the same numbers as its loop over rows);
     torch.func.hessian is the reference of the input block."""
     torch = pytest.importorskip("torch")
     from test_from_torch import BasicBlock, _randomized
@@ -208,7 +209,8 @@ def test_resnet_basic_block_hessian_equals_torch(c_in, c_out, stride, training):
         return ((output(v) - torch.tensor(target_t)) ** 2).mean()
 
     order = _torch_order(net, x_shape, shapes)
-    expected = torch.autograd.functional.hessian(loss, torch.tensor(flat)).numpy()[np.ix_(order, order)]
+    expected = torch.autograd.functional.hessian(loss, torch.tensor(flat), vectorize=True).numpy()
+    expected = expected[np.ix_(order, order)]
     H = chain.hessian(from_layout(x_t, "NCHW"), wrt="all")
     assert H.variables == ["input", *((0, n) for n in net[0].params)]
     scale = np.abs(expected).max()

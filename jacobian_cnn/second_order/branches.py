@@ -77,12 +77,29 @@ class Contraction(Layer):
 
 
 def _path_cotangents(layer, x, g):
-    """``[(path index, path, g_b)]`` for every non-identity path."""
-    outputs = [np.asarray(x) if p is None else p.forward(x) for p in layer.paths]
-    rows = g[None, :]
-    return [(k, path, np.asarray(layer._path_rows(rows, k, outputs) if isinstance(layer, Concat)
-                                 else rows)[0])
-            for k, path in enumerate(layer.paths) if path is not None]
+    """``[(path index, path, g_b)]`` for every non-identity path: ``g`` for a sum; for a
+    concatenation the entries of ``g`` at the path's outputs, found by concatenating
+    (``Concat.forward``) outputs that hold their own positions in the paths' joint vec."""
+    outputs = [np.asarray(x) if p is None else np.asarray(p.forward(x)) for p in layer.paths]
+    parts = [g] * len(outputs)
+    if isinstance(layer, Concat):
+        bounds = np.cumsum([0] + [o.size for o in outputs])
+        labels = [np.arange(lo, hi).reshape(o.shape, order="F")
+                  for lo, hi, o in zip(bounds[:-1], bounds[1:], outputs, strict=True)]
+        by_label = np.empty_like(g)
+        by_label[vec(Concat(*(_Fixed(a) for a in labels)).forward(x)).astype(np.int64)] = g
+        parts = [by_label[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [(k, path, parts[k]) for k, path in enumerate(layer.paths) if path is not None]
+
+
+class _Fixed(Layer):
+    """A layer whose output is a fixed array (only its ``forward`` is used)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def forward(self, x):
+        return self.value
 
 
 def _names(layer, k, path):

@@ -50,7 +50,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from jacobian_cnn._arguments import check_size, float_array
+from jacobian_cnn._arguments import check_size, float_array, wrt_name
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh
 from jacobian_cnn.ops.activations_more import ELU, GELU, Dropout, Identity, LeakyReLU, LogSoftmax, Softplus
@@ -99,7 +99,7 @@ def _checked(layer, x, g, wrt):
     if not isinstance(wrt, tuple) or len(wrt) != 2:
         raise InvalidValueError(f"wrt must be a pair of variable names (a, b), got {wrt!r}")
     x = float_array(x, "x")
-    a, b = (layer._check_wrt(name) for name in wrt)
+    a, b = (wrt_name(name, {"input", *layer.params}, type(layer).__name__) for name in wrt)
     y = np.asarray(layer.forward(x))
     g = float_array(g, "g").astype(np.result_type(x.dtype, np.float32), copy=False)
     if g.size != y.size or g.ndim > 2 or (g.ndim == 2 and g.shape[0] != 1):
