@@ -54,11 +54,11 @@ from jacobian_cnn._arguments import check_size, float_array, wrt_name
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh
 from jacobian_cnn.ops.activations_more import ELU, GELU, Dropout, Identity, LeakyReLU, LogSoftmax, Softplus
+from jacobian_cnn.ops.branches import Add, Concat
 from jacobian_cnn.ops.conv import Conv2D
 from jacobian_cnn.ops.conv_nd import ConvND
 from jacobian_cnn.ops.conv_transpose import ConvTransposeND
 from jacobian_cnn.ops.dense import Dense
-from jacobian_cnn.ops.branches import Add, Concat
 from jacobian_cnn.ops.losses import MSELoss, SoftmaxCrossEntropy
 from jacobian_cnn.ops.normalization import BatchNorm2D, LayerNorm
 from jacobian_cnn.ops.padding import ConstantPad2D, ReflectionPad2D, ReplicationPad2D
