@@ -135,7 +135,8 @@ def _block_names(rows, cols, row_sizes, col_sizes, name):
     row_ends, col_ends = np.cumsum(row_sizes), np.cumsum(col_sizes)
 
     def where(i, j):
-        a, b = rows[np.searchsorted(row_ends, i, side="right")], cols[np.searchsorted(col_ends, j, side="right")]
+        a = rows[np.searchsorted(row_ends, i, side="right")]
+        b = cols[np.searchsorted(col_ends, j, side="right")]
         return f" in block ({name(a)}, {name(b)})"
     return where
 
@@ -154,37 +155,32 @@ def _check_loss_hessian(W, source, chain, x, rows, cols, tolerance, max_entries)
     if isinstance(x, tuple) or x is None:
         raise InvalidValueError("the Hessian of a chain ending in a loss is checked numerically: "
                                 "give x as numbers (an array), not a shape")
-    keys = [variables(chain, k)[0] for k in dict.fromkeys(rows + cols)]
-    sizes = {k: np.size(x) if k == "input" else np.size(chain[k[0]].params[k[1]]) for k in keys}
-    shape = (sum(sizes[k] for k in _keys(chain, rows)), sum(sizes[k] for k in _keys(chain, cols)))
-    _check_shape(W, shape, f"Hessian over {[_variable_name(k) for k in keys]}")
-    if shape[0] * shape[1] > max_entries:
-        raise InvalidValueError(f"a {shape[0]}x{shape[1]} Hessian is over max_entries={max_entries:,}")
-    H = network_hessian(chain, x, keys)
-    expected = np.vstack([np.hstack([H.block(a, b).toarray() for b in _keys(chain, cols)])
-                          for a in _keys(chain, rows)])
-    numbers = Numbers(None, None, tolerance)
     if any(getattr(w, "free_symbols", None) for w in W.ravel()):
         raise InvalidValueError("the Hessian of a chain ending in a loss is checked numerically: "
                                 "write numbers only")
-    names = {k: "x" if k == "input" else f"{k[1]}{k[0] + 1}" for k in keys}
-    row_entries = [(k, i) for k in _keys(chain, rows) for i in range(sizes[k])]
-    col_entries = [(k, j) for k in _keys(chain, cols) for j in range(sizes[k])]
+    rows, cols = ([variables(chain, k)[0] for k in names] for names in (rows, cols))
+    size = {k: np.size(x) if k == "input" else np.size(chain[k[0]].params[k[1]]) for k in rows + cols}
+    entries = [[(k, i) for k in keys for i in range(size[k])] for keys in (rows, cols)]
+    shape = (len(entries[0]), len(entries[1]))
+    _check_shape(W, shape, f"Hessian over {[_variable_name(k) for k in dict.fromkeys(rows + cols)]}")
+    if shape[0] * shape[1] > max_entries:
+        raise InvalidValueError(f"a {shape[0]}x{shape[1]} Hessian is over max_entries={max_entries:,}")
+    H = network_hessian(chain, x, list(dict.fromkeys(rows + cols)))
+    expected = np.vstack([np.hstack([H.block(a, b).toarray() for b in cols]) for a in rows])
+    numbers = Numbers(None, None, tolerance)
+    letter = {k: "x" if k == "input" else f"{k[1]}{k[0] + 1}" for k in size}
     diffs = []
     for (i, j), c in np.ndenumerate(expected):
         if not numbers.close(W[i, j], c):
-            (a, p), (b, q) = row_entries[i], col_entries[j]
-            label = f"H({names[a]}_{p + 1}, {names[b]}_{q + 1}) in block ({_variable_name(a)}, {_variable_name(b)})"
+            (a, p), (b, q) = entries[0][i], entries[1][j]
+            label = (f"H({letter[a]}_{p + 1}, {letter[b]}_{q + 1}) in block "
+                     f"({_variable_name(a)}, {_variable_name(b)})")
             diffs.append(EntryDiff((i + 1, j + 1), label, W[i, j], _number(c)))
-    title = f"d2 L / d vec({', '.join(map(_variable_name, _keys(chain, rows)))}) d vec(...)^T"
-    return CheckReport("hessian", title, repr(chain).replace("\n", " "), W.shape, diffs=diffs,
-                       n_entries=W.size, n_matching=W.size - len(diffs), source=source, written=W)
-
-
-def _keys(chain, names):
-    from jacobian_cnn.second_order.variables import variables
-
-    return [variables(chain, k)[0] for k in names]
+    title = (f"d2 L / d vec({', '.join(map(_variable_name, rows))}) "
+             f"d vec({', '.join(map(_variable_name, cols))})^T")
+    return CheckReport("hessian", title, " -> ".join(repr(layer) for layer in chain.layers), W.shape,
+                       diffs=diffs, n_entries=W.size, n_matching=W.size - len(diffs), source=source,
+                       written=W)
 
 
 def _number(value):
