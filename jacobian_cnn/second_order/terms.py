@@ -20,7 +20,8 @@ What each layer contributes:
   block for ``(kernel, input)``;
 * softmax: one dense block per sample,
   ``delta_ij s_i (g_i - gbar) - s_i s_j (g_i + g_j - 2 gbar)`` with ``gbar = g . s``;
-* softmax cross-entropy: ``g_0 (diag(s) - s s^T) / N`` per sample; MSE: ``g_0 (2/n) I``.
+* softmax cross-entropy: ``g_0 (diag(s) - s s^T) / N`` per sample; MSE: ``g_0 (2/n) I``;
+* batch/layer normalization and the branch layers: see below.
 
 Each fast term has a readable loop definition next to it, straight from the derivative's
 definition (``_fast_bilinear``/``_loop_bilinear`` here, ``fast_*``/``loop_*`` in
@@ -29,8 +30,11 @@ loops, and the tests hold the fast terms to them. The N-D and transposed convolu
 bilinear like ``Conv2D``; the 1-D/3-D pools, paddings, upsampling, adaptive pooling,
 identity, dropout (a fixed mask) and leaky ReLU are (piecewise) linear; ELU, GELU and
 softplus are smooth elementwise maps; log-softmax has ``-(sum_k g_k)(diag(s) - s s^T)``.
-Batch and layer normalization and the branch layers have no term yet
-(``NotImplementedError``).
+Batch normalization (training and eval) and layer normalization have an input-input block per
+group and an input-gamma cross block (:mod:`~jacobian_cnn.second_order.normalization`); the
+branch layers (``Residual``, ``Add``, ``Concat``) have the Hessian of ``g . vec(y)`` over the
+input and their paths' parameters (:mod:`~jacobian_cnn.second_order.branches`). A layer of
+another kind raises ``NotImplementedError``.
 
 Examples
 --------
