@@ -2,11 +2,10 @@
 HVPs and GGNs through them: against the loop definition, finite differences of the layer
 Jacobian and PyTorch."""
 
-import copy
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from test_second_order_terms import _perturbed
 
 import jacobian_cnn as jc
 from jacobian_cnn.second_order import has_second_order_term, hessian_term, reference_hessian_term
@@ -51,22 +50,6 @@ def test_branch_term_equals_loop_definition(name):
             np.testing.assert_allclose(fast, loop, rtol=1e-12, atol=1e-12, err_msg=f"{a}, {b}")
 
 
-def _moved(layer, name, x, j, step):
-    """The layer and input with entry ``j`` of ``vec(name)`` moved by ``step``."""
-    if name == "input":
-        flat = x.ravel(order="F").copy()
-        flat[j] += step
-        return layer, flat.reshape(x.shape, order="F")
-    moved = copy.deepcopy(layer)
-    path, index, param = name.split(".", 2)
-    inner = moved.paths[moved.path_names.index(path)].layers[int(index)]
-    value = np.asarray(getattr(inner, param))
-    flat = value.ravel(order="F").copy()
-    flat[j] += step
-    setattr(inner, param, flat.reshape(value.shape, order="F"))
-    return moved, x
-
-
 @pytest.mark.parametrize("name", ["residual-shortcut", "concat-vectors"])
 def test_branch_term_equals_finite_differences_of_the_jacobian(name):
     layer, x, g, names = _case(name)
@@ -75,7 +58,7 @@ def test_branch_term_equals_finite_differences_of_the_jacobian(name):
     for b in names:
         columns = []
         for j in range(sizes[b]):
-            plus, minus = (_moved(layer, b, x, j, s) for s in (step, -step))
+            plus, minus = (_perturbed(layer, x, b, j, s) for s in (step, -step))
             columns.append([(g @ plus[0].jacobian(plus[1], wrt=a) - g @ minus[0].jacobian(minus[1], wrt=a))
                             / (2 * step) for a in names])
         for i, a in enumerate(names):

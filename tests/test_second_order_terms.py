@@ -45,15 +45,21 @@ def _row(layer, x, g, a):
 
 
 def _perturbed(layer, x, b, j, step):
+    """The layer and input with entry ``j`` of ``vec(b)`` moved by ``step`` (``b`` may name a
+    parameter inside a branch layer's path, ``"<path>.<layer index>.<name>"``)."""
     if b == "input":
         flat = x.ravel(order="F").copy()
         flat[j] += step
         return layer, flat.reshape(x.shape, order="F")
     moved = copy.deepcopy(layer)
-    value = np.asarray(getattr(layer, b))
+    owner, name = moved, b
+    if "." in b:
+        path, index, name = b.split(".", 2)
+        owner = moved.paths[moved.path_names.index(path)].layers[int(index)]
+    value = np.asarray(getattr(owner, name))
     flat = value.ravel(order="F").copy()
     flat[j] += step
-    setattr(moved, b, flat.reshape(value.shape, order="F"))
+    setattr(owner, name, flat.reshape(value.shape, order="F"))
     return moved, x
 
 
