@@ -210,3 +210,12 @@ def test_resnet_basic_block_hessian_equals_torch(c_in, c_out, stride, training):
     G = chain.ggn(from_layout(x_t, "NCHW"), wrt="params")
     np.testing.assert_allclose(G.matrix.toarray(), J.T @ J * (2 / y_t.size), rtol=1e-10,
                                atol=1e-10 * scale)
+
+
+def test_a_changed_inner_layer_is_not_served_from_the_remembered_term():
+    bn = jc.BatchNorm2D(np.ones(1), np.zeros(1), running_var=[0.5])
+    block = jc.Residual([jc.Conv2D(np.ones((1, 1, 1, 1))), bn])
+    x, g = np.random.default_rng(0).normal(size=(2, 2, 1, 2)), np.arange(8.0)
+    assert hessian_term(block, x, g).count_nonzero() > 0          # training: curved in x
+    bn.training = False                                           # eval: linear in x
+    assert hessian_term(block, x, g).count_nonzero() == 0

@@ -129,8 +129,22 @@ layer's variables in turn, and every pair comes out of the same path Hessians.""
 
 
 def _fingerprint(layer, x, g):
-    params = tuple((name, np.asarray(p).tobytes()) for name, p in layer.params.items())
-    return (id(layer), np.shape(x), np.asarray(x).tobytes(), g.tobytes(), params)
+    """Everything the term depends on: the layer's whole state (its paths' parameters,
+    modes, statistics, ...), ``x`` and ``g``."""
+    return (id(layer), _state(layer), np.shape(x), np.asarray(x).tobytes(), g.tobytes())
+
+
+def _state(value):
+    """A comparable snapshot of a layer, a chain or a value inside one, recursively."""
+    if isinstance(value, np.ndarray):
+        return (value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, (list, tuple)):
+        return tuple(_state(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, _state(v)) for k, v in value.items())
+    if hasattr(value, "__dict__"):
+        return (type(value).__name__, _state(vars(value)))
+    return repr(value)
 
 
 def branch_term(layer, x, g, a, b, *, max_bytes=None):
