@@ -2,6 +2,7 @@
 layer's Jacobian, and torch.func.hessian, on every small case of the case table."""
 
 import copy
+import importlib.util
 
 import numpy as np
 import pytest
@@ -11,6 +12,21 @@ from optional import require
 import jacobian_cnn as jc
 from jacobian_cnn.cases import ALL_CASES
 from jacobian_cnn.second_order import has_second_order_term, hessian_term, reference_hessian_term
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One intra-op thread for torch.func.hessian's many tiny ops (much faster on the shared
+    cores); nothing when torch is missing."""
+    if importlib.util.find_spec("torch") is None:
+        yield
+        return
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 SMALL = [c for c in ALL_CASES if np.prod(c.x_shape) <= 400 and has_second_order_term(c.layer())]
 
