@@ -171,11 +171,12 @@ def test_resnet_basic_block_hessian_equals_torch(c_in, c_out, stride, training, 
     """Chain.hessian over the input and every parameter of an imported ResNet basic block with
     MSE, its HVP and its GGN, against torch.
 
-    torch.func.hessian (forward over reverse) gets the (batch-norm parameter, anything) blocks
-    of native batch norm wrong in training mode (tests/test_second_order_terms.py), so the full
-    reference is torch.autograd.functional.hessian (reverse over reverse, double backward,
-    vectorized: the same numbers as its loop over rows);
-    torch.func.hessian is the reference of the input block."""
+    torch.func.hessian (forward over reverse) gets blocks of the batch-norm parameters wrong in
+    training mode (forward-mode second derivatives of native batch norm, pytorch/pytorch#196699;
+    tests/test_second_order_terms.py), so the full reference is
+    torch.autograd.functional.hessian (reverse over reverse, double backward, vectorized: the
+    same numbers as its loop over rows); torch.func.hessian is the reference of the input block,
+    and of everything in eval mode."""
     torch = torch_one_thread
     from test_from_torch import BasicBlock, _randomized
 
@@ -210,6 +211,9 @@ def test_resnet_basic_block_hessian_equals_torch(c_in, c_out, stride, training, 
     scale = np.abs(expected).max()
     np.testing.assert_allclose(H.matrix.toarray(), expected, rtol=1e-10, atol=1e-10 * scale)
     n_x = sizes[0]
+    if not training:
+        everything = torch.func.hessian(loss)(torch.tensor(flat)).numpy()[np.ix_(order, order)]
+        np.testing.assert_allclose(H.matrix.toarray(), everything, rtol=1e-10, atol=1e-10 * scale)
     input_block = torch.func.hessian(lambda x: loss(torch.cat([x, torch.tensor(flat[n_x:])])))(
         torch.tensor(flat[:n_x])).numpy()[np.ix_(order[:n_x], order[:n_x])]
     np.testing.assert_allclose(H.block("input").toarray(), input_block, rtol=1e-10, atol=1e-10 * scale)

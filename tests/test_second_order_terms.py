@@ -110,9 +110,10 @@ def test_term_equals_torch_hessian(case):
         ours = hessian_term(layer, x, g, wrt=(a, b)).toarray()
         expected = scale * theirs[name[a], name[b]]
         if b == "input" and a != "input" and isinstance(layer, (jc.BatchNorm2D, jc.LayerNorm)):
-            # torch.func's second derivatives of native batch/layer norm are wrong in the
-            # (parameter, input) blocks (torch 2.x: not the transpose of the (input, parameter)
-            # block; reverse-over-reverse torch.autograd.grad agrees with ours): use the latter
+            # torch.func's forward-mode second derivatives of native batch/layer norm are wrong
+            # in the (parameter, input) blocks (not the transpose of the (input, parameter) block;
+            # reverse-over-reverse torch.autograd.grad agrees with ours; pytorch/pytorch#196699,
+            # #196700): use the transposed (input, parameter) block
             expected = scale * theirs[name[b], name[a]].T
         np.testing.assert_allclose(ours, expected, rtol=1e-10,
                                    atol=1e-10 * max(1.0, np.abs(expected).max(initial=0)),
