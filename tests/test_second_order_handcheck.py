@@ -93,3 +93,15 @@ def test_cli_checks_a_full_symbolic_term_and_names_the_wrong_block(tmp_path, cap
     assert "T(k_{12}, a_{12}) in block (k, a): you wrote ∂J/∂z_{12}, correct is ∂J/∂z_{11}" in out
     assert main(argv[:-2] + ["--quantity", "jacobian", "--wrt", "input,kernel"]) == 2
     assert "only for --quantity hessian" in capsys.readouterr().err
+
+
+def test_cli_full_term_of_a_network_layer(tmp_path, capsys):
+    network = tmp_path / "net.json"
+    network.write_text('{"layers": [{"op": "conv", "kernel_shape": [1, 2]}]}')
+    answer = tmp_path / "answer.tex"
+    answer.write_text(_latex(CONV_TERM))
+    argv = ["check", str(answer), "--network", str(network), "--input", "1x3", "--quantity", "hessian",
+            "--layer", "1", "--wrt"]
+    assert main(argv + ["input,kernel"]) == 0, capsys.readouterr().out
+    assert main(argv + ["input,weight"]) == 2
+    assert "--wrt must list names of input and kernel, got 'weight'" in capsys.readouterr().err
