@@ -155,17 +155,22 @@ def _from_sums(sums, shape, dtype):
 
 def normalization_term(layer, x, g, a, b, *, max_bytes=None, fast=True):
     """The ``(a, b)`` term of a batch or layer normalization (``a``, ``b`` checked names)."""
-    s = _Stats(layer, x)
     pair = {a, b}
-    if pair == {"input"} and s.members is not None:
+    if pair not in ({"input"}, {"input", "gamma"}) or (pair == {"input"} and not _curved(layer)):
+        sizes = {"input": np.size(x), **{name: np.size(p) for name, p in layer.params.items()}}
+        return sp.csr_array((sizes[a], sizes[b]), dtype=g.dtype)
+    s = _Stats(layer, x)
+    if pair == {"input"}:
         check_size(s.size, s.size * s.m, s.dtype.itemsize, max_bytes,
                    f"{type(layer).__name__} second-order term")
         return sp.csr_array((fast_input_input if fast else loop_input_input)(s, g))
-    if pair == {"input", "gamma"}:
-        per_row = 1 if s.members is None else np.unique(s.param_index[s.members[0]]).size
-        check_size(s.size, s.size * per_row, s.dtype.itemsize, max_bytes,
-                   f"{type(layer).__name__} input-gamma term")
-        block = (fast_input_gamma if fast else loop_input_gamma)(s, g)
-        return sp.csr_array(block if a == "input" else block.T.tocsr())
-    sizes = {"input": s.size, **{name: np.size(p) for name, p in layer.params.items()}}
-    return sp.csr_array((sizes[a], sizes[b]), dtype=s.dtype)
+    per_row = 1 if s.members is None else np.unique(s.param_index[s.members[0]]).size
+    check_size(s.size, s.size * per_row, s.dtype.itemsize, max_bytes,
+               f"{type(layer).__name__} input-gamma term")
+    block = (fast_input_gamma if fast else loop_input_gamma)(s, g)
+    return sp.csr_array(block if a == "input" else block.T.tocsr())
+
+
+def _curved(layer):
+    """Whether ``y`` is curved in ``x``: the statistics come from ``x`` (not eval-mode batch norm)."""
+    return getattr(layer, "training", True)
