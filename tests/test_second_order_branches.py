@@ -148,28 +148,43 @@ def test_concat_network_hessian_hvp_and_ggn_equal_torch(torch_one_thread):
     np.testing.assert_allclose(G.matrix.toarray(), J.T @ J, rtol=1e-10, atol=1e-13)
 
 
-# ---------------------------------------------------------------- the ResNet basic block
+# ---------------------------------------------------------------- imported torch models
 
-def _torch_order(net, x_shape, torch_shapes):
-    """For each of our variables, the positions in torch's flat vector of its vec entries."""
+def _torch_order(net, x_shape, torch_shapes, keys):
+    """For each of our variables ``keys``, the positions in torch's flat vector (the input,
+    then ``torch_shapes`` in order) of its vec entries."""
     from jacobian_cnn.compare.layout import from_layout
 
     offsets = np.cumsum([0, int(np.prod(x_shape))] + [int(np.prod(s)) for s in torch_shapes.values()])
     where = dict(zip(["input", *torch_shapes], offsets[:-1].tolist(), strict=True))
     order = [jc.vec(from_layout(np.arange(int(np.prod(x_shape))).reshape(x_shape), "NCHW")).astype(int)]
-    for name in net[0].params:
-        torch_name = net.torch_names[0, name]
+    for key in keys[1:]:
+        torch_name = net.torch_names[key]
         index = np.arange(int(np.prod(torch_shapes[torch_name]))).reshape(torch_shapes[torch_name])
-        ours = index.transpose(2, 3, 1, 0) if index.ndim == 4 else index     # OIHW -> (kh, kw, I, O)
-        order.append(where[torch_name] + jc.vec(ours).astype(int))
+        ours = {4: (2, 3, 1, 0), 3: (1, 2, 0), 1: (0,)}[index.ndim]  # OIHW -> (kh, kw, I, O); CHW -> HWC
+        order.append(where[torch_name] + jc.vec(index.transpose(ours)).astype(int))
     return np.concatenate(order)
 
 
-@pytest.mark.parametrize("c_in, c_out, stride, training", [(2, 2, 2, True), (2, 2, 1, False)],
-                         ids=["downsample-train", "identity-eval"])
-def test_resnet_basic_block_hessian_equals_torch(c_in, c_out, stride, training, torch_one_thread):
-    """Chain.hessian over the input and every parameter of an imported ResNet basic block with
-    MSE, its HVP and its GGN, against torch.
+def _resnet(c_in, c_out, stride):
+    from test_from_torch import BasicBlock
+
+    return BasicBlock(c_in, c_out, stride), c_in
+
+
+def _normalizations(torch):
+    nn = torch.nn
+    return nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), nn.BatchNorm2d(2), nn.Tanh(),
+                         nn.LayerNorm([2, 4, 4]), nn.Sigmoid()), 2
+
+
+@pytest.mark.parametrize("model, training", [(lambda torch: _resnet(2, 2, 2), True),
+                                             (lambda torch: _resnet(2, 2, 1), False),
+                                             (_normalizations, True)],
+                         ids=["resnet-downsample-train", "resnet-identity-eval", "conv-bn-tanh-ln-train"])
+def test_imported_model_hessian_equals_torch(model, training, torch_one_thread):
+    """Chain.hessian over the input and every parameter of an imported model (a ResNet basic
+    block; conv, batch norm, layer norm) with MSE, its HVP and its GGN, against torch.
 
     torch.func.hessian (forward over reverse) gets blocks of the batch-norm parameters wrong in
     training mode (forward-mode second derivatives of native batch norm, pytorch/pytorch#196699;
@@ -178,11 +193,12 @@ def test_resnet_basic_block_hessian_equals_torch(c_in, c_out, stride, training, 
     same numbers as its loop over rows); torch.func.hessian is the reference of the input block,
     and of everything in eval mode."""
     torch = torch_one_thread
-    from test_from_torch import BasicBlock, _randomized
+    from test_from_torch import _randomized
 
     from jacobian_cnn.compare.layout import from_layout
 
-    model = _randomized(BasicBlock(c_in, c_out, stride), seed=1).train(training)
+    module, c_in = model(torch)
+    model = _randomized(module, seed=1).train(training)
     x_shape = (2, c_in, 4, 4)
     net = jc.from_torch(model, x_shape)
     x_t = np.random.default_rng(2).normal(size=x_shape)
@@ -203,11 +219,11 @@ def test_resnet_basic_block_hessian_equals_torch(c_in, c_out, stride, training, 
     def loss(v):
         return ((output(v) - torch.tensor(target_t)) ** 2).mean()
 
-    order = _torch_order(net, x_shape, shapes)
+    H = chain.hessian(from_layout(x_t, "NCHW"), wrt="all")
+    assert sorted(H.variables[1:]) == sorted(net.torch_names) and len(H.variables) == len(sizes)
+    order = _torch_order(net, x_shape, shapes, H.variables)
     expected = torch.autograd.functional.hessian(loss, torch.tensor(flat), vectorize=True).numpy()
     expected = expected[np.ix_(order, order)]
-    H = chain.hessian(from_layout(x_t, "NCHW"), wrt="all")
-    assert H.variables == ["input", *((0, n) for n in net[0].params)]
     scale = np.abs(expected).max()
     np.testing.assert_allclose(H.matrix.toarray(), expected, rtol=1e-10, atol=1e-10 * scale)
     n_x = sizes[0]
