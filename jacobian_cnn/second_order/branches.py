@@ -108,11 +108,11 @@ def _names(layer, k, path):
     return {(i, p): f"{prefix}.{i}.{p}" for i, inner in enumerate(path.layers) for p in inner.params}
 
 
-def _blocks(layer, x, g, hessian_of):
-    """``{(a, b): block}`` over the branch's variable names, summed over the paths."""
+def _blocks(layer, x, g, hessian_of, wanted):
+    """``{(a, b): block}`` over the branch's variables in ``wanted``, summed over the paths."""
     blocks = {}
     for k, path, g_k in _path_cotangents(layer, x, g):
-        names = _names(layer, k, path)
+        names = {key: name for key, name in _names(layer, k, path).items() if name in wanted}
         H, keys = hessian_of(Chain([*path.layers, Contraction(g_k)]), x, ["input", *names])
         rename = {"input": "input", **names}
         for a in keys:
@@ -125,7 +125,9 @@ def _blocks(layer, x, g, hessian_of):
 
 _LAST = {}
 """One remembered result per route (fast, loop): the backward walk asks for each pair of one
-layer's variables in turn, and every pair comes out of the same path Hessians."""
+layer's variables in turn, and every pair comes out of the same path Hessians. The walk asks
+for ``(input, input)`` first: the fast route then computes the input block alone (an input
+Hessian needs no parameter blocks), and everything at the first question about a parameter."""
 
 
 def _fingerprint(layer, x, g):
@@ -165,8 +167,12 @@ def reference_branch_term(layer, x, g, a, b):
 def _picked(layer, x, g, a, b, hessian_of, how):
     """Block ``(a, b)`` of the remembered blocks, computed first if ``layer, x, g`` are new."""
     key = _fingerprint(layer, x, g)
-    if how not in _LAST or _LAST[how][0] != key:
-        _LAST[how] = (key, layer, _blocks(layer, x, g, hessian_of))   # the layer: its id stays its own
+    fresh = how not in _LAST or _LAST[how][0] != key
+    if fresh or not {a, b} <= _LAST[how][3]:
+        wanted = ({"input"} if fresh and a == b == "input" and how[0] == "fast"
+                  else {"input", *layer.params})
+        # the layer is kept so that its id is not reused while remembered
+        _LAST[how] = (key, layer, _blocks(layer, x, g, hessian_of, wanted), wanted)
     blocks = _LAST[how][2]
     if (a, b) in blocks:
         return sp.csr_array(blocks[a, b])
