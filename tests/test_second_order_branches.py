@@ -250,3 +250,21 @@ def test_a_changed_inner_layer_is_not_served_from_the_remembered_term():
     assert hessian_term(block, x, g).count_nonzero() > 0          # training: curved in x
     bn.training = False                                           # eval: linear in x
     assert hessian_term(block, x, g).count_nonzero() == 0
+
+
+def test_an_input_hessian_forms_no_parameter_blocks_of_the_paths():
+    """A 300 x 300 weight: its block (90,000 squared) is far over the size limit, the input
+    block is not; the input Hessian equals the path's own, from the chain without the branch."""
+    w = np.random.default_rng(5).normal(size=(300, 300)) / 20
+    x = np.random.default_rng(6).normal(size=300)
+    net = jc.Chain([jc.Residual([jc.Dense(w), jc.Tanh()]), jc.MSELoss(np.zeros(300))])
+    H = net.hessian(x, max_bytes=10_000_000).matrix.toarray()
+    # y = x + tanh(W^T x), L = mean(y^2): H = J^T (2/n) J + sum_k (2 y_k / n) W[:, k] t''_k W[:, k]^T
+    z = w.T @ x
+    t = np.tanh(z)
+    y = x + t
+    J = np.eye(300) + (1 - t ** 2)[:, None] * w.T
+    expected = J.T @ J * (2 / 300) + (w * (2 * y / 300 * -2 * t * (1 - t ** 2))) @ w.T
+    np.testing.assert_allclose(H, expected, rtol=1e-10, atol=1e-14)
+    with pytest.raises(jc.errors.JacobianTooLargeError):
+        net.hessian(x, wrt="all", max_bytes=10_000_000)
