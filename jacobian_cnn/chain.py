@@ -154,6 +154,16 @@ class Chain:
             x = y
         return records, np.asarray(x)
 
+    def activations(self, x):
+        """``(records, y)``: one ``(input, cache)`` per layer (``cache``: what its
+        ``forward_with_cache`` returned, mostly ``None``) and the output ``y``.
+
+        >>> import numpy as np, jacobian_cnn as jc
+        >>> [h for h, _ in jc.Chain([jc.Dense(np.full((1, 1), 2.)), jc.Tanh()]).activations(np.ones(1))[0]]
+        [array([1.]), array([2.])]
+        """
+        return self._forward_all(x)
+
     def backward(self, x, g=None, *, max_bytes=None):
         """Push cotangent rows ``g`` from the output back to the input and every parameter.
 

@@ -94,7 +94,9 @@ def add_parser(sub):
                         "(default 1)")
     add_operation_arguments(p)
     p.add_argument("--quantity", choices=("auto", *QUANTITIES), default="auto",
-                   help="what the matrix is (default: decided from its symbols and shape)")
+                   help="what the matrix is (default: decided from its symbols and shape); "
+                        "hessian: a second-order term, one block (--wrt NAME) or the full matrix "
+                        "over several variables with its cross blocks (--wrt input,kernel)")
     p.add_argument("--which", type=_which, default=None, metavar="N",
                    help="check the N-th matrix of the file (1-based; default: the last), or "
                         "'channels': every matrix of the file is one channel of a multi-channel "
@@ -222,6 +224,30 @@ def _conventions(args):
     return out
 
 
+def _listed_variables(args):
+    """The names of ``--wrt input,kernel`` (``--quantity hessian`` only: a full Hessian over
+    them, cross blocks included), or ``None`` for one variable."""
+    if "," not in args.wrt:
+        return None
+    if args.quantity != "hessian":
+        raise InvalidValueError(f"--wrt {args.wrt}: a list of variables is only for --quantity "
+                                "hessian (a full Hessian over them, cross blocks included)")
+    return [name.strip() for name in args.wrt.split(",")]
+
+
+def _hessian_variables(names, layer, args):
+    """The listed variables as ``wrt`` keys, each checked against the layer (``--network``:
+    parameters of ``--layer``)."""
+    target = layer.layers[(args.layer or 1) - 1] if args.network is not None else layer
+    allowed = ["input", *target.params]
+    for name in names:
+        if name not in allowed:
+            raise InvalidValueError(f"--wrt must list names of {' and '.join(allowed)}, got {name!r}")
+    if args.network is None:
+        return names
+    return [name if name == "input" else ((args.layer or 1) - 1, name) for name in names]
+
+
 def run(args):
     from jacobian_cnn.handcheck.check import MAX_CHECK_ENTRIES, check_derivation
     from jacobian_cnn.handcheck.numeric import DEFAULT_TOLERANCE
@@ -234,6 +260,9 @@ def run(args):
         w = parse_rows(args.weight_values, "--weight-values")  # given n_out x n_in
         args.weight_values = ";".join(",".join(repr(float(v)) for v in row) for row in w.T)
     args.true_convolution = False  # declared through conventions
+    listed = _listed_variables(args)
+    if listed is not None:
+        args.wrt = "input"  # each listed name is checked once the layer is built
     if args.network is not None:
         layer, shape, values, options, wrt = _network(args)
     elif args.op is None:
@@ -243,6 +272,8 @@ def run(args):
     else:
         layer, shape, values, options = build_operation(args)
         wrt = args.wrt
+    if listed is not None:
+        wrt = _hessian_variables(listed, layer, args)
     if getattr(args, "values_file", None) is not None:
         values = _values_file(args.values_file, shape, args.values)
     options.pop("flip_kernel", None)

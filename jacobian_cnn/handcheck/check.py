@@ -124,8 +124,9 @@ def check_derivation(written, layer, x=None, *, wrt="input", quantity="auto", wh
     quantity : str
         ``"auto"`` (default: decided from the symbols and the shape) or a key of
         :data:`QUANTITIES`. ``"hessian"`` (never chosen by ``"auto"``) checks a layer's
-        second-order term, ``wrt`` then being one variable or a pair of them
-        (:mod:`jacobian_cnn.handcheck.hessian`).
+        second-order term, ``wrt`` then being one variable, a pair of them (a cross block) or
+        a list of them (the full matrix with its cross blocks; for a chain ending in a loss, its
+        numeric Hessian) (:mod:`jacobian_cnn.handcheck.hessian`).
     which : int or "channels"
         For LaTeX text with several matrices, which one (default: the last); ``"channels"``:
         every matrix is one channel of a multi-channel output or gradient

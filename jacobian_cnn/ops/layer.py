@@ -120,6 +120,21 @@ class Layer:
         """The :class:`Definition` of ``d vec(y) / d vec(wrt)`` at ``x``."""
         raise NotImplementedError
 
+    def definition(self, x, wrt="input", *, cache=None):
+        """The readable :class:`Definition` of ``d vec(y) / d vec(wrt)`` at ``x``: its entries
+        ``(row, column, term)`` one per structural nonzero, and what each term means (the
+        module docstring); :meth:`reference_jacobian` evaluates it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import jacobian_cnn as jc
+        >>> d = jc.Dense(np.ones((2, 1))).definition(np.array([3., 4.]), "weight")
+        >>> list(d.entries), d.shape
+        ([(0, 0, ('input', 0)), (0, 1, ('input', 1))], (1, 2))
+        """
+        return self._definition(x, self._check_wrt(wrt), cache)
+
     def _check_wrt(self, wrt):
         return wrt_name(wrt, {"input", *self.params}, type(self).__name__)
 

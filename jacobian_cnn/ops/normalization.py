@@ -91,6 +91,14 @@ class _Normalization(Layer):
                  else np.ravel(cast(self.gamma, flat.dtype, "gamma"), order="F")[param_index])
         return x, xhat, gamma / sigma[group], group, members, param_index
 
+    def statistics(self, x):
+        """``(x, xhat, scale, group, members, param_index)`` over ``vec(x)``: the normalized
+        entries, ``scale[p] = gamma_p / sigma_g``, each entry's group, the ``(groups, m)``
+        sorted positions of each group (``None`` in eval mode: constant statistics) and the
+        entry of ``gamma``/``beta`` each entry uses (for the second-order terms,
+        :mod:`jacobian_cnn.second_order.normalization`)."""
+        return self._statistics(x)
+
     def forward(self, x):
         """``gamma xhat + beta`` in ``x``'s shape."""
         x, xhat, _, _, _, param_index = self._statistics(x)

@@ -1,7 +1,9 @@
 """Second order by the matrix chain rule: layer terms, network Hessians, HVPs, GGN, Fisher.
 
 * :mod:`~jacobian_cnn.second_order.terms`: each layer's term
-  ``sum_k g_k d^2 vec(y)_k / d vec(a) d vec(b)^T`` (fast, and its loop definition);
+  ``sum_k g_k d^2 vec(y)_k / d vec(a) d vec(b)^T`` (fast, and its loop definition), with
+  :mod:`~jacobian_cnn.second_order.smooth`, :mod:`~jacobian_cnn.second_order.normalization`
+  (batch and layer norm) and :mod:`~jacobian_cnn.second_order.branches` (Residual, Add, Concat);
 * :mod:`~jacobian_cnn.second_order.backward` and :mod:`~jacobian_cnn.second_order.assembly`:
   the backward walk that pushes every term back and the sums ``P^T T P``;
 * :mod:`~jacobian_cnn.second_order.hessian`: :func:`network_hessian` (any blocks, with a

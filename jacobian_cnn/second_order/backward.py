@@ -59,8 +59,8 @@ class HessianTrace(list):
 
 def forward_records(chain, x):
     """``(records, y)``: each layer's ``(input, cache)`` and the output (the chain's own
-    forward pass, :meth:`Chain._forward_all`)."""
-    return chain._forward_all(x)
+    forward pass, :meth:`Chain.activations`)."""
+    return chain.activations(x)
 
 
 def scalar_output(y):

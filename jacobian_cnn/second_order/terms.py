@@ -20,7 +20,8 @@ What each layer contributes:
   block for ``(kernel, input)``;
 * softmax: one dense block per sample,
   ``delta_ij s_i (g_i - gbar) - s_i s_j (g_i + g_j - 2 gbar)`` with ``gbar = g . s``;
-* softmax cross-entropy: ``g_0 (diag(s) - s s^T) / N`` per sample; MSE: ``g_0 (2/n) I``.
+* softmax cross-entropy: ``g_0 (diag(s) - s s^T) / N`` per sample; MSE: ``g_0 (2/n) I``;
+* batch/layer normalization and the branch layers: see below.
 
 Each fast term has a readable loop definition next to it, straight from the derivative's
 definition (``_fast_bilinear``/``_loop_bilinear`` here, ``fast_*``/``loop_*`` in
@@ -29,8 +30,11 @@ loops, and the tests hold the fast terms to them. The N-D and transposed convolu
 bilinear like ``Conv2D``; the 1-D/3-D pools, paddings, upsampling, adaptive pooling,
 identity, dropout (a fixed mask) and leaky ReLU are (piecewise) linear; ELU, GELU and
 softplus are smooth elementwise maps; log-softmax has ``-(sum_k g_k)(diag(s) - s s^T)``.
-Batch and layer normalization and the branch layers have no term yet
-(``NotImplementedError``).
+Batch normalization (training and eval) and layer normalization have an input-input block per
+group and an input-gamma cross block (:mod:`~jacobian_cnn.second_order.normalization`); the
+branch layers (``Residual``, ``Add``, ``Concat``) have the Hessian of ``g . vec(y)`` over the
+input and their paths' parameters (:mod:`~jacobian_cnn.second_order.branches`). A layer of
+another kind raises ``NotImplementedError``.
 
 Examples
 --------
@@ -50,26 +54,30 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from jacobian_cnn._arguments import check_size, float_array
+from jacobian_cnn._arguments import check_size, float_array, wrt_name
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh
 from jacobian_cnn.ops.activations_more import ELU, GELU, Dropout, Identity, LeakyReLU, LogSoftmax, Softplus
+from jacobian_cnn.ops.branches import Add, Concat
 from jacobian_cnn.ops.conv import Conv2D
 from jacobian_cnn.ops.conv_nd import ConvND
 from jacobian_cnn.ops.conv_transpose import ConvTransposeND
 from jacobian_cnn.ops.dense import Dense
 from jacobian_cnn.ops.losses import MSELoss, SoftmaxCrossEntropy
+from jacobian_cnn.ops.normalization import BatchNorm2D, LayerNorm
 from jacobian_cnn.ops.padding import ConstantPad2D, ReflectionPad2D, ReplicationPad2D
 from jacobian_cnn.ops.pooling import AvgPool2D, MaxPool2D
 from jacobian_cnn.ops.pooling_nd import AvgPoolND, MaxPoolND
 from jacobian_cnn.ops.resample import AdaptiveAvgPool2D, Upsample
 from jacobian_cnn.ops.reshape import Flatten
+from jacobian_cnn.second_order.branches import Contraction, branch_term, reference_branch_term
+from jacobian_cnn.second_order.normalization import normalization_term
 from jacobian_cnn.second_order.smooth import SMOOTH_TERMS
 
 __all__ = ["hessian_term", "reference_hessian_term", "has_second_order_term"]
 
 _LINEAR = (AvgPool2D, MaxPool2D, AvgPoolND, MaxPoolND, Flatten, ReLU, LeakyReLU, Identity, Dropout,
-           ConstantPad2D, ReflectionPad2D, ReplicationPad2D, Upsample, AdaptiveAvgPool2D)
+           ConstantPad2D, ReflectionPad2D, ReplicationPad2D, Upsample, AdaptiveAvgPool2D, Contraction)
 """Linear, or piecewise linear, in the input: no second-order term."""
 
 _BILINEAR = ((Conv2D, "kernel"), (ConvND, "kernel"), (ConvTransposeND, "kernel"), (Dense, "weight"))
@@ -95,7 +103,7 @@ def _checked(layer, x, g, wrt):
     if not isinstance(wrt, tuple) or len(wrt) != 2:
         raise InvalidValueError(f"wrt must be a pair of variable names (a, b), got {wrt!r}")
     x = float_array(x, "x")
-    a, b = (layer._check_wrt(name) for name in wrt)
+    a, b = (wrt_name(name, {"input", *layer.params}, type(layer).__name__) for name in wrt)
     y = np.asarray(layer.forward(x))
     g = float_array(g, "g").astype(np.result_type(x.dtype, np.float32), copy=False)
     if g.size != y.size or g.ndim > 2 or (g.ndim == 2 and g.shape[0] != 1):
@@ -107,8 +115,13 @@ def _checked(layer, x, g, wrt):
 
 
 def has_second_order_term(layer):
-    """Whether :func:`hessian_term` knows ``layer`` (else it raises ``NotImplementedError``)."""
-    return isinstance(layer, (*_LINEAR, *(cls for cls, _ in _BILINEAR), *(cls for cls, _ in _SMOOTH)))
+    """Whether :func:`hessian_term` knows ``layer`` (else it raises ``NotImplementedError``);
+    a branch layer when every layer of its paths does."""
+    if isinstance(layer, (Add, Concat)):
+        return all(has_second_order_term(inner) for path in layer.paths if path is not None
+                   for inner in path.layers)
+    return isinstance(layer, (*_LINEAR, BatchNorm2D, LayerNorm, *(cls for cls, _ in _BILINEAR),
+                              *(cls for cls, _ in _SMOOTH)))
 
 
 def hessian_term(layer, x, g, wrt=("input", "input"), *, max_bytes=None):
@@ -146,6 +159,11 @@ def _term(layer, x, g, wrt, max_bytes, *, fast):
         raise NotImplementedError(f"no second-order term for {layer!r} yet")
     x, g, (a, b), sizes = _checked(layer, x, g, wrt)
     shape, dtype = (sizes[a], sizes[b]), g.dtype
+    if isinstance(layer, (BatchNorm2D, LayerNorm)):
+        return normalization_term(layer, x, g, a, b, max_bytes=max_bytes, fast=fast)
+    if isinstance(layer, (Add, Concat)):
+        return branch_term(layer, x, g, a, b, max_bytes=max_bytes) if fast else \
+            reference_branch_term(layer, x, g, a, b)
     parameter = _bilinear_parameter(layer)
     if parameter is not None and {a, b} == {"input", parameter}:
         check_size(sizes["input"], _bilinear_nnz(layer, x), dtype.itemsize, max_bytes,
@@ -167,13 +185,13 @@ def _term(layer, x, g, wrt, max_bytes, *, fast):
 
 def _bilinear_nnz(layer, x):
     """Stored entries of the parameter Jacobian: an upper bound of the cross term's."""
-    return layer._jacobian_parts(x, _bilinear_parameter(layer)).data.size
+    return layer.jacobian(x, _bilinear_parameter(layer)).nnz
 
 
 def _loop_bilinear(layer, x, g):
     """``T[i, j] = sum_k g_k d^2 y_k / dx_i dP_j``: the input Jacobian's definition lists
     an entry ``(k, i, (P, j))`` for every product ``P_j x_i`` in ``y_k``, so each adds ``g_k``."""
-    definition = layer._definition(x, "input", None)
+    definition = layer.definition(x, "input")
     sums = {}
     for row, col, (kind, *index) in definition.entries:
         if kind != _bilinear_parameter(layer):
@@ -190,7 +208,7 @@ def _fast_bilinear(layer, x, g):
     """The parameter Jacobian at ``x = 1, 2, ..., n`` stores, in each entry ``(k, j)``,
     ``1 +`` the vec index ``i`` of the input that ``P_j`` multiplies in ``y_k``."""
     positions = np.arange(1, x.size + 1, dtype=np.float64).reshape(x.shape, order="F")
-    J = layer._jacobian_parts(positions, _bilinear_parameter(layer)).tocsr().tocoo()
+    J = layer.jacobian(positions, _bilinear_parameter(layer)).tocoo()
     inputs = J.data.astype(np.int64) - 1
     shape = (x.size, J.shape[1])
     return sp.coo_array((g[J.row], (inputs, J.col)), shape=shape).tocsr()
