@@ -43,7 +43,7 @@ import numpy as np
 from jacobian_cnn.ops.by_name import PARAMETERS, make_layer
 
 __all__ = ["ALL_CASES", "BENCHMARK_CASES", "CASES", "GRID_BENCHMARK_CASES", "GRID_CASES", "MODEL_CASES",
-           "PARITY_CASES", "X_KINDS", "Case", "layer_options", "draw_input", "draw_model_params"]
+           "NEW_LAYER_BENCHMARK_CASES", "PARITY_CASES", "X_KINDS", "Case", "layer_options", "draw_input", "draw_model_params"]
 
 X_KINDS = ("normal", "ties", "zeros", "negative", "float32")
 """How a case draws its input: normal, small integers (ties), all zeros, all negative, float32."""
@@ -292,6 +292,32 @@ GRID_BENCHMARK_CASES = [
     Case("convT2d 32x32x32 4x4 32->16 stride 2 pad 1", "convtranspose2d", (32, 32, 32), {"kernel": (4, 4, 32, 16), "bias": False, "stride": 2, "padding": 1}, x_kind="float32"),
     Case("conv3d 14x14x14x8 3x3x3 8->16 pad 1", "conv3d", (14, 14, 14, 8), {"kernel": (3, 3, 3, 8, 16), "bias": False, "padding": 1}, x_kind="float32"),
 ]
+
+_C32 = tuple(np.linspace(-0.5, 0.5, 32).round(3))  # running statistics of 32 channels
+_V32 = tuple(np.linspace(0.5, 2.0, 32).round(3))
+
+NEW_LAYER_BENCHMARK_CASES = [
+    # issue 14's new layers in benchmarks/run.py (float32, no bias; each Jacobian over 50 MB
+    # at 8 bytes per stored entry); never run by the tests
+    Case("batchnorm train 16x16x2 N=8 (dense blocks)", "batchnorm", (16, 16, 2, 8), {"bias": False}, x_kind="float32"),
+    Case("batchnorm eval 64x64x32 N=64", "batchnorm", (64, 64, 32, 64), {"bias": False, "training": False, "running_mean": _C32, "running_var": _V32}, x_kind="float32"),
+    Case("layernorm (16, 16, 8) N=2", "layernorm", (16, 16, 8, 2), {"normalized_shape": (16, 16, 8), "bias": False}, x_kind="float32"),
+    Case("upsample nearest x2 128x128x128", "upsample", (128, 128, 128), {"scale_factor": 2}, x_kind="float32"),
+    Case("upsample bilinear x2 128x128x64", "upsample", (128, 128, 64), {"scale_factor": 2, "mode": "bilinear"}, x_kind="float32"),
+    Case("upsample bilinear corners x2 128x128x64", "upsample", (128, 128, 64), {"scale_factor": 2, "mode": "bilinear", "align_corners": True}, x_kind="float32"),
+    Case("reflectionpad 2 on 256x256x128", "reflectionpad", (256, 256, 128), {"padding": 2}, x_kind="float32"),
+    Case("adaptiveavgpool 256x256x128 -> 60x60", "adaptiveavgpool", (256, 256, 128), {"output_size": (60, 60)}, x_kind="float32"),
+    Case("conv1d 2048x32 k3 32->64 pad 1", "conv1d", (2048, 32), {"kernel": (3, 32, 64), "bias": False, "padding": 1}, x_kind="float32"),
+    Case("convT1d 2048x32 k4 32->32 stride 2 pad 1", "convtranspose1d", (2048, 32), {"kernel": (4, 32, 32), "bias": False, "stride": 2, "padding": 1}, x_kind="float32"),
+    Case("convT3d 8x8x8x16 4x4x4 16->16 stride 2 pad 1", "convtranspose3d", (8, 8, 8, 16), {"kernel": (4, 4, 4, 16, 16), "bias": False, "stride": 2, "padding": 1}, x_kind="float32"),
+    Case("avgpool1d 3/1 pad 1 on 65536x64", "avgpool1d", (65536, 64), {"window": 3, "stride": 1, "padding": 1}, x_kind="float32"),
+    Case("avgpool3d 2/2 on 64x64x64x32", "avgpool3d", (64, 64, 64, 32), {"window": 2}, x_kind="float32"),
+    Case("maxpool1d 3/1 pad 1 on 262144x32", "maxpool1d", (262144, 32), {"window": 3, "stride": 1, "padding": 1}, x_kind="float32"),
+    Case("maxpool3d 3/1 pad 1 on 48x48x48x64", "maxpool3d", (48, 48, 48, 64), {"window": 3, "stride": 1, "padding": 1}, x_kind="float32"),
+    Case("leakyrelu on 64x64x64x32", "leakyrelu", (64, 64, 64, 32), {"negative_slope": 0.1}, x_kind="float32"),
+    Case("gelu on 64x64x64x32", "gelu", (64, 64, 64, 32), x_kind="float32"),
+]
+"""The new layers' rows of ``benchmarks/run.py --new-layers`` (issue 14, "Performance and limits")."""
 
 BENCHMARK_CASES = [
     # the large layers of benchmarks/run.py (float32, no bias); never run by the tests
