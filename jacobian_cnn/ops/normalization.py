@@ -118,10 +118,8 @@ class _Normalization(Layer):
         what = f"{type(self).__name__} {wrt} Jacobian"
         if wrt != "input":
             check_size(x.size, x.size, x.dtype.itemsize, max_bytes, what)
-        else:
-            group, _, running = self._groups(x)
-            per_row = 1 if running is not None or x.size == 0 else x.size // (group.max() + 1)
-            check_size(x.size, x.size * per_row, x.dtype.itemsize, max_bytes, what)
+        else:  # refused before any array of x's size is made
+            check_size(x.size, x.size * self._block_size(x), x.dtype.itemsize, max_bytes, what)
         x, xhat, scale, group, members, param_index = self._statistics(x)
         n = x.size
         if wrt == "input" and members is None:
@@ -215,6 +213,10 @@ class BatchNorm2D(_Normalization):
                                     f"channel; got shape {x.shape}")
         return x
 
+    def _block_size(self, x):
+        """Entries per row of the input Jacobian: a channel's entries (training), else 1."""
+        return x.size // x.shape[2] if self.training and x.size else 1
+
     def _groups(self, x):
         h, w, c = x.shape[:3]
         channel = np.broadcast_to(np.arange(c)[None, None, :, None], (h, w, c, x.size // max(h * w * c, 1)))
@@ -276,6 +278,10 @@ class LayerNorm(_Normalization):
             raise InvalidValueError(f"x must be {self._param_shape} or a batch {self._param_shape + ('N',)}; "
                                     f"got shape {x.shape}")
         return x
+
+    def _block_size(self, x):
+        """Entries per row of the input Jacobian: one sample's."""
+        return int(np.prod(self._param_shape))
 
     def _groups(self, x):
         size = int(np.prod(self._param_shape))

@@ -204,8 +204,17 @@ class GridGeometry:
 
     def jacobian_nnz(self, channels, blocks=1):
         """Nonzeros of a window layer's Jacobian: every tap that reads the input, over
-        ``channels`` input planes per row, in each of ``blocks`` blocks (no table built)."""
-        return int(self.valid_counts.sum()) * channels * blocks
+        ``channels`` input planes per row, in each of ``blocks`` blocks (no table built).
+
+        The valid taps are a product over the axes, so their number is the product of each
+        axis's count, and an axis's count is, per tap ``r``, the outputs ``p`` with
+        ``0 <= p stride - lo + r dilation < n``: O(taps) work, no array of the outputs."""
+        total = 1
+        for n, o, k, s, d, (lo, _) in zip(self.in_size, self.out_size, self.window, self.stride,
+                                          self.dilation, self.padding, strict=True):
+            total *= sum(max(0, min(o - 1, (n - 1 + lo - r * d) // s) - max(0, -((r * d - lo) // s)) + 1)
+                         for r in range(k))
+        return total * channels * blocks
 
     def check_tables(self, max_bytes=None, *, what, bytes_per_tap=0):
         """Refuse (:class:`SizeLimitError`), before building anything, tables over ``max_bytes``."""
