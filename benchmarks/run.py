@@ -524,6 +524,8 @@ def main(argv=None):
     parser.add_argument("--new-layers", action="store_true",
                         help="only issue 14's new layers (normalization, resampling, padding, 1-D/3-D, "
                              "transposed) against the fresh-memory bound")
+    parser.add_argument("--only", default="",
+                        help="with --new-layers: only the rows whose name contains this text")
     args = parser.parse_args(argv)
     repeat = args.repeat or (5 if args.quick else 15)
     lenet_repeat = max(2 * repeat, 41)
@@ -541,7 +543,7 @@ def main(argv=None):
     warm_allocator()
     if args.new_layers:
         new = []
-        for case in NEW_LAYER_BENCHMARK_CASES:
+        for case in (c for c in NEW_LAYER_BENCHMARK_CASES if args.only in c.id):
             print(f"... {case.id}", file=sys.stderr, flush=True)
             new += measure_grid_layer(case, repeat, bandwidth, torch, paired_bound=True,
                                       column_major=True)
