@@ -525,7 +525,7 @@ def main(argv=None):
                         help="only issue 14's new layers (normalization, resampling, padding, 1-D/3-D, "
                              "transposed) against the fresh-memory bound")
     parser.add_argument("--only", default="",
-                        help="with --new-layers: only the rows whose name contains this text")
+                        help="with --new-layers: only rows whose name has one of these (comma-separated)")
     args = parser.parse_args(argv)
     repeat = args.repeat or (5 if args.quick else 15)
     lenet_repeat = max(2 * repeat, 41)
@@ -543,7 +543,7 @@ def main(argv=None):
     warm_allocator()
     if args.new_layers:
         new = []
-        for case in (c for c in NEW_LAYER_BENCHMARK_CASES if args.only in c.id):
+        for case in (c for c in NEW_LAYER_BENCHMARK_CASES if any(o in c.id for o in args.only.split(","))):
             print(f"... {case.id}", file=sys.stderr, flush=True)
             new += measure_grid_layer(case, repeat, bandwidth, torch, paired_bound=True,
                                       column_major=True)
