@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # the full table, a few minutes
     python benchmarks/run.py --quick    # fewer repeats and no scaling table, for a smoke test
+    python benchmarks/run.py --new-layers   # only issue 14's new layers against the bound
 
 Everything is measured in this one process on this machine: times are medians of
 repeated runs (the first run of each is a warm-up and is not counted), float32
@@ -26,10 +27,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import next_bar  # noqa: E402  (issue 16's rows, benchmarks/next_bar.py)
 
 import jacobian_cnn as jc  # noqa: E402
-from jacobian_cnn.cases import BENCHMARK_CASES, GRID_BENCHMARK_CASES  # noqa: E402
-from jacobian_cnn.compare.layout import to_layout  # noqa: E402
+from jacobian_cnn.cases import BENCHMARK_CASES, GRID_BENCHMARK_CASES, NEW_LAYER_BENCHMARK_CASES  # noqa: E402
+from jacobian_cnn.compare.layout import from_layout, to_layout  # noqa: E402
 from jacobian_cnn.compare.torch_layers import torch_layer  # noqa: E402
-from jacobian_cnn.compare.translation import BACKEND_LAYOUTS  # noqa: E402
+from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, input_kind, param_layout  # noqa: E402
 
 F32 = np.float32
 MB = 1e6
@@ -185,28 +186,78 @@ def measure_jacobian(case, layer, x, wrt, torch, repeat, bandwidth):
     return row
 
 
-def measure_grid_layer(case, repeat, bandwidth):
-    """Rows of a large N-D layer (``GRID_BENCHMARK_CASES``): every Jacobian against the bound.
+def measure_grid_layer(case, repeat, bandwidth, torch=None, *, paired_bound=False, column_major=False):
+    """Rows of a large N-D or new layer (``GRID_BENCHMARK_CASES``, ``NEW_LAYER_BENCHMARK_CASES``):
+    every Jacobian against the bound.
 
-    Their dense Jacobians are far beyond ``torch.func.jacrev`` (the tests compare these
-    layers with torch at small sizes)."""
+    Their dense Jacobians are far beyond ``torch.func.jacrev``; with ``torch`` given, a
+    sample of rows is first checked against torch's vector-Jacobian products
+    (:func:`check_rows_against_torch`). A max pool's Jacobian is built from the switches its
+    forward pass records, as in :func:`measure_jacobian`. With ``paired_bound`` the bound is
+    timed in the same rounds as the build; with ``column_major`` the input is laid out in
+    memory in ``vec`` order (Fortran order), so that reading it as ``vec`` is no transpose."""
     layer, x = build(case)
+    x = np.asfortranarray(x) if column_major else x
+    wrts = ("input", "kernel") if "kernel" in layer.params else ("input",)
+    cache, forward = None, None
+    if case.op.startswith("maxpool"):
+        cache = layer.forward_with_cache(x)[1]
+        forward = median_ms(lambda: layer.forward_with_cache(x), repeat)
     rows = []
-    for wrt in ("input", "kernel"):
-        build_ms = median_ms(lambda wrt=wrt: layer.jacobian(x, wrt=wrt), repeat)
-        J, peak = peak_bytes(lambda wrt=wrt: layer.jacobian(x, wrt=wrt))
+    for wrt in wrts:
+        if torch is not None:
+            check_rows_against_torch(torch, layer.jacobian(x, wrt=wrt, cache=cache), layer, x, wrt, case.id)
+        J, peak = peak_bytes(lambda wrt=wrt: layer.jacobian(x, wrt=wrt, cache=cache))
         value_index = J.data.itemsize + J.indices.itemsize
+        n_bytes = J.nnz * value_index
+        del J
+        # On a shared machine the bound is measured in the same rounds as the build: a fresh
+        # array of the matrix's bytes written once (as fresh_write_bandwidth does).
+        times = next_bar.paired_rounds({"build": lambda wrt=wrt: layer.jacobian(x, wrt=wrt, cache=cache),
+                                        "write": lambda n=n_bytes: np.empty(n // 4, F32).fill(1.0)}, repeat)
+        build_ms = times["build"]
+        J = layer.jacobian(x, wrt=wrt, cache=cache)
         rows.append(dict(case=case.id, kind=case.op, wrt=wrt, shape=J.shape, nnz=J.nnz,
-                         bytes=J.nnz * value_index, index=J.indices.dtype.name, total=csr_bytes(J),
-                         peak=peak, build=build_ms, bound=J.nnz * value_index / bandwidth * 1e3,
-                         jacrev=None, jacrev_note="n/a (dense)", forward=None))
+                         bytes=n_bytes, index=J.indices.dtype.name, total=csr_bytes(J),
+                         peak=peak, build=build_ms[0], range=build_ms[1:],
+                         bound=times["write"][0] if paired_bound else n_bytes / bandwidth * 1e3,
+                         jacrev=None, jacrev_note="n/a (dense)", forward=forward if wrt == "input" else None))
         del J
     return rows
 
 
-def grid_target_lines(grid):
-    """The N-D layers' target: each Jacobian over 50 MB within 2x of the fresh-memory bound."""
-    return [f"  {verdict(r['build'] / r['bound'] <= 2)}  N-D Jacobian over 50 MB within 2x of the "
+def check_rows_against_torch(torch, J, layer, x, wrt, name, n_rows=12):
+    """A sample of ``J``'s rows equal torch's vector-Jacobian products with unit vectors.
+
+    The layer runs through the package's one torch translation
+    (:func:`~jacobian_cnn.compare.torch_layers.torch_layer`, held to ``layer.jacobian`` by the
+    tests), in float64 (the translation's constants are float64); row ``r`` is the gradient of
+    output entry ``r`` (column-major vec)."""
+    kind = input_kind([layer], x)
+    fn, out_kind, _ = torch_layer(layer, kind, x.shape)
+    y_layout = BACKEND_LAYOUTS["torch"][kind if out_kind == "same" else out_kind]
+    params = {n: torch.tensor(to_layout(v, param_layout(layer, n, "torch")), dtype=torch.float64)
+              for n, v in layer.params.items()}
+    xt = torch.tensor(to_layout(x, BACKEND_LAYOUTS["torch"][kind]), dtype=torch.float64)
+    target = xt if wrt == "input" else params[wrt]
+    target.requires_grad_(True)
+    y = fn(xt, params)
+    y_shape = np.shape(layer.forward(x))
+    rows = np.random.default_rng(0).choice(J.shape[0], size=min(n_rows, J.shape[0]), replace=False)
+    for r in np.sort(rows):
+        unit = np.zeros(J.shape[0])
+        unit[r] = 1
+        cot = torch.tensor(to_layout(unit.reshape(y_shape, order="F"), y_layout))
+        (grad,) = torch.autograd.grad(y, target, cot, retain_graph=True)
+        layout = BACKEND_LAYOUTS["torch"][kind] if wrt == "input" else param_layout(layer, wrt, "torch")
+        theirs = from_layout(grad.numpy(), layout).ravel(order="F")
+        np.testing.assert_allclose(J[[r]].toarray()[0], theirs, rtol=1e-4, atol=1e-5,
+                                   err_msg=f"{name} {wrt}, row {r}: ours and torch differ")
+
+
+def grid_target_lines(grid, what="N-D"):
+    """The N-D and new layers' target: each Jacobian over 50 MB within 2x of the fresh-memory bound."""
+    return [f"  {verdict(r['build'] / r['bound'] <= 2)}  {what} Jacobian over 50 MB within 2x of the "
             f"fresh-memory bound: {r['case']} ({r['wrt']}, {r['bytes'] / MB:.0f} MB): "
             f"{r['build'] / r['bound']:.2f}x" for r in grid if r["bytes"] > 50 * MB]
 
@@ -351,7 +402,8 @@ def layer_table(layers):
             f"{r['case']:<40} {r['wrt']:<6} {r['nnz']:>10,} {r['bytes'] / MB:6.1f} "
             f"{r['index'].replace('int', 'i'):>5} {fmt_ms(r['build']):>9} {fmt_ms(r['bound']):>9} "
             f"{r['build'] / r['bound']:6.2f} {r['nnz'] / r['build'] / 1e3:6.0f} "
-            f"{r['peak'] / r['total']:5.2f} {jacrev:>10} {speedup:>8}")
+            f"{r['peak'] / r['total']:5.2f} {jacrev:>10} {speedup:>8}"
+            + ("" if "range" not in r else f"  [{fmt_ms(r['range'][0])}-{fmt_ms(r['range'][1])}]"))
     for r in layers:
         if r["forward"] is not None:
             lines.append(f"({r['case']}: built from the switches its forward pass records; "
@@ -427,7 +479,7 @@ def target_lines(layers, lenet, scaling):
     return lines
 
 
-def print_report(info, bandwidth, layers, lenet, scaling, grid=()):
+def print_report(info, bandwidth, layers, lenet, scaling, grid=(), new=()):
     layer_part = [] if not layers else [
         f"fresh-memory write bandwidth (numpy, new 256 MiB array, median): {bandwidth / 1e9:.2f} GB/s",
         "bound = nnz x (value + index bytes) / that bandwidth: writing the matrix once into fresh memory",
@@ -438,15 +490,22 @@ def print_report(info, bandwidth, layers, lenet, scaling, grid=()):
     ]
     grid_part = [] if not grid else ["1-D / 3-D / transposed layers (ops/window_nd.py)",
                                      *layer_table(grid), ""]
+    new_part = [] if not new else ["issue 14's new layers: build median [min-max] ms; rows checked "
+                                   "against torch's vector-Jacobian products before timing; input in "
+                                   "column-major memory order; bound = writing the matrix's bytes "
+                                   "into a fresh array, timed in the same rounds as the build",
+                                   *layer_table(new), ""]
     lines = [
         f"jacobian_cnn benchmark: {info}",
         "",
         *layer_part,
         *grid_part,
+        *new_part,
         *(lenet_lines(lenet) + [""] if lenet else []),
         *(scaling_lines(scaling) + [""] if scaling else []),
         *target_lines(layers, lenet, scaling),
         *grid_target_lines(grid),
+        *grid_target_lines(new, "new-layer"),
     ]
     print("\n".join(lines))
 
@@ -462,6 +521,11 @@ def main(argv=None):
     parser.add_argument("--next-bar", action="store_true",
                         help="only issue 16's rows (gradients, batches, parameter Jacobian, sparsejac)")
     parser.add_argument("--no-peer", action="store_true", help="leave out the sparsejac column")
+    parser.add_argument("--new-layers", action="store_true",
+                        help="only issue 14's new layers (normalization, resampling, padding, 1-D/3-D, "
+                             "transposed) against the fresh-memory bound")
+    parser.add_argument("--only", default="",
+                        help="with --new-layers: only rows whose name has one of these (comma-separated)")
     args = parser.parse_args(argv)
     repeat = args.repeat or (5 if args.quick else 15)
     lenet_repeat = max(2 * repeat, 41)
@@ -477,6 +541,15 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     bandwidth = None if args.lenet else fresh_write_bandwidth(repeat)
     warm_allocator()
+    if args.new_layers:
+        new = []
+        for case in (c for c in NEW_LAYER_BENCHMARK_CASES if any(o in c.id for o in args.only.split(","))):
+            print(f"... {case.id}", file=sys.stderr, flush=True)
+            new += measure_grid_layer(case, repeat, bandwidth, torch, paired_bound=True,
+                                      column_major=True)
+            gc.collect()
+        print_report(info.replace(", {lenet_repeat} for LeNet-5", ""), bandwidth, [], None, [], new=new)
+        return
     layers = []
     for case in [] if args.lenet or args.next_bar else LAYER_CASES:
         print(f"... {case.id}", file=sys.stderr, flush=True)

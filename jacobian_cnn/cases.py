@@ -43,7 +43,7 @@ import numpy as np
 from jacobian_cnn.ops.by_name import PARAMETERS, make_layer
 
 __all__ = ["ALL_CASES", "BENCHMARK_CASES", "CASES", "GRID_BENCHMARK_CASES", "GRID_CASES", "MODEL_CASES",
-           "PARITY_CASES", "X_KINDS", "Case", "layer_options", "draw_input", "draw_model_params"]
+           "NEW_LAYER_BENCHMARK_CASES", "PARITY_CASES", "X_KINDS", "Case", "layer_options", "draw_input", "draw_model_params"]
 
 X_KINDS = ("normal", "ties", "zeros", "negative", "float32")
 """How a case draws its input: normal, small integers (ties), all zeros, all negative, float32."""
@@ -259,15 +259,15 @@ GRID_CASES = [
     # ConvTranspose2D over (H, W[, C[, N]]), kernel (kh, kw, C_in, C_out / groups)
     Case("convT2d-basic", "convtranspose2d", (3, 4, 2), {"kernel": (3, 3, 2, 3)}, seed=8),
     Case("convT2d-stride-pad-outpad-batch", "convtranspose2d", (3, 3, 2, 2), {"kernel": (3, 2, 2, 2), "stride": 2, "padding": 1, "output_padding": 1}, seed=9, verify=True),
-    Case("convT2d-dilation-groups-outpad<dilation", "convtranspose2d", (4, 3, 4), {"kernel": (2, 3, 4, 1), "groups": 2, "dilation": (2, 1), "stride": (1, 2), "padding": (1, 0), "output_padding": 1}, seed=10),
+    Case("convT2d-dilation-groups-outpad<dilation", "convtranspose2d", (4, 3, 4), {"kernel": (2, 3, 4, 1), "groups": 2, "dilation": (2, 1), "stride": (1, 2), "padding": (1, 0), "output_padding": 1}, seed=10, jax=True),
     Case("convT2d-asym-pad", "convtranspose2d", (3, 3, 1), {"kernel": (3, 3, 1, 2), "stride": 2, "padding": ((1, 0), (0, 2))}, seed=11),
     Case("convT2d-1x1-map", "convtranspose2d", (1, 1, 3), {"kernel": (2, 2, 3, 2)}, seed=12),
     Case("convT2d-one-channel-map", "convtranspose2d", (2, 3), {"kernel": (2, 2, 1, 1), "stride": 2, "bias": False}, seed=13),
     Case("convT2d-float32", "convtranspose2d", (3, 3, 2), {"kernel": (2, 2, 2, 2), "stride": 2}, seed=14, x_kind="float32"),
     # ConvTranspose1D / 3D
-    Case("convT1d-stride3-outpad2", "convtranspose1d", (5, 2), {"kernel": (3, 2, 2), "stride": 3, "padding": 1, "output_padding": 2}, seed=15),
+    Case("convT1d-stride3-outpad2", "convtranspose1d", (5, 2), {"kernel": (3, 2, 2), "stride": 3, "padding": 1, "output_padding": 2}, seed=15, jax=True),
     Case("convT1d-depthwise-dilation-batch", "convtranspose1d", (4, 4, 2), {"kernel": (2, 4, 1), "groups": 4, "stride": 2, "dilation": 3}, seed=16),
-    Case("convT3d-stride-pad-outpad", "convtranspose3d", (2, 3, 2, 2), {"kernel": (2, 2, 3, 2, 2), "stride": (2, 1, 2), "padding": (0, 1, 1), "output_padding": (1, 0, 0)}, seed=17, verify=True),
+    Case("convT3d-stride-pad-outpad", "convtranspose3d", (2, 3, 2, 2), {"kernel": (2, 2, 3, 2, 2), "stride": (2, 1, 2), "padding": (0, 1, 1), "output_padding": (1, 0, 0)}, seed=17, verify=True, jax=True),
     # AvgPool1D / 3D: padding in both divisor conventions, ceil_mode, divisor_override
     Case("avg1d-pad", "avgpool1d", (9, 2), {"window": 3, "stride": 2, "padding": 1}, seed=18),
     Case("avg1d-exclude-ceil-batch", "avgpool1d", (8, 2, 2), {"window": 3, "stride": 2, "padding": 1, "count_include_pad": False, "ceil_mode": True}, seed=19, verify=True, jax=True),
@@ -292,6 +292,32 @@ GRID_BENCHMARK_CASES = [
     Case("convT2d 32x32x32 4x4 32->16 stride 2 pad 1", "convtranspose2d", (32, 32, 32), {"kernel": (4, 4, 32, 16), "bias": False, "stride": 2, "padding": 1}, x_kind="float32"),
     Case("conv3d 14x14x14x8 3x3x3 8->16 pad 1", "conv3d", (14, 14, 14, 8), {"kernel": (3, 3, 3, 8, 16), "bias": False, "padding": 1}, x_kind="float32"),
 ]
+
+_C32 = tuple(np.linspace(-0.5, 0.5, 32).round(3))  # running statistics of 32 channels
+_V32 = tuple(np.linspace(0.5, 2.0, 32).round(3))
+
+NEW_LAYER_BENCHMARK_CASES = [
+    # issue 14's new layers in benchmarks/run.py (float32, no bias; each Jacobian over 50 MB
+    # at 8 bytes per stored entry); never run by the tests
+    Case("batchnorm train 16x16x2 N=8 (dense blocks)", "batchnorm", (16, 16, 2, 8), {"bias": False}, x_kind="float32"),
+    Case("batchnorm eval 64x64x32 N=64", "batchnorm", (64, 64, 32, 64), {"bias": False, "training": False, "running_mean": _C32, "running_var": _V32}, x_kind="float32"),
+    Case("layernorm (16, 16, 8) N=2", "layernorm", (16, 16, 8, 2), {"normalized_shape": (16, 16, 8), "bias": False}, x_kind="float32"),
+    Case("upsample nearest x2 128x128x128", "upsample", (128, 128, 128), {"scale_factor": 2}, x_kind="float32"),
+    Case("upsample bilinear x2 128x128x64", "upsample", (128, 128, 64), {"scale_factor": 2, "mode": "bilinear"}, x_kind="float32"),
+    Case("upsample bilinear corners x2 128x128x64", "upsample", (128, 128, 64), {"scale_factor": 2, "mode": "bilinear", "align_corners": True}, x_kind="float32"),
+    Case("reflectionpad 2 on 256x256x128", "reflectionpad", (256, 256, 128), {"padding": 2}, x_kind="float32"),
+    Case("adaptiveavgpool 256x256x128 -> 60x60", "adaptiveavgpool", (256, 256, 128), {"output_size": (60, 60)}, x_kind="float32"),
+    Case("conv1d 2048x32 k3 32->64 pad 1", "conv1d", (2048, 32), {"kernel": (3, 32, 64), "bias": False, "padding": 1}, x_kind="float32"),
+    Case("convT1d 2048x32 k4 32->32 stride 2 pad 1", "convtranspose1d", (2048, 32), {"kernel": (4, 32, 32), "bias": False, "stride": 2, "padding": 1}, x_kind="float32"),
+    Case("convT3d 8x8x8x16 4x4x4 16->16 stride 2 pad 1", "convtranspose3d", (8, 8, 8, 16), {"kernel": (4, 4, 4, 16, 16), "bias": False, "stride": 2, "padding": 1}, x_kind="float32"),
+    Case("avgpool1d 3/1 pad 1 on 65536x64", "avgpool1d", (65536, 64), {"window": 3, "stride": 1, "padding": 1}, x_kind="float32"),
+    Case("avgpool3d 2/2 on 64x64x64x32", "avgpool3d", (64, 64, 64, 32), {"window": 2}, x_kind="float32"),
+    Case("maxpool1d 3/1 pad 1 on 262144x32", "maxpool1d", (262144, 32), {"window": 3, "stride": 1, "padding": 1}, x_kind="float32"),
+    Case("maxpool3d 3/1 pad 1 on 48x48x48x64", "maxpool3d", (48, 48, 48, 64), {"window": 3, "stride": 1, "padding": 1}, x_kind="float32"),
+    Case("leakyrelu on 64x64x64x32", "leakyrelu", (64, 64, 64, 32), {"negative_slope": 0.1}, x_kind="float32"),
+    Case("gelu on 64x64x64x32", "gelu", (64, 64, 64, 32), x_kind="float32"),
+]
+"""The new layers' rows of ``benchmarks/run.py --new-layers`` (issue 14, "Performance and limits")."""
 
 BENCHMARK_CASES = [
     # the large layers of benchmarks/run.py (float32, no bias); never run by the tests
@@ -325,37 +351,37 @@ def draw_model_params(op, x_shape, o, rng):
 
 MODEL_CASES = [
     # batch norm: training (a dense block per channel over H, W, N), eval (running statistics)
-    Case("batchnorm-train", "batchnorm", (3, 2, 2, 2), verify=True, bit_identical_to=("definition",)),
+    Case("batchnorm-train", "batchnorm", (3, 2, 2, 2), verify=True, bit_identical_to=("definition",), jax=True),
     Case("batchnorm-train-one-sample", "batchnorm", (3, 3, 2), {"bias": False, "eps": 1e-3}, seed=1, bit_identical_to=("definition",)),
-    Case("batchnorm-eval", "batchnorm", (3, 2, 2, 2), {"training": False, "running_mean": (0.5, -1.0), "running_var": (2.0, 0.25)}, seed=2),
+    Case("batchnorm-eval", "batchnorm", (3, 2, 2, 2), {"training": False, "running_mean": (0.5, -1.0), "running_var": (2.0, 0.25)}, seed=2, jax=True),
     Case("batchnorm-train-float32", "batchnorm", (2, 3, 2, 2), seed=3, x_kind="float32", bit_identical_to=("definition",)),
     # layer norm over a whole sample: maps (H, W, C) and vectors
-    Case("layernorm-maps", "layernorm", (2, 3, 2, 2), {"normalized_shape": (2, 3, 2)}, seed=4, bit_identical_to=("definition",)),
+    Case("layernorm-maps", "layernorm", (2, 3, 2, 2), {"normalized_shape": (2, 3, 2)}, seed=4, bit_identical_to=("definition",), jax=True),
     Case("layernorm-vectors", "layernorm", (5, 3), {"normalized_shape": (5,), "bias": False}, seed=5, bit_identical_to=("definition",)),
     # dropout with an explicit mask, identity
-    Case("dropout-mask", "dropout", (3, 4, 2, 2), {"p": 0.4}, seed=6, verify=True),
+    Case("dropout-mask", "dropout", (3, 4, 2, 2), {"p": 0.4}, seed=6, verify=True, jax=True),
     Case("dropout-one-sample", "dropout", (2, 3, 2), {"p": 0.5}, seed=25),
     Case("identity", "identity", (3, 2, 2), seed=7),
     # padding
     Case("zeropad", "zeropad", (3, 4, 2), {"padding": 1}, seed=8),
-    Case("constantpad-asym", "constantpad", (3, 4, 1, 2), {"padding": ((0, 2), (1, 0)), "value": 1.5}, seed=9),
-    Case("reflectionpad", "reflectionpad", (4, 3, 2), {"padding": ((1, 3), (2, 1))}, seed=10, verify=True),
-    Case("replicationpad-beyond-input", "replicationpad", (2, 3, 1, 2), {"padding": ((3, 1), (0, 4))}, seed=11),
+    Case("constantpad-asym", "constantpad", (3, 4, 1, 2), {"padding": ((0, 2), (1, 0)), "value": 1.5}, seed=9, jax=True),
+    Case("reflectionpad", "reflectionpad", (4, 3, 2), {"padding": ((1, 3), (2, 1))}, seed=10, verify=True, jax=True),
+    Case("replicationpad-beyond-input", "replicationpad", (2, 3, 1, 2), {"padding": ((3, 1), (0, 4))}, seed=11, jax=True),
     # resampling: PyTorch's index rules
     Case("upsample-nearest-x2", "upsample", (2, 3, 2), {"scale_factor": 2}, seed=12),
-    Case("upsample-nearest-size", "upsample", (3, 4, 1, 2), {"size": (5, 7)}, seed=13),
-    Case("upsample-bilinear", "upsample", (3, 3, 2), {"size": (5, 7), "mode": "bilinear"}, seed=14, verify=True),
-    Case("upsample-bilinear-corners", "upsample", (3, 4, 1, 2), {"scale_factor": 2, "mode": "bilinear", "align_corners": True}, seed=15, bit_identical_to=("definition",)),
+    Case("upsample-nearest-size", "upsample", (3, 4, 1, 2), {"size": (5, 7)}, seed=13, jax=True),
+    Case("upsample-bilinear", "upsample", (3, 3, 2), {"size": (5, 7), "mode": "bilinear"}, seed=14, verify=True, jax=True),
+    Case("upsample-bilinear-corners", "upsample", (3, 4, 1, 2), {"scale_factor": 2, "mode": "bilinear", "align_corners": True}, seed=15, bit_identical_to=("definition",), jax=True),
     Case("upsample-bilinear-down", "upsample", (5, 4, 2), {"size": (3, 2), "mode": "bilinear"}, seed=16),
-    Case("adaptiveavgpool-overlap", "adaptiveavgpool", (5, 7, 2), {"output_size": (3, 4)}, seed=17, verify=True),
+    Case("adaptiveavgpool-overlap", "adaptiveavgpool", (5, 7, 2), {"output_size": (3, 4)}, seed=17, verify=True, jax=True),
     Case("globalavgpool", "globalavgpool", (3, 4, 2, 2), seed=18),
     # activations
-    Case("leakyrelu", "leakyrelu", (3, 4, 2), {"negative_slope": 0.2}, seed=19),
-    Case("elu", "elu", (3, 4, 2), {"alpha": 0.7}, seed=20),
-    Case("gelu", "gelu", (3, 4, 2), seed=21, bit_identical_to=("definition",)),
-    Case("gelu-tanh", "gelu", (5, 2), {"approximate": "tanh"}, seed=22, bit_identical_to=("definition",)),
-    Case("softplus", "softplus", (3, 4, 2), {"beta": 2.0, "threshold": 1.0}, seed=23, bit_identical_to=("definition",)),
-    Case("logsoftmax-batch", "logsoftmax", (4, 3), seed=24, verify=True, bit_identical_to=("definition",)),
+    Case("leakyrelu", "leakyrelu", (3, 4, 2), {"negative_slope": 0.2}, seed=19, jax=True),
+    Case("elu", "elu", (3, 4, 2), {"alpha": 0.7}, seed=20, jax=True),
+    Case("gelu", "gelu", (3, 4, 2), seed=21, bit_identical_to=("definition",), jax=True),
+    Case("gelu-tanh", "gelu", (5, 2), {"approximate": "tanh"}, seed=22, bit_identical_to=("definition",), jax=True),
+    Case("softplus", "softplus", (3, 4, 2), {"beta": 2.0, "threshold": 1.0}, seed=23, bit_identical_to=("definition",), jax=True),
+    Case("logsoftmax-batch", "logsoftmax", (4, 3), seed=24, verify=True, bit_identical_to=("definition",), jax=True),
 ]
 
 ALL_CASES = CASES + PARITY_CASES + GRID_CASES + MODEL_CASES

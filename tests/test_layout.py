@@ -13,7 +13,7 @@ import jacobian_cnn as jc
 from jacobian_cnn.compare import layout
 
 SHAPES = {"NCHW": (3, 4, 2, 2), "NHWC": (3, 4, 2, 2), "OIHW": (2, 3, 2, 4), "HWIO": (2, 3, 2, 4),
-          "NC": (5, 3), "IO": (5, 3), "C": (4,), "CHW": (3, 4, 2),
+          "NC": (5, 3), "IO": (5, 3), "C": (4,), "CHW": (3, 4, 2), "HWC": (3, 4, 2),
           # 1-D / 3-D maps and kernels, transposed-convolution kernels (issue 14 part B)
           "NCL": (5, 3, 2), "NLC": (5, 3, 2), "OIL": (3, 2, 4), "LIO": (3, 2, 4), "IOL": (3, 2, 4),
           "NCDHW": (3, 4, 2, 2, 3), "NDHWC": (3, 4, 2, 2, 3), "OIDHW": (2, 3, 2, 4, 3),

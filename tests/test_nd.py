@@ -96,11 +96,13 @@ def test_matches_jax(case, wrt, jax_module):
     assert result.forward_error < (1e-5 if case.x_kind == "float32" else 1e-12)
 
 
-def test_transposed_convolutions_have_no_jax_translation():
+def test_transposed_convolutions_translate_to_jax_and_branches_do_not(jax_module):
     from jacobian_cnn.compare import jacobians
 
+    result = jacobians.compare(jc.ConvTranspose1D(np.ones((2, 1, 1))), np.ones((3, 1)), backend="jax")
+    assert result.ok and "lhs_dilation=(1,)" in result.reference
     with pytest.raises(TypeError, match="no jax equivalent"):
-        jacobians.compare(jc.ConvTranspose1D(np.ones((2, 1, 1))), np.ones((3, 1)), backend="jax")
+        jacobians.compare(jc.Residual(jc.Chain([jc.ReLU()])), np.ones((3, 1)), backend="jax")
 
 
 @pytest.mark.parametrize("case, wrt", CASE_WRTS)

@@ -269,11 +269,22 @@ def csr_summing_duplicates(row_lengths, cols, vals, shape):
 
 def repeated_block_diagonal(block, n_blocks):
     """:class:`CSRParts` with the canonical ``csr_array`` ``block`` repeated ``n_blocks`` times
-    on the diagonal (one block per channel and sample of a map-by-map linear layer)."""
+    on the diagonal (one block per channel and sample of a map-by-map linear layer).
+
+    Each of the three arrays is written once, in its final dtype: block ``b``'s column
+    indices and row pointers are the block's own shifted by ``b`` blocks."""
     m, n = block.shape
     shape = (m * n_blocks, n * n_blocks)
     if n_blocks == 0 or block.nnz == 0:
         return empty(shape, block.dtype)
-    cols = block.indices[None, :] + (n * np.arange(n_blocks))[:, None]
-    vals = np.broadcast_to(block.data, cols.shape)
-    return csr_from_rows(np.tile(np.diff(block.indptr), n_blocks), cols, vals, shape)
+    nnz = block.nnz
+    index = np.dtype(index_dtype(shape[0], shape[1], nnz * n_blocks)).type
+    blocks = np.arange(n_blocks, dtype=index)[:, None]
+    indices = np.empty((n_blocks, nnz), index)
+    np.add(block.indices.astype(index), blocks * index(n), out=indices)
+    indptr = np.empty(shape[0] + 1, index)
+    indptr[0] = 0
+    np.add(block.indptr[1:].astype(index), blocks * index(nnz), out=indptr[1:].reshape(n_blocks, m))
+    data = np.empty((n_blocks, nnz), block.dtype)
+    data[...] = block.data
+    return CSRParts(data.reshape(-1), indices.reshape(-1), indptr, shape)

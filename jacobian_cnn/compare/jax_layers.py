@@ -4,18 +4,23 @@
 :data:`jacobian_cnn.compare.translation.BACKEND_LAYOUTS` ``["jax"]``, for
 :func:`jacobian_cnn.compare.jacobians.compare`. JAX has no ``ceil_mode`` (extra
 bottom/right padding stands in) and no average pool (a window sum divided by a window
-sum of ones). JAX is imported when a layer is translated, not when this module is.
+sum of ones), no transposed convolution with groups (a convolution of the input dilated
+by the stride with the flipped kernel stands in). The layers of imported PyTorch models
+are :mod:`jacobian_cnn.compare.jax_models`. JAX is imported when a layer is translated,
+not when this module is.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from jacobian_cnn.compare.jax_models import jax_model_layer
 from jacobian_cnn.compare.layout import to_layout
 from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, MAPS_KINDS, ceil_overhang, no_equivalent
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh
 from jacobian_cnn.ops.conv import Conv2D
 from jacobian_cnn.ops.conv_nd import ConvND
+from jacobian_cnn.ops.conv_transpose import ConvTransposeND
 from jacobian_cnn.ops.dense import Dense
 from jacobian_cnn.ops.grid_layer import GridLayer
 from jacobian_cnn.ops.losses import MSELoss, SoftmaxCrossEntropy
@@ -124,6 +129,9 @@ def jax_layer(layer, kind, shape):
             logp = jax.nn.log_softmax(x, axis=1)
             return -jnp.mean(logp[np.arange(labels.size), labels])
         return xent, "scalar", "-mean(jax.nn.log_softmax(axis=1)[labels])"
+    translated = jax_model_layer(layer, kind, shape)
+    if translated is not None:  # the layers of imported models
+        return translated
     raise no_equivalent(layer, "jax")
 
 
@@ -131,10 +139,13 @@ _GRID_DIMENSIONS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC"), 3: ("
 
 
 def _jax_grid(layer, shape, jnp, lax):
-    """A 1-D or 3-D convolution or pool (:mod:`jacobian_cnn.ops.window_nd`) on ``N, *S, C``.
-
-    Transposed convolutions have no translation here (PyTorch's checks them)."""
+    """A 1-D, 3-D or transposed convolution or pool (:mod:`jacobian_cnn.ops.window_nd`) on ``N, *S, C``."""
     d, kind = layer.spatial_ndim, MAPS_KINDS[layer.spatial_ndim]
+    if isinstance(layer, ConvTransposeND):
+        return _jax_transposed(layer, shape, lax), kind, (
+            f"lax.conv_general_dilated(lhs_dilation={layer.stride}, flipped kernel, "
+            f"rhs_dilation={layer.dilation}, feature_group_count={layer.groups}, padding "
+            f"dilation (k - 1) - padding (+ output_padding {layer.output_padding} at the end))")
     if isinstance(layer, ConvND):
         text = (f"lax.conv_general_dilated({'/'.join(_GRID_DIMENSIONS[d][:2])}, strides={layer.stride}, "
                 f"padding={layer.padding}, rhs_dilation={layer.dilation}, "
@@ -173,3 +184,24 @@ def _jax_grid(layer, shape, jnp, lax):
         counts = lax.reduce_window(jnp.asarray(mask, dtype=x.dtype), 0.0, lax.add, dims, strides, mask_pads)
         return sums / counts[crop]
     return avg_pool, kind, text + ", add) / window counts"
+
+
+def _jax_transposed(layer, shape, lax):
+    """PyTorch's ``conv_transpose`` as a convolution: the input dilated by the stride, padded
+    by ``dilation (k - 1) - padding`` (plus ``output_padding`` at the end; negative crops),
+    cross-correlated with the kernel flipped in space and its channel axes swapped per group."""
+    d, g = layer.spatial_ndim, layer.groups
+    window = layer.kernel.shape[:d]
+    c_in, cog = layer.kernel.shape[d:]
+    pads = [(dl * (k - 1) - lo, dl * (k - 1) - hi + op) for k, dl, (lo, hi), op in zip(
+        window, layer.dilation, layer.padding, layer.output_padding, strict=True)]
+    flip = (slice(None, None, -1),) * d
+
+    def conv_transpose(x, p):
+        k = p["kernel"][flip].reshape(*window, g, c_in // g, cog)   # (k..., g, C_in / g, C_out / g)
+        k = k.swapaxes(d, d + 1).reshape(*window, c_in // g, g * cog)  # HWIO, O grouped by g
+        y = lax.conv_general_dilated(x, k, (1,) * d, pads, lhs_dilation=layer.stride,
+                                     rhs_dilation=layer.dilation, dimension_numbers=_GRID_DIMENSIONS[d],
+                                     feature_group_count=g)
+        return y if "bias" not in p else y + p["bias"]
+    return conv_transpose

@@ -24,6 +24,9 @@ axis permutation of ours, named by the letters of its axes:
 ``CHW``
     ``(C, H, W)`` from our ``(H, W, C)``: layer-norm parameters of maps in PyTorch (a
     batch-norm ``(C,)`` becomes ``(1, C, 1)``, the same entries in the same order).
+``HWC``
+    ``(H, W, C)``, the same axes as ours: normalization parameters in JAX (a ``(C,)`` or
+    ``(n,)`` one becomes ``(C, 1, 1)``, reshaped back by the translation).
 
 :func:`to_layout` and :func:`from_layout` convert arrays. :func:`permutation_matrix`
 is the sparse permutation ``P`` relating the two flattenings,
@@ -57,6 +60,7 @@ LAYOUTS = {
     "IO": (0, 1),
     "C": (0,),
     "CHW": (2, 0, 1),
+    "HWC": (0, 1, 2),
     # 1-D and 3-D maps, their kernels, and transposed-convolution kernels (k..., C_in, C_out / g)
     "NCL": (2, 1, 0),
     "NLC": (2, 0, 1),

@@ -33,13 +33,13 @@ BACKEND_LAYOUTS = {
     "torch": {"maps": "NCHW", "vectors": "NC", "kernel": "OIHW", "weight": "NC", "bias": "C",
               "maps1d": "NCL", "maps3d": "NCDHW", "gamma": "CHW", "beta": "CHW"},
     "jax": {"maps": "NHWC", "vectors": "NC", "kernel": "HWIO", "weight": "IO", "bias": "C",
-            "maps1d": "NLC", "maps3d": "NDHWC"},
+            "maps1d": "NLC", "maps3d": "NDHWC", "gamma": "HWC", "beta": "HWC"},
 }
 """Backend -> kind of array (``"maps"``, ``"vectors"`` or a parameter name) -> layout name."""
 
 GRID_KERNEL_LAYOUTS = {
     "torch": {"conv": {1: "OIL", 2: "OIHW", 3: "OIDHW"}, "transposed": {1: "IOL", 2: "IOHW", 3: "IODHW"}},
-    "jax": {"conv": {1: "LIO", 2: "HWIO", 3: "DHWIO"}},
+    "jax": {"conv": {1: "LIO", 2: "HWIO", 3: "DHWIO"}, "transposed": {1: "LIO", 2: "HWIO", 3: "DHWIO"}},
 }
 """Backend -> N-D kernel kind -> spatial axes -> layout of the kernels of
 :mod:`jacobian_cnn.ops.conv_nd` and :mod:`jacobian_cnn.ops.conv_transpose`."""
@@ -182,11 +182,11 @@ class NoEquivalentError(InvalidTypeError, NotImplementedError):
 
 def no_equivalent(layer, backend):
     """The :class:`NoEquivalentError` for ``layer`` in ``backend``, naming what is supported."""
-    more = ("; in torch also BatchNorm2D, LayerNorm, Dropout, Identity, the padding layers, Upsample, "
-            "AdaptiveAvgPool2D, GlobalAvgPool2D, LeakyReLU, ELU, GELU, Softplus, LogSoftmax and the "
-            "branch layers Add, Residual, Concat") if backend == "torch" else ""
+    more = " and the branch layers Add, Residual, Concat (torch only)" if backend == "torch" else ""
     return NoEquivalentError(
         f"no {backend} equivalent is known for {layer!r} ({type(layer).__name__}); "
         "supported: Conv2D, AvgPool2D, MaxPool2D, Flatten, Dense, ReLU, Sigmoid, "
         "Tanh, Softmax, MSELoss, SoftmaxCrossEntropy, Conv1D, Conv3D, AvgPool1D/3D, MaxPool1D/3D, "
-        f"ConvTranspose1D/2D/3D (torch only) and Chains of them{more}")
+        "ConvTranspose1D/2D/3D, BatchNorm2D, LayerNorm, Dropout, Identity, the padding layers, Upsample, "
+        "AdaptiveAvgPool2D, GlobalAvgPool2D, LeakyReLU, ELU, GELU, Softplus, LogSoftmax, "
+        f"and Chains of them{more}")

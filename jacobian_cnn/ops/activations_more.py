@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from jacobian_cnn._arguments import float_array
+from jacobian_cnn._arguments import check_size, float_array
 from jacobian_cnn._sparse.csr import block_diagonal
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.activations import Softmax, _Elementwise, softmax, softmax_entries
@@ -242,6 +242,13 @@ class Dropout(_Elementwise):
     def _derivative(self, x):
         return self._scale(x), self.mask != 0
 
+    def _jacobian_parts(self, x, wrt="input", *, cache=None, max_bytes=None):
+        """``diag(vec(mask)) / (1 - p)``, refused over ``max_bytes`` before its values are made."""
+        self._check_wrt(wrt)
+        x = float_array(x, "x")
+        check_size(x.size, np.count_nonzero(self.mask), x.dtype.itemsize, max_bytes, "Dropout Jacobian")
+        return super()._jacobian_parts(x, wrt, cache=cache, max_bytes=max_bytes)
+
 
 class LogSoftmax(Layer):
     """``log softmax`` over the classes of ``(n,)`` or a batch ``(n, N)`` (``nn.LogSoftmax(dim=1)``).
@@ -284,6 +291,7 @@ class LogSoftmax(Layer):
         """Block-diagonal ``I - 1 s^T``, one dense block per sample."""
         self._check_wrt(wrt)
         z = self._check(x)
+        check_size(z.size, z.size * z.shape[0], z.dtype.itemsize, max_bytes, "LogSoftmax Jacobian")
         s = softmax(z).reshape(z.shape[0], -1).T  # (N, n)
         blocks = np.broadcast_to(-s[:, None, :], (s.shape[0], s.shape[1], s.shape[1])).copy()
         idx = np.arange(s.shape[1])

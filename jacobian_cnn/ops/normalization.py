@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from jacobian_cnn._arguments import cast, check_size, float_array, frozen_copy
-from jacobian_cnn._sparse.csr import csr_from_rows, diagonal
+from jacobian_cnn._arguments import cast, check_size, float_array, frozen_copy, index_dtype
+from jacobian_cnn._sparse.csr import CSRParts, csr_from_rows, diagonal
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.layer import Definition, Layer, Parameter, numeric_terms
 
@@ -126,23 +126,49 @@ class _Normalization(Layer):
         what = f"{type(self).__name__} {wrt} Jacobian"
         if wrt != "input":
             check_size(x.size, x.size, x.dtype.itemsize, max_bytes, what)
-        else:
-            group, _, running = self._groups(x)
-            per_row = 1 if running is not None or x.size == 0 else x.size // (group.max() + 1)
-            check_size(x.size, x.size * per_row, x.dtype.itemsize, max_bytes, what)
+        else:  # refused before any array of x's size is made
+            check_size(x.size, x.size * self._block_size(x), x.dtype.itemsize, max_bytes, what)
+        constant = self._constant_scale(x) if wrt == "input" else None
+        if constant is not None:  # eval mode: the diagonal, without the per-entry statistics
+            return diagonal(constant, max_bytes=max_bytes, what=what)
         x, xhat, scale, group, members, param_index = self._statistics(x)
         n = x.size
         if wrt == "input" and members is None:
             return diagonal(scale, max_bytes=max_bytes, what=what)
         if wrt == "input":
-            cols = members[group]  # (n, m): row p holds its group's positions
-            inv_m = x.dtype.type(1) / x.dtype.type(cols.shape[1])
-            delta = (cols == np.arange(n)[:, None]).astype(x.dtype)
-            vals = scale[:, None] * ((delta - inv_m) - xhat[:, None] * xhat[cols] * inv_m)
-            return csr_from_rows(np.full(n, cols.shape[1]), cols, vals, (n, n))
+            return _dense_blocks(xhat, scale, members)
         vals = xhat if wrt == "gamma" else np.ones(n, x.dtype)
         n_cols = int(np.prod(self._param_shape))
         return csr_from_rows(np.ones(n, np.int64), param_index[:, None], vals[:, None], (n, n_cols))
+
+
+    def _constant_scale(self, x):
+        """``scale`` over ``vec(x)`` when it does not depend on ``x`` (eval mode), else ``None``."""
+        return None
+
+
+def _dense_blocks(xhat, scale, members):
+    """The input Jacobian's dense group blocks, written group by group into the CSR arrays.
+
+    Row ``p`` of group ``g`` holds ``scale[p] ((delta_pq - 1/m) - xhat[p] xhat[q] / m)`` at the
+    group's columns ``q = members[g]`` (sorted): the same operations on the same numbers as
+    the definition, a few thousand rows at a time (no ``(n, m)`` temporaries)."""
+    n_groups, m = members.shape
+    n, dtype = xhat.size, xhat.dtype
+    index = index_dtype(n, n, n * m)
+    inv_m = dtype.type(1) / dtype.type(m)
+    vals, cols = np.empty((n, m), dtype), np.empty((n, m), index)
+    step = max(1, 2**20 // max(m, 1))
+    for g in range(n_groups):
+        q = members[g]
+        xq = xhat[q]
+        for start in range(0, m, step):
+            p = q[start:start + step]
+            delta = (p[:, None] == q[None, :]).astype(dtype)
+            vals[p] = scale[p][:, None] * ((delta - inv_m) - xhat[p][:, None] * xq[None, :] * inv_m)
+            cols[p] = q
+    indptr = np.arange(0, n * m + 1, max(m, 1), dtype=index)[:n + 1]
+    return CSRParts(vals.reshape(-1), cols.reshape(-1), indptr, (n, n))
 
 
 class BatchNorm2D(_Normalization):
@@ -223,6 +249,20 @@ class BatchNorm2D(_Normalization):
                                     f"channel; got shape {x.shape}")
         return x
 
+    def _block_size(self, x):
+        """Entries per row of the input Jacobian: a channel's entries (training), else 1."""
+        return x.size // x.shape[2] if self.training and x.size else 1
+
+    def _constant_scale(self, x):
+        if self.training:
+            return None
+        dtype = x.dtype
+        sigma = np.sqrt(cast(self.running_var, dtype, "running statistics") + dtype.type(self.eps))
+        gamma = np.ones(1, dtype) if self.gamma is None else cast(self.gamma, dtype, "gamma")
+        h, w, c = x.shape[:3]
+        per_channel = (gamma / sigma)[None, :, None]  # the same division as per entry
+        return np.broadcast_to(per_channel, (h * w, c, x.size // max(h * w * c, 1))).ravel(order="F")
+
     def _groups(self, x):
         h, w, c = x.shape[:3]
         channel = np.broadcast_to(np.arange(c)[None, None, :, None], (h, w, c, x.size // max(h * w * c, 1)))
@@ -284,6 +324,10 @@ class LayerNorm(_Normalization):
             raise InvalidValueError(f"x must be {self._param_shape} or a batch {self._param_shape + ('N',)}; "
                                     f"got shape {x.shape}")
         return x
+
+    def _block_size(self, x):
+        """Entries per row of the input Jacobian: one sample's."""
+        return int(np.prod(self._param_shape))
 
     def _groups(self, x):
         size = int(np.prod(self._param_shape))

@@ -171,7 +171,7 @@ class MaxPoolND(_PoolND):
             raise InvalidValueError(f"cache must be the switches forward_with_cache(x) returns: ints "
                                     f"of shape {shape}; got {s.dtype} of shape {s.shape}")
         local = s.reshape(geo.n_out, -1, order="F") - geo.n_in * np.arange(full.size // geo.n_in)
-        if not (local[:, :, None] == geo.taps[:, None, :]).any(axis=2).all():
+        if not geo.reads(local).all():
             raise InvalidValueError("cache must be the switches forward_with_cache(x) returns: each "
                                     "the vec index of an input of its own window, channel and sample")
         return s

@@ -66,7 +66,7 @@ class SeparableMap(Layer):
         x4, ndim = as_maps(x)
         h, w, c, n = x4.shape
         a_h, a_w = self._matrices(x4)
-        y = np.einsum("oi,ijm,pj->opm", a_h, x4.reshape(h, w, c * n), a_w)
+        y = _apply_axes(a_h, a_w, x4.reshape(h, w, c * n))
         offset = self._offset(h, w)
         if offset is not None:
             y += offset.astype(x4.dtype)[:, :, None]
@@ -95,6 +95,20 @@ class SeparableMap(Layer):
         block = sp.csr_array(sp.kron(sp.csr_array(a_w), sp.csr_array(a_h), format="csr"))
         block.sort_indices()
         return repeated_block_diagonal(block, c * n)
+
+
+def _apply_axes(a_h, a_w, x3):
+    """``A_h X_m A_w^T`` for every map ``m`` of ``x3`` ``(H, W, M)``: two sparse products.
+
+    The axis matrices are mostly zeros (one or two entries per row), so each axis costs
+    its nonzeros times the other axes, not ``Ho x H`` times them as a dense product would.
+    """
+    h, w, m = x3.shape
+    ho, wo = a_h.shape[0], a_w.shape[0]
+    rows = sp.csr_array(a_h) @ x3.reshape(h, w * m)                    # (Ho, W M)
+    cols = np.ascontiguousarray(rows.reshape(ho, w, m).transpose(1, 0, 2)).reshape(w, ho * m)
+    y = sp.csr_array(a_w) @ cols                                        # (Wo, Ho M)
+    return np.ascontiguousarray(y.reshape(wo, ho, m).transpose(1, 0, 2))
 
 
 def output_size(value, name):

@@ -204,8 +204,31 @@ class GridGeometry:
 
     def jacobian_nnz(self, channels, blocks=1):
         """Nonzeros of a window layer's Jacobian: every tap that reads the input, over
-        ``channels`` input planes per row, in each of ``blocks`` blocks (no table built)."""
-        return int(self.valid_counts.sum()) * channels * blocks
+        ``channels`` input planes per row, in each of ``blocks`` blocks (no table built).
+
+        The valid taps are a product over the axes, so their number is the product of each
+        axis's count, and an axis's count is, per tap ``r``, the outputs ``p`` with
+        ``0 <= p stride - lo + r dilation < n``: O(taps) work, no array of the outputs."""
+        total = 1
+        for n, o, k, s, d, (lo, _) in zip(self.in_size, self.out_size, self.window, self.stride,
+                                          self.dilation, self.padding, strict=True):
+            total *= sum(max(0, min(o - 1, (n - 1 + lo - r * d) // s) - max(0, -((r * d - lo) // s)) + 1)
+                         for r in range(k))
+        return total * channels * blocks
+
+    def reads(self, local):
+        """Whether each ``local[o, j]`` (an input vec index of one plane) is a tap of output
+        ``o``'s window that reads the input: per axis, its coordinate minus the window's start
+        is a multiple of the dilation below ``dilation x window``. No ``(n_out, n_taps)`` table."""
+        local = np.asarray(local)
+        ok = (local >= 0) & (local < self.n_in)
+        rest, out = np.where(ok, local, 0), np.arange(self.n_out)
+        for n, o, k, s, d, (lo, _) in zip(self.in_size, self.out_size, self.window, self.stride,
+                                          self.dilation, self.padding, strict=True):
+            offset = rest % n - (out % o * s - lo).reshape((-1,) + (1,) * (local.ndim - 1))
+            ok &= (offset >= 0) & (offset % d == 0) & (offset < k * d)
+            rest, out = rest // n, out // o
+        return ok
 
     def check_tables(self, max_bytes=None, *, what, bytes_per_tap=0):
         """Refuse (:class:`SizeLimitError`), before building anything, tables over ``max_bytes``."""
