@@ -24,22 +24,36 @@ from jacobian_cnn.compare.torch_modules import convert_module, unsupported
 from jacobian_cnn.compare.translation import param_layout, translate_layers
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Tanh
+from jacobian_cnn.ops.activations_more import Identity
 from jacobian_cnn.ops.branches import Add, Concat, Residual
 from jacobian_cnn.ops.reshape import Flatten
 
 __all__ = ["from_torch", "to_torch", "our_shape"]
 
 
+_KINDS = {2: "vectors", 3: "maps1d", 4: "maps", 5: "maps3d"}
+"""The number of axes of a batch (either layout) -> what it holds."""
+
+
 def our_shape(torch_shape):
-    """PyTorch's input shape ``(N, C, H, W)`` or ``(N, n)`` in this package's layout."""
+    """PyTorch's input shape in this package's layout.
+
+    ``(N, n)`` -> ``(n, N)``, ``(N, C, L)`` -> ``(L, C, N)``, ``(N, C, H, W)`` ->
+    ``(H, W, C, N)``, ``(N, C, D, H, W)`` -> ``(D, H, W, C, N)``.
+
+    Examples
+    --------
+    >>> from jacobian_cnn.compare.from_torch import our_shape
+    >>> our_shape((2, 3, 4, 5, 6))
+    (4, 5, 6, 3, 2)
+    """
     shape = shape_tuple(torch_shape, "input_shape", minimum=1)
-    if len(shape) == 4:
-        n, c, h, w = shape
-        return (h, w, c, n)
+    if len(shape) not in _KINDS:
+        raise InvalidValueError(f"input_shape must be PyTorch's (N, n), (N, C, L), (N, C, H, W) or "
+                                f"(N, C, D, H, W), batch included; got {torch_shape!r}")
     if len(shape) == 2:
         return (shape[1], shape[0])
-    raise InvalidValueError(f"input_shape must be PyTorch's (N, C, H, W) or (N, n), batch included; "
-                            f"got {torch_shape!r}")
+    return shape[2:] + (shape[1], shape[0])
 
 
 def from_torch(module, input_shape, *, dropout_masks=None):
@@ -53,8 +67,9 @@ def from_torch(module, input_shape, *, dropout_masks=None):
         batch statistics (and never updates the running ones here); dropout in eval mode is
         :class:`~jacobian_cnn.Identity`, in training mode it needs its mask.
     input_shape : tuple of int
-        The shape of the input PyTorch takes, batch included: ``(N, C, H, W)`` or ``(N, n)``.
-        The network takes it as ``(H, W, C, N)`` or ``(n, N)``.
+        The shape of the input PyTorch takes, batch included: ``(N, C, H, W)``, ``(N, n)``,
+        ``(N, C, L)`` or ``(N, C, D, H, W)``. The network takes it as ``(H, W, C, N)``,
+        ``(n, N)``, ``(L, C, N)`` or ``(D, H, W, C, N)`` (:func:`our_shape`).
     dropout_masks : dict, optional
         ``{path: mask}`` for training-mode dropout modules (``path`` as in
         ``model.named_modules()``; the mask of 0s and 1s in the module input's PyTorch shape).
@@ -126,7 +141,7 @@ def _convert(module, path, x, state, torch):
             layers += sub
         return layers, x
     masks, sources = state
-    converted = convert_module(module, path, masks, "maps" if np.ndim(x) == 4 else "vectors")
+    converted = convert_module(module, path, masks, _KINDS[np.ndim(x)])
     if converted is not None:
         layer = converted[0]
         sources[id(layer)] = converted[1]
@@ -181,7 +196,8 @@ def _graph_layer(node, path, modules, state, x, torch):
         return [_FUNCTIONS[name]()]
     if name == "flatten" and (node.op == "call_method" or node.target is torch.flatten):
         if tuple(node.args[1:]) == (1,) or node.kwargs == {"start_dim": 1}:
-            return [Flatten("torch")]
+            kind = _KINDS[np.ndim(x)]
+            return [Identity() if kind == "vectors" else Flatten("torch", spatial_ndim=np.ndim(x) - 2)]
     raise unsupported(f"the graph operation {node.op} {name}{tuple(node.args[1:])}", path or "<model>")
 
 
