@@ -5,10 +5,11 @@ made of the supported modules (:data:`~jacobian_cnn.compare.torch_modules.SUPPOR
 into a :class:`~jacobian_cnn.Chain`; skip connections (an ``add`` or ``cat`` of paths from one
 tensor) become :class:`~jacobian_cnn.Residual`, :class:`~jacobian_cnn.Add` and
 :class:`~jacobian_cnn.Concat` layers. Forward results, Jacobians and gradients are PyTorch's up
-to layout (:mod:`jacobian_cnn.compare.layout`). :func:`to_torch` goes back: a ``torch.nn``
-module running each layer through its one torch translation
-(:func:`~jacobian_cnn.compare.torch_layers.torch_layer`). torch is imported when they are
-called.
+to layout (:mod:`jacobian_cnn.compare.layout`). :func:`to_torch` goes back: an
+``nn.Sequential`` of native ``torch.nn`` modules
+(:mod:`jacobian_cnn.compare.torch_native`), a layer no native module expresses running its
+one torch translation (:func:`~jacobian_cnn.compare.torch_layers.torch_layer`). torch is
+imported when they are called.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ import numpy as np
 
 from jacobian_cnn._arguments import shape_tuple
 from jacobian_cnn.chain import Chain
-from jacobian_cnn.compare.layout import to_layout
 from jacobian_cnn.compare.torch_modules import convert_module, unsupported
-from jacobian_cnn.compare.translation import param_layout, translate_layers
+from jacobian_cnn.compare.torch_native import BATCH_KINDS as _KINDS
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Tanh
 from jacobian_cnn.ops.activations_more import Identity
@@ -31,8 +31,6 @@ from jacobian_cnn.ops.reshape import Flatten
 __all__ = ["from_torch", "to_torch", "our_shape"]
 
 
-_KINDS = {2: "vectors", 3: "maps1d", 4: "maps", 5: "maps3d"}
-"""The number of axes of a batch (either layout) -> what it holds."""
 
 
 def our_shape(torch_shape):
@@ -276,58 +274,57 @@ def _path_layers(src, dst, x, ctx):
 
 
 def to_torch(net, input_shape):
-    """A ``torch.nn.Module`` computing what ``net`` computes, on PyTorch's layouts (float64).
+    """A ``torch.nn`` model computing what ``net`` computes, on PyTorch's layouts (float64).
 
-    Each layer runs through its one torch translation
+    An ``nn.Sequential`` of native modules wherever one exists (``Conv1D/2D/3D`` ->
+    ``nn.Conv1d/2d/3d``, ``ConvTranspose*`` -> ``nn.ConvTranspose*d``, ``Dense`` -> ``nn.Linear``,
+    pools, ``BatchNorm2D``, ``LayerNorm``, activations, padding, ``Upsample``,
+    ``AdaptiveAvgPool2D``, ``Flatten("torch")`` -> ``nn.Flatten``, ...:
+    :func:`~jacobian_cnn.compare.torch_native.native_module`), parameters copied in PyTorch's
+    layouts (kernels ``OIHW``, transposed ``IOHW``, linear weights ``(out, in)``); branch layers
+    (``Residual``, ``Add``, ``Concat``) become a small ``Branch`` module summing or
+    concatenating its paths' ``nn.Sequential`` s. So ``from_torch(to_torch(net, shape), shape)``
+    is ``net`` again, and the model is an ordinary one (``state_dict``, ``.train()``, optimizers).
+
+    A layer in a configuration no ``torch.nn`` module has (asymmetric padding, a max pool's
+    ``pad_value``, a dropout mask, a flatten order other than ``"torch"``, a loss, ...) becomes a
+    ``Translated`` module running its torch translation
     (:func:`~jacobian_cnn.compare.torch_layers.torch_layer`, the one
-    :func:`jacobian_cnn.compare.compare` is tested with); its parameters become
-    ``nn.Parameter`` s in PyTorch's layouts (kernels ``OIHW``, linear weights ``(out, in)``),
-    named ``"<layer index>.<name>"`` with dots as underscores.
+    :func:`jacobian_cnn.compare.compare` is tested with), its parameters ``nn.Parameter`` s in
+    PyTorch's layouts named as ours with dots as underscores; ``from_torch`` does not convert
+    those back. Max pools take PyTorch's ties (the first maximum in row-major order).
 
     Parameters
     ----------
     net : Chain or layer
     input_shape : tuple of int
-        PyTorch's input shape, batch included: ``(N, C, H, W)`` or ``(N, n)``.
+        PyTorch's input shape, batch included: ``(N, n)``, ``(N, C, L)``, ``(N, C, H, W)`` or
+        ``(N, C, D, H, W)``.
 
     Examples
     --------
     >>> import numpy as np
     >>> import torch
     >>> import jacobian_cnn as jc
-    >>> net = jc.Chain([jc.Conv2D(np.ones((2, 2, 1, 3))), jc.BatchNorm2D(np.ones(3)), jc.ReLU()])
+    >>> net = jc.Chain([jc.Conv2D(np.ones((2, 2, 1, 3))), jc.BatchNorm2D(np.ones(3), np.zeros(3)),
+    ...                 jc.ReLU()])
     >>> model = jc.to_torch(net, (2, 1, 4, 4))
+    >>> [type(module).__name__ for module in model], model[0].weight.shape     # OIHW
+    (['Conv2d', 'BatchNorm2d', 'ReLU'], torch.Size([3, 1, 2, 2]))
     >>> x = np.random.default_rng(0).normal(size=(2, 1, 4, 4))
     >>> y = model(torch.tensor(x)).detach().numpy()                 # (N, C, H, W)
     >>> bool(np.allclose(y, net.forward(x.transpose(2, 3, 1, 0)).transpose(3, 2, 0, 1)))
     True
+    >>> jc.from_torch(model, (2, 1, 4, 4))
+    Chain([
+        Conv2D(2x2, 1->3, no bias),
+        BatchNorm2D(3, training, eps=1e-05),
+        ReLU(),
+    ])
     """
     import torch
 
-    from jacobian_cnn.compare.torch_layers import torch_layer
+    from jacobian_cnn.compare.torch_native import torch_sequential
 
     layers = net.layers if isinstance(net, Chain) else [net]
-    _, steps, _, _ = translate_layers(layers, np.zeros(our_shape(input_shape)), torch_layer)
-
-    class Translated(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.names = []
-            for i, layer in enumerate(layers):
-                names = {}
-                for name, value in layer.params.items():
-                    attr = f"p{i}_{name.replace('.', '_')}"
-                    tensor = torch.tensor(to_layout(value, param_layout(layer, name, "torch")))
-                    self.register_parameter(attr, torch.nn.Parameter(tensor))
-                    names[name] = attr
-                self.names.append(names)
-
-        def forward(self, x):
-            for (fn, _), names in zip(steps, self.names, strict=True):
-                x = fn(x, {name: getattr(self, attr) for name, attr in names.items()})
-            return x
-
-        def extra_repr(self):
-            return " -> ".join(text for _, text in steps)
-
-    return Translated()
+    return torch_sequential(layers, np.zeros(our_shape(input_shape)), torch)

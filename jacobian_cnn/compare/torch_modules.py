@@ -30,7 +30,8 @@ __all__ = ["SUPPORTED_MODULES", "convert_module", "unsupported"]
 
 SUPPORTED_MODULES = (
     "Sequential (nested), Conv2d, Linear, ReLU, Sigmoid, Tanh, Softmax(dim=1), LogSoftmax(dim=1), "
-    "MaxPool2d, AvgPool2d, " + ND_MODULES + ", Flatten(start_dim=1), BatchNorm2d, LayerNorm over a whole sample, "
+    "MaxPool2d, AvgPool2d, " + ND_MODULES + ", Flatten(start_dim=1), BatchNorm2d, "
+    "LayerNorm over a whole sample, "
     "Dropout (eval mode, or train mode with a mask), Identity, ZeroPad2d, ConstantPad2d, "
     "ReflectionPad2d, ReplicationPad2d, Upsample (nearest, bilinear), AdaptiveAvgPool2d, "
     "LeakyReLU, ELU, GELU, Softplus; in torch.fx graphs also +, torch.add, torch.cat(dim=1), "
@@ -136,7 +137,8 @@ def _flatten(m, path, kind):
 
 def _max_pool(m, path, nn):
     if m.return_indices:
-        raise unsupported("MaxPool2d(return_indices=True)", path, "the indices are no tensor to differentiate")
+        raise unsupported("MaxPool2d(return_indices=True)", path,
+                          "the indices are no tensor to differentiate")
     return MaxPool2D(m.kernel_size, stride=m.stride, padding=m.padding, dilation=m.dilation,
                      ceil_mode=m.ceil_mode, tie="row_major")
 
