@@ -39,13 +39,17 @@ def _vec_order(shape):
 
 
 def _torch_layout(grad, module):
-    """Our gradient of ``module``'s weight in PyTorch's layout."""
+    """Our gradient of ``module``'s weight (or layer-norm bias) in PyTorch's layout."""
     d = grad.ndim - 2
     if isinstance(module, nn.Linear):
         return grad.T                                                        # (in, out) -> (out, in)
+    if isinstance(module, nn.LayerNorm):
+        return grad.transpose(2, 0, 1) if grad.ndim == 3 else grad           # (H, W, C) -> (C, H, W)
     if isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
         return grad.transpose((d, d + 1) + tuple(range(d)))   # (k..., C_in, C_out/g) -> (C_in, C_out/g, k...)
-    return grad.transpose((d + 1, d) + tuple(range(d)))       # (k..., C_in/g, C_out) -> (C_out, C_in/g, k...)
+    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        return grad.transpose((d + 1, d) + tuple(range(d)))   # (k..., C_in/g, C_out) -> (C_out, C_in/g, k...)
+    return grad                                               # batch norm: (C,)
 
 
 def check_against_torch(model, input_shape, seed=0):
@@ -74,8 +78,9 @@ def check_against_torch(model, input_shape, seed=0):
     for (i, name), source in net.torch_names.items():
         shape = params[source].shape
         ours = jc.as_parameter_shape(grads.params[i][name], np.shape(net[i].params[name]))[0]
-        if source.endswith("weight"):
-            ours = _torch_layout(ours, model.get_submodule(source.rsplit(".", 1)[0]))
+        module = model.get_submodule(source.rsplit(".", 1)[0])
+        if source.endswith("weight") or isinstance(module, nn.LayerNorm):
+            ours = _torch_layout(ours, module)
         assert ours.shape == shape, source
         np.testing.assert_allclose(ours, params[source].grad.numpy(), rtol=0, atol=TOL, err_msg=source)
     return net

@@ -83,17 +83,14 @@ def _pool(layer, nn):
                                        count_include_pad=layer.count_include_pad, **extra)
 
 
-def _normalization(layer, nn, torch):
+def _normalization(layer, nn):
     if isinstance(layer, BatchNorm2D):
         no_bias = {} if layer.beta is not None else {"bias": False}  # torch >= 2.13 has bias=False
         try:
             module = nn.BatchNorm2d(len(layer.gamma), eps=layer.eps, momentum=layer.momentum, **no_bias)
         except TypeError:  # an older torch: both affine parameters or neither
             return None
-        with torch.no_grad():
-            module.running_mean.copy_(torch.tensor(layer.running_mean))
-            module.running_var.copy_(torch.tensor(layer.running_var))
-        return module.train(layer.training)
+        return module.train(layer.training)  # running statistics: copied in float64 by native_module
     shape = layer._param_shape
     torch_shape = (shape[2], shape[0], shape[1]) if len(shape) == 3 else shape
     if layer.gamma is None and layer.beta is not None:
@@ -138,7 +135,7 @@ def _module(layer, nn, torch):
     if isinstance(layer, Dense):
         return nn.Linear(*layer.weight.shape, bias=layer.bias is not None)
     if isinstance(layer, (BatchNorm2D, LayerNorm)):
-        return _normalization(layer, nn, torch)
+        return _normalization(layer, nn)
     if isinstance(layer, (ConstantPad2D, ReflectionPad2D, ReplicationPad2D)):
         return _pad(layer, nn)
     return _simple(layer, nn)
@@ -222,6 +219,9 @@ def native_module(layer, build_path):
             target = getattr(module, TORCH_PARAMETER_NAMES[name])
             tensor = torch.tensor(to_layout(value, param_layout(layer, name, "torch")))
             target.copy_(tensor.reshape(target.shape))
+        if isinstance(layer, BatchNorm2D):
+            module.running_mean.copy_(torch.tensor(layer.running_mean))
+            module.running_var.copy_(torch.tensor(layer.running_var))
     return module
 
 
