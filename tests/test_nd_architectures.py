@@ -17,6 +17,8 @@ In float64 each network's forward pass equals the model's, its full input Jacobi
 1e-10. The expected values come from torch; the layout moves are written out here.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -148,3 +150,33 @@ def test_unet_with_skips_equals_pytorch(align_corners):
 def test_volume_cnn_equals_pytorch():
     net = check_against_torch(volume_cnn(), (1, 1, 4, 4, 4), seed=2)
     assert {"Conv3D", "MaxPool3D", "AvgPool3D", "ConvTranspose3D"} <= {type(s).__name__ for s in net.layers}
+
+
+MODEL_FILE = '''
+import torch.nn as nn
+
+
+def sequence():
+    return nn.Sequential(nn.Conv1d(2, 3, 3, padding=1), nn.ReLU(), nn.MaxPool1d(2),
+                         nn.ConvTranspose1d(3, 2, 2, stride=2))
+
+
+def volume():
+    return nn.Sequential(nn.Conv3d(1, 2, 2), nn.Tanh(), nn.AvgPool3d(2, stride=1), nn.Flatten(),
+                         nn.Linear(2, 3))
+'''
+
+
+@pytest.mark.parametrize("name, shape, rows", [
+    ("sequence", "2x2x4", ["0.weight", "0.bias", "3.weight", "3.bias"]),
+    ("volume", "1x1x3x3x3", ["0.weight", "0.bias", "4.weight", "4.bias"]),
+])
+def test_verify_takes_n_d_torch_models(tmp_path, capsys, name, shape, rows):
+    from jacobian_cnn.cli import main
+
+    (tmp_path / "model.py").write_text(MODEL_FILE)
+    assert main(["verify", "--torch-model", f"{tmp_path / 'model.py'}:{name}", "--input-shape", shape]) == 0
+    out = capsys.readouterr().out
+    for row in ["forward", "input Jacobian", "input gradient"] + [f"{r} gradient" for r in rows]:
+        assert re.search(rf"^{re.escape(row)} +\d\.\de[-+]\d\d  ok$", out, flags=re.M), row
+    assert f"{len(rows) + 3} of {len(rows) + 3} agree with PyTorch's autograd" in out
