@@ -101,3 +101,19 @@ def test_layers_without_a_native_module_run_their_translation():
     np.testing.assert_allclose(y.T, net.forward(_ours(x)), rtol=0, atol=1e-12)
     with pytest.raises(TypeError, match="from_torch cannot convert the graph operation"):
         jc.from_torch(model, (2, 2, 4, 4))
+
+
+@pytest.mark.parametrize("spatial_ndim", [1, 3])
+@pytest.mark.parametrize("order", ["F", "C", "torch"])
+def test_flatten_of_n_d_maps_against_torch_and_the_loop_reference(spatial_ndim, order):
+    from jacobian_cnn.compare.jacobians import compare
+
+    layer = jc.Flatten(order, spatial_ndim=spatial_ndim)
+    x = RNG.normal(size=(3, 2, 2, 3, 2)[3 - spatial_ndim:])  # (*S, C, N)
+    assert compare(jc.Chain([layer, jc.Tanh()]), x, backend="torch").ok
+    np.testing.assert_array_equal(layer.jacobian(x).toarray(), layer.reference_jacobian(x).toarray())
+    if order == "torch":  # PyTorch's nn.Flatten of the (N, C, *S) batch, written out
+        theirs = np.moveaxis(x, (-1, -2), (0, 1)).reshape(x.shape[-1], -1)
+        np.testing.assert_array_equal(layer.forward(x), theirs.T)
+    with pytest.raises(ValueError, match=f"spatial_ndim={spatial_ndim}"):
+        layer.forward(np.zeros((2,) * (spatial_ndim + 3)))
