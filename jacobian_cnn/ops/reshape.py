@@ -13,9 +13,9 @@ import itertools
 
 import numpy as np
 
-from jacobian_cnn._arguments import check_size, float_array
+from jacobian_cnn._arguments import check_size, float_array, is_int
 from jacobian_cnn._sparse.csr import permutation_rows
-from jacobian_cnn.errors import InvalidValueError
+from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.layer import Definition, Layer, numeric_terms
 from jacobian_cnn.vec import vec
 
@@ -93,8 +93,9 @@ class Flatten(Layer):
     def __init__(self, order="F", *, spatial_ndim=2):
         if not isinstance(order, str) or order not in FLATTEN_ORDERS:
             raise InvalidValueError(f"order must be one of {sorted(FLATTEN_ORDERS)}, got {order!r}")
-        if isinstance(spatial_ndim, bool) or spatial_ndim not in (1, 2, 3):
-            raise InvalidValueError(f"spatial_ndim must be 1, 2 or 3, got {spatial_ndim!r}")
+        if not is_int(spatial_ndim) or spatial_ndim not in (1, 2, 3):
+            raise (InvalidValueError if is_int(spatial_ndim) else InvalidTypeError)(
+                f"spatial_ndim must be 1, 2 or 3 (an int), got {spatial_ndim!r}")
         self.order, self.spatial_ndim = order, int(spatial_ndim)
 
     def __repr__(self):
