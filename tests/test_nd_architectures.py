@@ -71,12 +71,14 @@ def check_against_torch(model, input_shape, seed=0):
     assert J.shape == J_t.shape
     np.testing.assert_allclose(J.toarray(), J_t, rtol=0, atol=TOL)
 
+    params = dict(model.named_parameters())
+    assert sorted(net.torch_names.values()) == sorted(params)  # every parameter, once
+    if not params:
+        return net
     g_t = torch.randn(y_t.shape, dtype=torch.float64)
     model.zero_grad()
     (y_t * g_t).sum().backward()
     grads = net.backward(x, jc.vec(_ours(g_t.numpy()))[None, :])
-    params = dict(model.named_parameters())
-    assert sorted(net.torch_names.values()) == sorted(params)  # every parameter, once
     for (i, name), source in net.torch_names.items():
         shape = params[source].shape
         ours = jc.as_parameter_shape(grads.params[i][name], np.shape(net[i].params[name]))[0]

@@ -178,6 +178,20 @@ _SOURCES = {"kernel": "weight", "weight": "weight", "bias": "bias", "gamma": "we
 """Our parameter name -> the name of the PyTorch parameter it is converted from."""
 
 
+_BATCHES = {"vectors": "(N, n) vectors", "maps1d": "(N, C, L) maps", "maps": "(N, C, H, W) maps",
+            "maps3d": "(N, C, D, H, W) maps"}
+
+
+def _check_axes(m, path, kind, nn):
+    """Refuse a ``...1d/2d/3d`` module (or ``Upsample``, 2-D here) on maps of other axes, which
+    PyTorch would read as unbatched or interpolate along other axes."""
+    name = type(m).__name__
+    axes = int(name[-2]) if name[-2:] in ("1d", "2d", "3d") else 2 if isinstance(m, nn.Upsample) else None
+    if axes is not None and kind != MAPS_KINDS[axes]:
+        raise unsupported(name, path, f"it reads {_BATCHES[MAPS_KINDS[axes]]} only, and its input here "
+                                      f"is {_BATCHES[kind]}")
+
+
 def convert_module(m, path, masks, kind):
     """``(layer, sources)`` of the leaf module ``m`` at ``path``, or ``None`` if ``m`` is not
     a leaf this table knows (the caller traces it or refuses it). ``sources`` maps each of
@@ -193,6 +207,7 @@ def convert_module(m, path, masks, kind):
         return _flatten(m, path, kind), {}
     for cls, convert in _converters(nn):
         if type(m) is cls or (cls is nn.Upsample and isinstance(m, nn.Upsample)):
+            _check_axes(m, path, kind, nn)
             layer = convert(m, path, nn)
             return layer, {name: f"{path}.{_SOURCES[name]}" if path else _SOURCES[name]
                            for name in layer.params if getattr(m, _SOURCES[name], None) is not None}
