@@ -3,6 +3,9 @@ option at a time, against autograd (``check_against_torch`` of ``test_nd_archite
 forward, ``jacrev`` input Jacobian, every parameter gradient within 1e-10), and the modules
 and options it refuses, each named with its path."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -70,3 +73,23 @@ def test_dropout_masks_of_n_d_maps_are_in_pytorchs_layout():
     mask = (np.random.default_rng(3).uniform(size=(1, 2, 4, 5, 3)) > 0.25).astype(float)
     net = jc.from_torch(model, L3[:1] + (1,) + L3[2:], dropout_masks={"1": mask})
     np.testing.assert_array_equal(net[1].mask, mask.transpose(2, 3, 4, 1, 0))
+
+
+def _module_names(text):
+    """``{"Conv1d", "ConvTranspose2d", ...}`` named in ``text`` (``MaxPool1d/2d/3d`` spelled out)."""
+    names = set()
+    for stem, first, more in re.findall(r"\b([A-Z][A-Za-z]+?)(\d?d?)((?:/\dd)*)\b", text):
+        names |= {stem + first} | {stem + m for m in more.split("/") if m}
+    return names - {"N", "C", "D", "H", "W", "L"}
+
+
+def test_readme_lists_every_supported_module():
+    from jacobian_cnn.compare.torch_modules import SUPPORTED_MODULES
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("`from_torch` converts"):readme.index("`to_torch` builds")]
+    supported = _module_names(SUPPORTED_MODULES)
+    assert {"Conv1d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "MaxPool1d",
+            "MaxPool3d", "AvgPool1d", "AvgPool3d", "Conv2d", "Upsample"} <= supported
+    assert supported - _module_names(section) == set()
+    assert all(hasattr(nn, name) for name in supported if name not in ("Sequential",))
