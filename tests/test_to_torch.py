@@ -115,5 +115,11 @@ def test_flatten_of_n_d_maps_against_torch_and_the_loop_reference(spatial_ndim, 
     if order == "torch":  # PyTorch's nn.Flatten of the (N, C, *S) batch, written out
         theirs = np.moveaxis(x, (-1, -2), (0, 1)).reshape(x.shape[-1], -1)
         np.testing.assert_array_equal(layer.forward(x), theirs.T)
+    if spatial_ndim == 1:  # the symbolic rule reads the same (*S, C, N) axes (one sample: N = 1)
+        from jacobian_cnn.symbolic import symbolic_jacobian
+
+        one = x[..., 0]
+        matrix = np.array(symbolic_jacobian(layer, one).matrix.tolist(), dtype=float)
+        np.testing.assert_array_equal(matrix, layer.jacobian(one).toarray())
     with pytest.raises(ValueError, match=f"spatial_ndim={spatial_ndim}"):
         layer.forward(np.zeros((2,) * (spatial_ndim + 3)))
