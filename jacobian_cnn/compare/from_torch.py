@@ -81,7 +81,11 @@ def from_torch(module, input_shape, *, dropout_masks=None):
     Raises
     ------
     TypeError
-        For a module or graph operation that is not supported, naming it and its path.
+        For a module or graph operation that is not supported (a 1-D/2-D/3-D module on maps
+        with another number of axes included), naming it and its path.
+    ValueError
+        For an ``input_shape`` of other than 2 to 5 axes, or a module that does not fit its
+        input.
 
     Examples
     --------
@@ -100,6 +104,19 @@ def from_torch(module, input_shape, *, dropout_masks=None):
     >>> theirs = model.double()(torch.tensor(x)).detach().numpy()      # (N, 8)
     >>> bool(np.allclose(net.forward(x.transpose(2, 3, 1, 0)), theirs.T))
     True
+
+    1-D sequences ``(N, C, L)`` become ``(L, C, N)`` maps, 3-D volumes ``(N, C, D, H, W)``
+    ``(D, H, W, C, N)``:
+
+    >>> nn = torch.nn
+    >>> jc.from_torch(nn.Sequential(nn.Conv1d(2, 4, 3), nn.MaxPool1d(2), nn.ConvTranspose1d(4, 1, 2),
+    ...                             nn.Flatten()), (8, 2, 10))
+    Chain([
+        Conv1D(3, 2->4, bias),
+        MaxPool1D(2, tie='row_major'),
+        ConvTranspose1D(2, 4->1, bias),
+        Flatten(order='torch', spatial_ndim=1),
+    ])
     """
     import torch
 
