@@ -301,7 +301,12 @@ def to_torch(net, input_shape):
     layouts (kernels ``OIHW``, transposed ``IOHW``, linear weights ``(out, in)``); branch layers
     (``Residual``, ``Add``, ``Concat``) become a small ``Branch`` module summing or
     concatenating its paths' ``nn.Sequential`` s. So ``from_torch(to_torch(net, shape), shape)``
-    is ``net`` again, and the model is an ordinary one (``state_dict``, ``.train()``, optimizers).
+    is ``net`` again (an ``Add`` of three or more paths comes back as nested two-path sums, the
+    same function; a ``GlobalAvgPool2D`` as ``AdaptiveAvgPool2D((1, 1))``), and the model is an
+    ordinary one (``state_dict``, optimizers). A training-mode ``BatchNorm2D`` becomes an
+    ``nn.BatchNorm2d`` in ``train()`` mode, which updates its running statistics at every
+    forward call, as PyTorch does (``torch.func`` transforms refuse that: call ``.eval()`` or
+    use ``torch.autograd``).
 
     A layer in a configuration no ``torch.nn`` module has (asymmetric padding, a max pool's
     ``pad_value``, a dropout mask, a flatten order other than ``"torch"``, a loss, ...) becomes a
