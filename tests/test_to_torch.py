@@ -72,6 +72,30 @@ def test_round_trip_gives_the_network_back(build, shape):
             np.testing.assert_array_equal(theirs.params[name], value, err_msg=name)
 
 
+def more_2d():
+    return jc.Chain([
+        jc.Conv2D(_normal(2, 3, 2, 4), padding="same"),
+        jc.AvgPool2D(2, ceil_mode=True, divisor_override=3), jc.ZeroPad2D(((0, 1), (2, 0))),
+        jc.ReflectionPad2D(1), jc.ReplicationPad2D(((1, 0), (0, 1))),
+        jc.Add(jc.Conv2D(_normal(1, 1, 4, 4)), None, [jc.Tanh(), jc.Conv2D(_normal(3, 3, 4, 4), padding=1)]),
+        jc.ConvTranspose2D(_normal(3, 2, 4, 3), _normal(3), stride=(2, 1), padding=(1, 0),
+                           output_padding=(1, 0)),
+        jc.Upsample(size=(5, 4)), jc.BatchNorm2D(_normal(3), training=False), jc.GlobalAvgPool2D(),
+        jc.Flatten("torch"), jc.Dense(_normal(3, 4)), jc.LayerNorm((4,), _normal(4)), jc.Softmax()])
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")  # PyTorch's, on the even kernel
+def test_round_trip_of_more_layers_is_the_same_function():
+    """An Add of three paths comes back as nested sums, GlobalAvgPool2D as AdaptiveAvgPool2D."""
+    net, shape = more_2d(), (2, 2, 5, 5)
+    model = jc.to_torch(net, shape)
+    assert not any(type(m).__name__ == "Translated" for m in model.modules())
+    back = check_against_torch(model, shape)
+    x = _ours(RNG.normal(size=shape))
+    np.testing.assert_allclose(back.forward(x), net.forward(x), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(back.jacobian(x).toarray(), net.jacobian(x).toarray(), rtol=0, atol=1e-12)
+
+
 def test_the_model_is_an_ordinary_torch_model():
     net = maps_1d()
     model = jc.to_torch(net, (2, 2, 5))
