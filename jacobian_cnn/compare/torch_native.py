@@ -127,7 +127,7 @@ def _simple(layer, nn):
     return None
 
 
-def _module(layer, nn, torch):
+def _module(layer, nn):
     if isinstance(layer, (Conv2D, ConvND, ConvTransposeND)):
         return _conv(layer, nn)
     if isinstance(layer, (MaxPool2D, AvgPool2D, MaxPoolND, AvgPoolND)):
@@ -210,7 +210,7 @@ def native_module(layer, build_path):
 
     if isinstance(layer, (Add, Concat)):
         return _branches(layer, build_path, torch)
-    module = _module(layer, nn, torch)
+    module = _module(layer, nn)
     if module is None:
         return None
     module = module.double()
