@@ -264,8 +264,8 @@ def test_to_torch_runs_the_same_network_with_parameters_in_torchs_layouts():
                     jc.GlobalAvgPool2D(), jc.Flatten("torch"), jc.Dense(rng.normal(size=(3, 2)))])
     model = jc.to_torch(net, (2, 2, 5, 5))
     shapes = {name: tuple(p.shape) for name, p in model.named_parameters()}
-    assert shapes["p0_kernel"] == (3, 2, 3, 3) and shapes["p5_weight"] == (2, 3)
-    assert shapes["p2_body_1_kernel"] == (3, 3, 1, 1)
+    assert shapes["0.weight"] == (3, 2, 3, 3) and shapes["5.weight"] == (2, 3)  # nn.Conv2d, nn.Linear
+    assert shapes["2.paths.0.1.weight"] == (3, 3, 1, 1)  # the residual's body, an nn.Sequential
     grads = _check_against_torch(model, net, rng.normal(size=(2, 2, 5, 5)))
     assert grads.params[2]["body.1.kernel"].shape == (1, 9)
 
@@ -303,7 +303,8 @@ def test_verify_compares_an_imported_model_file_with_autograd(tmp_path, capsys):
     (["--torch-model", "model.py", "--input-shape", "2x2x4x4"], "--torch-model must be FILE.py:NAME"),
     (["--torch-model", "MISSING.py:Block", "--input-shape", "2x2x4x4"], "no file"),
     (["--torch-model", "FILE:Nope", "--input-shape", "2x2x4x4"], "defines no 'Nope'"),
-    (["--torch-model", "FILE:Block", "--input-shape", "2x2x4"], "--input-shape must be NxCxHxW or Nxn"),
+    (["--torch-model", "FILE:Block", "--input-shape", "2x2x4x4x4x4"], "--input-shape must be Nxn, NxCxL"),
+    (["--torch-model", "FILE:Block", "--input-shape", "2x0x4"], "--input-shape must be Nxn, NxCxL"),
 ])
 def test_verify_torch_model_errors_are_one_line(tmp_path, capsys, argv, message):
     from jacobian_cnn.cli import main

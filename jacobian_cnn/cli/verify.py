@@ -83,7 +83,7 @@ def add_parser(sub):
                         "returning one) with jc.from_torch and compare it with autograd; the file "
                         "is imported, i.e. RUN: only use files you trust")
     p.add_argument("--input-shape", metavar="NxCxHxW", help="with --torch-model: PyTorch's input "
-                   "shape, batch included (NxCxHxW or Nxn)")
+                   "shape, batch included (Nxn, NxCxL, NxCxHxW or NxCxDxHxW)")
     p.set_defaults(run=run)
 
 

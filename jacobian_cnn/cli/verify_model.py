@@ -1,5 +1,7 @@
 """``jacobian-cnn verify --torch-model FILE.py:NAME --input-shape NxCxHxW``.
 
+The input shape is PyTorch's, batch first: ``Nxn``, ``NxCxL``, ``NxCxHxW`` or ``NxCxDxHxW``.
+
 The work is :mod:`jacobian_cnn.compare.model_check` (only ``compare`` imports torch).
 Imports the user's file (it is run, as ``python FILE.py`` would run it, so only use files you
 trust), takes ``NAME`` from it (an ``nn.Module``, or a class or function that returns one
@@ -24,8 +26,9 @@ def verify_model(spec, input_shape, seed, tolerance=1e-9):
     from jacobian_cnn.compare.model_check import check_torch_model, load_model
 
     text = input_shape
-    if not re.fullmatch(r"[1-9]\d*(x[1-9]\d*){1,3}", text) or text.count("x") == 2:
-        raise InvalidValueError(f"--input-shape must be NxCxHxW or Nxn (positive sizes), got {text!r}")
+    if not re.fullmatch(r"[1-9]\d*(x[1-9]\d*){1,4}", text):
+        raise InvalidValueError(f"--input-shape must be Nxn, NxCxL, NxCxHxW or NxCxDxHxW (positive "
+                                f"sizes), got {text!r}")
     input_shape = tuple(int(v) for v in text.split("x"))
     model = load_model(spec)
     rows, n_layers = check_torch_model(model, input_shape, seed, tolerance)

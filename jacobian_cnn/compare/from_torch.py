@@ -5,10 +5,11 @@ made of the supported modules (:data:`~jacobian_cnn.compare.torch_modules.SUPPOR
 into a :class:`~jacobian_cnn.Chain`; skip connections (an ``add`` or ``cat`` of paths from one
 tensor) become :class:`~jacobian_cnn.Residual`, :class:`~jacobian_cnn.Add` and
 :class:`~jacobian_cnn.Concat` layers. Forward results, Jacobians and gradients are PyTorch's up
-to layout (:mod:`jacobian_cnn.compare.layout`). :func:`to_torch` goes back: a ``torch.nn``
-module running each layer through its one torch translation
-(:func:`~jacobian_cnn.compare.torch_layers.torch_layer`). torch is imported when they are
-called.
+to layout (:mod:`jacobian_cnn.compare.layout`). :func:`to_torch` goes back: an
+``nn.Sequential`` of native ``torch.nn`` modules
+(:mod:`jacobian_cnn.compare.torch_native`), a layer no native module expresses running its
+one torch translation (:func:`~jacobian_cnn.compare.torch_layers.torch_layer`). torch is
+imported when they are called.
 """
 
 from __future__ import annotations
@@ -19,27 +20,38 @@ import numpy as np
 
 from jacobian_cnn._arguments import shape_tuple
 from jacobian_cnn.chain import Chain
-from jacobian_cnn.compare.layout import to_layout
 from jacobian_cnn.compare.torch_modules import convert_module, unsupported
-from jacobian_cnn.compare.translation import param_layout, translate_layers
+from jacobian_cnn.compare.torch_native import BATCH_KINDS as _KINDS
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Tanh
+from jacobian_cnn.ops.activations_more import Identity
 from jacobian_cnn.ops.branches import Add, Concat, Residual
 from jacobian_cnn.ops.reshape import Flatten
 
 __all__ = ["from_torch", "to_torch", "our_shape"]
 
 
+
+
 def our_shape(torch_shape):
-    """PyTorch's input shape ``(N, C, H, W)`` or ``(N, n)`` in this package's layout."""
+    """PyTorch's input shape in this package's layout.
+
+    ``(N, n)`` -> ``(n, N)``, ``(N, C, L)`` -> ``(L, C, N)``, ``(N, C, H, W)`` ->
+    ``(H, W, C, N)``, ``(N, C, D, H, W)`` -> ``(D, H, W, C, N)``.
+
+    Examples
+    --------
+    >>> from jacobian_cnn.compare.from_torch import our_shape
+    >>> our_shape((2, 3, 4, 5, 6))
+    (4, 5, 6, 3, 2)
+    """
     shape = shape_tuple(torch_shape, "input_shape", minimum=1)
-    if len(shape) == 4:
-        n, c, h, w = shape
-        return (h, w, c, n)
+    if len(shape) not in _KINDS:
+        raise InvalidValueError(f"input_shape must be PyTorch's (N, n), (N, C, L), (N, C, H, W) or "
+                                f"(N, C, D, H, W), batch included; got {torch_shape!r}")
     if len(shape) == 2:
         return (shape[1], shape[0])
-    raise InvalidValueError(f"input_shape must be PyTorch's (N, C, H, W) or (N, n), batch included; "
-                            f"got {torch_shape!r}")
+    return shape[2:] + (shape[1], shape[0])
 
 
 def from_torch(module, input_shape, *, dropout_masks=None):
@@ -53,8 +65,9 @@ def from_torch(module, input_shape, *, dropout_masks=None):
         batch statistics (and never updates the running ones here); dropout in eval mode is
         :class:`~jacobian_cnn.Identity`, in training mode it needs its mask.
     input_shape : tuple of int
-        The shape of the input PyTorch takes, batch included: ``(N, C, H, W)`` or ``(N, n)``.
-        The network takes it as ``(H, W, C, N)`` or ``(n, N)``.
+        The shape of the input PyTorch takes, batch included: ``(N, C, H, W)``, ``(N, n)``,
+        ``(N, C, L)`` or ``(N, C, D, H, W)``. The network takes it as ``(H, W, C, N)``,
+        ``(n, N)``, ``(L, C, N)`` or ``(D, H, W, C, N)`` (:func:`our_shape`).
     dropout_masks : dict, optional
         ``{path: mask}`` for training-mode dropout modules (``path`` as in
         ``model.named_modules()``; the mask of 0s and 1s in the module input's PyTorch shape).
@@ -68,7 +81,11 @@ def from_torch(module, input_shape, *, dropout_masks=None):
     Raises
     ------
     TypeError
-        For a module or graph operation that is not supported, naming it and its path.
+        For a module or graph operation that is not supported (a 1-D/2-D/3-D module on maps
+        with another number of axes included), naming it and its path.
+    ValueError
+        For an ``input_shape`` of other than 2 to 5 axes, or a module that does not fit its
+        input.
 
     Examples
     --------
@@ -87,6 +104,19 @@ def from_torch(module, input_shape, *, dropout_masks=None):
     >>> theirs = model.double()(torch.tensor(x)).detach().numpy()      # (N, 8)
     >>> bool(np.allclose(net.forward(x.transpose(2, 3, 1, 0)), theirs.T))
     True
+
+    1-D sequences ``(N, C, L)`` become ``(L, C, N)`` maps, 3-D volumes ``(N, C, D, H, W)``
+    ``(D, H, W, C, N)``:
+
+    >>> nn = torch.nn
+    >>> jc.from_torch(nn.Sequential(nn.Conv1d(2, 4, 3), nn.MaxPool1d(2), nn.ConvTranspose1d(4, 1, 2),
+    ...                             nn.Flatten()), (8, 2, 10))
+    Chain([
+        Conv1D(3, 2->4, bias),
+        MaxPool1D(2, tie='row_major'),
+        ConvTranspose1D(2, 4->1, bias),
+        Flatten(order='torch', spatial_ndim=1),
+    ])
     """
     import torch
 
@@ -126,7 +156,7 @@ def _convert(module, path, x, state, torch):
             layers += sub
         return layers, x
     masks, sources = state
-    converted = convert_module(module, path, masks, "maps" if np.ndim(x) == 4 else "vectors")
+    converted = convert_module(module, path, masks, _KINDS[np.ndim(x)])
     if converted is not None:
         layer = converted[0]
         sources[id(layer)] = converted[1]
@@ -181,7 +211,8 @@ def _graph_layer(node, path, modules, state, x, torch):
         return [_FUNCTIONS[name]()]
     if name == "flatten" and (node.op == "call_method" or node.target is torch.flatten):
         if tuple(node.args[1:]) == (1,) or node.kwargs == {"start_dim": 1}:
-            return [Flatten("torch")]
+            kind = _KINDS[np.ndim(x)]
+            return [Identity() if kind == "vectors" else Flatten("torch", spatial_ndim=np.ndim(x) - 2)]
     raise unsupported(f"the graph operation {node.op} {name}{tuple(node.args[1:])}", path or "<model>")
 
 
@@ -260,58 +291,62 @@ def _path_layers(src, dst, x, ctx):
 
 
 def to_torch(net, input_shape):
-    """A ``torch.nn.Module`` computing what ``net`` computes, on PyTorch's layouts (float64).
+    """A ``torch.nn`` model computing what ``net`` computes, on PyTorch's layouts (float64).
 
-    Each layer runs through its one torch translation
+    An ``nn.Sequential`` of native modules wherever one exists (``Conv1D/2D/3D`` ->
+    ``nn.Conv1d/2d/3d``, ``ConvTranspose*`` -> ``nn.ConvTranspose*d``, ``Dense`` -> ``nn.Linear``,
+    pools, ``BatchNorm2D``, ``LayerNorm``, activations, padding, ``Upsample``,
+    ``AdaptiveAvgPool2D``, ``Flatten("torch")`` -> ``nn.Flatten``, ...:
+    :func:`~jacobian_cnn.compare.torch_native.native_module`), parameters copied in PyTorch's
+    layouts (kernels ``OIHW``, transposed ``IOHW``, linear weights ``(out, in)``); branch layers
+    (``Residual``, ``Add``, ``Concat``) become a small ``Branch`` module summing or
+    concatenating its paths' ``nn.Sequential`` s. So ``from_torch(to_torch(net, shape), shape)``
+    is ``net`` again (an ``Add`` of three or more paths comes back as nested two-path sums, the
+    same function; a ``GlobalAvgPool2D`` as ``AdaptiveAvgPool2D((1, 1))``), and the model is an
+    ordinary one (``state_dict``, optimizers). A training-mode ``BatchNorm2D`` becomes an
+    ``nn.BatchNorm2d`` in ``train()`` mode, which updates its running statistics at every
+    forward call, as PyTorch does (``torch.func`` transforms refuse that: call ``.eval()`` or
+    use ``torch.autograd``).
+
+    A layer in a configuration no ``torch.nn`` module has (asymmetric padding, a max pool's
+    ``pad_value``, a dropout mask, a flatten order other than ``"torch"``, a loss, ...) becomes a
+    ``Translated`` module running its torch translation
     (:func:`~jacobian_cnn.compare.torch_layers.torch_layer`, the one
-    :func:`jacobian_cnn.compare.compare` is tested with); its parameters become
-    ``nn.Parameter`` s in PyTorch's layouts (kernels ``OIHW``, linear weights ``(out, in)``),
-    named ``"<layer index>.<name>"`` with dots as underscores.
+    :func:`jacobian_cnn.compare.compare` is tested with), its parameters ``nn.Parameter`` s in
+    PyTorch's layouts named as ours with dots as underscores; ``from_torch`` does not convert
+    those back. Max pools take PyTorch's ties (the first maximum in row-major order).
 
     Parameters
     ----------
     net : Chain or layer
     input_shape : tuple of int
-        PyTorch's input shape, batch included: ``(N, C, H, W)`` or ``(N, n)``.
+        PyTorch's input shape, batch included: ``(N, n)``, ``(N, C, L)``, ``(N, C, H, W)`` or
+        ``(N, C, D, H, W)``.
 
     Examples
     --------
     >>> import numpy as np
     >>> import torch
     >>> import jacobian_cnn as jc
-    >>> net = jc.Chain([jc.Conv2D(np.ones((2, 2, 1, 3))), jc.BatchNorm2D(np.ones(3)), jc.ReLU()])
+    >>> net = jc.Chain([jc.Conv2D(np.ones((2, 2, 1, 3))), jc.BatchNorm2D(np.ones(3), np.zeros(3)),
+    ...                 jc.ReLU()])
     >>> model = jc.to_torch(net, (2, 1, 4, 4))
+    >>> [type(module).__name__ for module in model], model[0].weight.shape     # OIHW
+    (['Conv2d', 'BatchNorm2d', 'ReLU'], torch.Size([3, 1, 2, 2]))
     >>> x = np.random.default_rng(0).normal(size=(2, 1, 4, 4))
     >>> y = model(torch.tensor(x)).detach().numpy()                 # (N, C, H, W)
     >>> bool(np.allclose(y, net.forward(x.transpose(2, 3, 1, 0)).transpose(3, 2, 0, 1)))
     True
+    >>> jc.from_torch(model, (2, 1, 4, 4))
+    Chain([
+        Conv2D(2x2, 1->3, no bias),
+        BatchNorm2D(3, training, eps=1e-05),
+        ReLU(),
+    ])
     """
     import torch
 
-    from jacobian_cnn.compare.torch_layers import torch_layer
+    from jacobian_cnn.compare.torch_native import torch_sequential
 
     layers = net.layers if isinstance(net, Chain) else [net]
-    _, steps, _, _ = translate_layers(layers, np.zeros(our_shape(input_shape)), torch_layer)
-
-    class Translated(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.names = []
-            for i, layer in enumerate(layers):
-                names = {}
-                for name, value in layer.params.items():
-                    attr = f"p{i}_{name.replace('.', '_')}"
-                    tensor = torch.tensor(to_layout(value, param_layout(layer, name, "torch")))
-                    self.register_parameter(attr, torch.nn.Parameter(tensor))
-                    names[name] = attr
-                self.names.append(names)
-
-        def forward(self, x):
-            for (fn, _), names in zip(steps, self.names, strict=True):
-                x = fn(x, {name: getattr(self, attr) for name, attr in names.items()})
-            return x
-
-        def extra_repr(self):
-            return " -> ".join(text for _, text in steps)
-
-    return Translated()
+    return torch_sequential(layers, np.zeros(our_shape(input_shape)), torch)

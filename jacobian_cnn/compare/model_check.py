@@ -23,7 +23,7 @@ from jacobian_cnn.vec import unvec, vec
 
 __all__ = ["load_model", "check_torch_model"]
 
-_LAYOUTS = {4: "NCHW", 2: "NC"}
+_LAYOUTS = {2: "NC", 3: "NCL", 4: "NCHW", 5: "NCDHW"}
 
 
 def load_model(spec):
@@ -66,8 +66,8 @@ def check_torch_model(model, input_shape, seed, tolerance=1e-9):
     x_torch = torch.tensor(rng.normal(size=tuple(input_shape)), requires_grad=True)
     y = model(x_torch)
     if y.ndim not in _LAYOUTS:
-        raise InvalidValueError(f"--torch-model: the model's output must be (N, C, H, W) or (N, n), "
-                                f"got shape {tuple(y.shape)}")
+        raise InvalidValueError(f"--torch-model: the model's output must be (N, n), (N, C, L), "
+                                f"(N, C, H, W) or (N, C, D, H, W), got shape {tuple(y.shape)}")
     x = from_layout(x_torch.detach().numpy(), _LAYOUTS[x_torch.ndim])
     ours_y = net.forward(x)
     rows = [("forward", compare_jacobians(vec(ours_y)[None], vec(from_layout(

@@ -77,7 +77,9 @@ def torch_layer(layer, kind, shape, *, follow_tie=False):
             return _torch_column_major_max_pool(layer, shape, torch, F)
         return _torch_pool(layer, shape, torch, F)
     if isinstance(layer, Flatten):
-        perm = {"torch": (0, 1, 2, 3), "C": (0, 2, 3, 1), "F": (0, 1, 3, 2)}[layer.order]
+        spatial = tuple(range(2, layer.spatial_ndim + 2))  # (N, C, *S): order -> row-major axes
+        perm = {"torch": (0, 1) + spatial, "C": (0,) + spatial + (1,),
+                "F": (0, 1) + spatial[::-1]}[layer.order]
         return (lambda x, p: x.permute(perm).flatten(1)), "vectors", \
             f"permute{perm}.flatten(1)"
     if isinstance(layer, Dense):

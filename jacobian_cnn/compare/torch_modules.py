@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from jacobian_cnn.compare.layout import from_layout
+from jacobian_cnn.compare.torch_modules_nd import ND_MODULES, nd_converters
+from jacobian_cnn.compare.translation import BACKEND_LAYOUTS, MAPS_KINDS
 from jacobian_cnn.errors import InvalidTypeError, InvalidValueError
 from jacobian_cnn.ops.activations import ReLU, Sigmoid, Softmax, Tanh
 from jacobian_cnn.ops.activations_more import ELU, GELU, Dropout, Identity, LeakyReLU, LogSoftmax, Softplus
@@ -28,7 +30,8 @@ __all__ = ["SUPPORTED_MODULES", "convert_module", "unsupported"]
 
 SUPPORTED_MODULES = (
     "Sequential (nested), Conv2d, Linear, ReLU, Sigmoid, Tanh, Softmax(dim=1), LogSoftmax(dim=1), "
-    "MaxPool2d, AvgPool2d, Flatten(start_dim=1), BatchNorm2d, LayerNorm over a whole sample, "
+    "MaxPool2d, AvgPool2d, " + ND_MODULES + ", Flatten(start_dim=1), BatchNorm2d, "
+    "LayerNorm over a whole sample, "
     "Dropout (eval mode, or train mode with a mask), Identity, ZeroPad2d, ConstantPad2d, "
     "ReflectionPad2d, ReplicationPad2d, Upsample (nearest, bilinear), AdaptiveAvgPool2d, "
     "LeakyReLU, ELU, GELU, Softplus; in torch.fx graphs also +, torch.add, torch.cat(dim=1), "
@@ -95,9 +98,8 @@ def _dropout(m, path, masks, kind):
             f"from_torch: Dropout at {path} is in training mode, where PyTorch draws a random "
             f"mask: pass its mask (0s and 1s, the layer input's shape in PyTorch's layout) as "
             f"dropout_masks={{{path!r}: mask}}, or call model.eval() first")
-    layout = "NCHW" if kind == "maps" else "NC"
     mask = np.asarray(masks[path], dtype=np.float64)
-    return Dropout(m.p, from_layout(mask, layout))
+    return Dropout(m.p, from_layout(mask, BACKEND_LAYOUTS["torch"][kind]))
 
 
 def _upsample(m, path, nn):
@@ -124,10 +126,21 @@ def _softmax(cls):
     return convert
 
 
-def _flatten(m, path, nn):
+def _flatten(m, path, kind):
+    """PyTorch's ``Flatten()`` of what ``m`` reads: a no-op on ``(N, n)`` vectors."""
     if m.start_dim != 1 or m.end_dim != -1:
         raise unsupported(f"Flatten(start_dim={m.start_dim}, end_dim={m.end_dim})", path)
-    return Flatten("torch")
+    if kind == "vectors":
+        return Identity()
+    return Flatten("torch", spatial_ndim={v: k for k, v in MAPS_KINDS.items()}[kind])
+
+
+def _max_pool(m, path, nn):
+    if m.return_indices:
+        raise unsupported("MaxPool2d(return_indices=True)", path,
+                          "the indices are no tensor to differentiate")
+    return MaxPool2D(m.kernel_size, stride=m.stride, padding=m.padding, dilation=m.dilation,
+                     ceil_mode=m.ceil_mode, tie="row_major")
 
 
 def _converters(nn):
@@ -140,14 +153,11 @@ def _converters(nn):
         (nn.Tanh, lambda m, p, nn: Tanh()),
         (nn.Softmax, _softmax(Softmax)),
         (nn.LogSoftmax, _softmax(LogSoftmax)),
-        (nn.MaxPool2d, lambda m, p, nn: MaxPool2D(m.kernel_size, stride=m.stride, padding=m.padding,
-                                                   dilation=m.dilation, ceil_mode=m.ceil_mode,
-                                                   tie="row_major")),
+        (nn.MaxPool2d, _max_pool),
         (nn.AvgPool2d, lambda m, p, nn: AvgPool2D(m.kernel_size, stride=m.stride, padding=m.padding,
                                                    ceil_mode=m.ceil_mode,
                                                    count_include_pad=m.count_include_pad,
                                                    divisor_override=m.divisor_override)),
-        (nn.Flatten, _flatten),
         (nn.BatchNorm2d, _batch_norm),
         (nn.LayerNorm, _layer_norm),
         (nn.Identity, lambda m, p, nn: Identity()),
@@ -161,24 +171,43 @@ def _converters(nn):
         (nn.ELU, lambda m, p, nn: ELU(m.alpha)),
         (nn.GELU, lambda m, p, nn: GELU(m.approximate)),
         (nn.Softplus, lambda m, p, nn: Softplus(m.beta, m.threshold)),
-    ]
+    ] + [(cls, lambda m, p, nn, f=f: f(m, p)) for cls, f in nd_converters(nn)]
 
 
 _SOURCES = {"kernel": "weight", "weight": "weight", "bias": "bias", "gamma": "weight", "beta": "bias"}
 """Our parameter name -> the name of the PyTorch parameter it is converted from."""
 
 
+_BATCHES = {"vectors": "(N, n) vectors", "maps1d": "(N, C, L) maps", "maps": "(N, C, H, W) maps",
+            "maps3d": "(N, C, D, H, W) maps"}
+
+
+def _check_axes(m, path, kind, nn):
+    """Refuse a ``...1d/2d/3d`` module (or ``Upsample``, 2-D here) on maps of other axes, which
+    PyTorch would read as unbatched or interpolate along other axes."""
+    name = type(m).__name__
+    axes = int(name[-2]) if name[-2:] in ("1d", "2d", "3d") else 2 if isinstance(m, nn.Upsample) else None
+    if axes is not None and kind != MAPS_KINDS[axes]:
+        raise unsupported(name, path, f"it reads {_BATCHES[MAPS_KINDS[axes]]} only, and its input here "
+                                      f"is {_BATCHES[kind]}")
+
+
 def convert_module(m, path, masks, kind):
     """``(layer, sources)`` of the leaf module ``m`` at ``path``, or ``None`` if ``m`` is not
     a leaf this table knows (the caller traces it or refuses it). ``sources`` maps each of
     the layer's parameters to the PyTorch parameter it came from (``"conv1.weight"``).
-    ``kind`` is what ``m`` reads, ``"maps"`` or ``"vectors"`` (for a dropout mask's layout)."""
+    ``kind`` is what ``m`` reads: ``"vectors"``, or ``"maps1d"``, ``"maps"``, ``"maps3d"``
+    (:data:`~jacobian_cnn.compare.translation.MAPS_KINDS`), for a dropout mask's layout and a
+    flatten's axes."""
     import torch.nn as nn
 
     if isinstance(m, nn.Dropout):
         return _dropout(m, path, masks, kind), {}
+    if type(m) is nn.Flatten:
+        return _flatten(m, path, kind), {}
     for cls, convert in _converters(nn):
         if type(m) is cls or (cls is nn.Upsample and isinstance(m, nn.Upsample)):
+            _check_axes(m, path, kind, nn)
             layer = convert(m, path, nn)
             return layer, {name: f"{path}.{_SOURCES[name]}" if path else _SOURCES[name]
                            for name in layer.params if getattr(m, _SOURCES[name], None) is not None}

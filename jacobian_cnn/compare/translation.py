@@ -76,9 +76,9 @@ def param_layout(layer, name, backend):
 def _kind_of(layer):
     """``"maps"`` (``"maps1d"``, ``"maps3d"``), ``"vectors"`` or ``None``: what ``layer`` reads,
     if it cares."""
-    if isinstance(layer, GridLayer):
+    if isinstance(layer, (GridLayer, Flatten)):
         return MAPS_KINDS[layer.spatial_ndim]
-    if isinstance(layer, (Conv2D, AvgPool2D, MaxPool2D, Flatten, BatchNorm2D, SeparableMap)):
+    if isinstance(layer, (Conv2D, AvgPool2D, MaxPool2D, BatchNorm2D, SeparableMap)):
         return "maps"
     if isinstance(layer, (Dense, Softmax, SoftmaxCrossEntropy, LogSoftmax)):
         return "vectors"

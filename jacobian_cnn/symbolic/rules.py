@@ -179,7 +179,7 @@ class _MaxPoolRule(_WindowRule):
 
 class _FlattenRule(_Rule):
     def jacobian(self, x, wrt):
-        shape = tuple(self.in_shape) + (1,) * (4 - len(self.in_shape))
+        shape = self.layer._full_shape(self.in_shape)  # (*S, C, N)
         n = int(np.prod(shape))
         return from_definition(flatten_entries(shape, self.layer.order), (n, n), symbolic_terms())
 
