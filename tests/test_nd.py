@@ -105,6 +105,18 @@ def test_transposed_convolutions_translate_to_jax_and_branches_do_not(jax_module
         jacobians.compare(jc.Residual(jc.Chain([jc.ReLU()])), np.ones((3, 1)), backend="jax")
 
 
+@pytest.mark.parametrize("order", ["torch", "C", "F"])
+@pytest.mark.parametrize("shape, spatial_ndim", [((5, 3, 2), 1), ((2, 3, 2, 3), 3)], ids=["1d-batch", "3d"])
+def test_flatten_of_1d_and_3d_maps_agrees_with_jax(order, shape, spatial_ndim, jax_module):
+    """The JAX translation flattens ``(N, *S, C)`` maps in the layer's order (the 2-D ones are
+    in the case table); the permutation itself is held to torch by the imported 1-D/3-D models."""
+    from jacobian_cnn.compare import jacobians
+
+    x = np.random.default_rng(5).normal(size=shape)
+    result = jacobians.compare(jc.Flatten(order, spatial_ndim=spatial_ndim), x, backend="jax")
+    assert result.ok, str(result)
+
+
 @pytest.mark.parametrize("case, wrt", CASE_WRTS)
 def test_chain_product_kernel_matches_the_dense_product(case, wrt):
     from jacobian_cnn._sparse.products import times as _times

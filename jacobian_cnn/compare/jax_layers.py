@@ -104,7 +104,8 @@ def jax_layer(layer, kind, shape):
             return sums / counts[:, :oh, :ow]
         return avg_pool, "maps", text + ", add) / window counts"
     if isinstance(layer, Flatten):
-        perm = {"C": (0, 1, 2, 3), "torch": (0, 3, 1, 2), "F": (0, 3, 2, 1)}[layer.order]
+        spatial, c = tuple(range(1, layer.spatial_ndim + 1)), layer.spatial_ndim + 1  # (N, *S, C)
+        perm = {"C": (0, *spatial, c), "torch": (0, c, *spatial), "F": (0, c, *spatial[::-1])}[layer.order]
         # The size written out: reshape(0, -1) is ambiguous on an empty batch.
         return (lambda x, p: jnp.transpose(x, perm).reshape(x.shape[0], int(np.prod(x.shape[1:])))
                 ), "vectors", f"transpose{perm}.reshape(N, -1)"
