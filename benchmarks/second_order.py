@@ -8,8 +8,9 @@ Rows (issue 15), each ours and theirs side by side, float64 throughout (the test
 precision; every result is checked against the other side within 1e-10 relative to its
 largest entry *before* it is timed, and a row whose check fails is reported and not timed):
 
-* LeNet-5 input Hessian (1024 x 1024): ``input_hessian`` (the same sum as
-  ``Chain.hessian``, grouped from the input's side) vs ``torch.func.hessian``; target: at
+* LeNet-5 input Hessian (1024 x 1024): ``Chain.hessian(x, method="forward")``
+  (:func:`~jacobian_cnn.second_order.input_hessian`: the same sum as Hessian
+  backpropagation, grouped from the input's side) vs ``torch.func.hessian``; target: at
   least 10x faster.
 * Exact diagonal GGN of every LeNet-5 parameter (batch of 8, cross-entropy):
   ``ggn(form="diagonal")`` vs BackPACK's ``DiagGGNExact`` (forward and backward pass with
@@ -50,7 +51,6 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 import jacobian_cnn as jc  # noqa: E402
 from jacobian_cnn.examples import seed_cnn, with_loss  # noqa: E402
 from jacobian_cnn.second_order import ggn, hessian_vector_product  # noqa: E402
-from jacobian_cnn.second_order.forward import input_hessian  # noqa: E402
 from jacobian_cnn.second_order.roots import hessian_blocks  # noqa: E402
 from jacobian_cnn.vec import vec  # noqa: E402
 
@@ -126,7 +126,7 @@ def lenet_input_hessian(torch, repeat, rng):
     label = torch.tensor([3])
     loss = lambda t: torch.nn.functional.cross_entropy(logits(t.T[None, None]), label)
     x_t = torch.tensor(x.T.copy())   # t[i, j] = x[j, i]: row-major over t is vec(x)
-    ours = lambda: input_hessian(net, x).matrix
+    ours = lambda: net.hessian(x, method="forward").matrix
     theirs = lambda: hessian(loss)(x_t)
     expected = theirs().numpy().reshape(1024, 1024)
     problem = check(ours().toarray(), expected, "LeNet-5 input Hessian")

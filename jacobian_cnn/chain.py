@@ -313,14 +313,20 @@ class Chain:
 
     # Second order: thin delegates to jacobian_cnn.second_order (imported on first use).
 
-    def hessian(self, x, wrt="input", *, max_bytes=None):
+    def hessian(self, x, wrt="input", *, method="backward", max_bytes=None):
         """The exact Hessian of the scalar output (a chain ending in a loss) over ``wrt``.
 
-        See :func:`jacobian_cnn.second_order.network_hessian`: ``wrt`` is ``"input"``,
-        ``"params"``, ``"all"``, ``(layer index, name)`` or a list of those; the result
-        holds the sparse matrix, its variables and a printable trace.
+        ``"backward"``: Hessian backpropagation (:func:`~jacobian_cnn.second_order.network_hessian`;
+        ``wrt`` is ``"input"``, ``"params"``, ``"all"``, ``(layer index, name)`` or a list of
+        those); ``"forward"``: the input Hessian grouped from the input's side, faster on
+        images (:func:`~jacobian_cnn.second_order.input_hessian`). Both with a printable trace.
         """
-        from jacobian_cnn.second_order import network_hessian
+        from jacobian_cnn.second_order import input_hessian, network_hessian
+        if method == "forward" and wrt == "input":
+            return input_hessian(self, x, max_bytes=max_bytes)
+        if method != "backward":
+            raise InvalidValueError(f"method must be 'backward', or 'forward' with wrt='input'; "
+                                    f"got method={method!r}, wrt={wrt!r}")
         return network_hessian(self, x, wrt, max_bytes=max_bytes)
 
     def hessian_vector_product(self, x, v, wrt="input", *, max_bytes=None):

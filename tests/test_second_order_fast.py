@@ -106,3 +106,15 @@ def test_refusals():
         hessian_blocks(net, x, "weights")
     with pytest.raises(jc.errors.InvalidValueError, match="scalar output"):
         input_hessian(jc.Chain(net.layers[:-1]), x)
+
+
+def test_chain_hessian_method_forward_is_the_input_hessian_and_other_methods_are_refused():
+    net = jc.Chain([jc.Conv2D(np.linspace(-1, 1, 8).reshape(2, 2, 1, 2)), jc.Tanh(), jc.Flatten(),
+                    jc.Dense(np.linspace(-1, 1, 36).reshape(18, 2)), jc.SoftmaxCrossEntropy(1)])
+    x = np.linspace(-1, 1, 16).reshape(4, 4)
+    forward, backward = net.hessian(x, method="forward"), net.hessian(x)
+    np.testing.assert_allclose(forward.matrix.toarray(), backward.matrix.toarray(), rtol=1e-12, atol=1e-14)
+    assert [step.action for step in forward.trace].count("pull") >= 1
+    for method, wrt in [("forward", "params"), ("sideways", "input")]:
+        with pytest.raises(ValueError, match=f"method must be .*got method='{method}'"):
+            net.hessian(x, wrt, method=method)
