@@ -118,3 +118,15 @@ def test_chain_hessian_method_forward_is_the_input_hessian_and_other_methods_are
     for method, wrt in [("forward", "params"), ("sideways", "input")]:
         with pytest.raises(ValueError, match=f"method must be .*got method='{method}'"):
             net.hessian(x, wrt, method=method)
+
+
+def test_grouped_gram_refuses_an_H_it_could_not_add_to_in_place():
+    M = sp.csr_array(np.array([[1., 2., 0.], [3., 4., 0.]]))
+    d = np.ones(2)
+    read_only = np.zeros((3, 3))
+    read_only.flags.writeable = False
+    for H in (np.zeros((3, 3)).T[:, ::-1], np.ones((4, 4)), np.zeros((3, 3), int), read_only, [[0.] * 3] * 3):
+        with pytest.raises(ValueError, match="H must be a writeable C-contiguous float array of shape"):
+            grouped_gram(M, d, H)
+    with pytest.raises(ValueError, match=r"d must hold one weight per row of M, shape \(2,\); got \(3,\)"):
+        grouped_gram(M, np.ones(3), np.zeros((3, 3)))

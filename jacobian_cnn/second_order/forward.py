@@ -28,7 +28,9 @@ import scipy.linalg.blas as blas
 import scipy.sparse as sp
 
 from jacobian_cnn._sparse.products import times
+from jacobian_cnn._sparse.tiles import view
 from jacobian_cnn.chain import _layer_jacobian
+from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.second_order.assembly import symmetrized
 from jacobian_cnn.second_order.backward import (
     HessianStep,
@@ -80,10 +82,10 @@ def _add_block(H, support, block):
         H.reshape(-1)[flat] += block.ravel()
         return
     first, runs, length, stride = window
-    s0, s1 = H.strides
-    view = np.lib.stride_tricks.as_strided(H[first:, first:], shape=(runs, length, runs, length),
-                                           strides=(stride * s0, s0, stride * s1, s1))
-    view += block.reshape(runs, length, runs, length)
+    n = H.shape[1]  # H is C-contiguous: the view is checked to lie inside it (tiles.view)
+    window_view = view(H.reshape(-1), first * n + first, (runs, length, runs, length),
+                       (stride * n, n, stride, 1))
+    window_view += block.reshape(runs, length, runs, length)
 
 
 def _groups(columns):
@@ -123,6 +125,15 @@ def grouped_gram(M, d, H):
     True
     """
     M = sp.csr_array(M)
+    n = M.shape[1]
+    if not (isinstance(H, np.ndarray) and H.shape == (n, n) and H.flags.c_contiguous
+            and H.flags.writeable and H.dtype.kind == "f"):
+        raise InvalidValueError(f"H must be a writeable C-contiguous float array of shape ({n}, {n}) "
+                                f"(it is added to in place); got {type(H).__name__} "
+                                f"{getattr(H, 'shape', '')}")
+    d = np.asarray(d)
+    if d.shape != (M.shape[0],):
+        raise InvalidValueError(f"d must hold one weight per row of M, shape ({M.shape[0]},); got {d.shape}")
     M.sum_duplicates()
     counts = np.diff(M.indptr)
     for k in np.unique(counts[counts > 0]):
