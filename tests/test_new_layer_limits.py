@@ -47,6 +47,15 @@ LAYERS = {
     "avgpool3d": (lambda: jc.AvgPool3D(3, stride=1, padding=1), (32, 32, 32, 4, 2), "input"),
     "maxpool1d": (lambda: jc.MaxPool1D(2), (2**16, 4, 8), "input"),
     "maxpool3d": (lambda: jc.MaxPool3D(2), (32, 32, 32, 4, 2), "input"),
+    # elementwise: refused before f' is evaluated (an input-sized array)
+    "leakyrelu": (lambda: jc.LeakyReLU(0.1), MAPS, "input"),
+    "elu": (lambda: jc.ELU(), MAPS, "input"),
+    "gelu": (lambda: jc.GELU(), MAPS, "input"),
+    "gelu-tanh": (lambda: jc.GELU("tanh"), MAPS, "input"),
+    "softplus": (lambda: jc.Softplus(), MAPS, "input"),
+    "identity": (lambda: jc.Identity(), MAPS, "input"),
+    "tanh": (lambda: jc.Tanh(), MAPS, "input"),
+    "sigmoid": (lambda: jc.Sigmoid(), MAPS, "input"),
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jacobian_cnn._arguments import float_array
+from jacobian_cnn._arguments import check_size, float_array
 from jacobian_cnn._sparse.csr import block_diagonal, diagonal
 from jacobian_cnn.errors import InvalidValueError
 from jacobian_cnn.ops.layer import Definition, Layer
@@ -43,6 +43,8 @@ def softmax_entries(n_classes, n_samples):
 
 
 class _Elementwise(Layer):
+    _rows_may_be_empty = False  # True where f' is 0 on a set (ReLU): those rows store nothing
+
     def __repr__(self):
         return f"{type(self).__name__}()"
 
@@ -53,9 +55,11 @@ class _Elementwise(Layer):
         """The diagonal Jacobian ``diag(f'(vec(x)))`` as :class:`~jacobian_cnn._sparse.csr.CSRParts`."""
         self._check_wrt(wrt)
         x = float_array(x, "x")
+        what = f"{type(self).__name__} Jacobian"
+        # refused before the derivative values are made: at most one entry a row
+        check_size(x.size, 0 if self._rows_may_be_empty else x.size, x.dtype.itemsize, max_bytes, what)
         values, keep = self._derivative(x)
-        return diagonal(values, keep=keep, max_bytes=max_bytes,
-                        what=f"{type(self).__name__} Jacobian")
+        return diagonal(values, keep=keep, max_bytes=max_bytes, what=what)
 
     def _definition(self, x, wrt, cache):
         x = float_array(x, "x")
@@ -80,6 +84,8 @@ class ReLU(_Elementwise):
            [0., 0., 0.],
            [0., 0., 1.]])
     """
+
+    _rows_may_be_empty = True
 
     @staticmethod
     def _f(x):

@@ -66,6 +66,10 @@ class LeakyReLU(_Configured):
            [0. , 1. ]])
     """
 
+    @property
+    def _rows_may_be_empty(self):  # a zero slope stores active units only, as ReLU
+        return self.negative_slope == 0
+
     _options = ("negative_slope",)
 
     def __init__(self, negative_slope=0.01):
@@ -216,6 +220,8 @@ class Dropout(_Elementwise):
     array([[2., 0.],
            [0., 0.]])
     """
+
+    _rows_may_be_empty = True
 
     def __init__(self, p, mask):
         p = _real(p, "p")
