@@ -22,7 +22,7 @@ from jacobian_cnn._arguments import byte_limit, check_size
 from jacobian_cnn.errors import InvalidValueError, JacobianTooLargeError
 from jacobian_cnn.second_order.terms import hessian_term
 
-__all__ = ["HessianStep", "HessianTrace", "backward_terms", "forward_records", "guard"]
+__all__ = ["HessianStep", "HessianTrace", "backward_terms", "guard"]
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,6 @@ class HessianTrace(list):
 
     def __str__(self):
         return "\n".join([self.header] + [str(step) for step in self])
-
-
-def forward_records(chain, x):
-    """``(records, y)``: each layer's ``(input, cache)`` and the output (the chain's own
-    forward pass, :meth:`Chain.activations`)."""
-    return chain.activations(x)
 
 
 def scalar_output(y):
@@ -118,7 +112,7 @@ class _Term:
 def backward_terms(chain, x, keys, *, only_loss=False, max_bytes=None, trace=None):
     """Walk the chain backwards; return the terms with their ``P`` over ``keys``."""
     limit = byte_limit(max_bytes)
-    records, y = forward_records(chain, x)
+    records, y = chain.activations(x)
     scalar_output(y)
     g = np.ones((1, 1), np.result_type(y.dtype, np.float32))
     terms = []

@@ -35,7 +35,6 @@ from jacobian_cnn.second_order.assembly import symmetrized
 from jacobian_cnn.second_order.backward import (
     HessianStep,
     HessianTrace,
-    forward_records,
     guard,
     scalar_output,
 )
@@ -233,7 +232,7 @@ def input_hessian(chain, x, *, max_bytes=None):
     >>> bool(np.allclose(H, network_hessian(net, x).matrix.toarray(), rtol=1e-12, atol=1e-15))
     True
     """
-    records, y = forward_records(chain, x)
+    records, y = chain.activations(x)
     scalar_output(y)
     dtype = np.result_type(y.dtype, np.float32)
     n = np.size(x)

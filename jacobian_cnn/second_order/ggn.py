@@ -25,7 +25,7 @@ from jacobian_cnn.ops.activations import softmax
 from jacobian_cnn.ops.losses import SoftmaxCrossEntropy
 from jacobian_cnn.ops.normalization import BatchNorm2D
 from jacobian_cnn.second_order.assembly import assemble, symmetric_rank_update, symmetrized
-from jacobian_cnn.second_order.backward import HessianTrace, backward_terms, forward_records, guard
+from jacobian_cnn.second_order.backward import HessianTrace, backward_terms, guard
 from jacobian_cnn.second_order.hessian import Hessian
 from jacobian_cnn.second_order.roots import pushed_rows
 from jacobian_cnn.second_order.terms import hessian_term
@@ -126,12 +126,12 @@ def _forward_samples(body, x):
     x = np.asarray(x)
     if x.ndim == 4 and x.shape[3] > 1:
         samples = [x[..., n:n + 1] for n in range(x.shape[3])]
-        passes = [(x_n, *forward_records(body, x_n)) for x_n in samples]
+        passes = [(x_n, *body.activations(x_n)) for x_n in samples]
         if all(np.ndim(z_n) in (2, 4) and np.shape(z_n)[-1] == 1 for _, _, z_n in passes):
             z = (np.asarray(body.forward(x)) if any(isinstance(layer, BatchNorm2D) for layer in body.layers)
                  else np.concatenate([z_n for _, _, z_n in passes], axis=-1))  # batch statistics
             return z, [(x_n, records) for x_n, records, _ in passes]
-    records, z = forward_records(body, x)
+    records, z = body.activations(x)
     return z, [(x, records)]
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from jacobian_cnn._arguments import float_array
 from jacobian_cnn.errors import InvalidValueError
-from jacobian_cnn.second_order.backward import forward_records, scalar_output
+from jacobian_cnn.second_order.backward import scalar_output
 from jacobian_cnn.second_order.terms import hessian_term
 from jacobian_cnn.second_order.variables import variable_sizes, variables
 
@@ -71,7 +71,7 @@ def hessian_vector_product(chain, x, v, wrt="input", *, max_bytes=None):
     """
     keys = variables(chain, wrt)
     sizes = variable_sizes(chain, x, keys)
-    records, y = forward_records(chain, x)
+    records, y = chain.activations(x)
     scalar_output(y)
     dtype = np.result_type(y.dtype, np.float32)  # the precision of the forward pass
     direction = {k: d.astype(dtype, copy=False) for k, d in _split(v, keys, sizes).items()}

@@ -26,7 +26,7 @@ from jacobian_cnn._arguments import check_size
 from jacobian_cnn._sparse.products import times
 from jacobian_cnn.chain import _layer_jacobian
 from jacobian_cnn.second_order.assembly import symmetrized
-from jacobian_cnn.second_order.backward import forward_records, scalar_output
+from jacobian_cnn.second_order.backward import scalar_output
 from jacobian_cnn.second_order.terms import _LINEAR, _bilinear_parameter, hessian_term
 from jacobian_cnn.second_order.variables import variables
 
@@ -136,7 +136,7 @@ def hessian_blocks(chain, x, wrt="params", *, max_bytes=None):
     True
     """
     keys = variables(chain, wrt)
-    records, y = forward_records(chain, x)
+    records, y = chain.activations(x)
     scalar_output(y)
     dtype = np.result_type(y.dtype, np.float32)
     g = np.ones((1, 1), dtype)
